@@ -1,0 +1,24 @@
+// The `shardherd` command line: one subcommand per file, wired together here.
+import { Command } from 'commander';
+import { ShardherdError } from '../errors.ts';
+import { registerValidateConfig } from './validateConfig.ts';
+
+const program = new Command();
+program
+  .name('shardherd')
+  .description('High-availability and topology manager for sharded PostgreSQL (Citus) clusters')
+  .showHelpAfterError();
+
+registerValidateConfig(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // Known errors print as one readable line; anything else keeps its stack for a bug report.
+  if (err instanceof ShardherdError) {
+    process.stderr.write(`shardherd: ${err.message}\n`);
+  } else {
+    process.stderr.write(`shardherd: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  }
+  process.exitCode = process.exitCode || 1;
+}

@@ -1,0 +1,117 @@
+// The shape of Shardherd's configuration after loading, validation and defaults.
+// Field names follow Patroni's YAML so that a Patroni member config loads as it is.
+
+export type Scalar = string | number | boolean;
+export type JsonValue = Scalar | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface UserAuth {
+  username: string;
+  password?: string;
+}
+
+/** Dynamic settings: live in the group's `config` key, seeded from `bootstrap.dcs`. */
+export interface DynamicConfig {
+  ttl: number;
+  loop_wait: number;
+  retry_timeout: number;
+  maximum_lag_on_failover: number;
+  /** Seconds a crashed primary may take to start again before it gives the lock up; 0 = fail over at once. */
+  primary_start_timeout: number;
+  primary_stop_timeout: number;
+  /** Maintenance mode: no starts, stops or promotions; the leader keeps its lock. */
+  pause: boolean;
+  failsafe_mode: boolean;
+  check_timeline: boolean;
+  synchronous_mode: boolean;
+  synchronous_mode_strict: boolean;
+  postgresql: {
+    use_pg_rewind: boolean;
+    use_slots: boolean;
+    parameters: Record<string, Scalar>;
+    pg_hba?: string[];
+  };
+}
+
+/** One `bootstrap.initdb` item: a flag (`data-checksums`) or a one-key option (`{encoding: UTF8}`). */
+export type InitdbOption = string | Record<string, Scalar>;
+/** One `postgresql.basebackup` item, same form as initdb options. */
+export type BasebackupOption = InitdbOption;
+
+export interface Tags {
+  nofailover: boolean;
+  noloadbalance: boolean;
+  clonefrom: boolean;
+  nosync: boolean;
+  nostream: boolean;
+  failover_priority: number;
+  /** User-defined tags are kept and published as they are. */
+  [key: string]: Scalar;
+}
+
+export interface PostgresqlConfig {
+  /** Addresses PostgreSQL listens on (`listen_addresses`) and its port. */
+  listen: { hosts: string[]; port: number };
+  connect_address: HostPort;
+  data_dir: string;
+  /** Directory of PostgreSQL binaries; empty means "search PATH, then /usr/lib/postgresql/<ver>/bin". */
+  bin_dir: string;
+  pgpass: string;
+  authentication: {
+    superuser: UserAuth;
+    replication: UserAuth;
+    rewind?: UserAuth;
+  };
+  parameters: Record<string, Scalar>;
+  /** Lines for pg_hba.conf; null leaves the file alone. */
+  pg_hba: string[] | null;
+  basebackup: BasebackupOption[];
+  /** Seconds allowed for pg_ctl start/stop/promote. */
+  pg_ctl_timeout: number;
+  use_unix_socket: boolean;
+  /** Local overrides of the dynamic `postgresql.use_pg_rewind`, when set. */
+  use_pg_rewind?: boolean;
+  remove_data_directory_on_rewind_failure: boolean;
+  remove_data_directory_on_diverged_timelines: boolean;
+}
+
+export interface CitusConfig {
+  /** 0 is the coordinator group; 1..N are workers. */
+  group: number;
+  database: string;
+}
+
+export interface Config {
+  scope: string;
+  /** Without slashes, e.g. `service`; keys live under `/<namespace>/<scope>/`. */
+  namespace: string;
+  name: string;
+  restapi: {
+    listen: HostPort;
+    connect_address: HostPort;
+    authentication?: UserAuth;
+  };
+  etcd3: {
+    hosts: string[];
+    protocol: 'http' | 'https';
+    username?: string;
+    password?: string;
+    cacert?: string;
+    cert?: string;
+    key?: string;
+  };
+  citus: CitusConfig | null;
+  bootstrap: {
+    /** Dynamic config written to `config` by whoever wins the initialize race. */
+    dcs: DynamicConfig;
+    initdb: InitdbOption[];
+  };
+  postgresql: PostgresqlConfig;
+  tags: Tags;
+  log: { level: string };
+}
