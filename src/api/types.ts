@@ -1,0 +1,54 @@
+// What the REST API needs from the running agent: a narrow, read-mostly view of its state.
+// The agent implements it; the API never touches etcd or PostgreSQL directly for status.
+import type { Tags } from '../config/types.ts';
+import type { GroupView } from '../dcs/types.ts';
+
+/** PostgreSQL's part of `GET /patroni`, with Patroni's field names. */
+export interface PostgresStatusReport {
+  /** `running`, `starting`, `stopped`, `crashed`, `creating replica`, `unknown`, ... */
+  state: string;
+  /** `primary` or `replica` while running; the last known role otherwise. */
+  role: string;
+  postmaster_start_time?: string;
+  server_version?: number;
+  /** Primary: `{location}`; replica: received/replayed positions (bytes). */
+  xlog?:
+    | { location: number }
+    | { received_location: number; replayed_location: number; replayed_timestamp: string | null; paused: boolean };
+  timeline?: number;
+  replication?: Array<{
+    usename: string;
+    application_name: string;
+    client_addr: string | null;
+    state: string;
+    sync_state: string;
+    sync_priority: number;
+  }>;
+  /** `streaming` when the WAL receiver streams from the leader. */
+  replication_state?: string;
+}
+
+export interface AgentStatusSource {
+  readonly scope: string;
+  readonly name: string;
+  readonly version: string;
+  /** Queries PostgreSQL now; never throws (a failed query yields `state: 'unknown'`). */
+  postgresStatus(): Promise<PostgresStatusReport>;
+  /** True while this member held the leader lock as of its last completed cycle. */
+  isLeader(): boolean;
+  isPaused(): boolean;
+  tags(): Tags;
+  /** The group's view from the last successful etcd read; null when etcd was never reached. */
+  lastView(): GroupView | null;
+  /** A fresh read of the group's keys (for `/cluster`); throws when etcd is unreachable. */
+  freshView(): Promise<GroupView>;
+  /** Unix seconds of the last successful etcd read. */
+  dcsLastSeen(): number;
+  /** Milliseconds since the epoch when the HA loop last finished a cycle. */
+  lastCycleAt(): number;
+  ttl(): number;
+  systemIdentifier(): string | null;
+  pendingRestart(): boolean;
+  /** Whether failsafe mode currently keeps this primary up without etcd. */
+  failsafeActive(): boolean;
+}
