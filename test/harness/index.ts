@@ -14,3 +14,4 @@ export {
   type SpawnOptions,
 } from './processes.ts';
 export { isAlive, listProcesses, procInfo, type ProcInfo } from './procfs.ts';
+export { startEtcd, EtcdServer, ETCD_BIN } from './etcd.ts';

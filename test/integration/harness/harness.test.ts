@@ -1,12 +1,14 @@
 // Proves the shared test harness: polling, process cleanup, etcd and PostgreSQL servers.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { test } from 'node:test';
 import {
   cleanup,
   isAlive,
   spawnManaged,
+  startEtcd,
   tempDir,
   unprivilegedUser,
   useHarness,
@@ -100,4 +102,39 @@ test('stop() ends a process gracefully and reports its exit', async () => {
   const status = await proc.stop();
   assert.deepEqual(status, { code: null, signal: 'SIGTERM' });
   assert.equal(isAlive(proc.pid), false);
+});
+
+function etcdctl(endpoint: string, ...args: string[]): string {
+  return execFileSync('etcdctl', [`--endpoints=${endpoint}`, ...args], {
+    env: { ...process.env, ETCDCTL_API: '3' },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 10_000,
+  });
+}
+
+test('startEtcd answers a put and get through etcdctl', async () => {
+  const etcd = await startEtcd();
+  assert.match(etcd.endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);
+  etcdctl(etcd.endpoint, 'put', '/harness/key', 'value-1');
+  assert.equal(etcdctl(etcd.endpoint, 'get', '--print-value-only', '/harness/key').trim(), 'value-1');
+});
+
+test('etcd keeps its data and endpoint across stop() and start()', async () => {
+  const etcd = await startEtcd();
+  const endpoint = etcd.endpoint;
+  etcdctl(endpoint, 'put', '/harness/kept', 'still-here');
+  await etcd.stop();
+  assert.throws(() => etcdctl(endpoint, '--command-timeout=1s', 'get', '/harness/kept'));
+  await etcd.start();
+  assert.equal(etcd.endpoint, endpoint);
+  assert.equal(etcdctl(endpoint, 'get', '--print-value-only', '/harness/kept').trim(), 'still-here');
+});
+
+test('etcd comes back with its data after kill()', async () => {
+  const etcd = await startEtcd();
+  etcdctl(etcd.endpoint, 'put', '/harness/crash', 'survived');
+  await etcd.kill();
+  await etcd.start();
+  assert.equal(etcdctl(etcd.endpoint, 'get', '--print-value-only', '/harness/crash').trim(), 'survived');
 });
