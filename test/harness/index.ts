@@ -15,3 +15,10 @@ export {
 } from './processes.ts';
 export { isAlive, listProcesses, procInfo, type ProcInfo } from './procfs.ts';
 export { startEtcd, EtcdServer, ETCD_BIN } from './etcd.ts';
+export {
+  createPostgres,
+  resolvePgBinDir,
+  PgServer,
+  DEFAULT_PG_BIN_DIR,
+  type CreatePostgresOptions,
+} from './postgres.ts';

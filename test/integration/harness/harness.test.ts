@@ -2,10 +2,13 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import pg from 'pg';
 import {
   cleanup,
+  createPostgres,
   isAlive,
   spawnManaged,
   startEtcd,
@@ -137,4 +140,48 @@ test('etcd comes back with its data after kill()', async () => {
   await etcd.kill();
   await etcd.start();
   assert.equal(etcdctl(etcd.endpoint, 'get', '--print-value-only', '/harness/crash').trim(), 'survived');
+});
+
+function uidOf(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Uid:'));
+  return Number(line?.split(/\s+/)[1]);
+}
+
+test('createPostgres answers select 1 with its postmaster running as the unprivileged user', async () => {
+  const server = await createPostgres();
+  const { rows } = await server.query<{ one: number }>('select 1 as one');
+  assert.deepEqual(rows, [{ one: 1 }]);
+
+  const dataDir = await server.query<{ dir: string }>("select current_setting('data_directory') as dir");
+  assert.equal(dataDir.rows[0]?.dir, server.dataDir);
+  const postmaster = Number(readFileSync(join(server.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  assert.equal(postmaster, server.process?.pid);
+  const user = unprivilegedUser();
+  assert.equal(uidOf(postmaster), user?.uid ?? process.getuid?.());
+  assert.equal(statSync(server.dataDir).uid, user?.uid ?? process.getuid?.());
+});
+
+test('createPostgres applies parameters and connects through connectionString', async () => {
+  const server = await createPostgres({ parameters: { application_name: "harness 'quoted'" } });
+  const client = new pg.Client({ connectionString: server.connectionString() });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>("select current_setting('application_name') as name");
+    assert.equal(rows[0]?.name, "harness 'quoted'");
+  } finally {
+    await client.end();
+  }
+});
+
+test('PostgreSQL keeps its data across stop() and start()', async () => {
+  const server = await createPostgres();
+  await server.query('create table kept (v text)');
+  await server.query('insert into kept values ($1)', ['after restart']);
+  await server.stop();
+  assert.equal(server.process?.running, false);
+  await server.start();
+  const { rows } = await server.query<{ v: string }>('select v from kept');
+  assert.deepEqual(rows, [{ v: 'after restart' }]);
 });
