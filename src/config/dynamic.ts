@@ -1,0 +1,235 @@
+// Dynamic settings: Patroni's defaults, validation of `bootstrap.dcs` and of the group's `config`
+// key, and the effective settings the HA loop runs with (stored values over defaults).
+import type { ConfigProblem } from '../errors.ts';
+import { Findings, join, readBool, readInt, readMap, readScalarMap, readStringList, type RawMap } from './findings.ts';
+import { checkKeys, DYNAMIC, DYNAMIC_POSTGRESQL } from './keys.ts';
+import type { DynamicConfig, JsonObject, Scalar } from './types.ts';
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Patroni 3.0.2's defaults for the settings Shardherd implements. */
+export const DEFAULT_DYNAMIC_CONFIG: Readonly<DynamicConfig> = deepFreeze({
+  ttl: 30,
+  loop_wait: 10,
+  retry_timeout: 10,
+  maximum_lag_on_failover: 1048576,
+  primary_start_timeout: 300,
+  // Patroni's default: 0 means "no limit" (the stop is never escalated to SIGKILL).
+  primary_stop_timeout: 0,
+  pause: false,
+  failsafe_mode: false,
+  check_timeline: false,
+  synchronous_mode: false,
+  synchronous_mode_strict: false,
+  postgresql: { use_pg_rewind: false, use_slots: true, parameters: {} },
+});
+
+export interface DynamicConfigResult {
+  config: DynamicConfig;
+  problems: ConfigProblem[];
+  warnings: string[];
+}
+
+/**
+ * PostgreSQL settings Shardherd passes on the postgres command line, as Patroni does. Some it
+ * derives itself (ignored when configured); the others must be equal on every member, so they
+ * are dynamic only, each with Patroni's lower bound.
+ */
+export const MANAGED_PARAMETERS: readonly string[] = ['listen_addresses', 'port', 'cluster_name', 'hot_standby', 'wal_log_hints'];
+const PARAMETER_MINIMUMS: Readonly<Record<string, number>> = {
+  max_connections: 25,
+  max_wal_senders: 3,
+  wal_keep_segments: 1,
+  max_prepared_transactions: 0,
+  max_locks_per_transaction: 32,
+  max_replication_slots: 4,
+  max_worker_processes: 2,
+};
+/** Settings that must be the same on all members: only the dynamic configuration may set them. */
+export const CLUSTER_WIDE_PARAMETERS: readonly string[] = [
+  'wal_level',
+  'track_commit_timestamp',
+  'wal_keep_size',
+  ...Object.keys(PARAMETER_MINIMUMS),
+];
+
+const WAL_LEVELS = ['hot_standby', 'replica', 'logical'];
+
+/** Size in MB of a PostgreSQL size setting (plain numbers are MB for wal_keep_size). */
+function sizeInMb(value: Scalar): number | undefined {
+  const m = /^\s*(\d+)\s*(kB|MB|GB|TB)?\s*$/.exec(String(value));
+  if (!m) return undefined;
+  const factor = { kB: 1 / 1024, MB: 1, GB: 1024, TB: 1024 * 1024 }[m[2] ?? 'MB'] ?? 1;
+  return Number(m[1]) * factor;
+}
+
+function readParameters(value: unknown, path: string, f: Findings): Record<string, Scalar> {
+  const params = readScalarMap(value, path, f) ?? {};
+  const out: Record<string, Scalar> = {};
+  for (const [name, v] of Object.entries(params)) {
+    const p = join(path, name);
+    const key = name.toLowerCase();
+    if (MANAGED_PARAMETERS.includes(key)) {
+      f.warn(p, 'set by Shardherd itself (from postgresql.listen and scope); ignored');
+      continue;
+    }
+    if (key in PARAMETER_MINIMUMS) {
+      if (readInt(v, p, f, { min: PARAMETER_MINIMUMS[key] }) === undefined) continue;
+    } else if (key === 'wal_level') {
+      if (!WAL_LEVELS.includes(String(v).toLowerCase())) {
+        f.problem(p, `expected one of ${WAL_LEVELS.join(', ')}, got ${JSON.stringify(v)}`);
+        continue;
+      }
+    } else if (key === 'track_commit_timestamp') {
+      if (readBool(v, p, f) === undefined) continue;
+    } else if (key === 'wal_keep_size') {
+      const mb = sizeInMb(v);
+      if (mb === undefined || mb < 16) {
+        f.problem(p, `expected a size of at least 16MB, got ${JSON.stringify(v)}`);
+        continue;
+      }
+    }
+    out[name] = v;
+  }
+  return out;
+}
+
+/**
+ * Reads dynamic settings. A missing setting takes Patroni's default; an invalid one is reported
+ * and replaced by `fallback`'s value, so the result is always complete and usable.
+ */
+export function readDynamicConfig(raw: unknown, path: string, fallback: Readonly<DynamicConfig>, f: Findings): DynamicConfig {
+  const d = DEFAULT_DYNAMIC_CONFIG;
+  const map: RawMap = readMap(raw, path, f) ?? {};
+  checkKeys(map, path, DYNAMIC, f);
+
+  const int = (key: keyof DynamicConfig & string, min: number, source: string = key): number => {
+    const value = map[source];
+    if (value === undefined || value === null) return d[key] as number;
+    return readInt(value, join(path, source), f, { min }) ?? (fallback[key] as number);
+  };
+  const bool = (key: keyof DynamicConfig & string): boolean => {
+    const value = map[key];
+    if (value === undefined || value === null) return d[key] as boolean;
+    return readBool(value, join(path, key), f) ?? (fallback[key] as boolean);
+  };
+  // Patroni still reads the pre-3.0 names when the new ones are absent.
+  const renamed = (key: 'primary_start_timeout' | 'primary_stop_timeout', old: string): number => {
+    if (map[key] === undefined && map[old] !== undefined) {
+      f.warn(join(path, old), `deprecated name; use ${key}`);
+      return int(key, 0, old);
+    }
+    return int(key, 0);
+  };
+
+  const before = f.problems.length;
+  let ttl = int('ttl', 1);
+  let loop_wait = int('loop_wait', 1);
+  let retry_timeout = int('retry_timeout', 1);
+  if (loop_wait + 2 * retry_timeout > ttl) {
+    // Only worth its own message when the three values were valid one by one.
+    if (f.problems.length === before) {
+      f.problem(
+        join(path, 'ttl'),
+        `loop_wait + 2*retry_timeout must not exceed ttl, got ${loop_wait} + 2*${retry_timeout} = ${loop_wait + 2 * retry_timeout} > ${ttl}`,
+      );
+    }
+    ({ ttl, loop_wait, retry_timeout } = fallback);
+  }
+
+  const config: DynamicConfig = {
+    ttl,
+    loop_wait,
+    retry_timeout,
+    maximum_lag_on_failover: int('maximum_lag_on_failover', 0),
+    primary_start_timeout: renamed('primary_start_timeout', 'master_start_timeout'),
+    primary_stop_timeout: renamed('primary_stop_timeout', 'master_stop_timeout'),
+    pause: bool('pause'),
+    failsafe_mode: bool('failsafe_mode'),
+    check_timeline: bool('check_timeline'),
+    synchronous_mode: bool('synchronous_mode'),
+    synchronous_mode_strict: bool('synchronous_mode_strict'),
+    postgresql: readDynamicPostgresql(map.postgresql, join(path, 'postgresql'), fallback, f),
+  };
+  for (const key of ['synchronous_mode', 'synchronous_mode_strict'] as const) {
+    if (config[key]) f.warn(join(path, key), 'not implemented yet by Shardherd; replication stays asynchronous');
+  }
+  return config;
+}
+
+function readDynamicPostgresql(raw: unknown, path: string, fallback: Readonly<DynamicConfig>, f: Findings): DynamicConfig['postgresql'] {
+  const d = DEFAULT_DYNAMIC_CONFIG.postgresql;
+  const map = readMap(raw, path, f) ?? {};
+  checkKeys(map, path, DYNAMIC_POSTGRESQL, f);
+  const bool = (key: 'use_pg_rewind' | 'use_slots'): boolean => {
+    const value = map[key];
+    if (value === undefined || value === null) return d[key];
+    return readBool(value, join(path, key), f) ?? fallback.postgresql[key];
+  };
+  const out: DynamicConfig['postgresql'] = {
+    use_pg_rewind: bool('use_pg_rewind'),
+    use_slots: bool('use_slots'),
+    parameters: readParameters(map.parameters, join(path, 'parameters'), f),
+  };
+  if (map.pg_hba !== undefined && map.pg_hba !== null) {
+    const lines = readStringList(map.pg_hba, join(path, 'pg_hba'), f) ?? fallback.postgresql.pg_hba;
+    if (lines) out.pg_hba = lines;
+  }
+  return out;
+}
+
+/** Validates a dynamic configuration (e.g. an edited `config` value); invalid values take defaults. */
+export function validateDynamicConfig(obj: unknown): DynamicConfigResult {
+  const f = new Findings();
+  const config = readDynamicConfig(obj, '', DEFAULT_DYNAMIC_CONFIG, f);
+  return { config, problems: f.problems, warnings: f.warnings };
+}
+
+/**
+ * The settings the HA loop runs with, with what was wrong in the stored value. With no `config`
+ * key yet, the member's own `bootstrap.dcs`; otherwise the stored value over Patroni's defaults,
+ * where a stored value that is invalid is reported and replaced by the bootstrap value.
+ */
+export function resolveDynamicConfig(stored: JsonObject | null, bootstrap: DynamicConfig): DynamicConfigResult {
+  if (stored === null) return { config: structuredClone(bootstrap), problems: [], warnings: [] };
+  const f = new Findings();
+  const config = readDynamicConfig(stored, 'config', bootstrap, f);
+  return { config, problems: f.problems, warnings: f.warnings };
+}
+
+/** `resolveDynamicConfig` without the findings, for callers that report them elsewhere. */
+export function effectiveDynamicConfig(stored: JsonObject | null, bootstrap: DynamicConfig): DynamicConfig {
+  return resolveDynamicConfig(stored, bootstrap).config;
+}
+
+/** Patroni's JSON for the `config` key (written compact by the DCS layer). */
+export function dynamicConfigToJson(c: DynamicConfig): JsonObject {
+  const postgresql: JsonObject = {
+    use_pg_rewind: c.postgresql.use_pg_rewind,
+    use_slots: c.postgresql.use_slots,
+    parameters: { ...c.postgresql.parameters },
+  };
+  if (c.postgresql.pg_hba) postgresql.pg_hba = [...c.postgresql.pg_hba];
+  const json: JsonObject = {
+    ttl: c.ttl,
+    loop_wait: c.loop_wait,
+    retry_timeout: c.retry_timeout,
+    maximum_lag_on_failover: c.maximum_lag_on_failover,
+    primary_start_timeout: c.primary_start_timeout,
+    primary_stop_timeout: c.primary_stop_timeout,
+    failsafe_mode: c.failsafe_mode,
+    check_timeline: c.check_timeline,
+    synchronous_mode: c.synchronous_mode,
+    synchronous_mode_strict: c.synchronous_mode_strict,
+    postgresql,
+  };
+  // patronictl writes `pause` only while paused; an absent key means "not paused".
+  if (c.pause) json.pause = true;
+  return json;
+}
