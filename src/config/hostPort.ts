@@ -40,7 +40,7 @@ function splitHostPort(value: unknown, path: string): Parsed<{ hostPart: string;
   const port = Number(portText);
   if (port < 1 || port > 65535) return fail(`port must be between 1 and 65535, got ${quote(value)}`);
   if (hostPart.startsWith('[') && hostPart.endsWith(']')) hostPart = hostPart.slice(1, -1);
-  if (/\s|\//.test(hostPart)) return fail(`expected host:port, got ${quote(value)}`);
+  if (hostPart.includes('/')) return fail(`expected host:port, got ${quote(value)}`);
   return { ok: true, value: { hostPart, port } };
 }
 
@@ -49,7 +49,7 @@ export function parseHostPort(value: unknown, path: string): Parsed<HostPort> {
   const split = splitHostPort(value, path);
   if (!split.ok) return split;
   const { hostPart, port } = split.value;
-  if (hostPart === '' || hostPart.includes(',')) {
+  if (hostPart === '' || /[,\s]/.test(hostPart)) {
     return { ok: false, problem: { path, message: `expected host:port, got ${quote(value)}` } };
   }
   return { ok: true, value: { host: hostPart, port } };
@@ -60,7 +60,7 @@ export function parseListen(value: unknown, path: string): Parsed<{ hosts: strin
   const split = splitHostPort(value, path);
   if (!split.ok) return split;
   const hosts = split.value.hostPart.split(',').map((h) => h.trim().replace(/^\[(.*)\]$/, '$1'));
-  if (hosts.some((h) => h === '')) {
+  if (hosts.some((h) => h === '' || /\s/.test(h))) {
     return { ok: false, problem: { path, message: `expected host[,host...]:port, got ${quote(value)}` } };
   }
   if (hosts.includes('*') && hosts.length > 1) {

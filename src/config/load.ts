@@ -44,11 +44,12 @@ function readYamlFile(file: string, problems: ConfigProblem[]): RawMap {
     problems.push({ path: file, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
     return {};
   }
-  const doc = YAML.parseDocument(text, { version: '1.1', prettyErrors: false });
+  const doc = YAML.parseDocument(text, { version: '1.1', prettyErrors: true });
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
       const at = e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}: ` : '';
-      problems.push({ path: file, message: `invalid YAML: ${at}${e.message.split('\n')[0]}` });
+      const what = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+      problems.push({ path: file, message: `invalid YAML: ${at}${what}` });
     }
     return {};
   }
