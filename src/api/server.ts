@@ -1,0 +1,171 @@
+// The member's REST API (fastify): Patroni's status, health-check and probe paths, answered
+// from the agent's state through AgentStatusSource. Write endpoints register here later.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { summarizeGroup } from '../dcs/summary.ts';
+import type { GroupView } from '../dcs/types.ts';
+import type { Logger } from '../log.ts';
+import { HEALTH_PATHS, healthCheckForPath, healthStatusCode, type QueryParams } from './health.ts';
+import { livenessStatusCode, readinessStatusCode } from './probes.ts';
+import { healthInput, renderNodeStatus, takeSnapshot } from './status.ts';
+import type { AgentStatusSource } from './types.ts';
+
+export interface ApiErrorBody {
+  error: string;
+}
+
+// HEAD and OPTIONS get the same status code as GET with no body: HAProxy's `option httpchk
+// OPTIONS /primary` reads only the status line.
+const CHECK_METHODS = ['GET', 'HEAD', 'OPTIONS'] as const;
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Sends `body` as JSON for GET, or the bare status code for HEAD and OPTIONS. */
+function answer(request: FastifyRequest, reply: FastifyReply, code: number, body?: unknown): FastifyReply {
+  reply.code(code);
+  if (request.method !== 'GET' || body === undefined) return reply.send();
+  return reply.type('application/json').send(JSON.stringify(body));
+}
+
+/** An error as JSON; HEAD answers carry no body by definition. */
+function sendError(request: FastifyRequest, reply: FastifyReply, code: number, message: string): FastifyReply {
+  reply.code(code);
+  if (request.method === 'HEAD') return reply.send();
+  return reply.type('application/json').send(JSON.stringify({ error: message } satisfies ApiErrorBody));
+}
+
+/** The last view, or a fresh read when etcd has not been reached yet (as Patroni does). */
+async function someView(source: AgentStatusSource): Promise<GroupView> {
+  return source.lastView() ?? (await source.freshView());
+}
+
+export function createApiServer(source: AgentStatusSource, opts: { logger?: Logger } = {}): FastifyInstance {
+  // Typed as fastify's own logger interface so the instance keeps the default generic type.
+  const loggerInstance: FastifyBaseLogger | undefined = opts.logger;
+  const app: FastifyInstance = loggerInstance
+    ? Fastify({ loggerInstance, disableRequestLogging: true })
+    : Fastify({ logger: false });
+
+  // Load balancers poll several times a second: one debug line per request, not two info lines.
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug(
+      { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'api request',
+    );
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    return sendError(request, reply, 404, `no such endpoint: ${request.method} ${request.url}`);
+  });
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const code = typeof error === 'object' && error !== null && 'statusCode' in error && typeof error.statusCode === 'number' && error.statusCode >= 400
+      ? error.statusCode
+      : 500;
+    if (code >= 500) request.log.error({ err: error, url: request.url }, 'api request failed');
+    return sendError(request, reply, code, errorText(error));
+  });
+
+  app.get('/patroni', async (_request, reply) => {
+    const snapshot = await takeSnapshot(source);
+    return reply.code(200).send(renderNodeStatus(snapshot));
+  });
+
+  for (const path of Object.keys(HEALTH_PATHS)) {
+    const check = healthCheckForPath(path)!;
+    app.route({
+      method: [...CHECK_METHODS],
+      url: path,
+      handler: async (request, reply) => {
+        const snapshot = await takeSnapshot(source);
+        const code = healthStatusCode(healthInput(snapshot, check, request.query as QueryParams));
+        // GET answers carry the full status, so a failed check shows why.
+        return answer(request, reply, code, renderNodeStatus(snapshot));
+      },
+    });
+  }
+
+  app.route({
+    method: [...CHECK_METHODS],
+    url: '/liveness',
+    handler: async (request, reply) => {
+      const code = livenessStatusCode({
+        paused: source.isPaused(),
+        isLeader: source.isLeader(),
+        lastCycleAt: source.lastCycleAt(),
+        ttl: source.ttl(),
+        now: Date.now(),
+      });
+      return answer(request, reply, code);
+    },
+  });
+
+  app.route({
+    method: [...CHECK_METHODS],
+    url: '/readiness',
+    handler: async (request, reply) => {
+      const isLeader = source.isLeader();
+      // The leader is ready whatever PostgreSQL says; only ask it when it matters.
+      const state = isLeader ? 'running' : (await source.postgresStatus()).state;
+      const code = readinessStatusCode({ isLeader, state, viewKnown: source.lastView() !== null });
+      return answer(request, reply, code);
+    },
+  });
+
+  app.get('/cluster', async (request, reply) => {
+    let view: GroupView;
+    try {
+      view = await source.freshView();
+    } catch (error) {
+      return sendError(request, reply, 503, `cannot read the cluster from etcd: ${errorText(error)}`);
+    }
+    return reply.code(200).send(summarizeGroup(view));
+  });
+
+  app.get('/history', async (request, reply) => {
+    let view: GroupView;
+    try {
+      view = await someView(source);
+    } catch (error) {
+      return sendError(request, reply, 503, `cannot read the history from etcd: ${errorText(error)}`);
+    }
+    return reply.code(200).send(view.history?.value ?? []);
+  });
+
+  app.get('/config', async (request, reply) => {
+    let view: GroupView;
+    try {
+      view = await someView(source);
+    } catch (error) {
+      return sendError(request, reply, 503, `cannot read the config from etcd: ${errorText(error)}`);
+    }
+    if (view.config === null) {
+      return sendError(request, reply, 502, 'the group has no dynamic configuration in etcd');
+    }
+    return reply.code(200).send(view.config.value);
+  });
+
+  return app;
+}
+
+export interface RunningApiServer {
+  /** `http://host:port` the server listens on (the real port when 0 was asked for). */
+  address: string;
+  close(): Promise<void>;
+}
+
+export async function startApiServer(
+  source: AgentStatusSource,
+  opts: { host: string; port: number; logger?: Logger },
+): Promise<RunningApiServer> {
+  const app = createApiServer(source, { logger: opts.logger });
+  await app.listen({ host: opts.host, port: opts.port });
+  const bound = app.server.address();
+  const port = typeof bound === 'object' && bound !== null ? bound.port : opts.port;
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return {
+    address: `http://${host}:${port}`,
+    close: () => app.close(),
+  };
+}
