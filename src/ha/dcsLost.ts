@@ -1,0 +1,39 @@
+// etcd could not be read or written this cycle: the view is stale, so nothing is started, and a
+// primary keeps running only while its lock was confirmed less than retry_timeout ago.
+import { decision, seconds, waiting } from './facts.ts';
+import type { DecideInput, Decision } from './types.ts';
+
+export function decideWithoutDcs(input: DecideInput): Decision {
+  const local = input.local;
+  const dcs = input.dcs.kind === 'unreachable' ? input.dcs : null;
+  const outage = dcs ? `etcd unreachable for ${seconds(input.now - dcs.since)} (${dcs.error})` : 'etcd unreachable';
+  const writable = local.kind === 'runningPrimary' || (local.kind === 'starting' && local.as === 'primary');
+
+  if (input.shuttingDown && !input.config.pause) {
+    if (local.kind === 'runningPrimary') {
+      return decision([{ kind: 'demote', mode: 'offline' }], `shutting down while ${outage}: stopping the primary; the lease will expire`, 'demoted');
+    }
+    if (local.kind === 'runningReplica' || local.kind === 'starting') {
+      return decision([{ kind: 'stopPostgres', mode: 'fast' }], `shutting down while ${outage}: stopping PostgreSQL`);
+    }
+    return waiting(`shutting down while ${outage}: PostgreSQL is not running`);
+  }
+
+  if (!writable) return waiting(`${outage}: leaving PostgreSQL as it is until the leader is known`);
+  if (input.config.pause) return waiting(`paused: ${outage}; continuing as primary`, 'primary');
+
+  const lock = input.lock;
+  const limitMs = input.config.retry_timeout * 1000;
+  if (lock.kind === 'held') {
+    const age = input.now - lock.confirmedAt;
+    if (age < limitMs) {
+      return waiting(`${outage}: lock confirmed ${seconds(age)} ago; demoting if not confirmed within ${seconds(limitMs - age)}`, 'primary');
+    }
+    return decision(
+      [{ kind: 'demote', mode: 'offline' }],
+      `self-fencing: ${outage} and the leader lock was last confirmed ${seconds(age)} ago (retry_timeout ${input.config.retry_timeout}s)`,
+      'demoted',
+    );
+  }
+  return decision([{ kind: 'demote', mode: 'offline' }], `self-fencing: ${outage} and this primary never confirmed the leader lock`, 'demoted');
+}

@@ -1,0 +1,243 @@
+// Plain-data contract between the HA loop's observer/executor and the pure `decide()`:
+// what one cycle sees (DecideInput), what it may do (Action) and the verdict (Decision).
+//
+// ## How a cycle runs (for the executor)
+// 1. Observe: read the group from etcd (GroupView), inspect local PostgreSQL (LocalState), fill in
+//    the lock bookkeeping, DCS health and what the previous cycle did. `peers` is null.
+// 2. `decide(input)`. If the only action is `askPeers`, GET `/patroni` of the named members in
+//    parallel with a short timeout (about 2 s), put every answer (or `unreachable`) in
+//    `input.peers`, and call `decide` again with otherwise the same input. `decide` never asks
+//    twice: with `peers` filled in it always returns a final decision. This keeps REST traffic to
+//    the cycles that need it (a leader race, a switchover, a primary start timeout) while the rule
+//    of who is asked stays inside `decide`.
+// 3. Execute `actions` strictly in list order, one at a time. If an action fails, skip every later
+//    action of the list (they assume the earlier ones happened: never promote after a failed
+//    acquireLock, never release the lock after a failed stop), record the failure in `lastCycle`,
+//    and start the next cycle at once instead of after `loop_wait`.
+// 4. Log `reason` with the actions (one line, fields `action`, `reason`, `role`).
+//
+// The next cycle should also start at once (not after `loop_wait`) when a cycle stopped or started
+// PostgreSQL, released or acquired the lock, or finished a long task: the follow-up step (start as
+// a replica after a demote, promote after winning) is then taken without a loop's delay.
+import type { DynamicConfig, Tags } from '../config/types.ts';
+import type { GroupView, HistoryEntry } from '../dcs/types.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Local PostgreSQL
+
+/** Facts read from a data directory that is not running (pg_controldata). */
+export interface DataDirFacts {
+  /** `Database system identifier`, decimal string. */
+  systemId: string;
+  /** `Latest checkpoint's TimeLineID`. */
+  timeline: number;
+  /**
+   * Where local WAL ends as far as control data can tell: the latest checkpoint location after a
+   * clean shutdown, a lower bound otherwise.
+   */
+  lsn: number;
+  /**
+   * The role the instance last ran as: `primary` when pg_controldata's cluster state is
+   * `shut down`/`in production`, `replica` for `shut down in recovery`/`in archive recovery`.
+   * Control data is preferred to the presence of standby.signal because a demote writes
+   * standby.signal before the directory has ever run as a replica.
+   */
+  lastRole: 'primary' | 'replica';
+  /** Cluster state was `shut down` or `shut down in recovery`. */
+  cleanShutdown: boolean;
+}
+
+/** Long tasks the executor runs in the background while cycles go on. */
+export type LongTask = 'bootstrap' | 'clone' | 'rewind' | 'reinitialize';
+
+/** The local PostgreSQL as the observer sees it at the start of the cycle. */
+export type LocalState =
+  /** Data directory missing or empty. */
+  | { kind: 'noData' }
+  /** A long task started by an earlier decision is still running. */
+  | { kind: 'busy'; task: LongTask; since: number }
+  /** Data directory present, no postmaster, and not after a crash. */
+  | { kind: 'stopped'; data: DataDirFacts }
+  /** Postmaster started but not yet accepting connections. `since`: when the start began. */
+  | { kind: 'starting'; as: 'primary' | 'replica'; since: number; data: DataDirFacts }
+  | {
+      kind: 'runningPrimary';
+      systemId: string;
+      timeline: number;
+      /** pg_current_wal_lsn(). */
+      walLsn: number;
+    }
+  | {
+      kind: 'runningReplica';
+      systemId: string;
+      timeline: number;
+      /** Member whose address primary_conninfo currently points at; null when none. */
+      upstream: string | null;
+      /** A WAL receiver is streaming right now. */
+      streaming: boolean;
+      /**
+       * pg_last_wal_receive_lsn(): null while nothing has been streamed since PostgreSQL started.
+       * A replica that has never streamed is not a failover candidate (DESIGN §4).
+       */
+      receivedLsn: number | null;
+      /** pg_last_wal_replay_lsn(). */
+      replayedLsn: number;
+    }
+  /**
+   * The postmaster exited without being asked to. `since`: when it was last seen healthy; repeated
+   * crashes without a healthy period in between keep the first time, so primary_start_timeout
+   * bounds the whole episode.
+   */
+  | { kind: 'crashed'; since: number; data: DataDirFacts }
+  /** The last start attempt failed (pg_ctl error or exit during startup). */
+  | { kind: 'startFailed'; as: 'primary' | 'replica'; at: number; message: string; data: DataDirFacts };
+
+// ---------------------------------------------------------------------------------------------
+// Lock, DCS, peers, previous cycle
+
+/**
+ * This process's own record of the leader lock, independent of the (possibly stale) view.
+ * `held`: the last acquireLock/updateLock succeeded and nothing since said the lock was lost;
+ * `confirmedAt` is when that write was acknowledged. Self-fencing counts from `confirmedAt`.
+ */
+export type LockState = { kind: 'notHeld' } | { kind: 'held'; confirmedAt: number };
+
+/** Whether this cycle's etcd read (or the last write) worked. When unreachable, `view` is the last good one. */
+export type DcsHealth = { kind: 'ok' } | { kind: 'unreachable'; since: number; error: string };
+
+/** One member's answer to GET /patroni, reduced to what the leader race compares. */
+export type PeerAnswer =
+  | { kind: 'unreachable'; error: string }
+  | {
+      kind: 'answered';
+      /** `primary` when the answer has `xlog.location` (not in recovery). */
+      role: 'primary' | 'replica';
+      /** Patroni's `state`: `running`, `starting`, ... */
+      state: string;
+      /** Primary: xlog.location; replica: max(received_location, replayed_location). */
+      walPosition: number;
+      timeline: number;
+      nofailover: boolean;
+      failoverPriority: number;
+    };
+
+/** Answers to an `askPeers` action, keyed by member name. A member asked but missing counts as unreachable. */
+export interface PeerPoll {
+  answers: Record<string, PeerAnswer>;
+}
+
+/** What the previous cycle did, as far as `decide` needs to remember it. */
+export interface LastCycle {
+  /** The first failed action of the previous cycle's list, if any. */
+  failed: { action: Action; message: string } | null;
+}
+
+/** This member's identity and local (static) policy. */
+export interface SelfInfo {
+  name: string;
+  tags: Tags;
+  /** `postgresql.remove_data_directory_on_rewind_failure`: re-clone when pg_rewind fails. */
+  reinitializeOnRewindFailure: boolean;
+}
+
+export interface DecideInput {
+  /** Milliseconds since the epoch; the only clock `decide` sees. */
+  now: number;
+  self: SelfInfo;
+  /** This member's group. When `dcs` is unreachable, the last view read successfully. */
+  view: GroupView;
+  /** Effective dynamic configuration (the `config` key merged over defaults). */
+  config: DynamicConfig;
+  local: LocalState;
+  lock: LockState;
+  dcs: DcsHealth;
+  /** Null in the first call of a cycle; the answers to `askPeers` in the second. */
+  peers: PeerPoll | null;
+  /** The agent was asked to stop: this is its last cycle. */
+  shuttingDown: boolean;
+  /** Null on the first cycle after the agent started. */
+  lastCycle: LastCycle | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actions (what each one means to the executor)
+
+export type DemoteMode =
+  /**
+   * Planned step-down (switchover, agent shutdown): notify the Citus coordinator
+   * (`before_demote`), CHECKPOINT, stop `fast`.
+   */
+  | 'graceful'
+  /** Lost the lock or must give it up now: stop `immediate`, no checkpoint, no notification. */
+  | 'immediate'
+  /** DCS unreachable (self-fencing): stop `fast`, nothing else; nobody can be told. */
+  | 'offline';
+
+export type Action =
+  /** Must be the only action. GET /patroni of these members, then call decide again with `peers`. */
+  | { kind: 'askPeers'; members: string[] }
+  /** Create `initialize` with this system id if it does not exist (create-revision-0 compare). Fails if it exists. */
+  | { kind: 'claimInitialize'; systemId: string }
+  /**
+   * Win the `initialize` race (create it with an empty value, create-revision-0 compare; failing
+   * that the action fails), then in the background: initdb, start as primary, create roles, write
+   * `initialize` = system id and `config` from bootstrap.dcs, take the leader key. On failure
+   * delete `initialize` and move the data directory aside so the next cycle starts clean.
+   */
+  | { kind: 'bootstrap' }
+  /** In the background: pg_basebackup from this member, write replica configuration for the leader; leave PostgreSQL stopped. */
+  | { kind: 'clone'; from: string }
+  /** Take the leader key if absent (create-revision-0 compare), attached to this agent's lease. Fails if taken. */
+  | { kind: 'acquireLock' }
+  /**
+   * Refresh the lease and keep the leader key ours (re-put with our lease when the lease
+   * changed, compare value == our name). Also write `status.optime` when `optime` is given.
+   * A compare failure is a failed action (the lock is lost); an etcd error makes DCS unreachable.
+   */
+  | { kind: 'updateLock'; optime: number | null }
+  /** Delete the leader key if its value is our name; write `status.optime` with the shutdown checkpoint LSN when known. */
+  | { kind: 'releaseLock' }
+  /** pg_ctl promote and wait until out of recovery; call the Citus coordinator's before/after_promote. */
+  | { kind: 'promote' }
+  /** Stop a primary (see DemoteMode) and write standby.signal so no later start can come up writable. Leaves it stopped. */
+  | { kind: 'demote'; mode: DemoteMode }
+  /** Stop a PostgreSQL that is not a lock-holding primary. */
+  | { kind: 'stopPostgres'; mode: 'fast' | 'immediate' }
+  /**
+   * Point replication at `leader` (primary_conninfo, primary_slot_name from the leader's member
+   * data), or at nothing when null. Running: reload, or restart when PostgreSQL needs it;
+   * stopped: only write the configuration for the next start.
+   */
+  | { kind: 'follow'; leader: string | null }
+  /** Start PostgreSQL; `replica` writes standby.signal first, `primary` removes it (only ever when holding the lock). */
+  | { kind: 'startPostgres'; as: 'primary' | 'replica' }
+  /** Start a crashed PostgreSQL again with its configuration untouched (crash recovery; same role, same timeline). */
+  | { kind: 'restartInPlace' }
+  /**
+   * In the background: stop PostgreSQL if running (fast), run crash recovery in single-user mode
+   * when the shutdown was not clean, pg_rewind from this member, write replica configuration for
+   * it; leave PostgreSQL stopped.
+   */
+  | { kind: 'rewind'; from: string }
+  /** In the background: stop PostgreSQL if running, remove the data directory, clone from this member. */
+  | { kind: 'reinitialize'; from: string }
+  /** Add this `[timeline, lsn, reason, ts, new_leader]` to `history`, replacing an entry for the same timeline. */
+  | { kind: 'writeHistory'; entry: HistoryEntry }
+  /** Write `{}` to `failover`. */
+  | { kind: 'clearFailover' }
+  /** Write `members/<name>` from the local state as it is after the earlier actions. */
+  | { kind: 'touchMember' }
+  /** Nothing to change; `reason` says what is awaited. */
+  | { kind: 'wait'; reason: string };
+
+export type ActionKind = Action['kind'];
+
+/** The role this member is meant to have once the actions ran, in Patroni's words. */
+export type DecidedRole = 'primary' | 'replica' | 'demoted' | 'uninitialized';
+
+export interface Decision {
+  actions: Action[];
+  /** One readable log line on why. */
+  reason: string;
+  role?: DecidedRole;
+}
