@@ -381,6 +381,23 @@ describe('routed writes and the locks of an address change', () => {
     await mover.query('ROLLBACK');
   });
 
+  test("during an open address change, another group's node can be moved but adding a node waits, as on Citus", async () => {
+    const mover = await openAddressChange();
+    const other = await connect(coordinator);
+    const group2 = await coordinator.query<{ nodeid: number }>('SELECT nodeid FROM pg_dist_node WHERE groupid = 2');
+    const repoint = track(other.query("SELECT citus_update_node($1, '127.0.0.2', $2)", [group2.rows[0].nodeid, w3.port]));
+    await waitFor(repoint.settled, { ...WAIT, message: "group 2's update completes during group 1's address change" });
+    await repoint.promise;
+    // Citus serialises node additions with an ExclusiveLock on pg_dist_node, which conflicts
+    // with the RowExclusiveLock the open citus_update_node holds.
+    const adderPid = await pidOf(other);
+    const add = track(other.query("SELECT citus_add_node('10.0.0.50', 5432, 50)"));
+    await waitFor(() => waitsForLock(adderPid), { ...WAIT, message: 'citus_add_node waits for the open address change' });
+    assert.equal(add.settled(), false);
+    await mover.query('COMMIT');
+    await add.promise;
+  });
+
   test('citus_pause_node_within_txn makes routed writes to the group wait without moving it', async () => {
     const pauser = await connect(coordinator);
     await pauser.query('BEGIN');
