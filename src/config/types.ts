@@ -23,6 +23,7 @@ export interface DynamicConfig {
   maximum_lag_on_failover: number;
   /** Seconds a crashed primary may take to start again before it gives the lock up; 0 = fail over at once. */
   primary_start_timeout: number;
+  /** Seconds a stop may take before it is escalated to SIGKILL (synchronous mode only, as Patroni); 0 = no limit. */
   primary_stop_timeout: number;
   /** Maintenance mode: no starts, stops or promotions; the leader keeps its lock. */
   pause: boolean;
@@ -33,7 +34,12 @@ export interface DynamicConfig {
   postgresql: {
     use_pg_rewind: boolean;
     use_slots: boolean;
+    /**
+     * As configured: PostgreSQL's own defaults for the command-line settings (max_connections
+     * 100, max_wal_senders 10, ...) are not filled in here; the postgres layer adds them.
+     */
     parameters: Record<string, Scalar>;
+    /** Used when the local `postgresql.pg_hba` is not set (local settings win, as in Patroni). */
     pg_hba?: string[];
   };
 }
@@ -61,15 +67,18 @@ export interface PostgresqlConfig {
   data_dir: string;
   /** Directory of PostgreSQL binaries; empty means "search PATH, then /usr/lib/postgresql/<ver>/bin". */
   bin_dir: string;
+  /** Absolute path; defaults to `pgpass` in the agent user's home directory, as in Patroni. */
   pgpass: string;
   authentication: {
     superuser: UserAuth;
     replication: UserAuth;
     rewind?: UserAuth;
   };
+  /** Local settings, applied over the dynamic ones; cluster-wide settings are dynamic only. */
   parameters: Record<string, Scalar>;
   /** Lines for pg_hba.conf; null leaves the file alone. */
   pg_hba: string[] | null;
+  /** pg_basebackup options; `{checkpoint: 'fast'}` is added unless a checkpoint option is configured. */
   basebackup: BasebackupOption[];
   /** Seconds allowed for pg_ctl start/stop/promote. */
   pg_ctl_timeout: number;
@@ -113,5 +122,6 @@ export interface Config {
   };
   postgresql: PostgresqlConfig;
   tags: Tags;
+  /** A pino level name (Patroni's DEBUG/INFO/WARNING/... are translated). */
   log: { level: string };
 }
