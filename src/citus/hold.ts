@@ -1,0 +1,22 @@
+// Groups on hold: the planner is told to want exactly what their rows already say, so a plan
+// never touches them. This is the seam for the pause protocol, whose transaction owns a paused
+// group's primary row while the other groups keep being reconciled.
+import type { MetadataRows } from './metadataStore.ts';
+import type { DesiredGroup, DesiredTopology } from './types.ts';
+
+export function holdGroups(desired: DesiredTopology, current: MetadataRows, held: ReadonlySet<number>): DesiredTopology {
+  if (held.size === 0) return desired;
+  const pool = new Map(current.poolinfo.map((p) => [p.nodeid, p.poolinfo]));
+  const frozen = (group: number): DesiredGroup => ({
+    group,
+    primary: { kind: 'keep', reason: 'on hold' },
+    secondaries: current.nodes
+      .filter((r) => r.groupid === group && r.noderole === 'secondary' && r.nodecluster === 'default')
+      .map((r) => ({ member: `nodeid ${r.nodeid}`, host: r.nodename, port: r.nodeport, poolinfo: pool.get(r.nodeid) ?? null }))
+      .sort((a, b) => (a.member < b.member ? -1 : a.member > b.member ? 1 : 0)),
+  });
+  const groups = desired.groups.filter((g) => !held.has(g.group));
+  for (const g of held) groups.push(frozen(g));
+  groups.sort((a, b) => a.group - b.group);
+  return { groups, ignored: desired.ignored };
+}

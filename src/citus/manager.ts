@@ -1,0 +1,334 @@
+// The Citus manager: keeps the coordinator's pg_dist_node and pg_dist_poolinfo equal to what etcd
+// says about every group, reconciling on each leader or member event (DESIGN.md §5).
+import type pg from 'pg';
+import pRetry from 'p-retry';
+import type { DcsWatch, WatchListener } from '../dcs/watch.ts';
+import type { ClusterView, DcsEvent } from '../dcs/types.ts';
+import { PostgresError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { desiredTopology } from './desired.ts';
+import { holdGroups } from './hold.ts';
+import { LiveView, isTopologyEvent } from './liveView.ts';
+import { applyPlan, PlanStatementError, readMetadata, type MetadataRows } from './metadataStore.ts';
+import { DEFAULT_PLAN_OPTIONS, planMetadata, type PlanOptions } from './plan.ts';
+import type { Statement } from './types.ts';
+
+/** What the manager needs from the etcd layer (class Dcs provides it). */
+export interface TopologySource {
+  loadCluster(options: { allGroups?: boolean }): Promise<ClusterView>;
+  watch(fromRevision: string, onEvents: WatchListener): DcsWatch;
+}
+
+export interface CitusManagerOptions {
+  dcs: TopologySource;
+  /** Opens a dedicated connection to the local coordinator's `citus.database`, as a superuser. */
+  connect: () => Promise<pg.Client>;
+  logger: Logger;
+  /** Seconds one reconcile may keep retrying (the HA `retry_timeout`). */
+  retryTimeout: number;
+  planOptions?: PlanOptions;
+  /**
+   * Groups whose rows are owned by someone else right now (the pause protocol): plans leave
+   * them exactly as they are. Asked at every reconcile.
+   */
+  heldGroups?: () => ReadonlySet<number>;
+}
+
+/** One reconcile attempt: applied (possibly nothing) or failed and rolled back. */
+export type ReconcileResult =
+  | {
+      kind: 'applied';
+      /** The statements committed; empty when the metadata was already right. */
+      statements: Statement[];
+      /** etcd revision of the view the plan was made from. */
+      revision: string;
+      durationMs: number;
+    }
+  | {
+      kind: 'failed';
+      error: Error;
+      /** Statements in the plan, and which one failed (null: not a statement, e.g. the connection). */
+      planned: number;
+      failedAt: number | null;
+      revision: string | null;
+      durationMs: number;
+    };
+
+/** Counters and last outcomes, for tests, logs and metrics. */
+export interface CitusManagerStats {
+  running: boolean;
+  /** Successful reconciles (including those with nothing to do). */
+  reconciles: number;
+  /** Failed attempts (each retry counts). */
+  failures: number;
+  statementsApplied: number;
+  lastDurationMs: number | null;
+  lastResult: ReconcileResult | null;
+  lastError: string | null;
+  viewRevision: string | null;
+}
+
+type Phase = 'idle' | 'running' | 'stopping' | 'stopped';
+
+const MIN_BACKOFF_MS = 50;
+const MAX_BACKOFF_MS = 2000;
+
+export class CitusManager {
+  private readonly dcs: TopologySource;
+  private readonly connectFn: () => Promise<pg.Client>;
+  private readonly logger: Logger;
+  private readonly retryTimeoutMs: number;
+  private readonly planOptions: PlanOptions;
+  private readonly heldGroups: () => ReadonlySet<number>;
+
+  private phase: Phase = 'idle';
+  private live: LiveView | null = null;
+  private watchHandle: DcsWatch | null = null;
+  /** Watch events not yet applied to the view, in arrival order. */
+  private pending: DcsEvent[] = [];
+  private reloadWanted = false;
+  private client: pg.Client | null = null;
+  /** Rows as of the last successful reconcile; null forces a read (at start, after errors). */
+  private rows: MetadataRows | null = null;
+  /** Attempts run one at a time: the loop and reconcileNow() queue here. */
+  private exclusive: Promise<unknown> = Promise.resolve();
+  private loop: Promise<void> | null = null;
+  private dirty = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private readonly abort = new AbortController();
+  private lastIgnored = '[]';
+  private counters = { reconciles: 0, failures: 0, statementsApplied: 0 };
+  private lastResult: ReconcileResult | null = null;
+  private lastError: string | null = null;
+
+  constructor(options: CitusManagerOptions) {
+    this.dcs = options.dcs;
+    this.connectFn = options.connect;
+    this.logger = options.logger.child({ component: 'citus-manager' });
+    this.retryTimeoutMs = options.retryTimeout * 1000;
+    this.planOptions = options.planOptions ?? DEFAULT_PLAN_OPTIONS;
+    this.heldGroups = options.heldGroups ?? (() => new Set<number>());
+  }
+
+  stats(): CitusManagerStats {
+    return {
+      running: this.phase === 'running',
+      ...this.counters,
+      lastDurationMs: this.lastResult?.durationMs ?? null,
+      lastResult: this.lastResult,
+      lastError: this.lastError,
+      viewRevision: this.live?.revision ?? null,
+    };
+  }
+
+  /**
+   * Loads every group with one range read, reconciles (with retries), then watches from that
+   * revision. Resolves once the first reconcile has ended, whether it succeeded or not: a
+   * failure is logged and retried later, it does not stop the manager.
+   */
+  async start(): Promise<void> {
+    if (this.phase !== 'idle') throw new Error(`CitusManager.start: already ${this.phase}`);
+    this.phase = 'running';
+    const view = await this.dcs.loadCluster({ allGroups: true });
+    this.live = new LiveView(view);
+    this.logger.info({ action: 'start', revision: view.revision, groups: view.groups.length }, 'citus manager started');
+    this.watchHandle = this.dcs.watch(view.revision, this.onWatch);
+    this.kick();
+    await this.loop;
+  }
+
+  /** Closes the watch, waits for a reconcile in flight (its retries are cut short), closes the connection. */
+  async stop(): Promise<void> {
+    if (this.phase === 'stopped' || this.phase === 'stopping') return;
+    this.phase = 'stopping';
+    this.watchHandle?.close();
+    this.watchHandle = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.abort.abort(new Error('citus manager stopping'));
+    await this.loop?.catch(() => undefined);
+    await this.exclusive.catch(() => undefined);
+    await this.dropClient();
+    this.phase = 'stopped';
+    this.logger.info({ action: 'stop' }, 'citus manager stopped');
+  }
+
+  /**
+   * One reconcile attempt now, after any in flight, without retries. Before start() (or
+   * without a watch) it reads the view from etcd first.
+   */
+  reconcileNow(): Promise<ReconcileResult> {
+    if (this.phase === 'stopping' || this.phase === 'stopped') {
+      return Promise.reject(new Error('CitusManager.reconcileNow: the manager is stopped'));
+    }
+    return this.serialized(() => this.attempt());
+  }
+
+  // ---- the event loop -----------------------------------------------------------------
+
+  private readonly onWatch: WatchListener = (events, _revision, signal) => {
+    if (this.phase !== 'running') return;
+    if (signal === 'resync') {
+      this.reloadWanted = true;
+      this.pending = [];
+    } else {
+      const relevant = events.filter(isTopologyEvent);
+      if (relevant.length === 0) return;
+      this.pending.push(...relevant);
+    }
+    this.kick();
+  };
+
+  /** Runs the loop, or marks it dirty when it runs: never two reconciles at once, none lost. */
+  private kick(): void {
+    if (this.phase !== 'running') return;
+    if (this.loop) {
+      this.dirty = true;
+      return;
+    }
+    this.loop = this.runLoop().finally(() => {
+      this.loop = null;
+    });
+  }
+
+  private async runLoop(): Promise<void> {
+    do {
+      this.dirty = false;
+      await this.reconcileWithRetry();
+    } while (this.dirty && this.phase === 'running');
+  }
+
+  private async reconcileWithRetry(): Promise<void> {
+    try {
+      await pRetry(
+        async () => {
+          const result = await this.serialized(() => this.attempt());
+          if (result.kind === 'failed') throw result.error;
+        },
+        {
+          retries: Number.MAX_SAFE_INTEGER,
+          minTimeout: MIN_BACKOFF_MS,
+          maxTimeout: MAX_BACKOFF_MS,
+          factor: 2,
+          maxRetryTime: this.retryTimeoutMs,
+          signal: this.abort.signal,
+          unref: true,
+          shouldRetry: () => this.phase === 'running',
+        },
+      );
+    } catch (err) {
+      if (this.phase !== 'running') return;
+      // Given up for now: try again a retry_timeout later even if etcd stays quiet.
+      this.logger.error({ action: 'reconcile', err: describe(err), retryInMs: this.retryTimeoutMs }, 'reconcile keeps failing; will try again');
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        this.kick();
+      }, this.retryTimeoutMs);
+      this.retryTimer.unref();
+    }
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.exclusive.then(fn, fn);
+    this.exclusive = run.catch(() => undefined);
+    return run;
+  }
+
+  // ---- one attempt --------------------------------------------------------------------
+
+  private async attempt(): Promise<ReconcileResult> {
+    const started = performance.now();
+    const elapsed = () => Math.round((performance.now() - started) * 1000) / 1000;
+    let planned = 0;
+    let revision: string | null = null;
+    try {
+      const view = await this.currentView();
+      revision = view.revision;
+      const client = await this.connection();
+      this.rows ??= await readMetadata(client);
+      const desired = holdGroups(desiredTopology(view), this.rows, this.heldGroups());
+      this.logIgnored(desired.ignored);
+      const plan = planMetadata(desired, this.rows.nodes, this.rows.poolinfo, this.planOptions);
+      planned = plan.length;
+      if (plan.length > 0) {
+        this.rows = await applyPlan(client, plan, (s, i) =>
+          this.logger.info({ action: 'citus-metadata', step: i + 1, of: plan.length, sql: s.sql, params: s.params }, s.why),
+        );
+      }
+      const result: ReconcileResult = { kind: 'applied', statements: plan, revision, durationMs: elapsed() };
+      this.counters.reconciles++;
+      this.counters.statementsApplied += plan.length;
+      this.lastResult = result;
+      this.lastError = null;
+      if (plan.length > 0) {
+        this.logger.info({ action: 'reconcile', statements: plan.length, revision, durationMs: result.durationMs }, 'pg_dist_node reconciled');
+      }
+      return result;
+    } catch (err) {
+      // The cache may be what made the plan wrong (someone else changed the rows): read again.
+      this.rows = null;
+      const error = err instanceof Error ? err : new Error(String(err));
+      // A statement may also have failed because the connection broke; a new one is cheap
+      // and certain, and it cannot inherit a transaction left open.
+      await this.dropClient();
+      const failedAt = err instanceof PlanStatementError ? err.index : null;
+      const result: ReconcileResult = { kind: 'failed', error, planned, failedAt, revision, durationMs: elapsed() };
+      this.counters.failures++;
+      this.lastResult = result;
+      this.lastError = error.message;
+      this.logger.warn({ action: 'reconcile', err: error.message, planned, failedAt, revision }, 'reconcile failed; rolled back');
+      return result;
+    }
+  }
+
+  /** The watched view with pending events applied; read from etcd when not watching or after a resync. */
+  private async currentView(): Promise<ClusterView> {
+    if (this.live === null || this.watchHandle === null || this.reloadWanted) {
+      this.reloadWanted = false;
+      const view = await this.dcs.loadCluster({ allGroups: true });
+      if (this.live === null) this.live = new LiveView(view);
+      else this.live.replace(view);
+    }
+    const events = this.pending;
+    this.pending = [];
+    // Events already in a fresh read (revision at or below it) are skipped by apply().
+    this.live.apply(events);
+    return this.live.view;
+  }
+
+  private async connection(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    let client: pg.Client;
+    try {
+      client = await this.connectFn();
+    } catch (err) {
+      throw new PostgresError('connect to the coordinator', describe(err), { cause: err });
+    }
+    // An idle connection that dies emits 'error'; unhandled, that would end the process.
+    client.on('error', (err) => {
+      this.logger.warn({ action: 'connection', err: err.message }, 'coordinator connection lost');
+      if (this.client === client) this.client = null;
+      client.end().catch(() => undefined);
+    });
+    this.client = client;
+    return client;
+  }
+
+  private async dropClient(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    if (client) await client.end().catch(() => undefined);
+  }
+
+  private logIgnored(ignored: { group: number; member: string; reason: string }[]): void {
+    const text = JSON.stringify(ignored);
+    if (text === this.lastIgnored) return;
+    this.lastIgnored = text;
+    for (const i of ignored) this.logger.warn({ action: 'citus-ignore', group: i.group, member: i.member, reason: i.reason }, 'member left out of pg_dist_node');
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

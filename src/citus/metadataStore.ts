@@ -1,0 +1,104 @@
+// Reads the coordinator's pg_dist_node and pg_dist_poolinfo rows and runs a plan against them in
+// one transaction. Knows nothing of etcd or planning; the same SQL serves Citus and the stand-in.
+import type pg from 'pg';
+import { PostgresError } from '../errors.ts';
+import type { NodeRole, PgDistNodeRow, PoolinfoRow, Statement } from './types.ts';
+
+/** What the planner needs from the coordinator. */
+export interface MetadataRows {
+  nodes: PgDistNodeRow[];
+  poolinfo: PoolinfoRow[];
+}
+
+/** The part of a pg client the store uses. */
+export interface Queryable {
+  query(text: string, values?: unknown[]): Promise<pg.QueryResult>;
+}
+
+/** A statement of a plan failed; the transaction was rolled back (or the connection is gone). */
+export class PlanStatementError extends PostgresError {
+  /** Position of the failed statement in the plan, from 0. */
+  readonly index: number;
+  readonly statement: Statement;
+  constructor(index: number, statement: Statement, cause: unknown) {
+    super(statement.sql, `statement ${index + 1} failed (${statement.why}): ${describe(cause)}`, { cause });
+    this.index = index;
+    this.statement = statement;
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+// Enum and name columns come back as text so the rows are plain strings whatever the type's oid.
+const NODES_SQL = `SELECT nodeid, groupid, nodename, nodeport, noderack, hasmetadata, isactive,
+  noderole::text AS noderole, nodecluster::text AS nodecluster, metadatasynced, shouldhaveshards
+  FROM pg_catalog.pg_dist_node ORDER BY nodeid`;
+const POOLINFO_SQL = 'SELECT nodeid, poolinfo FROM pg_catalog.pg_dist_poolinfo ORDER BY nodeid';
+
+export async function readMetadata(client: Queryable): Promise<MetadataRows> {
+  let nodes: pg.QueryResult;
+  let pool: pg.QueryResult;
+  try {
+    nodes = await client.query(NODES_SQL);
+    pool = await client.query(POOLINFO_SQL);
+  } catch (err) {
+    throw new PostgresError('read pg_dist_node', describe(err), { cause: err });
+  }
+  return {
+    nodes: nodes.rows.map((r) => ({
+      nodeid: Number(r.nodeid),
+      groupid: Number(r.groupid),
+      nodename: String(r.nodename),
+      nodeport: Number(r.nodeport),
+      noderack: String(r.noderack),
+      hasmetadata: Boolean(r.hasmetadata),
+      isactive: Boolean(r.isactive),
+      noderole: String(r.noderole) as NodeRole,
+      nodecluster: String(r.nodecluster),
+      metadatasynced: Boolean(r.metadatasynced),
+      shouldhaveshards: Boolean(r.shouldhaveshards),
+    })),
+    poolinfo: pool.rows.map((r) => ({ nodeid: Number(r.nodeid), poolinfo: String(r.poolinfo) })),
+  };
+}
+
+/**
+ * Runs `statements` in one transaction and returns the rows as they are just before COMMIT
+ * (new nodeids included), which become the caller's cache. On any failure the transaction is
+ * rolled back and the error thrown: a PlanStatementError for a statement, a PostgresError for
+ * BEGIN, the read or COMMIT. `before` is called ahead of each statement (for logging).
+ */
+export async function applyPlan(
+  client: Queryable,
+  statements: readonly Statement[],
+  before: (statement: Statement, index: number) => void = () => undefined,
+): Promise<MetadataRows> {
+  await run(client, 'BEGIN');
+  try {
+    for (const [i, s] of statements.entries()) {
+      before(s, i);
+      try {
+        await client.query(s.sql, s.params);
+      } catch (err) {
+        throw new PlanStatementError(i, s, err);
+      }
+    }
+    const rows = await readMetadata(client);
+    await run(client, 'COMMIT');
+    return rows;
+  } catch (err) {
+    // A failed ROLLBACK means the connection is gone, and the server rolls back by itself.
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+async function run(client: Queryable, sql: string): Promise<void> {
+  try {
+    await client.query(sql);
+  } catch (err) {
+    throw new PostgresError(sql, describe(err), { cause: err });
+  }
+}
