@@ -32,13 +32,14 @@ test('a member put is parsed like a range read (master reads as primary) and kee
 
 test('a leader delete clears the leader and an empty leader value means unlocked', () => {
   const live = new LiveView(base);
+  const leader = () => live.view.groups[0].leader;
   live.apply([del(1, 'leader', 11)]);
-  assert.equal(live.view.groups[0].leader, null);
+  assert.equal(leader(), null);
   live.apply([put(1, 'leader', 'a', 12)]);
-  assert.equal(live.view.groups[0].leader?.name, 'a');
-  assert.equal(live.view.groups[0].leader?.createRevision, '12');
+  assert.equal(leader()?.name, 'a');
+  assert.equal(leader()?.createRevision, '12');
   live.apply([put(1, 'leader', '', 13)]);
-  assert.equal(live.view.groups[0].leader, null);
+  assert.equal(leader(), null);
 });
 
 test('events of a new group create it, sorted among the others', () => {
