@@ -21,11 +21,11 @@ const REWIND_GRANTS = [
 /** Statements that create (or update) a login role idempotently. */
 export function roleStatements(user: UserAuth, attributes: string): string[] {
   const name = escapeIdentifier(user.username);
-  const password = user.password === undefined ? '' : ` PASSWORD ${escapeLiteral(user.password)}`;
+  const options = ['LOGIN', attributes, user.password === undefined ? '' : `PASSWORD ${escapeLiteral(user.password)}`];
   return [
     `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ${escapeLiteral(user.username)}) ` +
       `THEN CREATE ROLE ${name}; END IF; END $$`,
-    `ALTER ROLE ${name} WITH LOGIN ${attributes}${password}`.trimEnd(),
+    `ALTER ROLE ${name} WITH ${options.filter((o) => o !== '').join(' ')}`,
   ];
 }
 
