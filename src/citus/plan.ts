@@ -323,10 +323,11 @@ function sequence(
     removalStatements.push(removeStatement(r, why));
   }
 
-  const ordered = [
-    ...additions.filter((a) => a.role === 'primary'),
-    ...additions.filter((a) => a.role === 'secondary'),
-  ].sort((a, b) => (a.role === b.role ? a.group - b.group || (a.node.member < b.node.member ? -1 : a.node.member > b.node.member ? 1 : 0) : a.role === 'primary' ? -1 : 1));
+  // Primaries first: Citus refuses a secondary in a group that has no primary row yet.
+  const rank = (a: Addition) => (a.role === 'primary' ? 0 : 1);
+  const ordered = [...additions].sort(
+    (a, b) => rank(a) - rank(b) || a.group - b.group || (a.node.member < b.node.member ? -1 : a.node.member > b.node.member ? 1 : 0),
+  );
   for (const a of ordered) {
     additionStatements.push({
       sql: SQL.addNode,
