@@ -1,12 +1,14 @@
 // Runs the whole PostgreSQL control sequence as an unprivileged user and prints one JSON line
 // of results for lifecycle.test.ts: initdb, replica clone, crash, promotion, rewind, rejoin.
 // Usage: node --import tsx driver.ts '{"baseDir": "...", "ports": [p1, p2]}'
-import { stat } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
   assertNotRoot,
   basebackup,
+  dataDirectoryState,
+  removeDataDirectory,
   bootstrapRoles,
   clientConfig,
   connectedReplicas,
@@ -202,5 +204,46 @@ out.stopA = await a.proc.stop('fast', { timeoutMs: TIMEOUT });
 out.stopB = await b.proc.stop('smart', { timeoutMs: TIMEOUT });
 const stoppedControl = await readControlData(bin, a.dataDir);
 out.stoppedControl = { state: stoppedControl.state, timeline: stoppedControl.timeline, systemIdentifier: stoppedControl.systemIdentifier };
+
+// 7. A postmaster left running by an earlier agent: a new owner refuses to start a second one
+// and adopts it instead; its stop is still an exit event.
+await startReady(b);
+const successor = new PostgresProcess({ bin, dataDir: b.dataDir, adoptPollMs: 50 });
+const successorExits: PostmasterExit[] = [];
+successor.onExit((exit) => successorExits.push(exit));
+out.startOverRunning = await successor.start({ timeoutMs: TIMEOUT }).then(
+  () => 'started',
+  (err: Error) => err.message,
+);
+out.adoptedPid = await successor.adoptRunning();
+out.runningPid = b.proc.pid;
+out.adoptedState = successor.state;
+out.removeWhileRunning = await removeDataDirectory(b.dataDir).then(
+  () => 'removed',
+  (err: Error) => err.message,
+);
+out.adoptedStop = await successor.stop('fast', { timeoutMs: TIMEOUT });
+await until('adopted exit event', async () => successorExits.length > 0);
+out.adoptedExitEvents = successorExits.length;
+
+// 8. A postmaster.pid naming a live process that is not postgres is stale and does not block a start.
+await writeFile(join(b.dataDir, 'postmaster.pid'), `${process.pid}\n${b.dataDir}\n0\n${b.port}\n`);
+out.startOverStalePid = await startReady(b);
+const pidBeforeRestart = b.proc.pid;
+const restarted = await b.proc.restart('fast', { timeoutMs: TIMEOUT });
+out.restart = { kind: restarted.kind, newPid: restarted.kind === 'ready' && restarted.pid !== pidBeforeRestart };
+out.stopImmediate = await b.proc.stop('immediate', { timeoutMs: TIMEOUT });
+
+// 9. A failed clone leaves an empty directory; removing a data directory empties it.
+const c = join(baseDir, 'member-c');
+out.failedBasebackup = await basebackup(bin, {
+  dataDir: c,
+  from: { host: HOST, port: b.port, user: auth.replication.username, passfile: pgpass, connect_timeout: 2 },
+  options: [],
+});
+out.afterFailedBasebackup = await dataDirectoryState(c);
+await removeDataDirectory(b.dataDir);
+out.afterRemove = await dataDirectoryState(b.dataDir);
+out.removedDirMode = ((await stat(b.dataDir)).mode & 0o777).toString(8);
 
 process.stdout.write(JSON.stringify(out) + '\n');

@@ -84,6 +84,27 @@ test('clone, crash, promote, rewind and rejoin work end to end on real PostgreSQ
   assert.deepEqual({ code: r.stopA.exit.code, expected: r.stopA.exit.expected }, { code: 0, expected: true });
   assert.equal(r.stopB.kind, 'stopped');
   assert.deepEqual(r.stoppedControl, { state: 'shut down in recovery', timeline: 2, systemIdentifier: r.systemIdA });
+
+  // A postmaster started by someone else is refused by start(), adopted, and its stop seen.
+  assert.match(r.startOverRunning, /^start: postmaster \d+ not started by this agent runs on /);
+  assert.equal(r.adoptedPid, r.runningPid);
+  assert.deepEqual(r.adoptedState, { kind: 'running', pid: r.runningPid, owner: 'adopted' });
+  assert.match(r.removeWhileRunning, /postmaster \d+ is running/);
+  assert.equal(r.adoptedStop.kind, 'stopped');
+  assert.equal(r.adoptedStop.exit.expected, true);
+  assert.equal(r.adoptedExitEvents, 1);
+
+  // A stale postmaster.pid does not block a start.
+  assert.equal(r.startOverStalePid, 'ready');
+  assert.deepEqual(r.restart, { kind: 'ready', newPid: true });
+  assert.equal(r.stopImmediate.kind, 'stopped');
+
+  // A failed clone is cleaned up; removing a data directory empties it and keeps it private.
+  assert.equal(r.failedBasebackup.kind, 'failed');
+  assert.match(r.failedBasebackup.reason, /connection|connect/i);
+  assert.deepEqual(r.afterFailedBasebackup, { kind: 'empty' });
+  assert.deepEqual(r.afterRemove, { kind: 'empty' });
+  assert.equal(r.removedDirMode, '700');
 });
 
 test('running as root is refused with a clear message', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
