@@ -128,7 +128,11 @@ export interface PeerPoll {
 
 /** What the previous cycle did, as far as `decide` needs to remember it. */
 export interface LastCycle {
-  /** The first failed action of the previous cycle's list, if any. */
+  /**
+   * The first failed action of the previous cycle's list, if any. A background task (clone,
+   * rewind, reinitialize, bootstrap) that ended in failure is reported here in the first cycle
+   * after it ended: a failed `rewind` is what switches the next decision to re-cloning.
+   */
   failed: { action: Action; message: string } | null;
 }
 
