@@ -1,5 +1,6 @@
 // The member's status as `GET /patroni` serves it (Patroni's field names), and the snapshot of
 // agent state each status or health request is answered from.
+import { publishedTags } from '../config/tags.ts';
 import type { Scalar, Tags } from '../config/types.ts';
 import { leaderOptime, syncStandbys } from '../dcs/summary.ts';
 import type { GroupView } from '../dcs/types.ts';
@@ -45,16 +46,8 @@ export interface NodeStatus {
 
 // Built-in flags are published only when set, so `?tag_nofailover=false` finds nothing, as
 // with Patroni. `failover_priority` is always published: peers read it in the leader race.
-const FLAG_TAGS = new Set(['clonefrom', 'nofailover', 'noloadbalance', 'nosync', 'nostream']);
-
-export function effectiveTags(tags: Tags): Record<string, Scalar> {
-  const result: Record<string, Scalar> = {};
-  for (const [key, value] of Object.entries(tags)) {
-    if (FLAG_TAGS.has(key) && !value) continue;
-    result[key] = value;
-  }
-  return result;
-}
+/** The tags this member publishes; the same set as its member key. */
+export const effectiveTags = publishedTags;
 
 export async function takeSnapshot(source: AgentStatusSource): Promise<StatusSnapshot> {
   const postgres = await source.postgresStatus();

@@ -1,36 +1,12 @@
 // The topology the coordinator's metadata should describe, read from etcd's view of all groups.
 // Pure: the manager feeds it every ClusterView it builds and hands the result to planMetadata.
 import type { ClusterView, GroupView, Member } from '../dcs/types.ts';
+import { hostPortFromUrl } from '../dcs/memberUrl.ts';
 import type { DesiredGroup, DesiredNode, DesiredPrimary, DesiredTopology, IgnoredMember } from './types.ts';
 
 const COORDINATOR_GROUP = 0;
-const DEFAULT_PORT = 5432;
 
-/**
- * Host and port of a `postgres://` or `postgresql://` URL (Patroni's `conn_url` and
- * `proxy_url`); null when the text is not such a URL. IPv6 hosts lose their brackets, as
- * `pg_dist_node.nodename` holds the bare address.
- */
-export function hostPortFromUrl(url: string): { host: string; port: number } | null {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return null;
-  }
-  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') return null;
-  let host = parsed.hostname;
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  try {
-    host = decodeURIComponent(host);
-  } catch {
-    return null;
-  }
-  if (host === '') return null;
-  const port = parsed.port === '' ? DEFAULT_PORT : Number(parsed.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) return null;
-  return { host, port };
-}
+export { hostPortFromUrl };
 
 /**
  * The `pg_dist_poolinfo` value for a member, from `proxy_url`: the field Patroni (3.x and 4.x)

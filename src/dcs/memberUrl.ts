@@ -1,0 +1,39 @@
+// Addresses inside member keys: `conn_url`, `proxy_url` (postgres:// URLs) and `api_url`.
+
+const DEFAULT_PORT = 5432;
+
+/**
+ * Host and port of a `postgres://` or `postgresql://` URL (Patroni's `conn_url` and
+ * `proxy_url`); null when the text is not such a URL. IPv6 hosts lose their brackets, as
+ * `pg_dist_node.nodename` holds the bare address.
+ */
+export function hostPortFromUrl(url: string): { host: string; port: number } | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') return null;
+  let host = parsed.hostname;
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  try {
+    host = decodeURIComponent(host);
+  } catch {
+    return null;
+  }
+  if (host === '') return null;
+  const port = parsed.port === '' ? DEFAULT_PORT : Number(parsed.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return null;
+  return { host, port };
+}
+
+/** `postgres://host:port/postgres`, the `conn_url` a member publishes (IPv6 in brackets). */
+export function connUrl(host: string, port: number, database = 'postgres'): string {
+  return `postgres://${host.includes(':') ? `[${host}]` : host}:${port}/${database}`;
+}
+
+/** `http://host:port/patroni`, the `api_url` a member publishes. */
+export function apiUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/patroni`;
+}
