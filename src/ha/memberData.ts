@@ -1,0 +1,84 @@
+// What this member publishes in `members/<name>`: Patroni's fields, from the local state.
+import { publishedTags } from '../config/tags.ts';
+import type { Config } from '../config/types.ts';
+import { apiUrl, connUrl } from '../dcs/memberUrl.ts';
+import type { MemberData } from '../dcs/types.ts';
+import type { LocalState } from './types.ts';
+
+const TASK_STATE = {
+  bootstrap: 'initializing new cluster',
+  clone: 'creating replica',
+  rewind: 'rewinding',
+  reinitialize: 'creating replica',
+} as const;
+
+/** Patroni's `state` word for a local state. */
+export function stateWord(local: LocalState): string {
+  switch (local.kind) {
+    case 'noData':
+      return 'stopped';
+    case 'busy':
+      return TASK_STATE[local.task];
+    case 'stopped':
+      return 'stopped';
+    case 'starting':
+      return 'starting';
+    case 'runningPrimary':
+    case 'runningReplica':
+      return 'running';
+    case 'crashed':
+      return 'crashed';
+    case 'startFailed':
+      return 'start failed';
+  }
+}
+
+/** Patroni's `role` word: what PostgreSQL runs as (or last ran as). */
+export function roleWord(local: LocalState, holdsLock: boolean): string {
+  switch (local.kind) {
+    case 'noData':
+    case 'busy':
+      return 'uninitialized';
+    case 'runningPrimary':
+      return 'primary';
+    case 'runningReplica':
+      return 'replica';
+    case 'starting':
+      return local.as;
+    case 'stopped':
+    case 'crashed':
+    case 'startFailed':
+      return local.data.lastRole === 'primary' && !holdsLock ? 'demoted' : local.data.lastRole;
+  }
+}
+
+export interface MemberExtras {
+  version: string;
+  paused: boolean;
+  pendingRestart: boolean;
+}
+
+export function buildMemberData(config: Config, local: LocalState, holdsLock: boolean, extras: MemberExtras): MemberData {
+  const pg = config.postgresql.connect_address;
+  const api = config.restapi.connect_address;
+  const data: MemberData = {
+    conn_url: connUrl(pg.host, pg.port),
+    api_url: apiUrl(api.host, api.port),
+    state: stateWord(local),
+    role: roleWord(local, holdsLock),
+    version: extras.version,
+  };
+  if (local.kind === 'runningPrimary') {
+    data.xlog_location = local.walLsn;
+    data.timeline = local.timeline;
+  } else if (local.kind === 'runningReplica') {
+    data.xlog_location = Math.max(local.receivedLsn ?? 0, local.replayedLsn);
+    data.timeline = local.timeline;
+    if (local.streaming) data.replication_state = 'streaming';
+  }
+  const tags = publishedTags(config.tags);
+  if (Object.keys(tags).length > 0) data.tags = tags;
+  if (extras.pendingRestart) data.pending_restart = true;
+  if (extras.paused) data.pause = true;
+  return data;
+}
