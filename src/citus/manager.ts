@@ -97,6 +97,12 @@ export class CitusManager {
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly abort = new AbortController();
   private lastIgnored = '[]';
+  /**
+   * The desired topology (JSON) the cached rows were made to match. Member keys are rewritten
+   * every loop_wait with new WAL positions; while the topology they describe stays the same,
+   * planning (quadratic-ish in groups) is skipped.
+   */
+  private settled: string | null = null;
   private counters = { reconciles: 0, failures: 0, statementsApplied: 0 };
   private lastResult: ReconcileResult | null = null;
   private lastError: string | null = null;
@@ -249,13 +255,15 @@ export class CitusManager {
       this.rows ??= await readMetadata(client);
       const desired = holdGroups(desiredTopology(view), this.rows, this.heldGroups());
       this.logIgnored(desired.ignored);
-      const plan = planMetadata(desired, this.rows.nodes, this.rows.poolinfo, this.planOptions);
+      const wanted = JSON.stringify(desired.groups);
+      const plan = wanted === this.settled ? [] : planMetadata(desired, this.rows.nodes, this.rows.poolinfo, this.planOptions);
       planned = plan.length;
       if (plan.length > 0) {
         this.rows = await applyPlan(client, plan, (s, i) =>
           this.logger.info({ action: 'citus-metadata', step: i + 1, of: plan.length, sql: s.sql, params: s.params }, s.why),
         );
       }
+      this.settled = wanted;
       const result: ReconcileResult = { kind: 'applied', statements: plan, revision, durationMs: elapsed() };
       this.counters.reconciles++;
       this.counters.statementsApplied += plan.length;
@@ -268,6 +276,7 @@ export class CitusManager {
     } catch (err) {
       // The cache may be what made the plan wrong (someone else changed the rows): read again.
       this.rows = null;
+      this.settled = null;
       const error = err instanceof Error ? err : new Error(String(err));
       // A statement may also have failed because the connection broke; a new one is cheap
       // and certain, and it cannot inherit a transaction left open.
