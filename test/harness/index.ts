@@ -1,4 +1,5 @@
-// The shared test harness: deadlines, ports, temp dirs, managed processes, etcd, PostgreSQL.
+// The shared test harness: deadlines, ports, temp dirs, managed processes, etcd, PostgreSQL,
+// clusters of real agents and the two-primaries checker.
 
 export { waitFor, type WaitForOptions } from './poll.ts';
 export { freePort } from './ports.ts';
@@ -22,3 +23,29 @@ export {
   DEFAULT_PG_BIN_DIR,
   type CreatePostgresOptions,
 } from './postgres.ts';
+export {
+  startCluster,
+  waitForLeader,
+  waitForReplicas,
+  readLeaderKey,
+  TestCluster,
+  TestMember,
+  type QueryOptions,
+  type StartClusterOptions,
+} from './cluster.ts';
+export {
+  memberConfig,
+  memberConfigYaml,
+  CITUS_DATABASE,
+  CLUSTER_PASSWORDS,
+  type ClusterTiming,
+  type MemberConfigInput,
+  type TagValues,
+} from './memberConfig.ts';
+export {
+  startPrimaryChecker,
+  type PrimaryChecker,
+  type PrimaryCheckerOptions,
+  type PrimaryCheckReport,
+  type PrimaryCheckTarget,
+} from './primaryChecker.ts';
