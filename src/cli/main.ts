@@ -1,6 +1,9 @@
 // The `shardherd` command line: one subcommand per file, wired together here.
 import { Command } from 'commander';
 import { ShardherdError } from '../errors.ts';
+import { registerAgent } from './agent.ts';
+import { registerList } from './list.ts';
+import { registerTopology } from './topology.ts';
 import { registerValidateConfig } from './validateConfig.ts';
 
 const program = new Command();
@@ -9,7 +12,10 @@ program
   .description('High-availability and topology manager for sharded PostgreSQL (Citus) clusters')
   .showHelpAfterError();
 
+registerAgent(program);
 registerValidateConfig(program);
+registerList(program);
+registerTopology(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -32,6 +32,8 @@ export class LocalTracker {
   startFailed: { as: 'primary' | 'replica'; at: number; message: string } | null = null;
   /** A failed long task, reported to decide once as the previous cycle's failure. */
   taskFailure: { action: Action; message: string } | null = null;
+  /** Set when a background task (bootstrap) took the leader key; the loop adopts it. */
+  lockAcquiredAt: number | null = null;
   /** The role of the last start, for 'starting' while the role cannot be queried. */
   lastStartAs: 'primary' | 'replica' = 'replica';
 

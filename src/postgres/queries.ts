@@ -59,6 +59,7 @@ export async function readStatus(db: Db): Promise<PgStatus> {
     replayed: string | null;
     paused: boolean;
     checkpoint_tli: number;
+    min_recovery_tli: number;
     status: string | null;
     sender_host: string | null;
     sender_port: number | null;
@@ -70,6 +71,7 @@ export async function readStatus(db: Db): Promise<PgStatus> {
             pg_catalog.pg_last_wal_replay_lsn()::text AS replayed,
             pg_catalog.pg_is_wal_replay_paused() AS paused,
             (SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()) AS checkpoint_tli,
+            (SELECT min_recovery_end_timeline FROM pg_catalog.pg_control_recovery()) AS min_recovery_tli,
             r.status, r.sender_host, r.sender_port, r.slot_name, r.received_tli, r.flushed_lsn::text AS flushed
        FROM (SELECT 1) AS one
        LEFT JOIN pg_catalog.pg_stat_get_wal_receiver() AS r ON r.pid IS NOT NULL`,
@@ -88,7 +90,9 @@ export async function readStatus(db: Db): Promise<PgStatus> {
         };
   return {
     role: 'replica',
-    timeline: Math.max(row.received_tli ?? 0, row.checkpoint_tli),
+    // The checkpoint's timeline lags until the next restartpoint; after pg_rewind the minimum
+    // recovery point already names the leader's timeline, and the receiver knows the newest.
+    timeline: Math.max(row.received_tli ?? 0, row.checkpoint_tli, row.min_recovery_tli),
     receivedLsn: parseLsnOrNull(row.received),
     replayedLsn: parseLsnOrNull(row.replayed),
     replayPaused: row.paused,

@@ -1,0 +1,71 @@
+// The agent process: one per PostgreSQL node. Wires configuration, etcd, PostgreSQL, the HA
+// loop and the REST API together, and shuts them down in order on SIGTERM/SIGINT.
+import { readFileSync } from 'node:fs';
+import { startApiServer } from '../api/server.ts';
+import { loadConfig } from '../config/load.ts';
+import { Dcs } from '../dcs/dcs.ts';
+import { HaLoop } from '../ha/loop.ts';
+import { createLogger } from '../log.ts';
+import { PostgresNode } from '../postgres/node.ts';
+import { assertNotRoot } from '../postgres/privileges.ts';
+import { LoopStatusSource } from './statusSource.ts';
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+export async function runAgent(configPath: string): Promise<void> {
+  const { config, warnings } = loadConfig(configPath);
+  const log = createLogger({
+    level: config.log.level,
+    bindings: { scope: config.scope, member: config.name, ...(config.citus ? { group: config.citus.group } : {}) },
+  });
+  for (const warning of warnings) log.warn(warning);
+  assertNotRoot();
+
+  const dynamic = config.bootstrap.dcs;
+  const dcs = new Dcs({
+    hosts: config.etcd3.hosts.map((h) => `${config.etcd3.protocol}://${h}`),
+    namespace: config.namespace,
+    scope: config.scope,
+    group: config.citus?.group ?? null,
+    retryTimeout: dynamic.retry_timeout,
+    ttl: dynamic.ttl,
+    logger: log,
+    username: config.etcd3.username,
+    password: config.etcd3.password,
+  });
+  const node = new PostgresNode({ name: config.name, config: config.postgresql, log });
+  const loop = new HaLoop({ config, dcs, node, log, version: VERSION });
+  const api = await startApiServer(new LoopStatusSource(config, loop, node, dcs, VERSION), {
+    host: config.restapi.listen.host,
+    port: config.restapi.listen.port,
+    logger: log,
+  });
+  log.info({ api: api.address, version: VERSION }, 'agent started');
+  await loop.start();
+
+  let stopping: Promise<void> | null = null;
+  const shutdown = (signal: string): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    log.info({ signal }, 'shutting down');
+    stopping = (async () => {
+      await loop.stop();
+      await api.close();
+      dcs.close();
+      log.info('agent stopped');
+    })();
+    void stopping.then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err: String(err) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

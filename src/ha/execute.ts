@@ -1,0 +1,323 @@
+// Execution half of a cycle: carries out decide()'s actions in order against etcd and the local
+// PostgreSQL. The first failure stops the list (later actions assume the earlier ones happened).
+// Long tasks (bootstrap, clone, rewind, reinitialize) and starts run in the background; their
+// outcome reaches the next cycle through the LocalTracker.
+import type { Config, DynamicConfig, HostPort } from '../config/types.ts';
+import { dynamicConfigToJson } from '../config/dynamic.ts';
+import type { Dcs } from '../dcs/dcs.ts';
+import { hostPortFromUrl } from '../dcs/memberUrl.ts';
+import type { GroupView, HistoryEntry } from '../dcs/types.ts';
+import { DcsError, PostgresError, ShardherdError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { describeStart, type PostgresNode, type ReplicaTarget } from '../postgres/node.ts';
+import { slotNameFromMemberName } from '../postgres/slots.ts';
+import { buildMemberData, type MemberExtras } from './memberData.ts';
+import { dataFacts, type LocalTracker } from './observe.ts';
+import type { Action, DecideInput, LocalState, LockState, LongTask } from './types.ts';
+
+/** Hooks for the layers above the HA core (the Citus side); all optional. */
+export interface HaHooks {
+  /** Runs on a freshly bootstrapped primary before it takes the leader key. */
+  afterBootstrap?(node: PostgresNode): Promise<void>;
+  /** Runs before a planned stop of a primary (switchover, restart, shutdown). */
+  beforeDemote?(): Promise<void>;
+}
+
+export interface ExecutorDeps {
+  config: Config;
+  dcs: Dcs;
+  node: PostgresNode;
+  tracker: LocalTracker;
+  log: Logger;
+  hooks: HaHooks;
+  /** Wakes the loop (a background task finished, a start settled). */
+  wake(reason: string): void;
+  now(): number;
+  memberExtras(): MemberExtras;
+}
+
+/** What one cycle's execution changed that the loop must remember. */
+export interface ExecutionResult {
+  lock: LockState;
+  failed: { action: Action; message: string } | null;
+  /** Set when an action failed because etcd did not answer (not because a compare failed). */
+  dcsError: string | null;
+  /** The cycle changed something whose follow-up should not wait a whole loop_wait. */
+  hurry: boolean;
+}
+
+const HURRY: ReadonlySet<Action['kind']> = new Set([
+  'acquireLock',
+  'releaseLock',
+  'promote',
+  'demote',
+  'stopPostgres',
+  'startPostgres',
+  'restartInPlace',
+  'bootstrap',
+  'clone',
+  'rewind',
+  'reinitialize',
+]);
+
+export class Executor {
+  constructor(private readonly deps: ExecutorDeps) {}
+
+  async run(actions: Action[], input: DecideInput): Promise<ExecutionResult> {
+    let lock = input.lock;
+    let hurry = false;
+    for (const action of actions) {
+      try {
+        lock = await this.one(action, input, lock);
+        if (HURRY.has(action.kind)) hurry = true;
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        this.deps.log.error({ action: action.kind, err: message }, `action ${action.kind} failed`);
+        // A lock step that failed means the lock is not ours, whatever we thought before.
+        if (action.kind === 'updateLock' || action.kind === 'acquireLock') lock = err instanceof LockLost ? { kind: 'notHeld' } : lock;
+        return { lock, failed: { action, message }, dcsError: err instanceof DcsError ? message : null, hurry: true };
+      }
+    }
+    return { lock, failed: null, dcsError: null, hurry };
+  }
+
+  private async one(action: Action, input: DecideInput, lock: LockState): Promise<LockState> {
+    const { dcs, node, config } = this.deps;
+    const name = config.name;
+    const dynamic = input.config;
+    switch (action.kind) {
+      case 'askPeers':
+      case 'wait':
+        return lock;
+      case 'claimInitialize':
+        if (!(await dcs.initialize(action.systemId, true))) throw new ShardherdError('initialize key exists already');
+        return lock;
+      case 'bootstrap':
+        if (!(await dcs.initialize('', true))) throw new ShardherdError('lost the initialize race');
+        this.background('bootstrap', action, () => this.bootstrap());
+        return lock;
+      case 'clone': {
+        const source = this.memberAddress(input.view, action.from);
+        const target = this.replicaTarget(input.view, input.view.leader?.name ?? action.from, dynamic);
+        this.background('clone', action, () => node.clone(source, dynamic, target));
+        return lock;
+      }
+      case 'acquireLock':
+        if (!(await dcs.attemptToAcquireLeader(name))) throw new LockLost('the leader key is held by another member');
+        return { kind: 'held', confirmedAt: this.deps.now() };
+      case 'updateLock': {
+        const ok = await dcs.updateLeader(name);
+        if (!ok) throw new LockLost('the leader key is no longer ours');
+        const confirmedAt = this.deps.now();
+        if (action.optime !== null) await dcs.setStatus({ optime: action.optime });
+        await this.maintainSlots(input);
+        return { kind: 'held', confirmedAt };
+      }
+      case 'releaseLock': {
+        const optime = await this.shutdownOptime();
+        if (optime !== null) await dcs.setStatus({ optime }).catch(() => false);
+        await dcs.deleteLeader(name);
+        return { kind: 'notHeld' };
+      }
+      case 'promote':
+        await node.promote();
+        await node.writeConfig(dynamic, null);
+        if (node.isRunning) node.reload();
+        this.deps.log.info({ action: 'promote', role: 'primary' }, 'promoted to primary');
+        return lock;
+      case 'demote':
+        await this.demote(action.mode);
+        return lock;
+      case 'stopPostgres':
+        await node.stop(action.mode);
+        return lock;
+      case 'follow': {
+        const target = this.replicaTarget(input.view, action.leader, dynamic);
+        const changed = await node.writeConfig(dynamic, target);
+        if (changed && node.isRunning) node.reload();
+        return lock;
+      }
+      case 'startPostgres': {
+        const target = action.as === 'primary' ? null : this.replicaTarget(input.view, input.view.leader?.name ?? null, dynamic);
+        await node.writeConfig(dynamic, target);
+        this.startInBackground(action.as);
+        return lock;
+      }
+      case 'restartInPlace':
+        this.startInBackground(input.local.kind === 'crashed' || input.local.kind === 'startFailed' || input.local.kind === 'stopped'
+          ? (input.local.data.lastRole)
+          : 'primary');
+        return lock;
+      case 'rewind': {
+        const source = this.memberAddress(input.view, action.from);
+        const target = this.replicaTarget(input.view, action.from, dynamic);
+        this.background('rewind', action, async () => {
+          const result = await node.rewind(source, dynamic, target);
+          if (result.kind === 'failed') throw new PostgresError('pg_rewind', result.reason);
+        });
+        return lock;
+      }
+      case 'reinitialize': {
+        const source = this.memberAddress(input.view, action.from);
+        const target = this.replicaTarget(input.view, input.view.leader?.name ?? action.from, dynamic);
+        this.background('reinitialize', action, async () => {
+          await node.removeData();
+          await node.clone(source, dynamic, target);
+        });
+        return lock;
+      }
+      case 'writeHistory':
+        await dcs.setHistory(mergeHistory(input.view.history?.value ?? [], action.entry));
+        return lock;
+      case 'clearFailover':
+        await dcs.setFailover({});
+        return lock;
+      case 'touchMember': {
+        // Renewing the lease here ties it to a completed cycle: a stuck loop lets it expire.
+        await dcs.refreshLease();
+        const local = await this.currentLocal(input.local);
+        await dcs.touchMember(name, buildMemberData(config, local, lock.kind === 'held', this.deps.memberExtras()));
+        return lock;
+      }
+    }
+  }
+
+  /** A demoted primary is stopped and marked standby so no later start can come up writable. */
+  private async demote(mode: 'graceful' | 'immediate' | 'offline'): Promise<void> {
+    const { node, hooks, log } = this.deps;
+    if (mode === 'graceful') {
+      await hooks.beforeDemote?.().catch((err: unknown) => log.warn({ err: String(err) }, 'before-demote hook failed'));
+      await node.checkpoint().catch((err: unknown) => log.warn({ err: String(err) }, 'checkpoint before stop failed'));
+    }
+    await node.stop(mode === 'immediate' ? 'immediate' : 'fast');
+    await node.markStandby();
+    log.warn({ action: 'demote', mode, role: 'demoted' }, `demoted (${mode})`);
+  }
+
+  private async bootstrap(): Promise<void> {
+    const { dcs, node, config, hooks, log } = this.deps;
+    const dynamic = config.bootstrap.dcs;
+    try {
+      const systemId = await node.bootstrap(dynamic, config.bootstrap.initdb);
+      await hooks.afterBootstrap?.(node);
+      await dcs.initialize(systemId, false);
+      await dcs.setConfig(dynamicConfigToJson(dynamic));
+      if (!(await dcs.attemptToAcquireLeader(config.name))) throw new ShardherdError('could not take the leader key after bootstrap');
+      this.deps.tracker.lockAcquiredAt = this.deps.now();
+      log.info({ action: 'bootstrap', role: 'primary', systemId }, 'bootstrapped a new cluster');
+    } catch (err) {
+      log.error({ action: 'bootstrap', err: String(err) }, 'bootstrap failed; removing the data directory');
+      await dcs.cancelInitialization().catch(() => undefined);
+      await node.removeData().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Runs a long task off the cycle; the tracker reports it as busy until it ends. */
+  private background(task: LongTask, action: Action, fn: () => Promise<void>): void {
+    const { tracker, log } = this.deps;
+    if (tracker.task !== null) throw new ShardherdError(`${tracker.task.task} is already running`);
+    const since = this.deps.now();
+    log.info({ action: action.kind, task }, `${task} started`);
+    const done = fn().then(
+      () => {
+        log.info({ action: action.kind, task }, `${task} finished`);
+      },
+      (err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        log.error({ action: action.kind, task, err: message }, `${task} failed`);
+        tracker.taskFailure = { action, message };
+      },
+    );
+    tracker.task = { task, since, done };
+    void done.finally(() => {
+      tracker.task = null;
+      this.deps.wake(`${task} ended`);
+    });
+  }
+
+  private startInBackground(as: 'primary' | 'replica'): void {
+    const { node, tracker, log } = this.deps;
+    tracker.lastStartAs = as;
+    tracker.startFailed = null;
+    const pending = { as, since: this.deps.now(), done: Promise.resolve(), settled: false };
+    pending.done = node.start().then(
+      (result) => {
+        pending.settled = true;
+        if (result.kind === 'exited') {
+          tracker.startFailed = { as, at: this.deps.now(), message: describeStart(result) };
+          log.error({ action: 'startPostgres', as, err: describeStart(result) }, 'postgres failed to start');
+        }
+        this.deps.wake('postgres start settled');
+      },
+      (err: unknown) => {
+        pending.settled = true;
+        tracker.startFailed = { as, at: this.deps.now(), message: err instanceof Error ? err.message : String(err) };
+        this.deps.wake('postgres start failed');
+      },
+    );
+    tracker.start = pending;
+  }
+
+  /** Physical slots for the other members while this primary holds the lock (use_slots). */
+  private async maintainSlots(input: DecideInput): Promise<void> {
+    if (!input.config.postgresql.use_slots || input.local.kind !== 'runningPrimary') return;
+    const others = input.view.members.map((m) => m.name).filter((n) => n !== this.deps.config.name);
+    try {
+      const result = await this.deps.node.syncSlots(others);
+      if (result.created.length || result.dropped.length) this.deps.log.info({ created: result.created, dropped: result.dropped }, 'replication slots synced');
+    } catch (err) {
+      this.deps.log.warn({ err: String(err) }, 'replication slot sync failed');
+    }
+  }
+
+  private async shutdownOptime(): Promise<number | null> {
+    const { node } = this.deps;
+    if (node.isRunning) return null;
+    try {
+      return (await node.controlData()).checkpointLsn;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The local state after this cycle's actions, for the member key (cheap: no new queries unless it changed). */
+  private async currentLocal(before: LocalState): Promise<LocalState> {
+    const { tracker, node } = this.deps;
+    if (tracker.task !== null) return { kind: 'busy', task: tracker.task.task, since: tracker.task.since };
+    if (tracker.start !== null && !tracker.start.settled && before.kind !== 'starting') {
+      const data = before.kind === 'stopped' || before.kind === 'crashed' || before.kind === 'startFailed' ? before.data : null;
+      if (data) return { kind: 'starting', as: tracker.start.as, since: tracker.start.since, data };
+    }
+    if (!node.isRunning && (before.kind === 'runningPrimary' || before.kind === 'runningReplica')) {
+      try {
+        return { kind: 'stopped', data: dataFacts(await node.controlData()) };
+      } catch {
+        return before;
+      }
+    }
+    return before;
+  }
+
+  private memberAddress(view: GroupView, member: string): HostPort {
+    const data = view.members.find((m) => m.name === member)?.data;
+    const address = typeof data?.conn_url === 'string' ? hostPortFromUrl(data.conn_url) : null;
+    if (address === null) throw new ShardherdError(`member ${member} publishes no usable conn_url`);
+    return address;
+  }
+
+  private replicaTarget(view: GroupView, leader: string | null, dynamic: DynamicConfig): ReplicaTarget {
+    if (leader === null || leader === this.deps.config.name) return { upstream: null, slotName: null };
+    const data = view.members.find((m) => m.name === leader)?.data;
+    const upstream = typeof data?.conn_url === 'string' ? hostPortFromUrl(data.conn_url) : null;
+    return { upstream, slotName: dynamic.postgresql.use_slots ? slotNameFromMemberName(this.deps.config.name) : null };
+  }
+}
+
+/** The lock is gone (someone else holds it, or it expired): not a transport error. */
+export class LockLost extends ShardherdError {}
+
+/** Adds a history line, replacing one for the same timeline (a retried promote must not duplicate it). */
+export function mergeHistory(history: HistoryEntry[], entry: HistoryEntry): HistoryEntry[] {
+  return [...history.filter((h) => h[0] !== entry[0]), entry].sort((a, b) => a[0] - b[0]);
+}
