@@ -75,7 +75,7 @@ export class Executor {
         this.deps.log.error({ action: action.kind, err: message }, `action ${action.kind} failed`);
         // A lock step that failed means the lock is not ours, whatever we thought before.
         if (action.kind === 'updateLock' || action.kind === 'acquireLock') lock = err instanceof LockLost ? { kind: 'notHeld' } : lock;
-        return { lock, failed: { action, message }, dcsError: err instanceof DcsError ? message : null, hurry: true };
+        return { lock, failed: { action, message }, dcsError: err instanceof DcsError ? message : null, hurry: false };
       }
     }
     return { lock, failed: null, dcsError: null, hurry };
@@ -232,7 +232,8 @@ export class Executor {
     tracker.task = { task, since, done };
     void done.finally(() => {
       tracker.task = null;
-      this.deps.wake(`${task} ended`);
+      // A failure is retried at the normal pace, not at once: a persistent one must not spin.
+      if (tracker.taskFailure === null) this.deps.wake(`${task} ended`);
     });
   }
 
@@ -245,15 +246,16 @@ export class Executor {
       (result) => {
         pending.settled = true;
         if (result.kind === 'exited') {
+          // Not woken: the next attempt comes at the normal pace.
           tracker.startFailed = { as, at: this.deps.now(), message: describeStart(result) };
           log.error({ action: 'startPostgres', as, err: describeStart(result) }, 'postgres failed to start');
+          return;
         }
         this.deps.wake('postgres start settled');
       },
       (err: unknown) => {
         pending.settled = true;
         tracker.startFailed = { as, at: this.deps.now(), message: err instanceof Error ? err.message : String(err) };
-        this.deps.wake('postgres start failed');
       },
     );
     tracker.start = pending;

@@ -1,6 +1,8 @@
 // One member's PostgreSQL as the HA executor drives it: binaries, data directory, managed
 // configuration, the supervised postmaster, the agent's own connection, and the long tasks
 // (initdb, clone, rewind). Everything here acts on this node only; deciding is the HA layer's job.
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import pg from 'pg';
 import type { DynamicConfig, HostPort, InitdbOption, PostgresqlConfig, Scalar, UserAuth } from '../config/types.ts';
 import { PostgresError } from '../errors.ts';
@@ -29,8 +31,8 @@ export interface PostgresNodeOptions {
   name: string;
   config: PostgresqlConfig;
   log?: Logger;
-  /** Extra settings layered over the user's (e.g. what Citus needs); read at every render. */
-  extraParameters?: () => Record<string, Scalar>;
+  /** Settings layered over the user's (e.g. what Citus needs), given the user's; read at every render. */
+  extraParameters?: (parameters: Record<string, Scalar>) => Record<string, Scalar>;
 }
 
 const QUERY_TIMEOUT_MS = 5000;
@@ -41,7 +43,7 @@ export class PostgresNode {
   readonly bin: PgBinaries;
   readonly process: PostgresProcess;
   private readonly log: Logger;
-  private readonly extraParameters: () => Record<string, Scalar>;
+  private readonly extraParameters: (parameters: Record<string, Scalar>) => Record<string, Scalar>;
   private client: pg.Client | null = null;
   private connecting: Promise<pg.Client> | null = null;
   private cachedSystemId: string | null = null;
@@ -139,9 +141,10 @@ export class PostgresNode {
   async writeConfig(dynamic: DynamicConfig, target: ReplicaTarget | null): Promise<boolean> {
     const replication = this.config.authentication.replication;
     const useRewind = this.config.use_pg_rewind ?? dynamic.postgresql.use_pg_rewind;
+    const parameters = { ...dynamic.postgresql.parameters, ...this.config.parameters };
     const { changed } = await writeManagedConfig(this.dataDir, {
       listen: this.config.listen,
-      parameters: { ...dynamic.postgresql.parameters, ...this.config.parameters, ...this.extraParameters() },
+      parameters: { ...parameters, ...this.extraParameters(parameters) },
       useRewind,
       standby:
         target === null
@@ -168,6 +171,7 @@ export class PostgresNode {
   async writePgpass(): Promise<void> {
     const auth = this.config.authentication;
     const users: UserAuth[] = [auth.replication, auth.superuser, ...(auth.rewind ? [auth.rewind] : [])];
+    await mkdir(dirname(this.config.pgpass), { recursive: true, mode: 0o700 });
     await writePgpass(
       this.config.pgpass,
       users.map((user) => ({ host: '*', port: '*', database: '*', user })),
