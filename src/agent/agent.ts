@@ -8,6 +8,7 @@ import { HaLoop } from '../ha/loop.ts';
 import { createLogger } from '../log.ts';
 import { PostgresNode } from '../postgres/node.ts';
 import { assertNotRoot } from '../postgres/privileges.ts';
+import { CitusRole } from './citusRole.ts';
 import { LoopStatusSource } from './statusSource.ts';
 
 export const VERSION: string = (
@@ -35,8 +36,19 @@ export async function runAgent(configPath: string): Promise<void> {
     username: config.etcd3.username,
     password: config.etcd3.password,
   });
-  const node = new PostgresNode({ name: config.name, config: config.postgresql, log });
-  const loop = new HaLoop({ config, dcs, node, log, version: VERSION });
+  let citusRole: CitusRole | null = null;
+  const node = new PostgresNode({
+    name: config.name,
+    config: config.postgresql,
+    log,
+    extraParameters: (user) => citusRole?.parameters(user) ?? {},
+  });
+  if (config.citus) citusRole = new CitusRole({ config, citus: config.citus, node, dcs, log });
+  const loop = new HaLoop({ config, dcs, node, log, version: VERSION, hooks: citusRole?.hooks() ?? {} });
+  if (citusRole) {
+    const role = citusRole;
+    loop.onCycle((snapshot) => role.onCycle(snapshot));
+  }
   const api = await startApiServer(new LoopStatusSource(config, loop, node, dcs, VERSION), {
     host: config.restapi.listen.host,
     port: config.restapi.listen.port,
@@ -54,6 +66,7 @@ export async function runAgent(configPath: string): Promise<void> {
     log.info({ signal }, 'shutting down');
     stopping = (async () => {
       await loop.stop();
+      await citusRole?.stop();
       await api.close();
       dcs.close();
       log.info('agent stopped');

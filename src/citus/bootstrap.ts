@@ -1,0 +1,69 @@
+// What a freshly initialised Citus group primary needs before it serves (DESIGN.md §5): the
+// Citus database, the extension (or the stand-in), authinfo for the superuser, and on the
+// coordinator its own address in pg_dist_node.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { CitusConfig, HostPort, UserAuth } from '../config/types.ts';
+import { quoteConnValue } from '../postgres/connInfo.ts';
+import type { Logger } from '../log.ts';
+import { ensureCitus, type CitusInstall } from './extension.ts';
+
+export const COORDINATOR_GROUP = 0;
+
+/**
+ * Whether the server's installation has the Citus extension: its control file next to the
+ * other extensions (Debian's /usr/share/postgresql/<major>/extension, or <prefix>/share/...).
+ * Decided before the server first starts, because `citus` in shared_preload_libraries must
+ * only be set when the library exists.
+ */
+export function citusInstalled(binDir: string, major: string): boolean {
+  const candidates = [
+    join('/usr/share/postgresql', major, 'extension', 'citus.control'),
+    join(binDir, '..', 'share', 'extension', 'citus.control'),
+    join(binDir, '..', 'share', 'postgresql', 'extension', 'citus.control'),
+  ];
+  return candidates.some((path) => existsSync(path));
+}
+
+export interface CitusBootstrapOptions {
+  citus: CitusConfig;
+  superuser: UserAuth;
+  /** This node's address as the other nodes reach it (the coordinator registers it). */
+  connectAddress: HostPort;
+  connect: (database: string) => Promise<pg.Client>;
+  logger: Logger;
+}
+
+export async function bootstrapCitus(opts: CitusBootstrapOptions): Promise<CitusInstall> {
+  const admin = await opts.connect('postgres');
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1', [opts.citus.database]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(opts.citus.database)}`);
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+
+  const db = await opts.connect(opts.citus.database);
+  try {
+    const install = await ensureCitus(db, { logger: opts.logger });
+    if (opts.superuser.password !== undefined) {
+      // Citus opens connections between nodes as the current user; nodeid 0 means "every node".
+      await db.query(
+        `INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, pg_catalog.current_user(), $1)
+         ON CONFLICT (nodeid, rolename) DO UPDATE SET authinfo = EXCLUDED.authinfo`,
+        [`password=${quoteConnValue(opts.superuser.password)}`],
+      );
+    }
+    if (opts.citus.group === COORDINATOR_GROUP) {
+      await db.query("SELECT pg_catalog.citus_set_coordinator_host($1, $2, 'primary', 'default')", [
+        opts.connectAddress.host,
+        opts.connectAddress.port,
+      ]);
+    }
+    opts.logger.info({ action: 'citus-bootstrap', kind: install.kind, version: install.version, group: opts.citus.group }, 'Citus ready');
+    return install;
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+}
