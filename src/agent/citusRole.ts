@@ -85,7 +85,7 @@ export class CitusRole {
     const manager = new CitusManager({
       dcs,
       connect: () => node.connect(citus.database),
-      logger: log.child({ component: 'citus' }),
+      logger: log,
       retryTimeout: config.bootstrap.dcs.retry_timeout,
     });
     this.manager = manager;
