@@ -138,6 +138,8 @@ export class TestMember {
     const agent = this.agent;
     if (agent === undefined || !agent.running) return;
     agent.kill('SIGTERM', 'process');
+    // A paused agent would hold the signal until continued.
+    agent.kill('SIGCONT', 'process');
     const exited = await Promise.race([
       agent.exited.then(() => true),
       new Promise<boolean>((done) => setTimeout(() => done(false), timeoutMs).unref()),
@@ -157,6 +159,8 @@ export class TestMember {
       () => this.#runs.every((run) => run.treePids().length === 0) && (postmaster === null || !isAlive(postmaster)),
       { timeout: 10_000, interval: 50, message: `${this.name}: every process is gone after SIGKILL` },
     );
+    // The exit events follow the deaths; after them `running` is false.
+    await Promise.all(this.#runs.map((run) => run.exited));
   }
 
   /** SIGKILL to the agent process only: its PostgreSQL keeps running, without supervision. */
