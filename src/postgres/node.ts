@@ -142,6 +142,9 @@ export class PostgresNode {
     const replication = this.config.authentication.replication;
     const useRewind = this.config.use_pg_rewind ?? dynamic.postgresql.use_pg_rewind;
     const parameters = { ...dynamic.postgresql.parameters, ...this.config.parameters };
+    // primary_conninfo names the passfile; a member that never cloned (the bootstrap primary,
+    // demoted later) would otherwise stream without a password and never connect.
+    if (target?.upstream) await this.writePgpass();
     const { changed } = await writeManagedConfig(this.dataDir, {
       listen: this.config.listen,
       parameters: { ...parameters, ...this.extraParameters(parameters) },
