@@ -4,8 +4,8 @@
 import { join } from 'node:path';
 import YAML from 'yaml';
 
-/** Tag values as a member configuration holds them. */
-export type TagValues = Record<string, string | number | boolean>;
+/** Tag values as a member configuration holds them; an undefined value leaves the tag out. */
+export type TagValues = Record<string, string | number | boolean | undefined>;
 
 export interface ClusterTiming {
   ttl: number;
@@ -98,7 +98,7 @@ export function memberConfig(input: MemberConfigInput): Record<string, unknown> 
       // Each member's socket in its own directory: members share a host but not a socket path.
       parameters: { unix_socket_directories: input.memberDir },
     },
-    tags: input.tags,
+    tags: Object.fromEntries(Object.entries(input.tags).filter(([, value]) => value !== undefined)),
     log: { level: input.logLevel },
   };
 }

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -119,7 +119,7 @@ test('options reach the configuration: timing, pg_rewind, tags and extra dynamic
     loopWait: 2,
     retryTimeout: 5,
     usePgRewind: false,
-    tags: (group, index) => ({ nofailover: index === 1, zone: `zone-${group}-${index}` }),
+    tags: (group, index) => ({ nofailover: index === 1, zone: `zone-${group}-${index}`, nosync: undefined }),
     // `off` must survive the YAML 1.1 round trip as a string, not turn into a boolean.
     dcsExtra: { primary_start_timeout: 0, postgresql: { parameters: { synchronous_commit: 'off' } } },
   });
@@ -143,6 +143,8 @@ test('options reach the configuration: timing, pg_rewind, tags and extra dynamic
   assert.equal(first.tags.zone, 'zone-1-0');
   assert.equal(second.tags.nofailover, true);
   assert.equal(second.tags.zone, 'zone-1-1');
+  // An undefined tag is left out, so the loader's default applies.
+  assert.doesNotMatch(readFileSync(cluster.members[0]?.configPath ?? '', 'utf8'), /nosync/);
 });
 
 test('every port of a cluster is distinct, also across clusters sharing one etcd', async () => {
