@@ -288,19 +288,52 @@ export class TestMember {
   }
 }
 
+/** What every member of one cluster shares, kept so that groups can be added later. */
+interface MemberSettings {
+  timing: ClusterTiming;
+  usePgRewind: boolean;
+  dcsExtra: Record<string, unknown>;
+  tags: StartClusterOptions['tags'];
+  binDir: string;
+  logLevel: string;
+  membersPerGroup: number;
+}
+
 /** A set of members sharing one scope (and one etcd), not started until asked. */
 export class TestCluster {
   readonly scope: string;
   readonly etcd: EtcdServer;
   /** The cluster's temp dir; each member has a subdirectory named after it. */
   readonly dir: string;
-  readonly members: readonly TestMember[];
+  readonly #members: TestMember[];
+  readonly #settings: MemberSettings;
 
-  constructor(scope: string, etcd: EtcdServer, dir: string, members: TestMember[]) {
+  constructor(scope: string, etcd: EtcdServer, dir: string, members: TestMember[], settings: MemberSettings) {
     this.scope = scope;
     this.etcd = etcd;
     this.dir = dir;
-    this.members = members;
+    this.#members = members;
+    this.#settings = settings;
+  }
+
+  /** Every member, those of groups added later included. */
+  get members(): readonly TestMember[] {
+    return this.#members;
+  }
+
+  /**
+   * Scale-out: writes the configurations of a new Citus group (same scope, etcd and settings)
+   * and returns its members, not started. `count` defaults to the cluster's membersPerGroup.
+   */
+  async addGroup(group: number, count = this.#settings.membersPerGroup): Promise<TestMember[]> {
+    if (!this.citus) throw new Error(`${this.scope}: groups can only be added to a Citus cluster`);
+    if (this.#members.some((m) => m.group === group)) throw new Error(`${this.scope}: group ${group} exists already`);
+    const added: TestMember[] = [];
+    for (let index = 0; index < count; index++) {
+      added.push(await writeMember(this.scope, this.etcd, this.dir, group, index, this.#settings));
+    }
+    this.#members.push(...added);
+    return added;
   }
 
   /** True when the cluster runs Citus (was started with groups). */
@@ -353,44 +386,62 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
   const etcd = opts.etcd ?? (await startEtcd());
   // Short: the unix socket path below it must stay under 108 bytes.
   const dir = await tempDir('shardherd-cl');
-  const binDir = resolvePgBinDir();
-  const user = unprivilegedUser();
 
+  const settings: MemberSettings = {
+    timing,
+    usePgRewind: opts.usePgRewind ?? true,
+    dcsExtra: opts.dcsExtra ?? {},
+    tags: opts.tags,
+    binDir: resolvePgBinDir(),
+    logLevel: opts.logLevel ?? 'debug',
+    membersPerGroup: perGroup,
+  };
   const members: TestMember[] = [];
   for (const group of groups) {
-    for (let index = 0; index < perGroup; index++) {
-      const name = group === null ? `m${index + 1}` : `g${group}-m${index + 1}`;
-      const member = new TestMember({
-        name,
-        group,
-        index,
-        dir: join(dir, name),
-        pgPort: await freePort(),
-        apiPort: await freePort(),
-      });
-      // The agent (unprivileged) creates data_dir, pgpass and its socket in here.
-      await mkdir(member.dir);
-      if (user !== null) await chown(member.dir, user.uid, user.gid);
-      const yaml = memberConfigYaml({
-        scope,
-        name,
-        group,
-        memberDir: member.dir,
-        pgPort: member.pgPort,
-        apiPort: member.apiPort,
-        etcdClientPort: etcd.clientPort,
-        timing,
-        usePgRewind: opts.usePgRewind ?? true,
-        dcsExtra: opts.dcsExtra ?? {},
-        tags: opts.tags?.(group, index) ?? {},
-        binDir,
-        logLevel: opts.logLevel ?? 'debug',
-      });
-      await writeFile(member.configPath, yaml, { mode: 0o644 });
-      members.push(member);
-    }
+    for (let index = 0; index < perGroup; index++) members.push(await writeMember(scope, etcd, dir, group, index, settings));
   }
-  return new TestCluster(scope, etcd, dir, members);
+  return new TestCluster(scope, etcd, dir, members, settings);
+}
+
+/** Creates one member's directory and writes its configuration; nothing is started. */
+async function writeMember(
+  scope: string,
+  etcd: EtcdServer,
+  clusterDir: string,
+  group: number | null,
+  index: number,
+  settings: MemberSettings,
+): Promise<TestMember> {
+  const name = group === null ? `m${index + 1}` : `g${group}-m${index + 1}`;
+  const member = new TestMember({
+    name,
+    group,
+    index,
+    dir: join(clusterDir, name),
+    pgPort: await freePort(),
+    apiPort: await freePort(),
+  });
+  // The agent (unprivileged) creates data_dir, pgpass and its socket in here.
+  await mkdir(member.dir);
+  const user = unprivilegedUser();
+  if (user !== null) await chown(member.dir, user.uid, user.gid);
+  const yaml = memberConfigYaml({
+    scope,
+    name,
+    group,
+    memberDir: member.dir,
+    pgPort: member.pgPort,
+    apiPort: member.apiPort,
+    etcdClientPort: etcd.clientPort,
+    timing: settings.timing,
+    usePgRewind: settings.usePgRewind,
+    dcsExtra: settings.dcsExtra,
+    tags: settings.tags?.(group, index) ?? {},
+    binDir: settings.binDir,
+    logLevel: settings.logLevel,
+  });
+  await writeFile(member.configPath, yaml, { mode: 0o644 });
+  return member;
 }
 
 async function isWritablePrimary(member: TestMember): Promise<boolean> {
