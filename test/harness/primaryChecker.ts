@@ -82,10 +82,11 @@ function groupLabel(group: number | null): string {
 }
 
 /**
- * Polls until stopped. A round first gets a connection to every member, then sends all the
- * queries together, so the answers of one round describe the same moment up to the time a query
- * takes (milliseconds), however long a reconnect took: a member still writable while another
- * already is counts, a clean handover (demote, then promote) does not.
+ * Polls until stopped, reading `cluster.members` anew each round. A round first gets a
+ * connection to every member, then sends all the queries together, so the answers of one round
+ * describe the same moment up to the time a query takes (milliseconds), however long a
+ * reconnect took: a member still writable while another already is counts, a clean handover
+ * (demote, then promote) does not.
  */
 export function startPrimaryChecker(
   cluster: { readonly members: readonly PrimaryCheckTarget[] },
@@ -93,15 +94,26 @@ export function startPrimaryChecker(
 ): PrimaryChecker {
   const intervalMs = opts.intervalMs ?? 100;
   const timeoutMs = opts.timeoutMs ?? 1000;
-  const targets = [...cluster.members];
-  const pools = targets.map((t) => memberPool(t, timeoutMs));
+  // Keyed by member name and port, and created on first use: members added to the cluster
+  // while the checker runs (a new Citus group) are checked from the next round on.
+  const pools = new Map<string, pg.Pool>();
+  const poolFor = (target: PrimaryCheckTarget): pg.Pool => {
+    const key = `${target.name}:${target.pgPort}`;
+    let pool = pools.get(key);
+    if (pool === undefined) {
+      pool = memberPool(target, timeoutMs);
+      pools.set(key, pool);
+    }
+    return pool;
+  };
   const violations: string[] = [];
   let samples = 0;
   let stopping = false;
   let wake: (() => void) | undefined;
 
   const sampleRound = async (): Promise<void> => {
-    const clients = await Promise.all(pools.map(connect));
+    const targets = [...cluster.members];
+    const clients = await Promise.all(targets.map((target) => connect(poolFor(target))));
     const sentAt = new Date();
     const answers = await Promise.all(clients.map(isWritable));
     samples++;
@@ -133,7 +145,7 @@ export function startPrimaryChecker(
   })();
 
   const closePools = async (): Promise<void> => {
-    await Promise.all(pools.map((pool) => pool.end().catch(() => {})));
+    await Promise.all([...pools.values()].map((pool) => pool.end().catch(() => {})));
   };
   let forget: (() => void) | undefined;
   let stopped: Promise<PrimaryCheckReport> | undefined;

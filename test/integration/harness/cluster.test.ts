@@ -24,6 +24,7 @@ import {
   waitForLeader,
   waitForReplicas,
   type PrimaryChecker,
+  type PrimaryCheckTarget,
 } from '../../harness/index.ts';
 
 useHarness();
@@ -249,6 +250,21 @@ test('the checker notices a second primary that appears while it runs, and not b
   });
   const report = await checker.stop();
   assert.match(report.violations[0] ?? '', /the cluster: a, b writable primaries at once/);
+});
+
+test('the checker also watches members added to the cluster while it runs', async () => {
+  const [a, b] = await Promise.all([createPostgres(), createPostgres()]);
+  const members: PrimaryCheckTarget[] = [{ name: 'a', group: 3, pgPort: a.port }];
+  const checker = startPrimaryChecker({ members }, { intervalMs: 20 });
+  await waitForSamples(checker, 3);
+  assert.deepEqual(checker.current().violations, []);
+  members.push({ name: 'b', group: 3, pgPort: b.port });
+  await waitFor(() => checker.current().violations.length > 0, {
+    timeout: 20_000,
+    interval: 50,
+    message: 'the checker reports the added member as a second primary',
+  });
+  assert.match((await checker.stop()).violations[0] ?? '', /group 3: a, b writable primaries at once/);
 });
 
 test(
