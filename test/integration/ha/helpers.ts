@@ -2,8 +2,11 @@
 // checker, write and read marker rows, and read the agents' JSON log lines.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
+  onCleanup,
+  readLeaderKey,
   startCluster,
   startPrimaryChecker,
   waitFor,
@@ -51,6 +54,23 @@ export function logMatches(member: TestMember, pattern: RegExp, since = 0): LogL
   return logLines(member).filter((l) => l.time >= since && (pattern.test(l.msg) || pattern.test(l.reason ?? '')));
 }
 
+/** With SHARDHERD_TEST_LOG_DIR set, the agents' logs are copied there before the temp dirs go. */
+function keepLogs(cluster: TestCluster): void {
+  const root = process.env.SHARDHERD_TEST_LOG_DIR;
+  if (!root) return;
+  onCleanup(`keep the agent logs of ${cluster.scope}`, () => {
+    const dir = join(root, cluster.scope);
+    mkdirSync(dir, { recursive: true });
+    for (const m of cluster.members) {
+      try {
+        cpSync(m.logFile, join(dir, `${m.name}.log`));
+      } catch {
+        // Never started: no log.
+      }
+    }
+  });
+}
+
 export interface RunningGroup {
   cluster: TestCluster;
   checker: PrimaryChecker;
@@ -61,6 +81,7 @@ export interface RunningGroup {
 /** Starts a group of three (by default) under the checker and waits for one leader and streaming replicas. */
 export async function startGroup(opts: StartClusterOptions = {}): Promise<RunningGroup> {
   const cluster = await startCluster({ membersPerGroup: 3, ...opts });
+  keepLogs(cluster);
   const checker = startPrimaryChecker(cluster);
   cluster.startAll();
   const leader = await waitForLeader(cluster, null, { timeout: 60_000 });
@@ -99,4 +120,35 @@ export async function waitForMarker(member: TestMember, id: number, note: string
 export async function primaryTimeline(primary: TestMember): Promise<number> {
   const result = await primary.query<{ tli: string }>('select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) as tli');
   return Number.parseInt(result.rows[0]?.tli ?? '', 16);
+}
+
+export interface LeaderKeyRecorder {
+  /** Every distinct value the leader key had, in order (null: no key). */
+  seen(): (string | null)[];
+  stop(): Promise<(string | null)[]>;
+}
+
+/** Polls the group's leader key every 100 ms and records each change, to show who led throughout. */
+export function recordLeaderKey(cluster: TestCluster): LeaderKeyRecorder {
+  const seen: (string | null)[] = [];
+  let stopping = false;
+  const loop = (async () => {
+    while (!stopping) {
+      try {
+        const name = await readLeaderKey(cluster.etcd, cluster.scope, null);
+        if (seen.length === 0 || seen[seen.length - 1] !== name) seen.push(name);
+      } catch {
+        // etcd busy for a moment: the next round reads again.
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  return {
+    seen: () => [...seen],
+    stop: async () => {
+      stopping = true;
+      await loop;
+      return [...seen];
+    },
+  };
 }
