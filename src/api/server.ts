@@ -1,6 +1,6 @@
 // The member's REST API (fastify): Patroni's status, health-check and probe paths, answered
 // from the agent's state through AgentStatusSource. Write endpoints register here later.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { summarizeGroup } from '../dcs/summary.ts';
 import type { GroupView } from '../dcs/types.ts';
 import type { Logger } from '../log.ts';
@@ -44,7 +44,7 @@ export function createApiServer(source: AgentStatusSource, opts: { logger?: Logg
   // Typed as fastify's own logger interface so the instance keeps the default generic type.
   const loggerInstance: FastifyBaseLogger | undefined = opts.logger;
   const app: FastifyInstance = loggerInstance
-    ? Fastify({ loggerInstance, disableRequestLogging: true })
+    ? Fastify({ loggerInstance, logController: new LogController({ disableRequestLogging: true }) })
     : Fastify({ logger: false });
 
   // Load balancers poll several times a second: one debug line per request, not two info lines.
