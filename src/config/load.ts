@@ -79,23 +79,37 @@ export interface ConfigReport {
   warnings: string[];
 }
 
-/** Like loadConfig, but returns problems and warnings together instead of throwing. */
-export function inspectConfig(configPath: string, env: NodeJS.ProcessEnv = process.env): ConfigReport {
+/**
+ * The merged YAML of a path with environment overrides applied, before validation; `blame`
+ * maps a validation problem onto the variable that set the value, when one did.
+ */
+export type RawConfig =
+  | { ok: true; raw: RawMap; blame: (problem: ConfigProblem) => ConfigProblem }
+  | { ok: false; problems: ConfigProblem[] };
+
+export function readRawConfig(configPath: string, env: NodeJS.ProcessEnv = process.env): RawConfig {
   let files: string[];
   try {
     files = configFiles(configPath);
   } catch (err) {
-    if (err instanceof ConfigError) return { config: null, problems: err.problems, warnings: [] };
+    if (err instanceof ConfigError) return { ok: false, problems: err.problems };
     throw err;
   }
   const problems: ConfigProblem[] = [];
   let merged: RawMap = {};
   for (const file of files) merged = mergeConfig(merged, readYamlFile(file, problems));
-  if (problems.length > 0) return { config: null, problems, warnings: [] };
+  if (problems.length > 0) return { ok: false, problems };
 
   const { overlay, sources } = environmentOverrides(env);
-  const result = validateConfig(mergeConfig(merged, overlay));
-  return { config: result.config, problems: result.problems.map((p) => blameVariable(p, sources)), warnings: result.warnings };
+  return { ok: true, raw: mergeConfig(merged, overlay), blame: (problem) => blameVariable(problem, sources) };
+}
+
+/** Like loadConfig, but returns problems and warnings together instead of throwing. */
+export function inspectConfig(configPath: string, env: NodeJS.ProcessEnv = process.env): ConfigReport {
+  const read = readRawConfig(configPath, env);
+  if (!read.ok) return { config: null, problems: read.problems, warnings: [] };
+  const result = validateConfig(read.raw);
+  return { config: result.config, problems: result.problems.map(read.blame), warnings: result.warnings };
 }
 
 /** Loads and validates; throws ConfigError listing every problem. */

@@ -77,7 +77,7 @@ export function validateConfig(raw: unknown): ValidationResult {
 }
 
 /** scope and name become etcd key segments, so they must be non-empty and slash-free. */
-function requiredName(value: unknown, p: string, f: Findings): string | undefined {
+export function requiredName(value: unknown, p: string, f: Findings): string | undefined {
   if (value === undefined || value === null) return f.problem(p, 'required');
   if (typeof value === 'number') return f.problem(p, `expected a string, got ${value} (quote it)`);
   const s = readString(value, p, f, { nonEmpty: true });
@@ -86,7 +86,7 @@ function requiredName(value: unknown, p: string, f: Findings): string | undefine
 }
 
 /** Patroni's `/service/` and `service` mean the same key prefix; keep the bare form. */
-function readNamespace(value: unknown, f: Findings): string | undefined {
+export function readNamespace(value: unknown, f: Findings): string | undefined {
   if (value === undefined || value === null) return 'service';
   const s = readString(value, 'namespace', f);
   if (s === undefined) return undefined;
@@ -139,7 +139,7 @@ function readRestapi(value: unknown, f: Findings): Config['restapi'] | undefined
   return authentication ? { listen, connect_address: connect, authentication } : { listen, connect_address: connect };
 }
 
-function readEtcd3(value: unknown, f: Findings): Config['etcd3'] | undefined {
+export function readEtcd3(value: unknown, f: Findings): Config['etcd3'] | undefined {
   if (value === undefined || value === null) return f.problem('etcd3', 'required: Shardherd keeps its state in etcd (v3 API), e.g. etcd3: {hosts: [10.0.0.1:2379]}');
   const map = readMap(value, 'etcd3', f);
   if (!map) return undefined;
@@ -198,7 +198,7 @@ function readEtcd3(value: unknown, f: Findings): Config['etcd3'] | undefined {
 }
 
 /** null: not a Citus cluster; undefined: invalid (a problem was recorded). */
-function readCitus(value: unknown, f: Findings): CitusConfig | null | undefined {
+export function readCitus(value: unknown, f: Findings): CitusConfig | null | undefined {
   if (value === undefined || value === null) return null;
   const map = readMap(value, 'citus', f);
   if (!map) return undefined;
