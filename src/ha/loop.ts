@@ -12,6 +12,7 @@ import { decide } from './decide.ts';
 import { Executor, type HaHooks } from './execute.ts';
 import { LocalTracker, observeLocal } from './observe.ts';
 import { pollPeers } from './peerClient.ts';
+import { SoftWatchdog, watchdogDeadline } from './watchdog.ts';
 import type { DcsHealth, DecideInput, Decision, LastCycle, LocalState, LockState } from './types.ts';
 
 /** Keys of the own group whose change should trigger a cycle at once. */
@@ -67,6 +68,7 @@ export class HaLoop {
   private shuttingDown = false;
   private finished: Promise<void> | null = null;
   private readonly cycleListeners = new Set<(snapshot: HaSnapshot) => void>();
+  private readonly watchdog: SoftWatchdog;
 
   constructor(options: HaLoopOptions) {
     this.config = options.config;
@@ -77,6 +79,8 @@ export class HaLoop {
     this.now = options.now ?? Date.now;
     this.dynamic = options.config.bootstrap.dcs;
     this.lastCycleAt = this.now();
+    const group = options.config.citus ? `${options.config.citus.group}-` : '';
+    this.watchdog = new SoftWatchdog(`${options.config.scope}-${group}${options.config.name}`, options.log);
     this.executor = new Executor({
       config: this.config,
       dcs: this.dcs,
@@ -121,6 +125,7 @@ export class HaLoop {
       }
       this.wake('postgres exited');
     });
+    this.watchdog.start();
     this.finished = this.run();
   }
 
@@ -147,6 +152,7 @@ export class HaLoop {
         this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'HA cycle failed');
       }
       this.lastCycleAt = this.now();
+      await this.feedWatchdog();
       for (const listener of this.cycleListeners) {
         try {
           listener(this.snapshot());
@@ -161,8 +167,23 @@ export class HaLoop {
     }
     this.watch?.close();
     this.watch = null;
+    await this.watchdog.stop();
     await this.node.closeConnection();
     this.log.info('HA loop stopped');
+  }
+
+  /** Keeps the fence one step ahead while this member is a lock-holding primary; disarms it otherwise. */
+  private async feedWatchdog(): Promise<void> {
+    const pid = this.node.process.pid;
+    try {
+      if (this.lock.kind === 'held' && this.local?.kind === 'runningPrimary' && pid !== null && !this.dynamic.pause) {
+        await this.watchdog.arm(watchdogDeadline(this.lock.confirmedAt, this.dynamic.ttl), pid);
+      } else {
+        await this.watchdog.disarm();
+      }
+    } catch (err) {
+      this.log.error({ action: 'watchdog', err: String(err) }, 'cannot update the watchdog');
+    }
   }
 
   private shutdownComplete(): boolean {

@@ -1,0 +1,54 @@
+// The software watchdog is a separate process: it kills the armed pid once the deadline passes,
+// leaves it alone while the deadline keeps moving or after disarming.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { silentLogger } from '../../../src/log.ts';
+import { SoftWatchdog, watchdogDeadline } from '../../../src/ha/watchdog.ts';
+import { isAlive, spawnManaged, useHarness, waitFor } from '../../harness/index.ts';
+
+useHarness();
+
+function victim(name: string) {
+  return spawnManaged('/bin/sleep', ['600'], { name });
+}
+
+test('the deadline leaves a quarter of ttl (at least 2 s) before the lease could expire', () => {
+  assert.equal(watchdogDeadline(1_000_000, 30), 1_000_000 + 30_000 - 7_500);
+  assert.equal(watchdogDeadline(1_000_000, 4), 1_000_000 + 4_000 - 2_000);
+});
+
+test('an armed watchdog kills the process once its deadline passes', async () => {
+  const dog = new SoftWatchdog(`test-kill-${process.pid}`, silentLogger);
+  dog.start();
+  const proc = victim('victim-kill');
+  try {
+    await dog.arm(Date.now() + 300, proc.pid);
+    await waitFor(() => !isAlive(proc.pid), { timeout: 5000, message: 'watchdog did not kill the armed process' });
+  } finally {
+    await dog.stop();
+  }
+});
+
+test('a deadline that keeps moving forward, or a disarmed watchdog, kills nothing', async () => {
+  const dog = new SoftWatchdog(`test-feed-${process.pid}`, silentLogger);
+  dog.start();
+  const fed = victim('victim-fed');
+  const disarmed = victim('victim-disarmed');
+  try {
+    // Fed every 100 ms with a deadline 400 ms ahead, for two seconds.
+    const until = Date.now() + 2000;
+    while (Date.now() < until) {
+      await dog.arm(Date.now() + 400, fed.pid);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(isAlive(fed.pid), 'a fed watchdog killed its process');
+    await dog.arm(Date.now() + 300, disarmed.pid);
+    await dog.disarm();
+    // The dog polls every 200 ms: after its first poll past the deadline the victim must live on.
+    const check = Date.now() + 1200;
+    await waitFor(() => Date.now() > check, { timeout: 3000, message: 'clock' });
+    assert.ok(isAlive(disarmed.pid), 'a disarmed watchdog killed its process');
+  } finally {
+    await dog.stop();
+  }
+});
