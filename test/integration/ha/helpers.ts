@@ -152,3 +152,26 @@ export function recordLeaderKey(cluster: TestCluster): LeaderKeyRecorder {
     },
   };
 }
+
+/** Waits until the leader key names a member other than `old`; returns that member. */
+export async function waitForLeaderKeyMovedFrom(cluster: TestCluster, old: TestMember, timeout: number): Promise<TestMember> {
+  const name = await waitFor(
+    async () => {
+      const current = await readLeaderKey(cluster.etcd, cluster.scope, null);
+      return current !== null && current !== old.name ? current : '';
+    },
+    { timeout, interval: 50, message: `a member other than ${old.name} holds the leader key` },
+  );
+  return cluster.member(name);
+}
+
+/** Retries one insert until the member accepts it (it is a writable primary again). */
+export async function waitForWrite(member: TestMember, id: number, note: string, timeout = 30_000): Promise<void> {
+  await waitFor(
+    async () => {
+      await insertMarker(member, id, note);
+      return true;
+    },
+    { timeout, interval: 50, message: `${member.name} accepts writes` },
+  );
+}

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { readLeaderKey, useHarness, waitFor, waitForLeader, waitForReplicas } from '../../harness/index.ts';
+import { useHarness, waitForLeader, waitForReplicas } from '../../harness/index.ts';
 import {
   createMarkerTable,
   finishGroup,
@@ -13,7 +13,9 @@ import {
   primaryTimeline,
   recordLeaderKey,
   startGroup,
+  waitForLeaderKeyMovedFrom,
   waitForMarker,
+  waitForWrite,
 } from './helpers.ts';
 
 useHarness();
@@ -30,13 +32,7 @@ test('a crashed primary postmaster is restarted in place: same leader, same time
 
   const crashedAt = Date.now();
   const killed = await leader.killPostgres('SIGKILL');
-  await waitFor(
-    async () => {
-      await insertMarker(leader, 2, 'after the restart');
-      return true;
-    },
-    { timeout: 30_000, interval: 100, message: `${leader.name} accepts writes again` },
-  );
+  await waitForWrite(leader, 2, 'after the restart');
   const restarted = leader.postmasterPid();
   assert.ok(restarted !== null && restarted !== killed, 'a new postmaster runs');
   assert.equal(await primaryTimeline(leader), timeline, 'the primary stays on its timeline');
@@ -60,20 +56,8 @@ test('with primary_start_timeout 0 a crashed primary gives the leader key to a r
 
   const crashedAt = Date.now();
   await old.killPostgres('SIGKILL');
-  const next = await waitFor(
-    async () => {
-      const name = await readLeaderKey(cluster.etcd, cluster.scope, null);
-      return name !== null && name !== old.name ? cluster.member(name) : undefined;
-    },
-    { timeout: 30_000, interval: 50, message: 'a replica holds the leader key' },
-  );
-  await waitFor(
-    async () => {
-      await insertMarker(next, 2, 'after the failover');
-      return true;
-    },
-    { timeout: 30_000, interval: 50, message: `${next.name} accepts writes` },
-  );
+  const next = await waitForLeaderKeyMovedFrom(cluster, old, 30_000);
+  await waitForWrite(next, 2, 'after the failover');
   assert.ok((await primaryTimeline(next)) > timeline, 'the new primary runs on a new timeline');
   assert.ok(logMatches(old, /releasing the leader key/, crashedAt).length > 0, `${old.name} released the key\n${old.log()}`);
   assert.equal(logMatches(old, /restarting in place/, crashedAt).length, 0, `${old.name} did not restart as primary`);
