@@ -62,6 +62,8 @@ export class HaLoop {
   private lastDecision: Decision | null = null;
   private lastCycleAt: number;
   private dcsLastSeen = 0;
+  /** An action of the last cycle failed on an etcd outage: decide on the stale view first. */
+  private skipNextRead = false;
   private watch: DcsWatch | null = null;
   private wakeUp: (() => void) | null = null;
   private woken = false;
@@ -211,7 +213,11 @@ export class HaLoop {
 
   /** One observe → decide → execute pass. Returns whether the next cycle should follow at once. */
   private async cycle(): Promise<boolean> {
-    await this.readDcs();
+    // Right after an etcd call ran into retry_timeout, another read could block for a further
+    // retry_timeout before a primary gets to fence itself; the outage is fresh news, so decide
+    // on it at once (a lock holder past retry_timeout demotes) and read again next cycle.
+    if (this.skipNextRead) this.skipNextRead = false;
+    else await this.readDcs();
     const view = this.view ?? emptyGroup(this.config.citus?.group ?? null);
     if (this.tracker.lockAcquiredAt !== null) {
       this.lock = { kind: 'held', confirmedAt: this.tracker.lockAcquiredAt };
@@ -251,7 +257,10 @@ export class HaLoop {
     const result = await this.executor.run(decision.actions, input);
     this.lock = result.lock;
     this.lastCycle = { failed: result.failed };
-    if (result.dcsError !== null) this.markDcsDown(result.dcsError);
+    if (result.dcsError !== null) {
+      this.markDcsDown(result.dcsError);
+      this.skipNextRead = true;
+    }
     return result.hurry;
   }
 
