@@ -1,0 +1,80 @@
+// What the read-only commands share: finding the configuration (-c or the environment), reading
+// the cluster from etcd once, and turning every failure into one readable line.
+import { InvalidArgumentError } from 'commander';
+import { loadCtlConfig, type CtlConfig } from '../config/ctlConfig.ts';
+import { Dcs } from '../dcs/dcs.ts';
+import type { ClusterView } from '../dcs/types.ts';
+import { ConfigError, DcsError, ShardherdError } from '../errors.ts';
+
+export interface ReadClusterOptions {
+  /** `-c`; when absent, SHARDHERD_CONFIG, then PATRONICTL_CONFIG_FILE. */
+  configPath?: string;
+  /** Cluster name from the command line; overrides the configuration's scope. */
+  scope?: string;
+  /** `--group N`: read that Citus group only. */
+  group?: number;
+}
+
+export interface ClusterReading {
+  view: ClusterView;
+  scope: string;
+  /** Whether the cluster is read as a Citus cluster (configured `citus`, or `--group`). */
+  citus: boolean;
+  /** The one group asked for, or null for all. */
+  group: number | null;
+}
+
+/** Parser for `--group`: a Citus group number. */
+export function parseGroupOption(value: string): number {
+  if (!/^(0|[1-9][0-9]*)$/.test(value)) throw new InvalidArgumentError('expected a Citus group number (0, 1, ...)');
+  return Number(value);
+}
+
+function configPathFrom(options: ReadClusterOptions, env: NodeJS.ProcessEnv): string {
+  const path = [options.configPath, env.SHARDHERD_CONFIG, env.PATRONICTL_CONFIG_FILE].find((p) => p !== undefined && p !== '');
+  if (path === undefined) throw new ShardherdError('no configuration: pass -c FILE or set SHARDHERD_CONFIG');
+  return path;
+}
+
+function loadConfigLine(path: string, env: NodeJS.ProcessEnv): CtlConfig {
+  try {
+    return loadCtlConfig(path, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const problems = err.problems.map((p) => (p.path && p.path !== path ? `${p.path}: ${p.message}` : p.message));
+    throw new ShardherdError(`configuration ${path}: ${problems.join('; ')}`, { cause: err });
+  }
+}
+
+/** Reads the cluster (every group of a Citus cluster, or the one asked for) with one etcd range read. */
+export async function readCluster(options: ReadClusterOptions, env: NodeJS.ProcessEnv = process.env): Promise<ClusterReading> {
+  const path = configPathFrom(options, env);
+  const config = loadConfigLine(path, env);
+  const scope = options.scope ?? config.scope;
+  if (scope === null || scope === '') throw new ShardherdError(`no cluster name: give SCOPE or set scope in ${path}`);
+  const group = options.group ?? null;
+  const citus = config.citus !== null || group !== null;
+  const hosts = config.etcd3.protocol === 'https' ? config.etcd3.hosts.map((h) => `https://${h}`) : config.etcd3.hosts;
+
+  const dcs = new Dcs({
+    hosts,
+    namespace: config.namespace,
+    scope,
+    group: group ?? config.citus?.group ?? null,
+    retryTimeout: config.retryTimeout,
+    // Never used: a reader takes no lease.
+    ttl: 30,
+    username: config.etcd3.username,
+    password: config.etcd3.password,
+  });
+  try {
+    const view = await dcs.loadCluster({ allGroups: group === null });
+    return { view, scope, citus, group };
+  } catch (err) {
+    if (!(err instanceof DcsError)) throw err;
+    const reason = err.message.replace(/\s+/g, ' ');
+    throw new ShardherdError(`cannot read cluster ${scope} from etcd (${config.etcd3.hosts.join(', ')}) within retry_timeout ${config.retryTimeout} s: ${reason}`, { cause: err });
+  } finally {
+    dcs.close();
+  }
+}

@@ -1,0 +1,25 @@
+// `shardherd topology`: the list table with each group drawn as a replication tree, the leader
+// first and its replicas indented with `+ `, as `patronictl topology` draws it.
+import type { Command } from 'commander';
+import { formatListing } from './listOutput.ts';
+import { listRows } from './listRows.ts';
+import { parseGroupOption, readCluster } from './readCluster.ts';
+
+interface TopologyFlags {
+  config?: string;
+  group?: number;
+}
+
+export function registerTopology(program: Command): void {
+  program
+    .command('topology')
+    .description('show each group of a cluster as a tree: the leader, then its replicas')
+    .argument('[scope]', 'cluster name (default: scope of the configuration)')
+    .option('-c, --config <file>', 'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)')
+    .option('--group <n>', 'only this Citus group', parseGroupOption)
+    .action(async (scope: string | undefined, flags: TopologyFlags) => {
+      const reading = await readCluster({ configPath: flags.config, scope, group: flags.group });
+      const listing = listRows(reading.view, { scope: reading.scope, citus: reading.citus, group: reading.group, topology: true });
+      process.stdout.write(formatListing(listing, 'topology'));
+    });
+}
