@@ -64,7 +64,11 @@ export class Executor {
   constructor(private readonly deps: ExecutorDeps) {}
 
   async run(actions: Action[], input: DecideInput): Promise<ExecutionResult> {
-    let lock = input.lock;
+    // etcd, read this cycle, names another leader or none: the lock is not ours, whatever we
+    // recorded before (e.g. it expired while the agent was frozen). A stale `held` would keep a
+    // shutdown waiting for a release that can never happen.
+    const lostMeanwhile = input.dcs.kind === 'ok' && input.view.leader?.name !== this.deps.config.name;
+    let lock: LockState = lostMeanwhile ? { kind: 'notHeld' } : input.lock;
     let hurry = false;
     for (const action of actions) {
       try {
