@@ -52,6 +52,10 @@ function memberPool(target: PrimaryCheckTarget, timeoutMs: number): pg.Pool {
   });
   // An idle connection dies with its server (a crash, a demotion restart); that is expected.
   pool.on('error', () => {});
+  // The pool listens only to idle connections. One checked out while the round connects to
+  // the other members gets a shutdown's 57P01 or a dropped socket as an 'error' event, which
+  // unheard would crash the test run; its next query fails and the round counts it not writable.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 
