@@ -97,7 +97,7 @@ test('a worker node death repoints the primary row within 1 s of the new leader 
   );
 });
 
-test('after a coordinator node death the other coordinator member runs the manager and group 0 names it', { timeout: 90_000 }, async () => {
+test('after a coordinator node death the other coordinator member runs the manager and group 0 names it', { timeout: 90_000 }, async (t) => {
   const { cluster } = running;
   const old = leaderOf(0);
   const next = otherMember(cluster, old);
@@ -105,7 +105,19 @@ test('after a coordinator node death the other coordinator member runs the manag
   const coordinatorRow = primaryRow(before, 0);
   assert.ok(coordinatorRow);
 
+  // Opened while it is a replica: promotion keeps the connection, so the repoint is seen at once.
+  const client = await citusClient(next);
+  const watch = await watchPrimaryKey(cluster, 0, old.name);
   await old.killAll();
+  const repointed = await pollRows(client, (rows) => primaryRow(rows, 0)?.nodeport === next.pgPort, {
+    timeout: 60_000,
+    message: `group 0's primary row names ${next.name}`,
+  });
+  const key = await waitFor(() => watch.seen, { timeout: 5_000, message: 'the new coordinator member key was seen' });
+  watch.close();
+  t.diagnostic(
+    `coordinator failover: group 0 repointed ${Math.round(repointed.at - key.at)} ms after ${key.member}'s member key showed it running as primary`,
+  );
   leaders.set(0, await waitForLeader(cluster, 0, { timeout: 60_000 }));
   assert.equal(leaderOf(0).name, next.name);
   // The dead member is no secondary any more; the workers' rows stay as they were.
