@@ -10,6 +10,7 @@ import { desiredTopology } from './desired.ts';
 import { holdGroups } from './hold.ts';
 import { LiveView, isTopologyEvent } from './liveView.ts';
 import { applyPlan, PlanStatementError, readMetadata, type MetadataRows } from './metadataStore.ts';
+import { GroupPauses, type PauseAnswer, type PauseEvent, type PauseStats, type UnplannedPauseSettings } from './pause.ts';
 import { DEFAULT_PLAN_OPTIONS, planMetadata, type PlanOptions } from './plan.ts';
 import type { Statement } from './types.ts';
 
@@ -32,6 +33,8 @@ export interface CitusManagerOptions {
    * them exactly as they are. Asked at every reconcile.
    */
   heldGroups?: () => ReadonlySet<number>;
+  /** The pause protocol (pause.ts): settings of pauses opened by a vanished worker leader key. */
+  pause?: { unplanned?: UnplannedPauseSettings; viewWaitMs?: number };
 }
 
 /** One reconcile attempt: applied (possibly nothing) or failed and rolled back. */
@@ -80,6 +83,7 @@ export class CitusManager {
   private readonly retryTimeoutMs: number;
   private readonly planOptions: PlanOptions;
   private readonly heldGroups: () => ReadonlySet<number>;
+  private readonly pauses: GroupPauses;
 
   private phase: Phase = 'idle';
   private live: LiveView | null = null;
@@ -103,6 +107,8 @@ export class CitusManager {
    * planning (quadratic-ish in groups) is skipped.
    */
   private settled: string | null = null;
+  /** A pause committed or rolled back behind the cached rows: read them again next attempt. */
+  private rowsStale = false;
   private counters = { reconciles: 0, failures: 0, statementsApplied: 0 };
   private lastResult: ReconcileResult | null = null;
   private lastError: string | null = null;
@@ -113,7 +119,38 @@ export class CitusManager {
     this.logger = options.logger.child({ component: 'citus-manager' });
     this.retryTimeoutMs = options.retryTimeout * 1000;
     this.planOptions = options.planOptions ?? DEFAULT_PLAN_OPTIONS;
-    this.heldGroups = options.heldGroups ?? (() => new Set<number>());
+    const held = options.heldGroups ?? (() => new Set<number>());
+    // Paused groups run on their own connections; the reconcile plans them exactly as they are.
+    this.pauses = new GroupPauses({
+      connect: this.connectFn,
+      view: () => this.peekView(),
+      logger: options.logger,
+      planOptions: this.planOptions,
+      metadataChanged: () => {
+        this.rowsStale = true;
+        this.kick();
+      },
+      unplanned: options.pause?.unplanned,
+      viewWaitMs: options.pause?.viewWaitMs,
+    });
+    this.heldGroups = () => new Set([...held(), ...this.pauses.held()]);
+  }
+
+  /**
+   * The coordinator side of a worker's `POST /citus` (DESIGN.md §5, pause.ts): before_demote
+   * answers once writes to the group are paused, after_promote once the group points at its new
+   * primary. Refused (503) while the manager is not running.
+   */
+  handleEvent(event: PauseEvent): Promise<PauseAnswer> {
+    if (this.phase !== 'running') {
+      return Promise.resolve({ ok: false, status: 503, message: `the Citus manager is ${this.phase}` });
+    }
+    return this.pauses.handleEvent(event);
+  }
+
+  /** Counters of the pause protocol. */
+  pauseStats(): PauseStats {
+    return this.pauses.stats();
   }
 
   stats(): CitusManagerStats {
@@ -152,6 +189,7 @@ export class CitusManager {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.abort.abort(new Error('citus manager stopping'));
+    await this.pauses.stop();
     await this.loop?.catch(() => undefined);
     await this.exclusive.catch(() => undefined);
     await this.dropClient();
@@ -181,6 +219,7 @@ export class CitusManager {
       const relevant = events.filter(isTopologyEvent);
       if (relevant.length === 0) return;
       this.pending.push(...relevant);
+      this.pauses.onEvents(relevant);
     }
     this.kick();
   };
@@ -249,6 +288,11 @@ export class CitusManager {
     let planned = 0;
     let revision: string | null = null;
     try {
+      if (this.rowsStale) {
+        this.rowsStale = false;
+        this.rows = null;
+        this.settled = null;
+      }
       const view = await this.currentView();
       revision = view.revision;
       const client = await this.connection();
@@ -303,6 +347,17 @@ export class CitusManager {
     this.pending = [];
     // Events already in a fresh read (revision at or below it) are skipped by apply().
     this.live.apply(events);
+    return this.live.view;
+  }
+
+  /** The live view with queued events applied, without a reconcile; null before start(). */
+  private peekView(): ClusterView | null {
+    if (this.live === null) return null;
+    if (this.pending.length > 0) {
+      const events = this.pending;
+      this.pending = [];
+      this.live.apply(events);
+    }
     return this.live.view;
   }
 
