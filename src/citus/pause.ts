@@ -40,8 +40,10 @@ export interface PauseAnswer {
 
 /** Counters for metrics. Durations run from the event (or leader loss) to commit or rollback. */
 export interface PauseStats {
-  /** Groups with a pause open now, sorted. */
+  /** Groups with a pause open now (taking its locks, holding them or ending), sorted. */
   open: number[];
+  /** Of those, the groups whose locks are held now: routed writes to them wait. */
+  held: number[];
   opened: number;
   committed: number;
   rolledBack: number;
@@ -145,6 +147,7 @@ export class GroupPauses {
   stats(): PauseStats {
     return {
       open: [...this.pauses.keys()].sort((a, b) => a - b),
+      held: [...this.pauses.values()].filter((p) => p.state === 'held' || p.state === 'committing').map((p) => p.group).sort((a, b) => a - b),
       ...this.counters,
       durationsMs: [...this.durations],
       maxDurationMs: this.maxDuration,
