@@ -319,4 +319,31 @@ describe('pause protocol on a coordinator and two worker groups', () => {
     assert.equal(stats.committed, stats0.committed + 1);
     assert.deepEqual(stats.open, []);
   });
+
+  test('the deadline also ends a before_demote still waiting for its locks, without touching the blocker', async (t) => {
+    // An application transaction keeps group 2's primary row share-locked, as a long write would.
+    const blocker = await connect(coordinator);
+    await blocker.query('BEGIN');
+    await blocker.query("SELECT 1 FROM pg_catalog.pg_dist_node WHERE groupid = 2 AND noderole = 'primary' FOR SHARE");
+    const rolledBefore = manager.pauseStats().rolledBack;
+    const timeout = 2;
+    const t0 = performance.now();
+    // A cooldown past the deadline: the lock helper never gets to end the blocker.
+    const answer = await manager.handleEvent(event({ type: 'before_demote', group: 2, leader: 'w2-b', timeout, cooldown: 60_000 }));
+    const late = performance.now() - (t0 + timeout * 1000);
+    t.diagnostic(`before_demote answered ${late.toFixed(1)} ms after the deadline: ${answer.message}`);
+    assert.equal(answer.ok, false);
+    assert.equal(answer.status, 503);
+    assert.ok(late >= 0 && late < 1000, `answered ${late.toFixed(1)} ms after the deadline`);
+    const stats = manager.pauseStats();
+    assert.equal(stats.rolledBack, rolledBefore + 1);
+    assert.deepEqual(stats.open, []);
+    // The blocker lives on, and nothing of the pause is left on the coordinator.
+    await blocker.query('COMMIT');
+    const leftover = await coordinator.query(
+      "SELECT 1 FROM pg_stat_activity WHERE application_name = 'citus-manager' AND state LIKE 'idle in transaction%'",
+    );
+    assert.equal(leftover.rowCount, 0);
+    assert.equal((await primaryOf(2)).addr, `${H}:${serverD.port}`);
+  });
 });
