@@ -2,6 +2,8 @@
 // two-primaries checker, read pg_dist_node as a user would, and time etcd and metadata changes.
 
 import assert from 'node:assert/strict';
+import { cpSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { Dcs } from '../../../src/dcs/dcs.ts';
 import type { MemberData } from '../../../src/dcs/types.ts';
@@ -43,10 +45,28 @@ export interface RunningCitusCluster {
 /** Starts every member under the checker and waits for one leader and one streaming replica per group. */
 export async function startCitusCluster(opts: StartClusterOptions & { groups: number[] }): Promise<RunningCitusCluster> {
   const cluster = await startCluster({ membersPerGroup: 2, ...TIMING, ...opts });
+  keepLogs(cluster);
   const checker = startPrimaryChecker(cluster);
   cluster.startAll();
   const leaders = await waitForGroups(cluster, opts.groups);
   return { cluster, checker, leaders };
+}
+
+/** With SHARDHERD_TEST_LOG_DIR set, the agents' logs (added groups too) are copied there before the temp dirs go. */
+function keepLogs(cluster: TestCluster): void {
+  const root = process.env.SHARDHERD_TEST_LOG_DIR;
+  if (!root) return;
+  onCleanup(`keep the agent logs of ${cluster.scope}`, () => {
+    const dir = join(root, cluster.scope);
+    mkdirSync(dir, { recursive: true });
+    for (const m of cluster.members) {
+      try {
+        cpSync(m.logFile, join(dir, `${m.name}.log`));
+      } catch {
+        // Never started: no log.
+      }
+    }
+  });
 }
 
 /** Waits until each group has exactly one writable leader and all its other members stream from it. */
