@@ -179,7 +179,7 @@ export class HaLoop {
     const pid = this.node.process.pid;
     try {
       if (this.lock.kind === 'held' && this.local?.kind === 'runningPrimary' && pid !== null && !this.dynamic.pause) {
-        await this.watchdog.arm(watchdogDeadline(this.lock.confirmedAt, this.dynamic.ttl), pid);
+        await this.watchdog.arm(watchdogDeadline(this.lock.confirmedAt, this.dynamic.ttl), pid, this.node.dataDir);
       } else {
         await this.watchdog.disarm();
       }

@@ -21,11 +21,15 @@ const SCRIPT = `
 f="$1"; agent="$2"
 while :; do
   if [ -r "$f" ]; then
-    read deadline pid < "$f" 2>/dev/null || deadline=""
+    read deadline pid dir < "$f" 2>/dev/null || deadline=""
     if [ -n "$deadline" ] && [ "$(date +%s%3N)" -gt "$deadline" ]; then
-      kill -QUIT "$pid" 2>/dev/null; sleep 0.5; kill -KILL "$pid" 2>/dev/null
+      # Only a live postmaster of this data directory: an arm file left by a dead agent may name
+      # a pid that exited long ago or now belongs to something else.
+      if tr '\\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-D $dir"; then
+        kill -QUIT "$pid" 2>/dev/null; sleep 0.5; kill -KILL "$pid" 2>/dev/null
+        echo "watchdog: lock not confirmed in time; stopped postmaster $pid" >&2
+      fi
       rm -f "$f"
-      echo "watchdog: lock not confirmed in time; killed postmaster $pid" >&2
     fi
   elif ! kill -0 "$agent" 2>/dev/null; then
     exit 0
@@ -63,9 +67,9 @@ export class SoftWatchdog {
     this.child.unref();
   }
 
-  /** Arms (or moves) the deadline for `postmasterPid`; no write when nothing changed. */
-  async arm(deadline: number, postmasterPid: number): Promise<void> {
-    const content = `${Math.floor(deadline)} ${postmasterPid}\n`;
+  /** Arms (or moves) the deadline for the postmaster `postmasterPid` of `dataDir`; no write when nothing changed. */
+  async arm(deadline: number, postmasterPid: number, dataDir: string): Promise<void> {
+    const content = `${Math.floor(deadline)} ${postmasterPid} ${dataDir}\n`;
     if (content === this.armed) return;
     const tmp = `${this.armFile}.tmp`;
     await writeFile(tmp, content, { mode: 0o600 });

@@ -1,6 +1,7 @@
 // The software watchdog is a separate process: it kills the armed pid once the deadline passes,
 // leaves it alone while the deadline keeps moving or after disarming.
 import assert from 'node:assert/strict';
+import { access } from 'node:fs/promises';
 import { test } from 'node:test';
 import { silentLogger } from '../../../src/log.ts';
 import { SoftWatchdog, watchdogDeadline } from '../../../src/ha/watchdog.ts';
@@ -8,8 +9,11 @@ import { isAlive, spawnManaged, useHarness, waitFor } from '../../harness/index.
 
 useHarness();
 
-function victim(name: string) {
-  return spawnManaged('/bin/sleep', ['600'], { name });
+const DATA_DIR = `/nonexistent/shardherd-watchdog-test-${process.pid}/data`;
+
+/** A process whose command line names `-D <dir>`, as a postmaster's does. */
+function victim(name: string, dir = DATA_DIR) {
+  return spawnManaged('/bin/sh', ['-c', 'while :; do sleep 1; done', '-D', dir], { name });
 }
 
 test('the deadline leaves a quarter of ttl (at least 2 s) before the lease could expire', () => {
@@ -22,7 +26,7 @@ test('an armed watchdog kills the process once its deadline passes', async () =>
   dog.start();
   const proc = victim('victim-kill');
   try {
-    await dog.arm(Date.now() + 300, proc.pid);
+    await dog.arm(Date.now() + 300, proc.pid, DATA_DIR);
     await waitFor(() => !isAlive(proc.pid), { timeout: 5000, message: 'watchdog did not kill the armed process' });
   } finally {
     await dog.stop();
@@ -38,11 +42,11 @@ test('a deadline that keeps moving forward, or a disarmed watchdog, kills nothin
     // Fed every 100 ms with a deadline 400 ms ahead, for two seconds.
     const until = Date.now() + 2000;
     while (Date.now() < until) {
-      await dog.arm(Date.now() + 400, fed.pid);
+      await dog.arm(Date.now() + 400, fed.pid, DATA_DIR);
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.ok(isAlive(fed.pid), 'a fed watchdog killed its process');
-    await dog.arm(Date.now() + 300, disarmed.pid);
+    await dog.arm(Date.now() + 300, disarmed.pid, DATA_DIR);
     await dog.disarm();
     // The dog polls every 200 ms: after its first poll past the deadline the victim must live on.
     const check = Date.now() + 1200;
@@ -52,3 +56,26 @@ test('a deadline that keeps moving forward, or a disarmed watchdog, kills nothin
     await dog.stop();
   }
 });
+
+test('a pid that is not a postmaster of the armed data directory is left alone', async () => {
+  const dog = new SoftWatchdog(`test-reuse-${process.pid}`, silentLogger);
+  dog.start();
+  const stranger = victim('victim-stranger', '/some/other/data');
+  try {
+    await dog.arm(Date.now() + 200, stranger.pid, DATA_DIR);
+    // The arm file disappears once the watchdog has handled the passed deadline.
+    await waitFor(async () => !(await exists(dog.armFile)), { timeout: 5000, message: 'watchdog did not handle the deadline' });
+    assert.ok(isAlive(stranger.pid), 'the watchdog killed a process of another data directory');
+  } finally {
+    await dog.stop();
+  }
+});
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
