@@ -121,6 +121,8 @@ export class HaLoop {
     const adopted = await this.node.process.adoptRunning();
     if (adopted !== null) this.log.info({ pid: adopted }, 'found PostgreSQL running; adopted it');
     this.node.process.onExit((exit) => {
+      // An exit during a start is a failed start: retried at the loop's pace, not at once.
+      if (this.tracker.start !== null && !this.tracker.start.settled) return;
       if (!exit.expected) {
         this.tracker.noteUnexpectedExit(this.now());
         this.log.warn({ pid: exit.pid, code: exit.code, signal: exit.signal }, 'postgres exited unexpectedly');
