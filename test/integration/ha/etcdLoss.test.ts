@@ -1,9 +1,12 @@
 // etcd stopped under a running group (no failsafe): the primary fences itself within
 // retry_timeout + one loop_wait, replicas keep serving reads, and once etcd is back the group
-// elects a leader again and accepts writes. A two-primaries checker runs throughout.
+// elects a leader again and accepts writes; the same bound holds when etcd hangs in the middle
+// of the leader's cycle. A two-primaries checker runs throughout.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { Etcd3, type Watcher } from 'etcd3';
+import { keyLayout, KEY } from '../../../src/dcs/keys.ts';
 import {
   startCluster,
   startPrimaryChecker,
@@ -94,6 +97,7 @@ test('with etcd stopped the replicas keep serving reads', async () => {
 test('after etcd returns the group elects a leader again and accepts writes', async () => {
   await cluster.etcd.start();
   const next = await waitForLeader(cluster, null, { timeout: 45_000 });
+  leader = next;
   await waitFor(
     async () => {
       await next.query("insert into t values (2, 'after the outage') on conflict (id) do nothing");
@@ -111,6 +115,57 @@ test('after etcd returns the group elects a leader again and accepts writes', as
   ).catch(async (err: unknown) => {
     throw new Error(`${(err as Error).message}\n${await cluster.describeGroup(null)}`);
   });
+});
+
+test('with etcd hung right after a lock refresh the primary stops being writable within retry_timeout + loop_wait', async (t) => {
+  // The leader writes `status` right after confirming its lock and then goes on talking to
+  // etcd (lease, member key) in the same cycle: freezing etcd on that write makes a call in
+  // the middle of the cycle hang, not the read at the start of the next one.
+  const client = new Etcd3({ hosts: cluster.etcd.endpoint });
+  const etcdProcess = cluster.etcd.process;
+  assert.ok(etcdProcess !== undefined);
+  let hungAt = 0;
+  let watcher: Watcher | undefined;
+  try {
+    watcher = await client.watch().key(keyLayout({ namespace: 'service', scope: cluster.scope, group: null }).key(KEY.status)).create();
+    const events = watcher;
+    await new Promise<void>((resolve) => {
+      events.on('put', () => {
+        if (hungAt !== 0) return;
+        etcdProcess.kill('SIGSTOP');
+        hungAt = Date.now();
+        resolve();
+      });
+    });
+    try {
+      await waitFor(async () => !(await writable(leader)), {
+        timeout: 30_000,
+        interval: 100,
+        message: `${leader.name} stops being a writable primary while etcd hangs`,
+      });
+    } finally {
+      etcdProcess.kill('SIGCONT');
+    }
+    const fencedAfterMs = Date.now() - hungAt;
+    t.diagnostic(`${leader.name} fenced ${fencedAfterMs} ms after etcd hung`);
+    const boundMs = (TIMING.retryTimeout + TIMING.loopWait) * 1000;
+    assert.ok(
+      fencedAfterMs <= boundMs + 1000,
+      `fenced ${fencedAfterMs} ms after etcd hung; bound retry_timeout + loop_wait = ${boundMs} ms (+1 s for the stop)\n${leader.log(3000)}`,
+    );
+  } finally {
+    // An open watch would keep this test process alive after the last test.
+    await watcher?.cancel().catch(() => undefined);
+    client.close();
+  }
+  const next = await waitForLeader(cluster, null, { timeout: 45_000 });
+  await waitFor(
+    async () => {
+      await next.query("insert into t values (3, 'after the hang') on conflict (id) do nothing");
+      return true;
+    },
+    { timeout: 15_000, message: `${next.name} accepts a write after etcd resumed` },
+  );
 });
 
 test('no two members were writable primaries at once', async () => {
