@@ -3,8 +3,8 @@ import type { AgentStatusSource, PostgresStatusReport } from '../api/types.ts';
 import type { Config, Tags } from '../config/types.ts';
 import type { Dcs } from '../dcs/dcs.ts';
 import type { GroupView } from '../dcs/types.ts';
+import { groupOf } from '../dcs/view.ts';
 import type { HaLoop } from '../ha/loop.ts';
-import { emptyGroup } from '../ha/loop.ts';
 import { roleWord, stateWord } from '../ha/memberData.ts';
 import type { PostgresNode } from '../postgres/node.ts';
 
@@ -94,7 +94,7 @@ export class LoopStatusSource implements AgentStatusSource {
   async freshView(): Promise<GroupView> {
     const own = this.config.citus?.group ?? null;
     const cluster = await this.dcs.loadCluster();
-    return cluster.groups.find((g) => g.group === own) ?? emptyGroup(own);
+    return groupOf(cluster, own);
   }
 
   dcsLastSeen(): number {

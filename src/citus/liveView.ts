@@ -2,27 +2,13 @@
 // range read, then kept current by applying watch events, so no event costs an etcd read.
 import { KEY, memberName } from '../dcs/keys.ts';
 import type { ClusterView, DcsEvent, GroupView, Member } from '../dcs/types.ts';
-import { parseGroup, type StoredKey } from '../dcs/view.ts';
+import { emptyGroup, parseGroup, type StoredKey } from '../dcs/view.ts';
 
 /** Whether an event can change the desired topology: a group's leader or one of its members. */
 export function isTopologyEvent(event: DcsEvent): boolean {
   return event.group !== null && (event.name === KEY.leader || memberName(event.name) !== null);
 }
 
-function emptyGroup(group: number): GroupView {
-  return {
-    group,
-    initialize: null,
-    config: null,
-    leader: null,
-    members: [],
-    sync: null,
-    failover: null,
-    history: null,
-    status: null,
-    failsafe: null,
-  };
-}
 
 const byName = (a: Member, b: Member): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 

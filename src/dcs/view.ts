@@ -54,6 +54,16 @@ export function parseCluster(kvs: readonly StoredKey[], options: ParseClusterOpt
 }
 
 /** One group's keys (names relative to the group prefix) to a GroupView. */
+/** A group with no keys at all (never bootstrapped, or etcd not read yet). */
+export function emptyGroup(group: number | null): GroupView {
+  return parseGroup(group, new Map());
+}
+
+/** This agent's group out of a cluster view; empty when the view has none of its keys. */
+export function groupOf(view: ClusterView, group: number | null): GroupView {
+  return view.groups.find((g) => g.group === group) ?? emptyGroup(group);
+}
+
 export function parseGroup(group: number | null, nodes: ReadonlyMap<string, StoredKey>): GroupView {
   const members: Member[] = [];
   for (const [name, kv] of nodes) {

@@ -5,6 +5,7 @@ import { resolveDynamicConfig } from '../config/dynamic.ts';
 import type { Config, DynamicConfig } from '../config/types.ts';
 import type { Dcs } from '../dcs/dcs.ts';
 import type { ClusterView, GroupView } from '../dcs/types.ts';
+import { emptyGroup, groupOf } from '../dcs/view.ts';
 import type { DcsWatch } from '../dcs/watch.ts';
 import type { Logger } from '../log.ts';
 import type { PostgresNode } from '../postgres/node.ts';
@@ -270,7 +271,7 @@ export class HaLoop {
     try {
       const cluster = await this.dcs.loadCluster();
       this.cluster = cluster;
-      this.view = cluster.groups.find((g) => g.group === (this.config.citus?.group ?? null)) ?? emptyGroup(this.config.citus?.group ?? null);
+      this.view = groupOf(cluster, this.config.citus?.group ?? null);
       this.dcsHealth = { kind: 'ok' };
       this.dcsLastSeen = this.now();
       this.applyDynamicConfig(this.view);
@@ -314,19 +315,4 @@ export class HaLoop {
     if (routine) this.log.debug(fields, decision.reason);
     else this.log.info(fields, decision.reason);
   }
-}
-
-export function emptyGroup(group: number | null): GroupView {
-  return {
-    group,
-    initialize: null,
-    config: null,
-    leader: null,
-    members: [],
-    sync: null,
-    failover: null,
-    history: null,
-    status: null,
-    failsafe: null,
-  };
 }
