@@ -5,7 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { citusInstalled, bootstrapCitus, COORDINATOR_GROUP } from '../citus/bootstrap.ts';
 import { citusSettings } from '../citus/extension.ts';
 import { CitusManager } from '../citus/manager.ts';
-import type { CitusConfig, Config, Scalar } from '../config/types.ts';
+import { notifyCoordinator, type CitusEventBody, type NotifyOutcome } from '../citus/notify.ts';
+import type { PauseAnswer, PauseEvent, PauseStats } from '../citus/pause.ts';
+import type { CitusConfig, Config, DynamicConfig, Scalar } from '../config/types.ts';
 import type { Dcs } from '../dcs/dcs.ts';
 import type { HaHooks } from '../ha/execute.ts';
 import type { HaSnapshot } from '../ha/loop.ts';
@@ -25,8 +27,13 @@ export class CitusRole {
   readonly available: boolean;
   private manager: CitusManager | null = null;
   private transition: Promise<void> = Promise.resolve();
+  /** The dynamic configuration of the last cycle (the pause settings follow ttl and retry_timeout). */
+  private dynamic: DynamicConfig;
+  /** A worker's lead as of the last cycle: its start is when after_promote goes out. */
+  private leading = false;
 
   constructor(private readonly deps: CitusRoleDeps) {
+    this.dynamic = deps.config.bootstrap.dcs;
     this.available = citusInstalled(deps.node.bin.dir, serverMajor(deps.node.bin.path('postgres')));
     if (!this.available) deps.log.warn('Citus is not installed here: group primaries get the SQL stand-in of its metadata API');
   }
@@ -54,16 +61,47 @@ export class CitusRole {
           logger: log,
         });
       },
+      beforeDemote: async ({ dynamic }) => {
+        if (citus.group === COORDINATOR_GROUP) return;
+        // The coordinator answers once routed writes to this group wait; bounded so a hung
+        // coordinator delays the stop by about retry_timeout at most.
+        await this.notify('before_demote', dynamic, dynamic.retry_timeout * 1000 + 500);
+      },
     };
+  }
+
+  /**
+   * The coordinator side of `POST /citus`: handled by the running manager, refused (503) on a
+   * member that does not run it.
+   */
+  handleEvent(event: PauseEvent): Promise<PauseAnswer> {
+    const manager = this.manager;
+    if (manager === null) {
+      const what = this.deps.citus.group === COORDINATOR_GROUP ? 'this member is not the coordinator primary' : `this member belongs to worker group ${this.deps.citus.group}`;
+      return Promise.resolve({ ok: false, status: 503, message: `no Citus manager runs here: ${what}` });
+    }
+    return manager.handleEvent(event);
+  }
+
+  /** The pause protocol's counters while this member runs the manager; null otherwise. */
+  pauseStats(): PauseStats | null {
+    return this.manager?.pauseStats() ?? null;
   }
 
   /** After every HA cycle: start or stop the manager to match this member's role. */
   onCycle(snapshot: HaSnapshot): void {
-    if (this.deps.citus.group !== COORDINATOR_GROUP) return;
+    this.dynamic = snapshot.dynamic;
     const leads =
       snapshot.lock.kind === 'held' &&
       snapshot.local?.kind === 'runningPrimary' &&
       snapshot.view?.leader?.name === this.deps.config.name;
+    if (this.deps.citus.group !== COORDINATOR_GROUP) {
+      // The first cycle that runs as primary with the lock: its member key (written at the end
+      // of that cycle) already says so, which the coordinator checks before it repoints.
+      if (leads && !this.leading) void this.notify('after_promote', snapshot.dynamic, snapshot.dynamic.retry_timeout * 1000);
+      this.leading = leads;
+      return;
+    }
     if (leads && this.manager === null) this.serialize(() => this.startManager());
     if (!leads && this.manager !== null) this.serialize(() => this.stopManager('no longer the coordinator primary'));
   }
@@ -86,7 +124,9 @@ export class CitusRole {
       dcs,
       connect: () => node.connect(citus.database),
       logger: log,
-      retryTimeout: config.bootstrap.dcs.retry_timeout,
+      retryTimeout: this.dynamic.retry_timeout,
+      // A vanished worker leader key: a new leader normally registers within ttl.
+      pause: { unplanned: { timeout: this.dynamic.ttl, cooldownMs: this.dynamic.retry_timeout * 1000 } },
     });
     this.manager = manager;
     try {
@@ -97,6 +137,24 @@ export class CitusRole {
       await manager.stop().catch(() => undefined);
       throw err;
     }
+  }
+
+  /** Sends a pause-protocol event to the coordinator leader and logs the outcome; never throws. */
+  private async notify(type: CitusEventBody['type'], dynamic: DynamicConfig, timeoutMs: number): Promise<NotifyOutcome> {
+    const { dcs, citus, config, log } = this.deps;
+    const body: CitusEventBody = { type, group: citus.group, leader: config.name, timeout: dynamic.ttl, cooldown: dynamic.retry_timeout };
+    let outcome: NotifyOutcome;
+    try {
+      outcome = await notifyCoordinator(await dcs.loadCluster({ allGroups: true }), body, timeoutMs);
+    } catch (err) {
+      outcome = { kind: 'noCoordinator', why: `cannot read the coordinator group from etcd: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    const fields = { action: type, group: citus.group };
+    if (outcome.kind === 'answered' && outcome.ok) log.info({ ...fields, coordinator: outcome.coordinator, ms: outcome.ms }, `${type}: ${outcome.message}`);
+    else if (outcome.kind === 'answered') log.warn({ ...fields, coordinator: outcome.coordinator, status: outcome.status, ms: outcome.ms }, `${type} refused: ${outcome.message}`);
+    else if (outcome.kind === 'failed') log.warn({ ...fields, coordinator: outcome.coordinator, ms: outcome.ms, err: outcome.error }, `${type} failed`);
+    else log.warn(fields, `${type} not sent: ${outcome.why}`);
+    return outcome;
   }
 
   private async stopManager(reason: string): Promise<void> {

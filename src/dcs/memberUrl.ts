@@ -37,3 +37,8 @@ export function connUrl(host: string, port: number, database = 'postgres'): stri
 export function apiUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}/patroni`;
 }
+
+/** Another endpoint of the REST API a member's `api_url` belongs to (`/citus`, `/switchover`, ...). */
+export function apiEndpoint(memberApiUrl: string, path: string): string {
+  return new URL(path, memberApiUrl).href;
+}

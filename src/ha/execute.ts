@@ -13,14 +13,18 @@ import { describeStart, type PostgresNode, type ReplicaTarget } from '../postgre
 import { slotNameFromMemberName } from '../postgres/slots.ts';
 import { buildMemberData, type MemberExtras } from './memberData.ts';
 import { dataFacts, type LocalTracker } from './observe.ts';
+import { pollPeers } from './peerClient.ts';
 import type { Action, DecideInput, LocalState, LockState, LongTask } from './types.ts';
 
 /** Hooks for the layers above the HA core (the Citus side); all optional. */
 export interface HaHooks {
   /** Runs on a freshly bootstrapped primary before it takes the leader key. */
   afterBootstrap?(node: PostgresNode): Promise<void>;
-  /** Runs before a planned stop of a primary (switchover, restart, shutdown). */
-  beforeDemote?(): Promise<void>;
+  /**
+   * Runs before a planned stop of a primary (switchover, restart, shutdown), after its
+   * CHECKPOINT. A failure is logged and the stop goes on.
+   */
+  beforeDemote?(context: { dynamic: DynamicConfig }): Promise<void>;
 }
 
 export interface ExecutorDeps {
@@ -45,6 +49,9 @@ export interface ExecutionResult {
   /** The cycle changed something whose follow-up should not wait a whole loop_wait. */
   hurry: boolean;
 }
+
+/** Between two asks of a successor's received position while handing over. */
+const HANDOVER_POLL_MS = 20;
 
 const HURRY: ReadonlySet<Action['kind']> = new Set([
   'acquireLock',
@@ -119,6 +126,9 @@ export class Executor {
       }
       case 'releaseLock': {
         const optime = await this.shutdownOptime();
+        if (optime !== null && action.handover !== undefined && action.handover.length > 0) {
+          await this.awaitHandover(input.view, action.handover, optime, dynamic.retry_timeout * 1000);
+        }
         if (optime !== null) await dcs.setStatus({ optime }).catch(() => false);
         await dcs.deleteLeader(name);
         return { kind: 'notHeld' };
@@ -130,7 +140,7 @@ export class Executor {
         this.deps.log.info({ action: 'promote', role: 'primary' }, 'promoted to primary');
         return lock;
       case 'demote':
-        await this.demote(action.mode);
+        await this.demote(action.mode, dynamic);
         return lock;
       case 'stopPostgres':
         await node.stop(action.mode);
@@ -187,11 +197,13 @@ export class Executor {
   }
 
   /** A demoted primary is stopped and marked standby so no later start can come up writable. */
-  private async demote(mode: 'graceful' | 'immediate' | 'offline'): Promise<void> {
+  private async demote(mode: 'graceful' | 'immediate' | 'offline', dynamic: DynamicConfig): Promise<void> {
     const { node, hooks, log } = this.deps;
     if (mode === 'graceful') {
-      await hooks.beforeDemote?.().catch((err: unknown) => log.warn({ err: String(err) }, 'before-demote hook failed'));
+      // The checkpoint goes first: it flushes most dirty buffers while writes still flow, so the
+      // shutdown checkpoint (taken while the coordinator holds writes) is short.
       await node.checkpoint().catch((err: unknown) => log.warn({ err: String(err) }, 'checkpoint before stop failed'));
+      await hooks.beforeDemote?.({ dynamic }).catch((err: unknown) => log.warn({ err: String(err) }, 'before-demote hook failed'));
     }
     await node.stop(mode === 'immediate' ? 'immediate' : 'fast');
     await node.markStandby();
@@ -275,6 +287,38 @@ export class Executor {
     } catch (err) {
       this.deps.log.warn({ err: String(err) }, 'replication slot sync failed');
     }
+  }
+
+  /**
+   * Waits until one of `members` reports (GET /patroni) a WAL position past the shutdown
+   * checkpoint, at most `timeoutMs`. A successor short of it is logged; the lock is released
+   * anyway, as the old primary cannot serve again without a new start.
+   */
+  private async awaitHandover(view: GroupView, members: string[], checkpointLsn: number, timeoutMs: number): Promise<void> {
+    const { log } = this.deps;
+    const started = this.deps.now();
+    const deadline = started + timeoutMs;
+    let positions = '';
+    for (;;) {
+      const poll = await pollPeers(view, members, Math.max(200, Math.min(1000, deadline - this.deps.now())));
+      const caughtUp = members.find((m) => {
+        const a = poll.answers[m];
+        return a?.kind === 'answered' && a.role === 'replica' && a.walPosition > checkpointLsn;
+      });
+      if (caughtUp !== undefined) {
+        log.info({ action: 'releaseLock', member: caughtUp, checkpointLsn, ms: this.deps.now() - started }, `${caughtUp} received the shutdown checkpoint`);
+        return;
+      }
+      positions = members
+        .map((m) => {
+          const a = poll.answers[m];
+          return `${m}: ${a?.kind === 'answered' ? a.walPosition : (a?.error ?? 'no answer')}`;
+        })
+        .join(', ');
+      if (this.deps.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, HANDOVER_POLL_MS));
+    }
+    log.warn({ action: 'releaseLock', checkpointLsn, positions }, `no successor reported the shutdown checkpoint ${checkpointLsn} within ${timeoutMs} ms; releasing the leader key anyway`);
   }
 
   private async shutdownOptime(): Promise<number | null> {

@@ -42,7 +42,7 @@ export function switchoverFromLeader(input: DecideInput, walLsn: number, keep: A
     return clear(candidate ? `candidate ${candidate} is not healthy or lags too far` : 'no healthy replica within maximum_lag_on_failover');
   }
   return decision(
-    [keep, { kind: 'demote', mode: 'graceful' }, { kind: 'releaseLock' }],
+    [keep, { kind: 'demote', mode: 'graceful' }, { kind: 'releaseLock', handover: candidate ? [candidate] : ready }],
     `switchover requested: stepping down gracefully for ${candidate ?? ready.join(', ')}`,
     'demoted',
   );

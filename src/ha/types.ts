@@ -168,8 +168,8 @@ export interface DecideInput {
 
 export type DemoteMode =
   /**
-   * Planned step-down (switchover, agent shutdown): notify the Citus coordinator
-   * (`before_demote`), CHECKPOINT, stop `fast`.
+   * Planned step-down (switchover, agent shutdown): CHECKPOINT (so the shutdown checkpoint is
+   * short), notify the Citus coordinator (`before_demote`), stop `fast`.
    */
   | 'graceful'
   /** Lost the lock or must give it up now: stop `immediate`, no checkpoint, no notification. */
@@ -199,8 +199,13 @@ export type Action =
    * A compare failure is a failed action (the lock is lost); an etcd error makes DCS unreachable.
    */
   | { kind: 'updateLock'; optime: number | null }
-  /** Delete the leader key if its value is our name; write `status.optime` with the shutdown checkpoint LSN when known. */
-  | { kind: 'releaseLock' }
+  /**
+   * Delete the leader key if its value is our name; write `status.optime` with the shutdown
+   * checkpoint LSN when known. With `handover` (a switchover), first wait, bounded by
+   * retry_timeout, until one of these members reports having received WAL past that checkpoint,
+   * so the successor takes over with everything the old primary wrote.
+   */
+  | { kind: 'releaseLock'; handover?: string[] }
   /** pg_ctl promote and wait until out of recovery; call the Citus coordinator's before/after_promote. */
   | { kind: 'promote' }
   /** Stop a primary (see DemoteMode) and write standby.signal so no later start can come up writable. Leaves it stopped. */

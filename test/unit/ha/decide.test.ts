@@ -503,6 +503,20 @@ table('manual failover and switchover', [
     check: (d) => assert.equal(actionOf(d, 'demote').mode, 'graceful'),
   },
   {
+    name: 'a switchover to a named candidate releases the lock only once that candidate received the shutdown checkpoint',
+    input: asLeader({ viewSpec: { failover: { leader: SELF, member: 'n2' } } }),
+    answers: { n2: peer.replica(0x5000000) },
+    kinds: ['updateLock', 'demote', 'releaseLock'],
+    check: (d) => assert.deepEqual(actionOf(d, 'releaseLock').handover, ['n2']),
+  },
+  {
+    name: 'a switchover without a named candidate hands over to any healthy replica, not to an unreachable one',
+    input: asLeader({ viewSpec: { failover: { leader: SELF } } }),
+    answers: { n2: peer.down(), n3: peer.replica(0x5000000) },
+    kinds: ['updateLock', 'demote', 'releaseLock'],
+    check: (d) => assert.deepEqual(actionOf(d, 'releaseLock').handover, ['n3']),
+  },
+  {
     name: 'the leader clears a request whose candidate is unreachable',
     input: asLeader({ viewSpec: { failover: { leader: SELF, member: 'n2' } } }),
     answers: { n2: peer.down() },
@@ -823,7 +837,11 @@ table('agent shutdown', [
     name: 'the leader stops PostgreSQL gracefully, then releases the lock',
     input: asLeader({ shuttingDown: true }),
     kinds: ['demote', 'releaseLock'],
-    check: (d) => assert.equal(actionOf(d, 'demote').mode, 'graceful'),
+    check: (d) => {
+      assert.equal(actionOf(d, 'demote').mode, 'graceful');
+      // A shutdown names no successor: the key goes at once.
+      assert.equal(actionOf(d, 'releaseLock').handover, undefined);
+    },
   },
   {
     name: 'a replica is stopped fast',
