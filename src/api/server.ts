@@ -7,7 +7,8 @@ import type { Logger } from '../log.ts';
 import { HEALTH_PATHS, healthCheckForPath, healthStatusCode, type QueryParams } from './health.ts';
 import { livenessStatusCode, readinessStatusCode } from './probes.ts';
 import { healthInput, renderNodeStatus, takeSnapshot } from './status.ts';
-import type { AgentStatusSource } from './types.ts';
+import { registerControlRoutes } from './controlRoutes.ts';
+import type { AgentStatusSource, SwitchoverControl } from './types.ts';
 
 export interface ApiErrorBody {
   error: string;
@@ -40,7 +41,7 @@ async function someView(source: AgentStatusSource): Promise<GroupView> {
   return source.lastView() ?? (await source.freshView());
 }
 
-export function createApiServer(source: AgentStatusSource, opts: { logger?: Logger } = {}): FastifyInstance {
+export function createApiServer(source: AgentStatusSource, opts: { logger?: Logger; control?: SwitchoverControl } = {}): FastifyInstance {
   // Typed as fastify's own logger interface so the instance keeps the default generic type.
   const loggerInstance: FastifyBaseLogger | undefined = opts.logger;
   const app: FastifyInstance = loggerInstance
@@ -146,6 +147,8 @@ export function createApiServer(source: AgentStatusSource, opts: { logger?: Logg
     return reply.code(200).send(view.config.value);
   });
 
+  if (opts.control) registerControlRoutes(app, opts.control);
+
   return app;
 }
 
@@ -157,9 +160,9 @@ export interface RunningApiServer {
 
 export async function startApiServer(
   source: AgentStatusSource,
-  opts: { host: string; port: number; logger?: Logger },
+  opts: { host: string; port: number; logger?: Logger; control?: SwitchoverControl },
 ): Promise<RunningApiServer> {
-  const app = createApiServer(source, { logger: opts.logger });
+  const app = createApiServer(source, { logger: opts.logger, control: opts.control });
   await app.listen({ host: opts.host, port: opts.port });
   const bound = app.server.address();
   const port = typeof bound === 'object' && bound !== null ? bound.port : opts.port;

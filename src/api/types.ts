@@ -1,5 +1,6 @@
 // What the REST API needs from the running agent: a narrow, read-mostly view of its state.
 // The agent implements it; the API never touches etcd or PostgreSQL directly for status.
+import type { PauseEvent } from '../citus/pause.ts';
 import type { Tags } from '../config/types.ts';
 import type { GroupView } from '../dcs/types.ts';
 
@@ -51,4 +52,23 @@ export interface AgentStatusSource {
   pendingRestart(): boolean;
   /** Whether failsafe mode currently keeps this primary up without etcd. */
   failsafeActive(): boolean;
+}
+
+/** The answer of a control endpoint: HTTP status and one line of text (Patroni answers plain text). */
+export interface ControlAnswer {
+  status: number;
+  message: string;
+}
+
+/**
+ * What the switchover/failover/citus endpoints ask of the agent. The agent validates against
+ * etcd, writes the `failover` key and waits for the outcome; the API only maps HTTP onto it.
+ */
+export interface SwitchoverControl {
+  /** `POST /switchover` or `POST /failover` with its unchecked JSON body. */
+  manualFailover(action: 'switchover' | 'failover', body: unknown): Promise<ControlAnswer>;
+  /** `DELETE /switchover`: drop a scheduled switchover. */
+  cancelScheduledSwitchover(): Promise<ControlAnswer>;
+  /** `POST /citus`, `cooldown` already in milliseconds; 503 where no Citus manager runs. */
+  citusEvent(event: PauseEvent): Promise<ControlAnswer>;
 }
