@@ -9,6 +9,7 @@ import { createLogger } from '../log.ts';
 import { PostgresNode } from '../postgres/node.ts';
 import { assertNotRoot } from '../postgres/privileges.ts';
 import { CitusRole } from './citusRole.ts';
+import { AgentControl } from './control.ts';
 import { LoopStatusSource } from './statusSource.ts';
 
 export const VERSION: string = (
@@ -53,6 +54,7 @@ export async function runAgent(configPath: string): Promise<void> {
     host: config.restapi.listen.host,
     port: config.restapi.listen.port,
     logger: log,
+    control: new AgentControl({ config, dcs, loop, citus: citusRole, log }),
   });
   log.info({ api: api.address, version: VERSION }, 'agent started');
   await loop.start();

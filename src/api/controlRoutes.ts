@@ -1,4 +1,4 @@
-// Control endpoints of the REST API: POST/DELETE /switchover, POST /failover and POST /citus,
+// Control endpoints of the REST API: POST/DELETE /switchover, POST /failover, POST and GET /citus,
 // mapped onto the agent's SwitchoverControl. Answers are one line of plain text, as Patroni's.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { PauseEvent } from '../citus/pause.ts';
@@ -23,6 +23,11 @@ export function registerControlRoutes(app: FastifyInstance, control: SwitchoverC
   app.post('/switchover', async (request, reply) => send(reply, await control.manualFailover('switchover', request.body ?? null)));
   app.post('/failover', async (request, reply) => send(reply, await control.manualFailover('failover', request.body ?? null)));
   app.delete('/switchover', async (_request, reply) => send(reply, await control.cancelScheduledSwitchover()));
+  app.get('/citus', async (_request, reply) => {
+    const stats = control.citusPauseStats();
+    if (stats === null) return send(reply, { status: 503, message: 'no Citus manager runs here' });
+    return reply.code(200).send({ pauses: stats });
+  });
   app.post('/citus', async (request, reply) => {
     const event = citusEventFromBody(request.body);
     if (event === null) return send(reply, { status: 400, message: 'the request body must be a JSON object' });

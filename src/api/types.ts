@@ -1,6 +1,6 @@
 // What the REST API needs from the running agent: a narrow, read-mostly view of its state.
 // The agent implements it; the API never touches etcd or PostgreSQL directly for status.
-import type { PauseEvent } from '../citus/pause.ts';
+import type { PauseEvent, PauseStats } from '../citus/pause.ts';
 import type { Tags } from '../config/types.ts';
 import type { GroupView } from '../dcs/types.ts';
 
@@ -71,4 +71,6 @@ export interface SwitchoverControl {
   cancelScheduledSwitchover(): Promise<ControlAnswer>;
   /** `POST /citus`, `cooldown` already in milliseconds; 503 where no Citus manager runs. */
   citusEvent(event: PauseEvent): Promise<ControlAnswer>;
+  /** `GET /citus`: the pause protocol's counters where the Citus manager runs, else null. */
+  citusPauseStats(): PauseStats | null;
 }
