@@ -10,6 +10,7 @@ import { PostgresNode } from '../postgres/node.ts';
 import { assertNotRoot } from '../postgres/privileges.ts';
 import { CitusRole } from './citusRole.ts';
 import { AgentControl } from './control.ts';
+import { AgentRequests } from './memberRequests.ts';
 import { LoopStatusSource } from './statusSource.ts';
 
 export const VERSION: string = (
@@ -50,10 +51,12 @@ export async function runAgent(configPath: string): Promise<void> {
     const role = citusRole;
     loop.onCycle((snapshot) => role.onCycle(snapshot));
   }
+  const requests = new AgentRequests({ configPath, config, loop, log });
   const api = await startApiServer(new LoopStatusSource(config, loop, node, dcs, VERSION), {
     host: config.restapi.listen.host,
     port: config.restapi.listen.port,
     logger: log,
+    requests,
     control: new AgentControl({ config, dcs, loop, citus: citusRole, log }),
   });
   log.info({ api: api.address, version: VERSION }, 'agent started');
@@ -81,6 +84,8 @@ export async function runAgent(configPath: string): Promise<void> {
       },
     );
   };
+  // As with Patroni, SIGHUP reloads the configuration file (POST /reload does the same).
+  process.on('SIGHUP', () => void requests.reload());
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

@@ -118,7 +118,7 @@ export class LoopStatusSource implements AgentStatusSource {
   }
 
   pendingRestart(): boolean {
-    return false;
+    return this.loop.snapshot().pendingRestart;
   }
 
   failsafeActive(): boolean {

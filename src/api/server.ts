@@ -8,6 +8,7 @@ import { HEALTH_PATHS, healthCheckForPath, healthStatusCode, type QueryParams } 
 import { livenessStatusCode, readinessStatusCode } from './probes.ts';
 import { healthInput, renderNodeStatus, takeSnapshot } from './status.ts';
 import { registerControlRoutes } from './controlRoutes.ts';
+import { registerMemberRequests, type MemberRequestControl } from './memberRequests.ts';
 import type { AgentStatusSource, SwitchoverControl } from './types.ts';
 
 export interface ApiErrorBody {
@@ -41,7 +42,7 @@ async function someView(source: AgentStatusSource): Promise<GroupView> {
   return source.lastView() ?? (await source.freshView());
 }
 
-export function createApiServer(source: AgentStatusSource, opts: { logger?: Logger; control?: SwitchoverControl } = {}): FastifyInstance {
+export function createApiServer(source: AgentStatusSource, opts: { logger?: Logger; control?: SwitchoverControl; requests?: MemberRequestControl } = {}): FastifyInstance {
   // Typed as fastify's own logger interface so the instance keeps the default generic type.
   const loggerInstance: FastifyBaseLogger | undefined = opts.logger;
   const app: FastifyInstance = loggerInstance
@@ -148,6 +149,7 @@ export function createApiServer(source: AgentStatusSource, opts: { logger?: Logg
   });
 
   if (opts.control) registerControlRoutes(app, opts.control);
+  if (opts.requests) registerMemberRequests(app, opts.requests);
 
   return app;
 }
@@ -160,9 +162,9 @@ export interface RunningApiServer {
 
 export async function startApiServer(
   source: AgentStatusSource,
-  opts: { host: string; port: number; logger?: Logger; control?: SwitchoverControl },
+  opts: { host: string; port: number; logger?: Logger; control?: SwitchoverControl; requests?: MemberRequestControl },
 ): Promise<RunningApiServer> {
-  const app = createApiServer(source, { logger: opts.logger, control: opts.control });
+  const app = createApiServer(source, { logger: opts.logger, control: opts.control, requests: opts.requests });
   await app.listen({ host: opts.host, port: opts.port });
   const bound = app.server.address();
   const port = typeof bound === 'object' && bound !== null ? bound.port : opts.port;

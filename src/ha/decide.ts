@@ -7,13 +7,17 @@ import { decision, holdsLock, seconds, waiting } from './facts.ts';
 import { checkIdentity } from './identity.ts';
 import { decideWithoutData } from './noData.ts';
 import { decideWhileDown } from './notRunning.ts';
+import { answerRequest } from './requests.ts';
 import { decideShutdown } from './shutdown.ts';
 import { decideWhileStarting } from './starting.ts';
 import type { DecideInput, Decision, LocalState } from './types.ts';
 
 export function decide(input: DecideInput): Decision {
-  const d = decideSituation(input);
-  if (input.dcs.kind !== 'ok' || isPeerQuestion(d)) return d;
+  const situation = decideSituation(input);
+  if (isPeerQuestion(situation)) return situation;
+  // An operator's request is answered on top of what the cycle would do anyway.
+  const d = input.request ? answerRequest(input, input.request, situation) : situation;
+  if (input.dcs.kind !== 'ok') return d;
   // Publishing our state every cycle is what keeps the member key (and thus our API address and
   // position for the others' races) alive; it goes last so it reflects what was just done.
   return { ...d, actions: [...d.actions, { kind: 'touchMember' }] };

@@ -12,7 +12,7 @@ import type { Logger } from '../log.ts';
 import { describeStart, type PostgresNode, type ReplicaTarget } from '../postgres/node.ts';
 import { slotNameFromMemberName } from '../postgres/slots.ts';
 import { buildMemberData, type MemberExtras } from './memberData.ts';
-import { dataFacts, type LocalTracker } from './observe.ts';
+import { busyState, dataFacts, type LocalTracker } from './observe.ts';
 import { pollPeers } from './peerClient.ts';
 import type { Action, DecideInput, LocalState, LockState, LongTask } from './types.ts';
 
@@ -68,6 +68,9 @@ const HURRY: ReadonlySet<Action['kind']> = new Set([
 ]);
 
 export class Executor {
+  /** The long task started last and its outcome (rejects with its error), for whoever asked for it. */
+  lastStarted: { task: LongTask; outcome: Promise<void> } | null = null;
+
   constructor(private readonly deps: ExecutorDeps) {}
 
   async run(actions: Action[], input: DecideInput): Promise<ExecutionResult> {
@@ -171,6 +174,11 @@ export class Executor {
         });
         return lock;
       }
+      case 'restart': {
+        const role = input.local.kind === 'runningPrimary' ? 'primary' : 'replica';
+        this.background('restart', action, () => this.restart(role, dynamic), role);
+        return lock;
+      }
       case 'reinitialize': {
         const source = this.memberAddress(input.view, action.from);
         const target = this.replicaTarget(input.view, input.view.leader?.name ?? action.from, dynamic);
@@ -196,6 +204,24 @@ export class Executor {
     }
   }
 
+  /**
+   * Renders PostgreSQL's configuration again for the role it runs in (after the agent reloaded
+   * its configuration file) and signals it when anything changed. Returns whether it changed.
+   */
+  async rerender(input: DecideInput): Promise<boolean> {
+    const { node } = this.deps;
+    const leader = input.view.leader?.name ?? null;
+    const target =
+      input.local.kind === 'runningPrimary'
+        ? null
+        : leader !== null
+          ? this.replicaTarget(input.view, leader, input.config)
+          : (node.target ?? { upstream: null, slotName: null });
+    const changed = await node.writeConfig(input.config, target);
+    if (changed && node.isRunning) node.reload();
+    return changed;
+  }
+
   /** A demoted primary is stopped and marked standby so no later start can come up writable. */
   private async demote(mode: 'graceful' | 'immediate' | 'offline', dynamic: DynamicConfig): Promise<void> {
     const { node, hooks, log } = this.deps;
@@ -208,6 +234,23 @@ export class Executor {
     await node.stop(mode === 'immediate' ? 'immediate' : 'fast');
     await node.markStandby();
     log.warn({ action: 'demote', mode, role: 'demoted' }, `demoted (${mode})`);
+  }
+
+  /**
+   * Stop and start in the same role with the configuration as it is. A primary is the leader
+   * (decide checked): the cycles running meanwhile keep its lock, and the Citus side is told
+   * before the stop so routed writes wait instead of failing.
+   */
+  private async restart(role: 'primary' | 'replica', dynamic: DynamicConfig): Promise<void> {
+    const { node, hooks, log } = this.deps;
+    if (role === 'primary') {
+      await node.checkpoint().catch((err: unknown) => log.warn({ err: String(err) }, 'checkpoint before restart failed'));
+      await hooks.beforeDemote?.({ dynamic }).catch((err: unknown) => log.warn({ err: String(err) }, 'before-demote hook failed'));
+    }
+    await node.stop('fast');
+    const started = await node.start();
+    if (started.kind !== 'ready') throw new PostgresError('restart', `postgres did not start again: ${describeStart(started)}`);
+    log.info({ action: 'restart', role }, 'PostgreSQL restarted');
   }
 
   private async bootstrap(): Promise<void> {
@@ -230,12 +273,14 @@ export class Executor {
   }
 
   /** Runs a long task off the cycle; the tracker reports it as busy until it ends. */
-  private background(task: LongTask, action: Action, fn: () => Promise<void>): void {
+  private background(task: LongTask, action: Action, fn: () => Promise<void>, role?: 'primary' | 'replica'): void {
     const { tracker, log } = this.deps;
     if (tracker.task !== null) throw new ShardherdError(`${tracker.task.task} is already running`);
     const since = this.deps.now();
     log.info({ action: action.kind, task }, `${task} started`);
-    const done = fn().then(
+    const outcome = fn();
+    this.lastStarted = { task, outcome };
+    const done = outcome.then(
       () => {
         log.info({ action: action.kind, task }, `${task} finished`);
       },
@@ -245,7 +290,7 @@ export class Executor {
         tracker.taskFailure = { action, message };
       },
     );
-    tracker.task = { task, since, done };
+    tracker.task = role === undefined ? { task, since, done } : { task, since, done, role };
     void done.finally(() => {
       tracker.task = null;
       // A failure is retried at the normal pace, not at once: a persistent one must not spin.
@@ -334,7 +379,7 @@ export class Executor {
   /** The local state after this cycle's actions, for the member key (cheap: no new queries unless it changed). */
   private async currentLocal(before: LocalState): Promise<LocalState> {
     const { tracker, node } = this.deps;
-    if (tracker.task !== null) return { kind: 'busy', task: tracker.task.task, since: tracker.task.since };
+    if (tracker.task !== null) return busyState(tracker.task);
     if (tracker.start !== null && !tracker.start.settled && before.kind !== 'starting') {
       const data = before.kind === 'stopped' || before.kind === 'crashed' || before.kind === 'startFailed' ? before.data : null;
       if (data) return { kind: 'starting', as: tracker.start.as, since: tracker.start.since, data };

@@ -12,9 +12,11 @@ import type { PostgresNode } from '../postgres/node.ts';
 import { decide } from './decide.ts';
 import { Executor, type HaHooks } from './execute.ts';
 import { LocalTracker, observeLocal } from './observe.ts';
+import { OperatorRequests, type RequestOutcome, type ScheduledRestart } from './operatorRequests.ts';
+import { readPendingRestart } from '../postgres/pendingRestart.ts';
 import { pollPeers } from './peerClient.ts';
 import { SoftWatchdog, watchdogDeadline } from './watchdog.ts';
-import type { DcsHealth, DecideInput, Decision, LastCycle, LocalState, LockState } from './types.ts';
+import type { DcsHealth, DecideInput, Decision, HaRequest, LastCycle, LocalState, LockState } from './types.ts';
 
 /** Keys of the own group whose change should trigger a cycle at once. */
 const WAKING_KEYS = new Set(['leader', 'failover', 'config', 'initialize', 'sync']);
@@ -42,6 +44,9 @@ export interface HaSnapshot {
   lastCycleAt: number;
   dcsLastSeen: number;
   lastDecision: Decision | null;
+  /** pg_settings.pending_restart as of the last cycle that saw PostgreSQL running. */
+  pendingRestart: boolean;
+  scheduledRestart: ScheduledRestart | null;
 }
 
 export class HaLoop {
@@ -72,6 +77,8 @@ export class HaLoop {
   private finished: Promise<void> | null = null;
   private readonly cycleListeners = new Set<(snapshot: HaSnapshot) => void>();
   private readonly watchdog: SoftWatchdog;
+  private readonly requests: OperatorRequests;
+  private pendingRestart = false;
 
   constructor(options: HaLoopOptions) {
     this.config = options.config;
@@ -83,6 +90,7 @@ export class HaLoop {
     this.dynamic = options.config.bootstrap.dcs;
     this.lastCycleAt = this.now();
     const group = options.config.citus ? `${options.config.citus.group}-` : '';
+    this.requests = new OperatorRequests(options.log);
     this.watchdog = new SoftWatchdog(`${options.config.scope}-${group}${options.config.name}`, options.log);
     this.executor = new Executor({
       config: this.config,
@@ -93,7 +101,12 @@ export class HaLoop {
       hooks: options.hooks ?? {},
       wake: (reason) => this.wake(reason),
       now: this.now,
-      memberExtras: () => ({ version: this.version, paused: this.dynamic.pause, pendingRestart: false }),
+      memberExtras: () => ({
+        version: this.version,
+        paused: this.dynamic.pause,
+        pendingRestart: this.pendingRestart,
+        scheduledRestart: this.requests.published(),
+      }),
     });
   }
 
@@ -108,7 +121,37 @@ export class HaLoop {
       lastCycleAt: this.lastCycleAt,
       dcsLastSeen: this.dcsLastSeen,
       lastDecision: this.lastDecision,
+      pendingRestart: this.pendingRestart,
+      scheduledRestart: this.requests.scheduled,
     };
+  }
+
+  /** Hands an operator's request to the next cycle (woken at once); resolves once that cycle ran. */
+  request(request: HaRequest): Promise<RequestOutcome> {
+    if (this.shuttingDown) return Promise.resolve({ kind: 'refused', reason: 'the agent is shutting down' });
+    const outcome = this.requests.submit(request);
+    this.wake(`${request.kind} requested`);
+    return outcome;
+  }
+
+  /** False when a restart is scheduled already. The member key shows it from the next cycle on. */
+  scheduleRestart(restart: ScheduledRestart): boolean {
+    const ok = this.requests.schedule(restart);
+    if (ok) this.wake('restart scheduled');
+    return ok;
+  }
+
+  /** False when no restart was scheduled. */
+  cancelScheduledRestart(): boolean {
+    const ok = this.requests.cancelScheduled();
+    if (ok) this.wake('scheduled restart cancelled');
+    return ok;
+  }
+
+  /** After a configuration reload: the next cycle renders PostgreSQL's configuration again and signals it. */
+  renderConfig(): void {
+    this.requests.wantRender();
+    this.wake('configuration reloaded');
   }
 
   /** Called after every completed cycle (the Citus side starts and stops its manager from here). */
@@ -167,9 +210,13 @@ export class HaLoop {
       }
       if (this.shuttingDown && this.shutdownComplete()) break;
       const elapsed = this.now() - started;
-      const nap = hurry ? MIN_NAP_MS : Math.max(MIN_NAP_MS, this.dynamic.loop_wait * 1000 - elapsed);
+      let nap = hurry ? MIN_NAP_MS : Math.max(MIN_NAP_MS, this.dynamic.loop_wait * 1000 - elapsed);
+      // A scheduled restart runs at its time, not up to a loop_wait later.
+      const untilRestart = this.requests.msUntilScheduled(this.now());
+      if (untilRestart !== null) nap = Math.max(MIN_NAP_MS, Math.min(nap, untilRestart));
       await this.sleep(nap);
     }
+    this.requests.drop('the agent stopped');
     this.watch?.close();
     this.watch = null;
     await this.watchdog.stop();
@@ -229,6 +276,8 @@ export class HaLoop {
     const now = this.now();
     const local = await observeLocal(this.node, this.tracker, this.view, now);
     this.local = local;
+    await this.readPendingRestart(local);
+    const taken = this.requests.take(now, this.dynamic.loop_wait);
     const taskFailure = this.tracker.taskFailure;
     this.tracker.taskFailure = null;
     const lastCycle: LastCycle | null = taskFailure !== null ? { failed: taskFailure } : this.lastCycle;
@@ -247,6 +296,8 @@ export class HaLoop {
       peers: null,
       shuttingDown: this.shuttingDown,
       lastCycle,
+      request: taken?.request ?? null,
+      pendingRestart: this.pendingRestart,
     };
     let decision = decide(input);
     const ask = decision.actions.length === 1 ? decision.actions[0] : undefined;
@@ -257,14 +308,47 @@ export class HaLoop {
     }
     this.lastDecision = decision;
     this.logDecision(decision);
+    this.executor.lastStarted = null;
     const result = await this.executor.run(decision.actions, input);
+    taken?.settle(decision, result.failed, this.executor.lastStarted);
     this.lock = result.lock;
     this.lastCycle = { failed: result.failed };
     if (result.dcsError !== null) {
       this.markDcsDown(result.dcsError);
       this.skipNextRead = true;
     }
+    if (this.requests.takeRender()) await this.renderConfiguration(input, decision);
     return result.hurry;
+  }
+
+  private async readPendingRestart(local: LocalState): Promise<void> {
+    if (local.kind !== 'runningPrimary' && local.kind !== 'runningReplica') {
+      // Whatever was pending applies at the next start.
+      if (local.kind !== 'busy') this.pendingRestart = false;
+      return;
+    }
+    try {
+      this.pendingRestart = await readPendingRestart(this.node);
+    } catch (err) {
+      this.log.debug({ err: String(err) }, 'cannot read pending_restart');
+    }
+  }
+
+  /** Renders PostgreSQL's configuration for its current role and signals it; a stopped one gets it at its next start. */
+  private async renderConfiguration(input: DecideInput, decision: Decision): Promise<void> {
+    // Only on a cycle that changed nothing: a role change renders for the new role itself.
+    const quiet = decision.actions.every((a) => a.kind === 'updateLock' || a.kind === 'touchMember' || a.kind === 'wait');
+    if (this.tracker.task !== null || !quiet) {
+      this.requests.wantRender();
+      return;
+    }
+    if (input.local.kind !== 'runningPrimary' && input.local.kind !== 'runningReplica') return;
+    try {
+      const changed = await this.executor.rerender(input);
+      this.log.info({ action: 'reload', changed }, changed ? 'PostgreSQL configuration rendered again and reloaded' : 'PostgreSQL configuration unchanged');
+    } catch (err) {
+      this.log.error({ action: 'reload', err: err instanceof Error ? err.message : String(err) }, 'cannot render the PostgreSQL configuration');
+    }
   }
 
   private async readDcs(): Promise<void> {

@@ -10,6 +10,7 @@ const TASK_STATE = {
   clone: 'creating replica',
   rewind: 'rewinding',
   reinitialize: 'creating replica',
+  restart: 'restarting',
 } as const;
 
 /** Patroni's `state` word for a local state. */
@@ -37,8 +38,10 @@ export function stateWord(local: LocalState): string {
 export function roleWord(local: LocalState, holdsLock: boolean): string {
   switch (local.kind) {
     case 'noData':
-    case 'busy':
       return 'uninitialized';
+    case 'busy':
+      // A restarting member keeps its role: it is neither a new member nor a demoted primary.
+      return local.role ?? 'uninitialized';
     case 'runningPrimary':
       return 'primary';
     case 'runningReplica':
@@ -56,6 +59,8 @@ export interface MemberExtras {
   version: string;
   paused: boolean;
   pendingRestart: boolean;
+  /** Published as `scheduled_restart`, as Patroni does, so `list` shows it. */
+  scheduledRestart?: Record<string, unknown> | null;
 }
 
 export function buildMemberData(config: Config, local: LocalState, holdsLock: boolean, extras: MemberExtras): MemberData {
@@ -79,6 +84,7 @@ export function buildMemberData(config: Config, local: LocalState, holdsLock: bo
   const tags = publishedTags(config.tags);
   if (Object.keys(tags).length > 0) data.tags = tags;
   if (extras.pendingRestart) data.pending_restart = true;
+  if (extras.scheduledRestart) data.scheduled_restart = extras.scheduledRestart;
   if (extras.paused) data.pause = true;
   return data;
 }

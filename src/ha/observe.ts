@@ -13,6 +13,8 @@ export interface RunningTask {
   task: LongTask;
   since: number;
   done: Promise<void>;
+  /** For a restart: the role PostgreSQL had when it began. */
+  role?: 'primary' | 'replica';
 }
 
 export interface PendingStart {
@@ -47,6 +49,11 @@ export class LocalTracker {
   }
 }
 
+/** The busy state for a running long task. */
+export function busyState(task: RunningTask): LocalState {
+  return task.role === undefined ? { kind: 'busy', task: task.task, since: task.since } : { kind: 'busy', task: task.task, since: task.since, role: task.role };
+}
+
 export function dataFacts(control: ControlData): DataDirFacts {
   const recovery = control.state.includes('recovery');
   return {
@@ -69,7 +76,7 @@ export function memberAt(view: GroupView | null, address: HostPort | null): stri
 }
 
 export async function observeLocal(node: PostgresNode, tracker: LocalTracker, view: GroupView | null, now: number): Promise<LocalState> {
-  if (tracker.task !== null) return { kind: 'busy', task: tracker.task.task, since: tracker.task.since };
+  if (tracker.task !== null) return busyState(tracker.task);
   const dir = await node.dataState();
   if (dir.kind === 'missing' || dir.kind === 'empty') {
     if (!node.isRunning) return { kind: 'noData' };

@@ -48,14 +48,17 @@ export interface DataDirFacts {
 }
 
 /** Long tasks the executor runs in the background while cycles go on. */
-export type LongTask = 'bootstrap' | 'clone' | 'rewind' | 'reinitialize';
+export type LongTask = 'bootstrap' | 'clone' | 'rewind' | 'reinitialize' | 'restart';
 
 /** The local PostgreSQL as the observer sees it at the start of the cycle. */
 export type LocalState =
   /** Data directory missing or empty. */
   | { kind: 'noData' }
-  /** A long task started by an earlier decision is still running. */
-  | { kind: 'busy'; task: LongTask; since: number }
+  /**
+   * A long task started by an earlier decision is still running. `role`: what PostgreSQL ran as
+   * when a restart began (it is published as such while it restarts).
+   */
+  | { kind: 'busy'; task: LongTask; since: number; role?: 'primary' | 'replica' }
   /** Data directory present, no postmaster, and not after a crash. */
   | { kind: 'stopped'; data: DataDirFacts }
   /** Postmaster started but not yet accepting connections. `since`: when the start began. */
@@ -161,7 +164,21 @@ export interface DecideInput {
   shuttingDown: boolean;
   /** Null on the first cycle after the agent started. */
   lastCycle: LastCycle | null;
+  /** An operator's request (REST) for this cycle to answer; see src/ha/requests.ts. */
+  request?: HaRequest | null;
+  /** PostgreSQL reports a setting that waits for a restart (pg_settings.pending_restart). */
+  pendingRestart?: boolean;
 }
+
+/** What an operator can ask the HA loop to do at its next cycle. */
+export type HaRequest =
+  /** Stop and start PostgreSQL in its current role; `role` and `onlyIfPending` are conditions. */
+  | { kind: 'restart'; role: 'primary' | 'replica' | null; onlyIfPending: boolean }
+  /** Wipe the data directory and clone again (never on the leader). */
+  | { kind: 'reinitialize'; force: boolean };
+
+/** decide()'s answer to `request`: refused with a reason, or accepted (its actions are in the list). */
+export type RequestAnswer = { kind: 'accepted'; message: string } | { kind: 'refused'; reason: string };
 
 // ---------------------------------------------------------------------------------------------
 // Actions (what each one means to the executor)
@@ -228,6 +245,11 @@ export type Action =
    * it; leave PostgreSQL stopped.
    */
   | { kind: 'rewind'; from: string }
+  /**
+   * In the background: stop PostgreSQL (fast; a primary first runs the before-demote hook after a
+   * CHECKPOINT) and start it again in the same role with its configuration untouched.
+   */
+  | { kind: 'restart' }
   /** In the background: stop PostgreSQL if running, remove the data directory, clone from this member. */
   | { kind: 'reinitialize'; from: string }
   /** Add this `[timeline, lsn, reason, ts, new_leader]` to `history`, replacing an entry for the same timeline. */
@@ -249,4 +271,6 @@ export interface Decision {
   /** One readable log line on why. */
   reason: string;
   role?: DecidedRole;
+  /** Present exactly when the input carried a `request` (and this is not a peer question). */
+  answer?: RequestAnswer;
 }

@@ -1,0 +1,47 @@
+// Applying a re-read configuration file to the running agent (POST /reload, SIGHUP): what can
+// change at runtime is copied into the live Config in place (the HA loop, PostgreSQL renderer
+// and REST status all read that object); everything else is reported as needing an agent restart.
+import { isDeepStrictEqual } from 'node:util';
+import type { Config } from '../config/types.ts';
+
+export interface ReloadResult {
+  /** Runtime settings that changed and now apply: `tags`, `postgresql.parameters`, ... */
+  applied: string[];
+  /** Settings that changed in the file but apply only when the agent restarts. */
+  needsAgentRestart: string[];
+}
+
+/** Top-level and postgresql keys a running agent takes over from a reloaded file. */
+const RUNTIME_POSTGRESQL_KEYS = ['parameters', 'pg_hba', 'pg_ctl_timeout', 'basebackup', 'use_pg_rewind', 'remove_data_directory_on_rewind_failure', 'remove_data_directory_on_diverged_timelines'] as const;
+
+/** Copies what may change at runtime from `fresh` into `live`; `live` keeps its identity. */
+export function applyReloadedConfig(live: Config, fresh: Config): ReloadResult {
+  const applied: string[] = [];
+  const needsAgentRestart: string[] = [];
+
+  if (!isDeepStrictEqual(live.tags, fresh.tags)) {
+    for (const key of Object.keys(live.tags)) delete live.tags[key];
+    Object.assign(live.tags, fresh.tags);
+    applied.push('tags');
+  }
+  if (live.log.level !== fresh.log.level) {
+    live.log.level = fresh.log.level;
+    applied.push('log.level');
+  }
+  const livePg = live.postgresql as unknown as Record<string, unknown>;
+  const freshPg = fresh.postgresql as unknown as Record<string, unknown>;
+  for (const key of RUNTIME_POSTGRESQL_KEYS) {
+    if (!isDeepStrictEqual(livePg[key], freshPg[key])) {
+      livePg[key] = freshPg[key];
+      applied.push(`postgresql.${key}`);
+    }
+  }
+  const runtime = new Set<string>(RUNTIME_POSTGRESQL_KEYS);
+  for (const key of new Set([...Object.keys(livePg), ...Object.keys(freshPg)])) {
+    if (!runtime.has(key) && !isDeepStrictEqual(livePg[key], freshPg[key])) needsAgentRestart.push(`postgresql.${key}`);
+  }
+  for (const key of ['scope', 'namespace', 'name', 'restapi', 'etcd3', 'citus'] as const) {
+    if (!isDeepStrictEqual(live[key], fresh[key])) needsAgentRestart.push(key);
+  }
+  return { applied, needsAgentRestart };
+}
