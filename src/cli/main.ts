@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { ShardherdError } from '../errors.ts';
 import { registerAgent } from './agent.ts';
 import { registerList } from './list.ts';
+import { registerSwitchover } from './switchover.ts';
 import { registerTopology } from './topology.ts';
 import { registerValidateConfig } from './validateConfig.ts';
 
@@ -16,6 +17,7 @@ registerAgent(program);
 registerValidateConfig(program);
 registerList(program);
 registerTopology(program);
+registerSwitchover(program);
 
 try {
   await program.parseAsync(process.argv);
