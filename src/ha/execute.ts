@@ -61,6 +61,7 @@ const HURRY: ReadonlySet<Action['kind']> = new Set([
   'stopPostgres',
   'startPostgres',
   'restartInPlace',
+  'restart',
   'bootstrap',
   'clone',
   'rewind',

@@ -11,7 +11,7 @@ import type { Logger } from '../log.ts';
 import type { PostgresNode } from '../postgres/node.ts';
 import { decide } from './decide.ts';
 import { Executor, type HaHooks } from './execute.ts';
-import { LocalTracker, observeLocal } from './observe.ts';
+import { busyState, LocalTracker, observeLocal } from './observe.ts';
 import { OperatorRequests, type RequestOutcome, type ScheduledRestart } from './operatorRequests.ts';
 import { readPendingRestart } from '../postgres/pendingRestart.ts';
 import { pollPeers } from './peerClient.ts';
@@ -311,6 +311,9 @@ export class HaLoop {
     this.executor.lastStarted = null;
     const result = await this.executor.run(decision.actions, input);
     taken?.settle(decision, result.failed, this.executor.lastStarted);
+    // A task started by this cycle is what the snapshot must show: a restarted primary has to be
+    // seen not running at least once, or the Citus side would never send after_promote.
+    if (this.tracker.task !== null) this.local = busyState(this.tracker.task);
     this.lock = result.lock;
     this.lastCycle = { failed: result.failed };
     if (result.dcsError !== null) {
