@@ -3,6 +3,9 @@ import { Command } from 'commander';
 import { ShardherdError } from '../errors.ts';
 import { registerAgent } from './agent.ts';
 import { registerList } from './list.ts';
+import { registerReinit } from './reinit.ts';
+import { registerReload } from './reload.ts';
+import { registerRestart } from './restart.ts';
 import { registerSwitchover } from './switchover.ts';
 import { registerTopology } from './topology.ts';
 import { registerValidateConfig } from './validateConfig.ts';
@@ -17,6 +20,9 @@ registerAgent(program);
 registerValidateConfig(program);
 registerList(program);
 registerTopology(program);
+registerRestart(program);
+registerReload(program);
+registerReinit(program);
 registerSwitchover(program);
 
 try {

@@ -1,0 +1,106 @@
+// What `restart`, `reload` and `reinit` share: picking the members a command acts on from the
+// cluster etcd shows, asking before acting (unless --force), and POSTing to each member's REST API
+// with one printed line per member.
+import { createInterface } from 'node:readline/promises';
+import { apiEndpoint } from '../dcs/memberUrl.ts';
+import type { ClusterView, Member } from '../dcs/types.ts';
+import { ShardherdError } from '../errors.ts';
+import { isPrimaryRole } from '../ha/facts.ts';
+
+export interface TargetMember {
+  name: string;
+  group: number | null;
+  role: string;
+  state: string;
+  leader: boolean;
+  apiUrl: string;
+  member: Member;
+}
+
+export type RoleFilter = 'primary' | 'replica' | 'any';
+
+/** Parser for `--role`: Patroni's words, `master` and `leader` mean primary. */
+export function parseRoleFilter(value: string): RoleFilter {
+  if (value === 'primary' || value === 'master' || value === 'leader') return 'primary';
+  if (value === 'replica' || value === 'any') return value;
+  throw new ShardherdError(`unknown role ${JSON.stringify(value)}: expected primary, replica or any`);
+}
+
+/**
+ * The members named (all members when none is named), restricted to `role`. Throws one line for a
+ * name that is not a member, a name found in two groups, or a member without an api_url.
+ */
+export function selectMembers(view: ClusterView, names: string[], role: RoleFilter): TargetMember[] {
+  const all: TargetMember[] = [];
+  for (const g of view.groups) {
+    for (const m of g.members) {
+      all.push({
+        name: m.name,
+        group: g.group,
+        role: m.data.role,
+        state: m.data.state,
+        leader: g.leader?.name === m.name,
+        apiUrl: typeof m.data.api_url === 'string' ? m.data.api_url : '',
+        member: m,
+      });
+    }
+  }
+  let chosen = all;
+  if (names.length > 0) {
+    chosen = [];
+    for (const name of names) {
+      const found = all.filter((t) => t.name === name);
+      if (found.length === 0) throw new ShardherdError(`${name} is not a member of the cluster`);
+      if (found.length > 1) throw new ShardherdError(`${name} is a member of groups ${found.map((t) => t.group).join(' and ')}: give --group`);
+      if (!chosen.includes(found[0]!)) chosen.push(found[0]!);
+    }
+  }
+  if (role !== 'any') chosen = chosen.filter((t) => (role === 'primary') === (t.leader || isPrimaryRole(t.role)));
+  if (chosen.length === 0) throw new ShardherdError(names.length > 0 ? `none of ${names.join(', ')} has role ${role}` : `no member has role ${role}`);
+  for (const t of chosen) if (t.apiUrl === '') throw new ShardherdError(`${t.name} publishes no api_url`);
+  return chosen;
+}
+
+/** `  g1-m1 (group 1, primary, running)` */
+export function describeTarget(t: TargetMember): string {
+  const group = t.group === null ? '' : `group ${t.group}, `;
+  return `  ${t.name} (${group}${t.leader ? 'leader' : t.role}, ${t.state})`;
+}
+
+/**
+ * Without --force: shows the plan and asks y/N on a terminal. A non-interactive stdin without
+ * --force is refused: nobody could have confirmed.
+ */
+export async function confirmPlan(verb: string, targets: TargetMember[], force: boolean, extra = ''): Promise<void> {
+  if (force) return;
+  process.stderr.write(`Will ${verb}${extra}:\n${targets.map(describeTarget).join('\n')}\n`);
+  if (!process.stdin.isTTY) throw new ShardherdError(`not ${verb.split(' ')[0]}ing: stdin is not a terminal, so nobody confirmed; pass --force`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = (await rl.question(`Are you sure? [y/N] `)).trim();
+    if (!/^y(es)?$/i.test(answer)) throw new ShardherdError('aborted');
+  } finally {
+    rl.close();
+  }
+}
+
+export interface PostResult {
+  status: number;
+  text: string;
+}
+
+/** POSTs `body` (JSON) to `path` of the member's REST API; status 0 when it did not answer. */
+export async function postToMember(t: TargetMember, path: string, body: unknown, timeoutMs: number, method: 'POST' | 'DELETE' = 'POST'): Promise<PostResult> {
+  try {
+    const res = await fetch(apiEndpoint(t.apiUrl, path), {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return { status: res.status, text: (await res.text()).replace(/\s+/g, ' ').trim() };
+  } catch (err) {
+    const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    return { status: 0, text: `no answer from ${t.apiUrl}${cause || (err instanceof Error ? `: ${err.message}` : '')}` };
+  }
+}
