@@ -1,0 +1,51 @@
+// applyReloadedConfig: what a reload takes over into the running configuration, and what it only
+// reports as needing an agent restart.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { applyReloadedConfig } from '../../../src/agent/reload.ts';
+import { loadConfig } from '../../../src/config/load.ts';
+import { minimalConfig, withSetting, writeConfig } from '../config/helpers.ts';
+
+function load(raw: Record<string, unknown>) {
+  return loadConfig(writeConfig(raw), {}).config;
+}
+
+test('tags, parameters, pg_hba and the log level are applied in place', () => {
+  const base = minimalConfig();
+  const live = load(base);
+  const tagsObject = live.tags;
+  const postgresql = live.postgresql;
+  let changed = withSetting(base, 'postgresql.parameters', { work_mem: '7MB' });
+  changed = withSetting(changed, 'postgresql.pg_hba', ['local all all trust']);
+  changed = withSetting(changed, 'tags', { nofailover: true });
+  changed = withSetting(changed, 'log', { level: 'WARNING' });
+  const result = applyReloadedConfig(live, load(changed));
+  assert.deepEqual(result.applied.sort(), ['log.level', 'postgresql.parameters', 'postgresql.pg_hba', 'tags']);
+  assert.deepEqual(result.needsAgentRestart, []);
+  assert.equal(live.tags, tagsObject, 'the same tags object (the loop and the API hold it)');
+  assert.equal(live.postgresql, postgresql, 'the same postgresql object (the renderer holds it)');
+  assert.equal(live.tags.nofailover, true);
+  assert.equal(live.postgresql.parameters.work_mem, '7MB');
+  assert.deepEqual(live.postgresql.pg_hba, ['local all all trust']);
+  assert.equal(live.log.level, 'warn');
+});
+
+test('a changed name or data_dir is reported as needing an agent restart and left as it was', () => {
+  const base = minimalConfig();
+  const live = load(base);
+  const name = live.name;
+  const dataDir = live.postgresql.data_dir;
+  let changed = withSetting(base, 'name', 'other');
+  changed = withSetting(changed, 'postgresql.data_dir', '/elsewhere');
+  const result = applyReloadedConfig(live, load(changed));
+  assert.deepEqual(result.applied, []);
+  assert.deepEqual(result.needsAgentRestart.sort(), ['name', 'postgresql.data_dir']);
+  assert.equal(live.name, name);
+  assert.equal(live.postgresql.data_dir, dataDir);
+});
+
+test('an unchanged file changes nothing', () => {
+  const base = minimalConfig();
+  const live = load(base);
+  assert.deepEqual(applyReloadedConfig(live, load(base)), { applied: [], needsAgentRestart: [] });
+});
