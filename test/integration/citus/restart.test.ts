@@ -1,0 +1,113 @@
+// Issue 5, restart of a worker primary with real agents (3 groups x 2, stand-in Citus): an
+// application writing through the coordinator sees no error while `shardherd restart --group 1`
+// restarts group 1's primary; the primary keeps its leader key, the coordinator's pause is opened
+// by before_demote and ended by after_promote (not by its deadline).
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { CITUS_DATABASE, CLUSTER_PASSWORDS, onCleanup, readLeaderKey, useHarness, waitFor, type TestMember } from '../../harness/index.ts';
+import { citusClient, finishCitusCluster, pollRows, primaryRow, startCitusCluster, type RunningCitusCluster } from './clusterSteps.ts';
+
+useHarness();
+
+const run = promisify(execFile);
+const GROUPS = [0, 1, 2];
+
+let running: RunningCitusCluster;
+
+function leaderOf(group: number): TestMember {
+  const leader = running.leaders.get(group);
+  assert.ok(leader, `group ${group} has a leader`);
+  return leader;
+}
+
+before(async () => {
+  running = await startCitusCluster({ groups: GROUPS });
+  await leaderOf(1).query('create table t (id bigint primary key)', [], { database: CITUS_DATABASE });
+  await pollRows(await citusClient(leaderOf(0)), (rows) => GROUPS.every((g) => primaryRow(rows, g)?.nodeport === leaderOf(g).pgPort), {
+    timeout: 30_000,
+    message: 'every group primary is registered',
+  });
+}, { timeout: 180_000 });
+
+after(async () => {
+  if (running !== undefined) await finishCitusCluster(running);
+});
+
+/** Routed writes to group 1 through the coordinator, one after the other, until stopped. */
+async function startWriter(coordinator: TestMember): Promise<{ acked: number[]; errors: string[]; longest(): number; stop(): Promise<void> }> {
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port: coordinator.pgPort,
+    user: 'postgres',
+    password: CLUSTER_PASSWORDS.superuser,
+    database: CITUS_DATABASE,
+    application_name: 'restart-test-app',
+  });
+  client.on('error', () => {});
+  await client.connect();
+  onCleanup('close the application connection', () => client.end().catch(() => {}));
+  const acked: number[] = [];
+  const errors: string[] = [];
+  let longest = 0;
+  let stopped = false;
+  const done = (async () => {
+    for (let id = 1; !stopped; id++) {
+      const started = performance.now();
+      try {
+        await client.query('select citus_compat.routed_write(1, $1)', [`insert into t values (${id})`]);
+        acked.push(id);
+      } catch (err) {
+        errors.push(`${id}: ${(err as Error).message}`);
+      }
+      longest = Math.max(longest, performance.now() - started);
+    }
+  })();
+  return {
+    acked,
+    errors,
+    longest: () => longest,
+    stop: async () => {
+      stopped = true;
+      await done;
+    },
+  };
+}
+
+async function pauseCounters(coordinator: TestMember): Promise<{ committed: number; rolledBack: number }> {
+  const res = await fetch(`${coordinator.apiUrl}/citus`, { signal: AbortSignal.timeout(2000) });
+  assert.equal(res.status, 200, 'the coordinator leader runs the Citus manager');
+  return ((await res.json()) as { pauses: { committed: number; rolledBack: number } }).pauses;
+}
+
+test('shardherd restart of a worker primary under routed writes: no client error, every acknowledged row kept, the leader key stays, the pause ends by after_promote', { timeout: 180_000 }, async (t) => {
+  const primary = leaderOf(1);
+  const coordinator = leaderOf(0);
+  const startedAt = (await primary.query<{ t: string }>('select pg_postmaster_start_time()::text as t')).rows[0]!.t;
+  const before = await pauseCounters(coordinator);
+  const writer = await startWriter(coordinator);
+  await waitFor(() => writer.acked.length >= 20, { timeout: 10_000, message: 'the application writes' });
+
+  const began = performance.now();
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'restart', '-c', primary.configPath, '--group', '1', primary.name, '--force'], { timeout: 120_000 });
+  const restartMs = performance.now() - began;
+  assert.equal(stdout, `Success: restart on member ${primary.name}\n`);
+  const now = (await primary.query<{ t: string }>('select pg_postmaster_start_time()::text as t')).rows[0]!.t;
+  assert.notEqual(now, startedAt, 'PostgreSQL was restarted');
+
+  const acked = writer.acked.length;
+  await waitFor(() => writer.acked.length >= acked + 20, { timeout: 15_000, message: 'writes go on after the restart' });
+  await writer.stop();
+  t.diagnostic(`restart (CLI) ${Math.round(restartMs)} ms, longest write wait ${Math.round(writer.longest())} ms, ${writer.acked.length} rows`);
+  assert.deepEqual(writer.errors, [], 'no client errors');
+  assert.equal(await readLeaderKey(running.cluster.etcd, running.cluster.scope, 1), primary.name, 'the leader key stayed');
+  const stored = await primary.query<{ id: string }>('select id from t', [], { database: CITUS_DATABASE });
+  const have = new Set(stored.rows.map((r) => Number(r.id)));
+  assert.deepEqual(writer.acked.filter((id) => !have.has(id)), [], 'every acknowledged row is on the primary');
+  const after_ = await pauseCounters(coordinator);
+  assert.equal(after_.rolledBack, before.rolledBack, 'no pause ran into its deadline');
+  assert.equal(after_.committed, before.committed + 1, 'one pause, ended by after_promote');
+});
