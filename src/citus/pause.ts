@@ -7,7 +7,7 @@ import type { ClusterView, DcsEvent, GroupView } from '../dcs/types.ts';
 import type { Logger } from '../log.ts';
 import { desiredTopology } from './desired.ts';
 import { holdGroups } from './hold.ts';
-import { readMetadata, type Queryable } from './metadataStore.ts';
+import { readMetadata, type MetadataRows, type Queryable } from './metadataStore.ts';
 import { planMetadata, type PlanOptions } from './plan.ts';
 
 /**
@@ -380,7 +380,8 @@ export class GroupPauses {
       const desired = holdGroups(desiredTopology(view), rows, others);
       const target = desired.groups.find((g) => g.group === group)?.primary;
       if (target?.kind !== 'node') throw new Error(`etcd shows no running primary for group ${group}`);
-      const plan = planMetadata(desired, rows.nodes, rows.poolinfo, this.planOptions);
+      const from = asBeforePause(rows, pause.row, target.node);
+      const plan = planMetadata(desired, from.nodes, from.poolinfo, this.planOptions);
       for (const [i, s] of plan.entries()) {
         this.logger.info({ action: 'citus-metadata', group, step: i + 1, of: plan.length, sql: s.sql, params: s.params }, s.why);
         await q.query(s.sql, s.params);
@@ -518,6 +519,19 @@ function queryOn(pause: Pause): Queryable {
 
 function groupOf(view: ClusterView | null, group: number): GroupView | undefined {
   return view?.groups.find((g) => g.group === group);
+}
+
+/**
+ * The rows with the paused primary row back at its address from before the pause. Planned from
+ * there, a promoted secondary is a swap of addresses (row updates, which take no table lock)
+ * instead of a remove and an add, which would wait for the pg_dist_node lock that another
+ * group's open pause holds. Statements address the paused row by nodeid, so the name it has in
+ * this transaction does not matter.
+ */
+function asBeforePause(rows: MetadataRows, row: Pause['row'], target: { host: string; port: number }): MetadataRows {
+  // Back on the same node (a restart): plan from the '-demoted' name so the row is moved back.
+  if (row === null || (row.host === target.host && row.port === target.port)) return rows;
+  return { ...rows, nodes: rows.nodes.map((r) => (r.nodeid === row.nodeid ? { ...r, nodename: row.host, nodeport: row.port } : r)) };
 }
 
 function malformed(event: PauseEvent): string | null {
