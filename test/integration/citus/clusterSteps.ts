@@ -231,3 +231,69 @@ export function otherMember(cluster: TestCluster, member: TestMember): TestMembe
   assert.ok(other);
   return other;
 }
+
+/**
+ * The application of the Citus tests: inserts ids 1, 2, 3, ... into group 1's table `t` through
+ * the coordinator (the stand-in's routed write), one after the other, recording every
+ * acknowledged id, every error and how long each write took.
+ */
+export class RoutedWriter {
+  readonly acked: number[] = [];
+  readonly errors: string[] = [];
+  /** [start, end] of every write, performance.now() ms. */
+  readonly spans: Array<[number, number]> = [];
+  private stopped = false;
+  private done: Promise<void> = Promise.resolve();
+  private next = 1;
+
+  constructor(private readonly client: pg.Client) {}
+
+  static async connect(coordinator: TestMember, applicationName: string): Promise<RoutedWriter> {
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: coordinator.pgPort,
+      user: 'postgres',
+      password: CLUSTER_PASSWORDS.superuser,
+      database: CITUS_DATABASE,
+      application_name: applicationName,
+    });
+    client.on('error', () => {});
+    await client.connect();
+    onCleanup('close the application connection', () => client.end().catch(() => {}));
+    return new RoutedWriter(client);
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.done = (async () => {
+      while (!this.stopped) {
+        const id = this.next++;
+        const started = performance.now();
+        try {
+          await this.client.query('select citus_compat.routed_write(1, $1)', [`insert into t values (${id})`]);
+          this.acked.push(id);
+        } catch (err) {
+          this.errors.push(`${id}: ${(err as Error).message}`);
+          // A dead connection fails at once: do not spin on it.
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        this.spans.push([started, performance.now()]);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+
+  /** Longest write of the whole run. */
+  longest(): number {
+    return this.longestWait(0, Number.POSITIVE_INFINITY);
+  }
+
+  /** Longest write that overlapped [from, to]. */
+  longestWait(from: number, to: number): number {
+    return Math.max(0, ...this.spans.filter(([s, e]) => e >= from && s <= to).map(([s, e]) => e - s));
+  }
+}

@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import pg from 'pg';
-import { CITUS_DATABASE, CLUSTER_PASSWORDS, onCleanup, readLeaderKey, useHarness, waitFor, type TestMember } from '../../harness/index.ts';
-import { citusClient, finishCitusCluster, pollRows, primaryRow, startCitusCluster, type RunningCitusCluster } from './clusterSteps.ts';
+import { CITUS_DATABASE, readLeaderKey, useHarness, waitFor, type TestMember } from '../../harness/index.ts';
+import { citusClient, finishCitusCluster, pollRows, primaryRow, RoutedWriter, startCitusCluster, type RunningCitusCluster } from './clusterSteps.ts';
 
 useHarness();
 
@@ -37,46 +36,6 @@ after(async () => {
   if (running !== undefined) await finishCitusCluster(running);
 });
 
-/** Routed writes to group 1 through the coordinator, one after the other, until stopped. */
-async function startWriter(coordinator: TestMember): Promise<{ acked: number[]; errors: string[]; longest(): number; stop(): Promise<void> }> {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port: coordinator.pgPort,
-    user: 'postgres',
-    password: CLUSTER_PASSWORDS.superuser,
-    database: CITUS_DATABASE,
-    application_name: 'restart-test-app',
-  });
-  client.on('error', () => {});
-  await client.connect();
-  onCleanup('close the application connection', () => client.end().catch(() => {}));
-  const acked: number[] = [];
-  const errors: string[] = [];
-  let longest = 0;
-  let stopped = false;
-  const done = (async () => {
-    for (let id = 1; !stopped; id++) {
-      const started = performance.now();
-      try {
-        await client.query('select citus_compat.routed_write(1, $1)', [`insert into t values (${id})`]);
-        acked.push(id);
-      } catch (err) {
-        errors.push(`${id}: ${(err as Error).message}`);
-      }
-      longest = Math.max(longest, performance.now() - started);
-    }
-  })();
-  return {
-    acked,
-    errors,
-    longest: () => longest,
-    stop: async () => {
-      stopped = true;
-      await done;
-    },
-  };
-}
-
 async function pauseCounters(coordinator: TestMember): Promise<{ committed: number; rolledBack: number }> {
   const res = await fetch(`${coordinator.apiUrl}/citus`, { signal: AbortSignal.timeout(2000) });
   assert.equal(res.status, 200, 'the coordinator leader runs the Citus manager');
@@ -88,7 +47,8 @@ test('shardherd restart of a worker primary under routed writes: no client error
   const coordinator = leaderOf(0);
   const startedAt = (await primary.query<{ t: string }>('select pg_postmaster_start_time()::text as t')).rows[0]!.t;
   const before = await pauseCounters(coordinator);
-  const writer = await startWriter(coordinator);
+  const writer = await RoutedWriter.connect(coordinator, 'restart-test-app');
+  writer.start();
   await waitFor(() => writer.acked.length >= 20, { timeout: 10_000, message: 'the application writes' });
 
   const began = performance.now();

@@ -10,12 +10,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import pg from 'pg';
 import { Dcs } from '../../../src/dcs/dcs.ts';
 import type { MemberData } from '../../../src/dcs/types.ts';
 import {
   CITUS_DATABASE,
-  CLUSTER_PASSWORDS,
   onCleanup,
   useHarness,
   waitFor,
@@ -30,6 +28,7 @@ import {
   otherMember,
   pollRows,
   primaryRow,
+  RoutedWriter,
   startCitusCluster,
   TIMING,
   watchPrimaryKey,
@@ -77,62 +76,6 @@ async function post(member: TestMember, path: string, body: unknown, method = 'P
 }
 
 /** The application: routed writes to group 1 through the coordinator, one after the other. */
-class Writer {
-  readonly acked: number[] = [];
-  readonly errors: string[] = [];
-  /** [start, end] of every write, performance.now() ms. */
-  readonly spans: Array<[number, number]> = [];
-  private stopped = false;
-  private done: Promise<void> = Promise.resolve();
-  private next = 1;
-
-  constructor(private readonly client: pg.Client) {}
-
-  static async connect(coordinator: TestMember): Promise<Writer> {
-    const client = new pg.Client({
-      host: '127.0.0.1',
-      port: coordinator.pgPort,
-      user: 'postgres',
-      password: CLUSTER_PASSWORDS.superuser,
-      database: CITUS_DATABASE,
-      application_name: 'switchover-test-app',
-    });
-    client.on('error', () => {});
-    await client.connect();
-    onCleanup('close the application connection', () => client.end().catch(() => {}));
-    return new Writer(client);
-  }
-
-  start(): void {
-    this.stopped = false;
-    this.done = (async () => {
-      while (!this.stopped) {
-        const id = this.next++;
-        const started = performance.now();
-        try {
-          await this.client.query('select citus_compat.routed_write(1, $1)', [`insert into t values (${id})`]);
-          this.acked.push(id);
-        } catch (err) {
-          this.errors.push(`${id}: ${(err as Error).message}`);
-          // A dead connection fails at once: do not spin on it.
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-        this.spans.push([started, performance.now()]);
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-
-  /** Longest write that overlapped [from, to]. */
-  longestWait(from: number, to: number): number {
-    return Math.max(0, ...this.spans.filter(([s, e]) => e >= from && s <= to).map(([s, e]) => e - s));
-  }
-}
-
 /** Follows group `group`'s keys from now: when the failover request was written, and the first running primary after it. */
 async function watchSwitch(cluster: TestCluster, group: number, from: string): Promise<{ requested: Promise<number>; running: Promise<{ at: number; member: string }>; close(): void }> {
   const dcs = new Dcs({ hosts: [cluster.etcd.endpoint], namespace: 'service', scope: cluster.scope, group, retryTimeout: TIMING.retryTimeout, ttl: TIMING.ttl });
@@ -212,7 +155,7 @@ test('REST refusals answer with their code and a one-line reason', { timeout: 60
 
 test('two switchovers of group 1 under routed writes: no client error, every acknowledged row kept, each within 5 s', { timeout: 120_000 }, async (t) => {
   const { cluster } = running;
-  const writer = await Writer.connect(leaderOf(0));
+  const writer = await RoutedWriter.connect(leaderOf(0), 'switchover-test-app');
   writer.start();
   t.after(() => writer.stop());
   await waitFor(() => writer.acked.length >= 20, { timeout: 10_000, message: 'the application writes' });
