@@ -179,7 +179,9 @@ async function main(): Promise<void> {
   if (list.status === 0) say(list.stdout);
   say('Connect to the coordinator:');
   say(`  psql "host=127.0.0.1 port=${result.port} user=postgres password=${SUPERUSER_PASSWORD} dbname=citus"`);
-  say('Try a failover: kill the agent and PostgreSQL of a worker leader, then watch pg_dist_node follow:');
+  say('Try a switchover of worker group 1 (coordinator-routed writes wait, they do not fail):');
+  say('  npm run shardherd -- switchover -c groups/coord1.yml --group 1 --force');
+  say('or kill the agent and PostgreSQL of a worker leader; then watch pg_dist_node and the cluster follow:');
   say('  npm run shardherd -- list -c groups/coord1.yml');
   say('REST API of each member: http://127.0.0.1:8008/patroni ... :8013 (Patroni-compatible)');
   say('Press Ctrl-C to stop everything.');
