@@ -238,6 +238,9 @@ export class Dcs {
           stream.write({ ID: lease });
         });
       } finally {
+        // Half-close first: etcd3 treats an error on a still-writable stream (the CANCELLED a
+        // bare cancel() produces) as a broken host and reopens every channel, watches included.
+        stream.end();
         stream.cancel();
       }
     });

@@ -62,6 +62,7 @@ export class PrefixWatch implements DcsWatch {
       (stream) => {
         if (this.closed) {
           stream.on('error', () => undefined);
+          stream.end();
           stream.cancel();
           return;
         }
@@ -158,8 +159,10 @@ export class PrefixWatch implements DcsWatch {
     const stream = this.stream;
     this.stream = null;
     if (!stream) return;
-    // Cancelling makes grpc emit a CANCELLED error; keep a listener so it is not thrown.
+    // Cancelling makes grpc emit a CANCELLED error; keep a listener so it is not thrown, and
+    // half-close first so etcd3 does not take that error for a broken host (see Dcs.keepaliveOnce).
     stream.on('error', () => undefined);
+    stream.end();
     stream.cancel();
   }
 }
