@@ -16,6 +16,7 @@ import {
   startCitusCluster,
   waitForRows,
   watchPrimaryKey,
+  groupLeader,
   type RunningCitusCluster,
 } from './clusterSteps.ts';
 
@@ -29,11 +30,7 @@ let running: RunningCitusCluster;
 /** Current leader of each group, kept up to date as the tests kill members. */
 let leaders: Map<number, TestMember>;
 
-function leaderOf(group: number): TestMember {
-  const leader = leaders.get(group);
-  assert.ok(leader, `group ${group} has a leader`);
-  return leader;
-}
+const leaderOf = (group: number): TestMember => groupLeader(running, group);
 
 before(async () => {
   running = await startCitusCluster({ groups: GROUPS });

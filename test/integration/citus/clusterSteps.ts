@@ -38,8 +38,15 @@ export interface RunningCitusCluster {
   cluster: TestCluster;
   /** Reads the cluster's members each round: groups added later are checked too. */
   checker: PrimaryChecker;
-  /** The leader of each group once all had come up. */
+  /** The leader of each group once all had come up; tests update it as leaders change. */
   leaders: Map<number, TestMember>;
+}
+
+/** The recorded leader of `group`; fails the test when there is none. */
+export function groupLeader(running: RunningCitusCluster, group: number): TestMember {
+  const leader = running.leaders.get(group);
+  assert.ok(leader, `group ${group} has a leader`);
+  return leader;
 }
 
 /** Starts every member under the checker and waits for one leader and one streaming replica per group. */

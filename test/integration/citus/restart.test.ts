@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { CITUS_DATABASE, readLeaderKey, useHarness, waitFor, type TestMember } from '../../harness/index.ts';
-import { citusClient, finishCitusCluster, pollRows, primaryRow, RoutedWriter, startCitusCluster, type RunningCitusCluster } from './clusterSteps.ts';
+import { citusClient, finishCitusCluster, groupLeader, pollRows, primaryRow, RoutedWriter, startCitusCluster, type RunningCitusCluster } from './clusterSteps.ts';
 
 useHarness();
 
@@ -17,11 +17,7 @@ const GROUPS = [0, 1, 2];
 
 let running: RunningCitusCluster;
 
-function leaderOf(group: number): TestMember {
-  const leader = running.leaders.get(group);
-  assert.ok(leader, `group ${group} has a leader`);
-  return leader;
-}
+const leaderOf = (group: number): TestMember => groupLeader(running, group);
 
 before(async () => {
   running = await startCitusCluster({ groups: GROUPS });

@@ -32,6 +32,7 @@ import {
   startCitusCluster,
   TIMING,
   watchPrimaryKey,
+  groupLeader,
   type RunningCitusCluster,
 } from './clusterSteps.ts';
 
@@ -44,11 +45,7 @@ const GROUPS = [0, 1, 2];
 let running: RunningCitusCluster;
 let leaders: Map<number, TestMember>;
 
-function leaderOf(group: number): TestMember {
-  const leader = leaders.get(group);
-  assert.ok(leader, `group ${group} has a leader`);
-  return leader;
-}
+const leaderOf = (group: number): TestMember => groupLeader(running, group);
 
 before(async () => {
   running = await startCitusCluster({ groups: GROUPS });
