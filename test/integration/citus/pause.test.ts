@@ -287,6 +287,8 @@ describe('pause protocol on a coordinator and two worker groups', () => {
     assert.ok(late < 1000, `released ${late.toFixed(1)} ms after the deadline`);
     // Rolled back: the write went to the old address, the row was never moved.
     assert.ok((await notesOn(serverB)).includes('after the deadline'));
+    // The server releases the write as the ROLLBACK runs; the counter moves once it returns.
+    await waitFor(() => manager.pauseStats().rolledBack === rolledBefore + 1, { ...WAIT, message: 'the rollback is counted once' });
     assert.equal(manager.pauseStats().rolledBack, rolledBefore + 1);
     assert.equal((await primaryOf(1)).addr, `${H}:${serverB.port}`);
 
@@ -314,6 +316,8 @@ describe('pause protocol on a coordinator and two worker groups', () => {
     t.diagnostic(`write released ${(performance.now() - t0).toFixed(1)} ms after the new leader key`);
     assert.deepEqual(await notesOn(serverD), ['during failover']);
     assert.deepEqual(await primaryOf(2), { nodeid, addr: `${H}:${serverD.port}` });
+    // The server releases the write at COMMIT; the counter moves once the COMMIT returns.
+    await waitFor(() => manager.pauseStats().committed === stats0.committed + 1, { ...WAIT, message: 'the commit is counted once' });
     const stats = manager.pauseStats();
     assert.equal(stats.opened, stats0.opened + 1);
     assert.equal(stats.committed, stats0.committed + 1);
