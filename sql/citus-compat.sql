@@ -2,13 +2,33 @@
 -- Citus (DESIGN.md §6). Idempotent: safe to run again. Needs a superuser and the dblink extension.
 --
 -- Objects live in pg_catalog under Citus's own names, so product SQL is byte-for-byte the SQL
--- that runs against real Citus. Test-only helpers (routed writes and reads) live in citus_compat.
+-- that runs against real Citus. Test-only helpers (routed writes and reads, the metadata sync)
+-- live in citus_compat. The stand-in is held to Citus 13.2 by the conformance table
+-- (test/integration/citus/conformance.test.ts, facts in citus-facts.md): same names, signatures,
+-- SQLSTATEs, messages, locks and the same failures.
 --
--- Locking model. Real Citus makes citus_update_node take AccessExclusive locks on the shards of
--- the node's group, which routed writes need in a conflicting mode. Here the group's primary row
--- in pg_dist_node stands in for "the group's shards": an address change locks that row FOR
--- UPDATE until the transaction ends, and citus_compat.routed_write locks it FOR SHARE before it
--- writes, so it waits exactly as a Citus-routed write would; reads take no row lock.
+-- Locking model. citus_update_node and citus_pause_node_within_txn on a primary row take the
+-- group's shard-metadata locks (AccessExclusive) on Citus; routed writes need those shards in a
+-- conflicting mode, reads do not. Here a transaction-level advisory lock per group stands in for
+-- "the group's shards": exclusive for the address change or pause, shared for
+-- citus_compat.routed_write, none for reads. (A row lock on the group's pg_dist_node row would
+-- also block the metadatasynced updates that every citus_update_node and the sync make on that
+-- row, which Citus's shard locks do not.) Changes of pg_dist_node itself serialise on a table
+-- lock, as Citus's ExclusiveLock on pg_dist_node does; see lock_node_metadata.
+--
+-- Metadata workers and their copies. A metadata worker is a primary, active row with
+-- hasmetadata in a group > 0; its server runs the stand-in too and keeps its own copy of
+-- pg_dist_node. citus_add_node, citus_add_secondary_node, citus_remove_node,
+-- citus_set_coordinator_host and citus_set_node_property apply their change to every metadata
+-- worker's copy synchronously (through dblink) and so fail when one is unreachable or now a
+-- standby; citus_update_node contacts nobody, marks every metadata worker unsynced and wakes
+-- the sync at COMMIT (NOTIFY citus_compat_metadata_sync). The sync itself,
+-- citus_compat.sync_metadata(), is run by a loop beside the server (scripts/standInSync.ts),
+-- as Citus's maintenance daemon runs it.
+--
+-- One difference: a remote apply runs in the worker's own transaction (dblink cannot join a
+-- two-phase commit), so a coordinator ROLLBACK after a successful remote apply leaves that
+-- worker's copy ahead of the coordinator until its next sync (the next citus_update_node).
 
 BEGIN;
 
@@ -130,13 +150,22 @@ RETURNS text LANGUAGE sql STABLE AS $fn$
          || ') on PostgreSQL ' || current_setting('server_version')
 $fn$;
 
+
+-- Which group this server is: 0 on the coordinator (and on a server not yet activated), the
+-- worker's group once the coordinator activated it. Only the coordinator runs the sync.
+CREATE TABLE IF NOT EXISTS pg_catalog.pg_dist_local_group (groupid int NOT NULL);
+INSERT INTO pg_catalog.pg_dist_local_group (groupid)
+  SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_local_group);
+GRANT SELECT ON pg_catalog.pg_dist_local_group TO PUBLIC;
+
 -- ---------------------------------------------------------------------------------------------
 -- Internals shared by the node functions.
 
--- Citus takes ExclusiveLock on pg_dist_node to serialise node changes; readers there take
--- AccessShareLock. Readers here (routed writes) take RowShareLock through FOR SHARE, which
--- ExclusiveLock would block, so the stand-in uses the strongest mode that lets them through and
--- still conflicts with itself and with RowExclusiveLock (held by an open citus_update_node).
+-- Citus takes ExclusiveLock on pg_dist_node to serialise node changes (add, remove, and the
+-- unsetting of metadatasynced in citus_update_node); its router reads metadata from a cache
+-- and takes no table lock. Routed writes here read pg_dist_node with a plain SELECT, which
+-- every mode short of ACCESS EXCLUSIVE lets through; SHARE ROW EXCLUSIVE conflicts with itself
+-- and with the ROW EXCLUSIVE that the sync takes, like ExclusiveLock does.
 CREATE OR REPLACE FUNCTION citus_compat.lock_node_metadata()
 RETURNS void LANGUAGE plpgsql AS $fn$
 BEGIN
@@ -144,24 +173,89 @@ BEGIN
 END
 $fn$;
 
--- Citus's ModifiableWorkerNode: lock, then find the node by address in any cluster or fail.
-CREATE OR REPLACE FUNCTION citus_compat.modifiable_node(node_name text, node_port int)
-RETURNS pg_catalog.pg_dist_node LANGUAGE plpgsql AS $fn$
+-- The metadata workers: the nodes whose copy of pg_dist_node Citus keeps in step.
+CREATE OR REPLACE FUNCTION citus_compat.metadata_workers()
+RETURNS SETOF pg_catalog.pg_dist_node LANGUAGE sql STABLE AS $fn$
+  SELECT * FROM pg_catalog.pg_dist_node n
+   WHERE n.noderole = 'primary' AND n.isactive AND n.hasmetadata AND n.groupid > 0
+   ORDER BY n.nodeid
+$fn$;
+
+-- Citus checks this before sending any metadata change to the workers, before connecting.
+CREATE OR REPLACE FUNCTION citus_compat.ensure_metadata_synced()
+RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
-  found_node pg_catalog.pg_dist_node;
+  stale pg_catalog.pg_dist_node;
 BEGIN
-  PERFORM citus_compat.lock_node_metadata();
-  SELECT * INTO found_node FROM pg_catalog.pg_dist_node n
-   WHERE n.nodename = node_name AND n.nodeport = node_port;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'node at "%:%" does not exist', node_name, node_port;
+  SELECT * INTO stale FROM citus_compat.metadata_workers() w WHERE NOT w.metadatasynced LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION '%:% is a metadata node, but is out of sync', stale.nodename, stale.nodeport
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'If the node is up, wait until metadata gets synced to it and try again.';
   END IF;
-  RETURN found_node;
 END
 $fn$;
 
+CREATE OR REPLACE FUNCTION citus_compat.ensure_transactional_sync_mode()
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF current_setting('citus.metadata_sync_mode', true) = 'nontransactional' THEN
+    RAISE EXCEPTION 'this operation cannot be completed in nontransactional metadata sync mode'
+      USING ERRCODE = 'internal_error',
+            HINT = 'SELECT SET citus.metadata_sync_mode to ''transactional''';
+  END IF;
+END
+$fn$;
+
+-- Runs a command on a node in its own transaction. A node that cannot be reached fails as
+-- Citus reports it (08006, libpq's reason without its "connection to server at" prefix); an
+-- error of the command itself (e.g. 25006 on a standby) comes back with its own SQLSTATE.
+CREATE OR REPLACE FUNCTION citus_compat.remote_exec(node_id int, node_name text, node_port int, command text)
+RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  reason text;
+BEGIN
+  PERFORM dblink_exec(citus_compat.node_conninfo(node_id, node_name, node_port), command, true);
+EXCEPTION WHEN sqlclient_unable_to_establish_sqlconnection THEN
+  GET STACKED DIAGNOSTICS reason = PG_EXCEPTION_DETAIL;
+  reason := regexp_replace(coalesce(reason, SQLERRM),
+                           '^connection to server (at "[^"]*"( \([^)]*\))?, port \d+|on socket "[^"]*") failed: ', '');
+  RAISE EXCEPTION 'connection to the remote node %@%:% failed with the following error: %',
+    current_user, node_name, node_port, reason
+    USING ERRCODE = 'connection_failure';
+END
+$fn$;
+
+-- Sends a change of pg_dist_node to every metadata worker but one (the node being added is
+-- activated instead), stopping at the first failure as Citus's coordinated transaction does.
+CREATE OR REPLACE FUNCTION citus_compat.apply_on_metadata_workers(command text, except_node int DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  w pg_catalog.pg_dist_node;
+BEGIN
+  FOR w IN SELECT * FROM citus_compat.metadata_workers() LOOP
+    CONTINUE WHEN w.nodeid IS NOT DISTINCT FROM except_node;
+    PERFORM citus_compat.remote_exec(w.nodeid, w.nodename, w.nodeport, command);
+  END LOOP;
+END
+$fn$;
+
+-- The command that replaces a node's copy of the metadata with this server's rows and sets
+-- its local group, as Citus's metadata sync and node activation do.
+CREATE OR REPLACE FUNCTION citus_compat.metadata_snapshot_command(group_id int)
+RETURNS text LANGUAGE sql STABLE AS $fn$
+  SELECT format(
+    'DELETE FROM pg_catalog.pg_dist_node; '
+    'INSERT INTO pg_catalog.pg_dist_node '
+    'SELECT * FROM json_populate_recordset(NULL::pg_catalog.pg_dist_node, %L); '
+    'UPDATE pg_catalog.pg_dist_local_group SET groupid = %s',
+    coalesce((SELECT json_agg(n ORDER BY n.nodeid) FROM pg_catalog.pg_dist_node n), '[]'::json),
+    group_id)
+$fn$;
+
 -- Citus's AddNodeMetadata: returns the existing node's id when the address is already known
--- (whatever its group or role), otherwise validates and inserts.
+-- (whatever its group or role, without a lock and without contacting anyone), otherwise
+-- validates, inserts, tells every metadata worker and activates a new worker primary.
 CREATE OR REPLACE FUNCTION citus_compat.add_node_metadata(
   node_name text, node_port int, group_id int, node_role pg_catalog.noderole, node_cluster name,
   should_have_shards bool, activate bool)
@@ -169,9 +263,8 @@ RETURNS int LANGUAGE plpgsql AS $fn$
 DECLARE
   existing_id int;
   coordinator_name text;
-  new_id int;
-  is_coordinator bool;
-  sync_metadata bool;
+  new_row pg_catalog.pg_dist_node;
+  has_metadata bool;
 BEGIN
   SELECT nodeid INTO existing_id FROM pg_catalog.pg_dist_node
    WHERE nodename = node_name AND nodeport = node_port;
@@ -193,7 +286,8 @@ BEGIN
      WHERE groupid = 0 AND noderole = 'primary';
     IF coordinator_name = 'localhost' THEN
       RAISE EXCEPTION 'cannot add a worker node when the coordinator hostname is set to localhost'
-        USING DETAIL = 'Worker nodes need to be able to connect to the coordinator to transfer data.',
+        USING ERRCODE = 'internal_error',
+              DETAIL = 'Worker nodes need to be able to connect to the coordinator to transfer data.',
               HINT = 'Use SELECT citus_set_coordinator_host(''<hostname>'') to configure the coordinator hostname';
     END IF;
   END IF;
@@ -201,28 +295,64 @@ BEGIN
   IF group_id = -1 THEN
     group_id := nextval('pg_catalog.pg_dist_groupid_seq');
   END IF;
-  is_coordinator := group_id = 0;
 
   IF node_role = 'primary' AND EXISTS (SELECT 1 FROM pg_catalog.pg_dist_node
                                         WHERE groupid = group_id AND noderole = 'primary') THEN
-    RAISE EXCEPTION 'group % already has a primary node', group_id;
+    RAISE EXCEPTION 'group % already has a primary node', group_id USING ERRCODE = 'internal_error';
   END IF;
   IF node_role = 'primary' AND node_cluster <> 'default' THEN
-    RAISE EXCEPTION 'primaries must be added to the default cluster';
+    RAISE EXCEPTION 'primaries must be added to the default cluster' USING ERRCODE = 'internal_error';
+  END IF;
+  IF node_role <> 'primary' THEN
+    PERFORM citus_compat.ensure_transactional_sync_mode();
   END IF;
 
-  -- The coordinator always has the authoritative metadata; activating a worker primary syncs
-  -- the metadata to it, which Citus records in these two flags.
-  sync_metadata := is_coordinator OR (activate AND node_role = 'primary');
+  -- Checked before any connection, as Citus does before sending metadata commands.
+  PERFORM citus_compat.ensure_metadata_synced();
 
-  new_id := nextval('pg_catalog.pg_dist_node_nodeid_seq');
+  -- The coordinator has the authoritative metadata; an activated worker primary receives it.
+  -- Secondaries never do.
+  has_metadata := node_role = 'primary' AND (group_id = 0 OR activate);
+
   INSERT INTO pg_catalog.pg_dist_node
     (nodeid, groupid, nodename, nodeport, noderack, hasmetadata, isactive, noderole,
      nodecluster, metadatasynced, shouldhaveshards)
   VALUES
-    (new_id, group_id, node_name, node_port, 'default', sync_metadata, true, node_role,
-     node_cluster, sync_metadata, should_have_shards);
-  RETURN new_id;
+    (nextval('pg_catalog.pg_dist_node_nodeid_seq'), group_id, node_name, node_port, 'default',
+     has_metadata, true, node_role, node_cluster, has_metadata, should_have_shards)
+  RETURNING * INTO new_row;
+
+  -- The first INSERT is the command Citus sends (so a standby fails with "cannot execute
+  -- INSERT"); the DELETE and second INSERT replace a copy left ahead by a rolled-back change.
+  PERFORM citus_compat.apply_on_metadata_workers(format(
+    'INSERT INTO pg_catalog.pg_dist_node SELECT * FROM json_populate_record(NULL::pg_catalog.pg_dist_node, %1$L) '
+    'ON CONFLICT DO NOTHING; '
+    'DELETE FROM pg_catalog.pg_dist_node WHERE nodeid = %2$s OR (nodename = %3$L AND nodeport = %4$s); '
+    'INSERT INTO pg_catalog.pg_dist_node SELECT * FROM json_populate_record(NULL::pg_catalog.pg_dist_node, %1$L)',
+    row_to_json(new_row), new_row.nodeid, new_row.nodename, new_row.nodeport), new_row.nodeid);
+
+  -- Activation: the new worker primary receives the whole metadata and learns its group.
+  IF has_metadata AND group_id > 0 THEN
+    PERFORM citus_compat.remote_exec(new_row.nodeid, node_name, node_port,
+                                     citus_compat.metadata_snapshot_command(group_id));
+  END IF;
+  RETURN new_row.nodeid;
+END
+$fn$;
+
+-- Citus's ModifiableWorkerNode: lock, then find the node by address in any cluster or fail.
+CREATE OR REPLACE FUNCTION citus_compat.modifiable_node(node_name text, node_port int)
+RETURNS pg_catalog.pg_dist_node LANGUAGE plpgsql AS $fn$
+DECLARE
+  found_node pg_catalog.pg_dist_node;
+BEGIN
+  PERFORM citus_compat.lock_node_metadata();
+  SELECT * INTO found_node FROM pg_catalog.pg_dist_node n
+   WHERE n.nodename = node_name AND n.nodeport = node_port;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'node at "%:%" does not exist', node_name, node_port USING ERRCODE = 'internal_error';
+  END IF;
+  RETURN found_node;
 END
 $fn$;
 
@@ -328,9 +458,14 @@ BEGIN
 END
 $fn$;
 
+
+-- The advisory lock key of a group's "shards" (see the locking model at the top).
+CREATE OR REPLACE FUNCTION citus_compat.group_lock_key()
+RETURNS int LANGUAGE sql IMMUTABLE AS $fn$ SELECT pg_catalog.hashtext('citus_compat group shards') $fn$;
+
 -- What citus_update_node and citus_pause_node_within_txn lock for a primary: the group's
--- primary row, until the transaction ends. With force, a helper terminates blockers after
--- lock_cooldown ms; without it, this waits (bounded only by lock_timeout).
+-- shards, exclusively, until the transaction ends. With force, a helper terminates blockers
+-- after lock_cooldown ms; without it, this waits (bounded only by lock_timeout).
 CREATE OR REPLACE FUNCTION citus_compat.lock_group_for_update(
   group_id int, force bool, lock_cooldown int)
 RETURNS void LANGUAGE plpgsql AS $fn$
@@ -346,9 +481,7 @@ BEGIN
     END IF;
   END IF;
   BEGIN
-    PERFORM 1 FROM pg_catalog.pg_dist_node
-     WHERE groupid = group_id AND noderole = 'primary'
-       FOR UPDATE;
+    PERFORM pg_catalog.pg_advisory_xact_lock(citus_compat.group_lock_key(), group_id);
   EXCEPTION WHEN query_canceled OR OTHERS THEN
     PERFORM citus_compat.stop_lock_helper(helper);
     RAISE;
@@ -384,7 +517,7 @@ BEGIN
    WHERE n.nodename = $3 AND n.nodeport = $4
      AND n.nodecluster = coalesce(nullif(current_setting('citus.cluster_name', true), ''), 'default');
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'node at "%:%" does not exist', $3, $4;
+    RAISE EXCEPTION 'node at "%:%" does not exist', $3, $4 USING ERRCODE = 'internal_error';
   END IF;
   RETURN citus_compat.add_node_metadata($1, $2, primary_group, 'secondary', $5, true, false);
 END
@@ -392,6 +525,7 @@ $fn$;
 COMMENT ON FUNCTION pg_catalog.citus_add_secondary_node(text, integer, text, integer, name)
   IS 'add a secondary node to the cluster';
 
+-- Contacts nobody: the change reaches the metadata workers through the sync after COMMIT.
 CREATE OR REPLACE FUNCTION pg_catalog.citus_update_node(
   node_id integer, new_node_name text, new_node_port integer,
   force boolean DEFAULT false, lock_cooldown integer DEFAULT 10000)
@@ -399,6 +533,7 @@ RETURNS void LANGUAGE plpgsql STRICT AS $fn$
 DECLARE
   same_address_id int;
   target pg_catalog.pg_dist_node;
+  unsynced int;
 BEGIN
   SELECT n.nodeid INTO same_address_id FROM pg_catalog.pg_dist_node n
    WHERE n.nodename = new_node_name AND n.nodeport = new_node_port;
@@ -418,11 +553,24 @@ BEGIN
 
   IF target.noderole = 'primary' THEN
     PERFORM citus_compat.lock_group_for_update(target.groupid, force, lock_cooldown);
+  ELSE
+    PERFORM citus_compat.ensure_transactional_sync_mode();
   END IF;
 
   UPDATE pg_catalog.pg_dist_node n
      SET nodename = new_node_name, nodeport = new_node_port
    WHERE n.nodeid = node_id;
+
+  -- Citus unsets metadatasynced under an ExclusiveLock on pg_dist_node, held to the end of the
+  -- transaction: a second citus_update_node (any group) waits for this one to end.
+  PERFORM citus_compat.lock_node_metadata();
+  UPDATE pg_catalog.pg_dist_node n SET metadatasynced = false
+   WHERE n.hasmetadata AND n.metadatasynced AND n.groupid > 0;
+  GET DIAGNOSTICS unsynced = ROW_COUNT;
+  IF unsynced > 0 THEN
+    -- delivered at COMMIT only, so a ROLLBACK wakes no sync
+    NOTIFY citus_compat_metadata_sync;
+  END IF;
 END
 $fn$;
 COMMENT ON FUNCTION pg_catalog.citus_update_node(integer, text, integer, boolean, integer)
@@ -434,11 +582,11 @@ RETURNS void LANGUAGE plpgsql STRICT AS $fn$
 DECLARE
   target pg_catalog.pg_dist_node;
 BEGIN
-  SELECT * INTO target FROM pg_catalog.pg_dist_node n
-   WHERE n.nodeid = node_id AND n.isactive;
+  SELECT * INTO target FROM pg_catalog.pg_dist_node n WHERE n.nodeid = node_id;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'node with node id % could not be found', node_id;
+    RAISE EXCEPTION 'node % not found', node_id USING ERRCODE = 'no_data_found';
   END IF;
+  -- the locks of citus_update_node on a primary, nothing else; a secondary has no shards
   IF target.noderole = 'primary' THEN
     PERFORM citus_compat.lock_group_for_update(target.groupid, force, lock_cooldown);
   END IF;
@@ -453,7 +601,11 @@ DECLARE
   target pg_catalog.pg_dist_node;
 BEGIN
   target := citus_compat.modifiable_node($1, $2);
+  PERFORM citus_compat.ensure_transactional_sync_mode();
+  PERFORM citus_compat.ensure_metadata_synced();
   DELETE FROM pg_catalog.pg_dist_node n WHERE n.nodeid = target.nodeid;
+  PERFORM citus_compat.apply_on_metadata_workers(
+    format('DELETE FROM pg_catalog.pg_dist_node WHERE nodeid = %s', target.nodeid));
 END
 $fn$;
 COMMENT ON FUNCTION pg_catalog.citus_remove_node(text, integer) IS 'remove node from the cluster';
@@ -466,9 +618,13 @@ DECLARE
 BEGIN
   target := citus_compat.modifiable_node($1, $2);
   IF $3 <> 'shouldhaveshards' THEN
-    RAISE EXCEPTION 'only the ''shouldhaveshards'' property can be set using this function';
+    RAISE EXCEPTION 'only the ''shouldhaveshards'' property can be set using this function'
+      USING ERRCODE = 'internal_error';
   END IF;
+  PERFORM citus_compat.ensure_metadata_synced();
   UPDATE pg_catalog.pg_dist_node n SET shouldhaveshards = $4 WHERE n.nodeid = target.nodeid;
+  PERFORM citus_compat.apply_on_metadata_workers(format(
+    'UPDATE pg_catalog.pg_dist_node SET shouldhaveshards = %L WHERE nodeid = %s', $4, target.nodeid));
 END
 $fn$;
 COMMENT ON FUNCTION pg_catalog.citus_set_node_property(text, integer, text, boolean)
@@ -479,22 +635,41 @@ CREATE OR REPLACE FUNCTION pg_catalog.citus_set_coordinator_host(
   node_role pg_catalog.noderole DEFAULT 'primary', node_cluster name DEFAULT 'default')
 RETURNS void LANGUAGE plpgsql STRICT AS $fn$
 DECLARE
-  coordinator_id int;
+  coordinator pg_catalog.pg_dist_node;
 BEGIN
-  SELECT n.nodeid INTO coordinator_id FROM pg_catalog.pg_dist_node n
+  SELECT * INTO coordinator FROM pg_catalog.pg_dist_node n
    WHERE n.groupid = 0 AND n.noderole = 'primary';
   IF NOT FOUND THEN
     PERFORM citus_compat.add_node_metadata(host, port, 0, node_role, node_cluster, false, true);
-  ELSE
-    -- Citus moves the existing coordinator row in place, without the shard locks of
-    -- citus_update_node
-    UPDATE pg_catalog.pg_dist_node n SET nodename = host, nodeport = port
-     WHERE n.nodeid = coordinator_id;
+    RETURN;
   END IF;
+  IF coordinator.nodename = host AND coordinator.nodeport = port THEN
+    RETURN;
+  END IF;
+  -- Citus moves the existing coordinator row in place, without the shard locks of
+  -- citus_update_node, and tells every metadata worker at once
+  PERFORM citus_compat.lock_node_metadata();
+  PERFORM citus_compat.ensure_metadata_synced();
+  UPDATE pg_catalog.pg_dist_node n SET nodename = host, nodeport = port
+   WHERE n.nodeid = coordinator.nodeid;
+  PERFORM citus_compat.apply_on_metadata_workers(format(
+    'UPDATE pg_catalog.pg_dist_node SET nodename = %L, nodeport = %s WHERE nodeid = %s',
+    host, port, coordinator.nodeid));
 END
 $fn$;
 COMMENT ON FUNCTION pg_catalog.citus_set_coordinator_host(text, integer, pg_catalog.noderole, name)
   IS 'set the host and port of the coordinator';
+
+-- Citus commits or rolls back the prepared transactions its two-phase commits left on the
+-- workers and returns how many. The stand-in never prepares a transaction anywhere (routed
+-- writes commit on the worker in their own transaction), so after looking there is nothing
+-- to recover: it returns 0.
+CREATE OR REPLACE FUNCTION pg_catalog.recover_prepared_transactions()
+RETURNS integer LANGUAGE sql AS $fn$
+  SELECT 0
+$fn$;
+COMMENT ON FUNCTION pg_catalog.recover_prepared_transactions()
+  IS 'recover prepared transactions coordinated by this node';
 
 REVOKE ALL ON FUNCTION pg_catalog.citus_add_node(text, integer, integer, pg_catalog.noderole, name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pg_catalog.citus_add_secondary_node(text, integer, text, integer, name) FROM PUBLIC;
@@ -503,23 +678,79 @@ REVOKE ALL ON FUNCTION pg_catalog.citus_pause_node_within_txn(integer, boolean, 
 REVOKE ALL ON FUNCTION pg_catalog.citus_remove_node(text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pg_catalog.citus_set_node_property(text, integer, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pg_catalog.citus_set_coordinator_host(text, integer, pg_catalog.noderole, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pg_catalog.recover_prepared_transactions() FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------------------------
+-- The metadata sync (Citus's maintenance daemon runs it; here scripts/standInSync.ts does).
+
+-- Brings every unsynced metadata worker's copy of pg_dist_node in line with this server's and
+-- returns how many metadata workers are still unsynced. A worker that cannot be reached (a
+-- name that does not resolve included) is reported with a WARNING and left for the next round.
+-- Nothing here waits on a lock: a node change in progress (which holds pg_dist_node) skips the
+-- round as it does in Citus, and a row changed or locked since it was read stays unsynced.
+CREATE OR REPLACE FUNCTION citus_compat.sync_metadata()
+RETURNS integer LANGUAGE plpgsql AS $fn$
+DECLARE
+  w record;
+  done_ids int[] := '{}';
+  done_versions text[] := '{}';
+BEGIN
+  IF coalesce((SELECT max(groupid) FROM pg_catalog.pg_dist_local_group), 0) <> 0 THEN
+    RETURN 0;  -- only the coordinator syncs
+  END IF;
+
+  FOR w IN SELECT m.nodeid, m.nodename, m.nodeport, m.groupid, n.xmin::text AS version
+             FROM citus_compat.metadata_workers() m JOIN pg_catalog.pg_dist_node n USING (nodeid)
+            WHERE NOT m.metadatasynced LOOP
+    BEGIN
+      PERFORM citus_compat.remote_exec(w.nodeid, w.nodename, w.nodeport,
+                                       citus_compat.metadata_snapshot_command(w.groupid));
+      done_ids := done_ids || w.nodeid;
+      done_versions := done_versions || w.version;
+    EXCEPTION WHEN OTHERS THEN
+      RAISE WARNING 'failed to sync metadata to %:%', w.nodename, w.nodeport USING DETAIL = SQLERRM;
+    END;
+  END LOOP;
+
+  IF cardinality(done_ids) > 0 THEN
+    BEGIN
+      LOCK TABLE pg_catalog.pg_dist_node IN ROW EXCLUSIVE MODE NOWAIT;
+      -- only rows unchanged since their snapshot was sent: a citus_update_node committed in
+      -- between has unset the flag again and must be synced anew
+      UPDATE pg_catalog.pg_dist_node n SET metadatasynced = true
+       WHERE n.nodeid IN (
+         SELECT l.nodeid FROM pg_catalog.pg_dist_node l
+           JOIN unnest(done_ids, done_versions) AS d(nodeid, version)
+             ON d.nodeid = l.nodeid AND d.version = l.xmin::text
+            FOR NO KEY UPDATE OF l SKIP LOCKED);
+    EXCEPTION WHEN lock_not_available THEN
+      NULL;  -- a node change is in progress; the next round marks them
+    END;
+  END IF;
+
+  RETURN (SELECT count(*) FROM citus_compat.metadata_workers() m WHERE NOT m.metadatasynced);
+END
+$fn$;
+COMMENT ON FUNCTION citus_compat.sync_metadata()
+  IS 'sync pg_dist_node to unsynced metadata workers; returns how many are still unsynced';
 
 -- ---------------------------------------------------------------------------------------------
 -- Test helpers: "the application writing through the coordinator".
 
--- A write routed to a group's current primary. It first locks the group's primary row FOR
--- SHARE, so it waits while an address change holds that row, and after the change commits it
--- sees the new address. The statement runs on the worker in its own transaction (unlike Citus,
--- which would commit it together with the coordinator transaction). Returns the affected rows.
+-- A write routed to a group's current primary. It first takes the group's shard lock in
+-- shared mode, so it waits while an address change or pause holds it, and after that commits
+-- it reads the new address. The statement runs on the worker in its own transaction (unlike
+-- Citus, which would commit it together with the coordinator transaction). Returns the
+-- affected rows.
 CREATE OR REPLACE FUNCTION citus_compat.routed_write(group_id integer, statement text)
 RETURNS bigint LANGUAGE plpgsql STRICT AS $fn$
 DECLARE
   target record;
   status text;
 BEGIN
+  PERFORM pg_catalog.pg_advisory_xact_lock_shared(citus_compat.group_lock_key(), group_id);
   SELECT n.nodeid, n.nodename, n.nodeport INTO target FROM pg_catalog.pg_dist_node n
-   WHERE n.groupid = group_id AND n.noderole = 'primary'
-     FOR SHARE;
+   WHERE n.groupid = group_id AND n.noderole = 'primary';
   IF NOT FOUND THEN
     RAISE EXCEPTION 'node group % does not have a primary node', group_id
       USING ERRCODE = 'object_not_in_prerequisite_state';
@@ -530,7 +761,7 @@ BEGIN
 END
 $fn$;
 
--- A read routed to a group's current primary: takes no row lock, so it never waits for an
+-- A read routed to a group's current primary: takes no lock, so it never waits for an
 -- address change and, until that commits, still goes to the old address. One JSON object a row.
 CREATE OR REPLACE FUNCTION citus_compat.routed_read(group_id integer, query text)
 RETURNS SETOF json LANGUAGE plpgsql STRICT AS $fn$
@@ -561,6 +792,7 @@ BEGIN
    WHERE e.extname = 'dblink';
   FOREACH fn IN ARRAY ARRAY[
     'citus_compat.start_lock_helper(int)', 'citus_compat.stop_lock_helper(text)',
+    'citus_compat.remote_exec(int, text, int, text)',
     'citus_compat.routed_write(integer, text)', 'citus_compat.routed_read(integer, text)'] LOOP
     EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, %I', fn, dblink_schema);
   END LOOP;
