@@ -11,7 +11,8 @@ import { holdGroups } from './hold.ts';
 import { LiveView, isTopologyEvent } from './liveView.ts';
 import { applyPlan, PlanStatementError, readMetadata, type MetadataRows } from './metadataStore.ts';
 import { GroupPauses, type PauseAnswer, type PauseEvent, type PauseStats, type UnplannedPauseSettings } from './pause.ts';
-import { DEFAULT_PLAN_OPTIONS, planMetadata, type PlanOptions } from './plan.ts';
+import { membershipBlocker } from './gate.ts';
+import { DEFAULT_PLAN_OPTIONS, planMetadata, type Change, type PlanOptions } from './plan.ts';
 import type { Statement } from './types.ts';
 
 /** What the manager needs from the etcd layer (class Dcs provides it). */
@@ -43,6 +44,8 @@ export type ReconcileResult =
       kind: 'applied';
       /** The statements committed; empty when the metadata was already right. */
       statements: Statement[];
+      /** Why adds and removes still wait (retried with backoff); null when none are left. */
+      waiting: string | null;
       /** etcd revision of the view the plan was made from. */
       revision: string;
       durationMs: number;
@@ -50,7 +53,7 @@ export type ReconcileResult =
   | {
       kind: 'failed';
       error: Error;
-      /** Statements in the plan, and which one failed (null: not a statement, e.g. the connection). */
+      /** Statements in the plan, and which one failed, counted over the whole plan (null: not a statement). */
       planned: number;
       failedAt: number | null;
       revision: string | null;
@@ -75,6 +78,9 @@ type Phase = 'idle' | 'running' | 'stopping' | 'stopped';
 
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 2000;
+/** Phase 2's retries: first soon after a repoint (Citus syncs in ~0.1 s), at most Citus's 5 s retry. */
+const MEMBERSHIP_MIN_BACKOFF_MS = 100;
+const MEMBERSHIP_MAX_BACKOFF_MS = 5000;
 
 export class CitusManager {
   private readonly dcs: TopologySource;
@@ -112,6 +118,10 @@ export class CitusManager {
   private counters = { reconciles: 0, failures: 0, statementsApplied: 0 };
   private lastResult: ReconcileResult | null = null;
   private lastError: string | null = null;
+  /** Why adds and removes wait (null: they do not), as last logged. */
+  private membershipWaiting: string | null = null;
+  private membershipAttempts = 0;
+  private membershipTimer: NodeJS.Timeout | null = null;
 
   constructor(options: CitusManagerOptions) {
     this.dcs = options.dcs;
@@ -188,6 +198,8 @@ export class CitusManager {
     this.watchHandle = null;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    if (this.membershipTimer) clearTimeout(this.membershipTimer);
+    this.membershipTimer = null;
     this.abort.abort(new Error('citus manager stopping'));
     await this.pauses.stop();
     await this.loop?.catch(() => undefined);
@@ -286,7 +298,9 @@ export class CitusManager {
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 1000) / 1000;
     let planned = 0;
+    let done = 0;
     let revision: string | null = null;
+    const applied: Statement[] = [];
     try {
       if (this.rowsStale) {
         this.rowsStale = false;
@@ -300,21 +314,46 @@ export class CitusManager {
       const desired = holdGroups(desiredTopology(view), this.rows, this.heldGroups());
       this.logIgnored(desired.ignored);
       const wanted = JSON.stringify(desired.groups);
-      const plan = wanted === this.settled ? [] : planMetadata(desired, this.rows.nodes, this.rows.poolinfo, this.planOptions);
-      planned = plan.length;
-      if (plan.length > 0) {
-        this.rows = await applyPlan(client, plan, (s, i) =>
-          this.logger.info({ action: 'citus-metadata', step: i + 1, of: plan.length, sql: s.sql, params: s.params }, s.why),
-        );
+      const plan = wanted === this.settled ? { local: [], membership: [] } : planMetadata(desired, this.rows.nodes, this.rows.poolinfo, this.planOptions);
+      planned = plan.local.reduce((n, c) => n + c.statements.length, 0) + plan.membership.reduce((n, c) => n + c.statements.length, 0);
+      // Phase 1: repoints and poolinfo, one transaction each; they contact no other node.
+      for (const change of plan.local) {
+        this.rows = await this.applyChange(client, change, done, planned);
+        done += change.statements.length;
+        applied.push(...change.statements);
+        if (change.kind === 'repoint' && change.group !== null && change.group > 0) await this.recoverPrepared(client, change.group);
       }
-      this.settled = wanted;
-      const result: ReconcileResult = { kind: 'applied', statements: plan, revision, durationMs: elapsed() };
+      // Phase 2: adds and removes, only while Citus can run them; never holds phase 1 up.
+      let waiting: string | null = null;
+      if (plan.membership.length > 0) {
+        if (applied.length > 0) this.rows = await readMetadata(client);
+        waiting = membershipBlocker(this.rows.nodes, desired, this.pauses.stats().open);
+        if (waiting === null) {
+          for (const change of plan.membership) {
+            try {
+              this.rows = await this.applyChange(client, change, done, planned);
+            } catch (err) {
+              waiting = `Citus refused: ${describe(err instanceof PlanStatementError ? err.cause : err)}`;
+              // The statement may have failed because the connection broke: start afresh.
+              await this.dropClient();
+              break;
+            }
+            done += change.statements.length;
+            applied.push(...change.statements);
+          }
+        }
+      }
+      this.noteMembership(waiting);
+      // Flags change behind our back (Citus's sync): a waiting phase 2 reads the rows again.
+      if (waiting !== null) this.rows = null;
+      this.settled = waiting === null ? wanted : null;
+      const result: ReconcileResult = { kind: 'applied', statements: applied, waiting, revision, durationMs: elapsed() };
       this.counters.reconciles++;
-      this.counters.statementsApplied += plan.length;
+      this.counters.statementsApplied += applied.length;
       this.lastResult = result;
       this.lastError = null;
-      if (plan.length > 0) {
-        this.logger.info({ action: 'reconcile', statements: plan.length, revision, durationMs: result.durationMs }, 'pg_dist_node reconciled');
+      if (applied.length > 0) {
+        this.logger.info({ action: 'reconcile', statements: applied.length, revision, durationMs: result.durationMs }, 'pg_dist_node reconciled');
       }
       return result;
     } catch (err) {
@@ -325,14 +364,63 @@ export class CitusManager {
       // A statement may also have failed because the connection broke; a new one is cheap
       // and certain, and it cannot inherit a transaction left open.
       await this.dropClient();
-      const failedAt = err instanceof PlanStatementError ? err.index : null;
+      const failedAt = err instanceof PlanStatementError ? done + err.index : null;
       const result: ReconcileResult = { kind: 'failed', error, planned, failedAt, revision, durationMs: elapsed() };
       this.counters.failures++;
+      this.counters.statementsApplied += applied.length;
       this.lastResult = result;
       this.lastError = error.message;
       this.logger.warn({ action: 'reconcile', err: error.message, planned, failedAt, revision }, 'reconcile failed; rolled back');
       return result;
     }
+  }
+
+  /** One change in its own transaction; returns the rows as they are just before its COMMIT. */
+  private applyChange(client: pg.Client, change: Change, done: number, planned: number): Promise<MetadataRows> {
+    return applyPlan(client, change.statements, (s, i) =>
+      this.logger.info(
+        { action: 'citus-metadata', kind: change.kind, group: change.group, step: done + i + 1, of: planned, sql: s.sql, params: s.params },
+        s.why,
+      ),
+    );
+  }
+
+  /**
+   * Prepared transactions the old primary left behind were streamed to the promoted node and
+   * hold their locks there until Citus's own recovery (every minute); resolve them now.
+   */
+  private async recoverPrepared(client: pg.Client, group: number): Promise<void> {
+    try {
+      const r = await client.query('SELECT pg_catalog.recover_prepared_transactions() AS recovered');
+      const recovered = Number(r.rows[0]?.recovered ?? 0);
+      this.logger.info({ action: 'recover-prepared', group, recovered }, 'prepared transactions recovered after a worker repoint');
+    } catch (err) {
+      this.logger.warn({ action: 'recover-prepared', group, err: describe(err) }, 'could not recover prepared transactions; Citus retries within a minute');
+    }
+  }
+
+  /**
+   * Logs phase 2's state once per change of reason (not once per attempt) and retries it with
+   * backoff while it waits: Citus's sync finishes within a second when every worker answers.
+   */
+  private noteMembership(waiting: string | null): void {
+    if (waiting !== this.membershipWaiting) {
+      if (waiting === null) this.logger.info({ action: 'citus-membership' }, 'membership changes done');
+      else this.logger.warn({ action: 'citus-membership', reason: waiting }, 'membership changes wait');
+      this.membershipWaiting = waiting;
+    }
+    if (this.membershipTimer) clearTimeout(this.membershipTimer);
+    this.membershipTimer = null;
+    if (waiting === null) {
+      this.membershipAttempts = 0;
+      return;
+    }
+    const delay = Math.min(MEMBERSHIP_MAX_BACKOFF_MS, MEMBERSHIP_MIN_BACKOFF_MS * 2 ** this.membershipAttempts++);
+    this.membershipTimer = setTimeout(() => {
+      this.membershipTimer = null;
+      this.kick();
+    }, delay);
+    this.membershipTimer.unref();
   }
 
   /** The watched view with pending events applied; read from etcd when not watching or after a resync. */

@@ -77,14 +77,7 @@ export async function applyPlan(
 ): Promise<MetadataRows> {
   await run(client, 'BEGIN');
   try {
-    for (const [i, s] of statements.entries()) {
-      before(s, i);
-      try {
-        await client.query(s.sql, s.params);
-      } catch (err) {
-        throw new PlanStatementError(i, s, err);
-      }
-    }
+    await runStatements(client, statements, before);
     const rows = await readMetadata(client);
     await run(client, 'COMMIT');
     return rows;
@@ -92,6 +85,25 @@ export async function applyPlan(
     // A failed ROLLBACK means the connection is gone, and the server rolls back by itself.
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
+  }
+}
+
+/**
+ * Runs statements in order in the caller's open transaction (the reconcile's own, or a pause's);
+ * throws a PlanStatementError for the first that fails.
+ */
+export async function runStatements(
+  client: Queryable,
+  statements: readonly Statement[],
+  before: (statement: Statement, index: number) => void = () => undefined,
+): Promise<void> {
+  for (const [i, s] of statements.entries()) {
+    before(s, i);
+    try {
+      await client.query(s.sql, s.params);
+    } catch (err) {
+      throw new PlanStatementError(i, s, err);
+    }
   }
 }
 

@@ -7,7 +7,7 @@ import type { ClusterView, DcsEvent, GroupView } from '../dcs/types.ts';
 import type { Logger } from '../log.ts';
 import { desiredTopology } from './desired.ts';
 import { holdGroups } from './hold.ts';
-import { readMetadata, type MetadataRows, type Queryable } from './metadataStore.ts';
+import { readMetadata, runStatements, type MetadataRows, type Queryable } from './metadataStore.ts';
 import { planMetadata, type PlanOptions } from './plan.ts';
 
 /**
@@ -94,6 +94,8 @@ interface Pause {
   inFlight: number;
   /** Where the primary row pointed before the pause. */
   row: { nodeid: number; host: string; port: number } | null;
+  /** How the locks are held: Citus 12.1+'s citus_pause_node_within_txn, or the older rename. */
+  method: 'pause' | 'rename' | null;
   /** Settles once the locks are held (true) or the pause is over before that (false). */
   opened: Promise<boolean>;
   resolveOpened: (held: boolean) => void;
@@ -289,6 +291,7 @@ export class GroupPauses {
       pid: null,
       inFlight: 0,
       row: null,
+      method: null,
       opened,
       resolveOpened,
       ending: null,
@@ -337,12 +340,17 @@ export class GroupPauses {
       if (found.rowCount === 0) return await fail(404, `group ${pause.group} has no primary row in pg_dist_node`);
       const row = { nodeid: Number(found.rows[0].nodeid), host: String(found.rows[0].nodename), port: Number(found.rows[0].nodeport) };
       pause.row = row;
-      await q.query('SELECT pg_catalog.citus_update_node($1, $2, $3, true, $4)', [
-        row.nodeid,
-        row.host + DEMOTED_SUFFIX,
-        row.port,
-        pause.cooldownMs,
-      ]);
+      // Citus 12.1+ takes the group's locks without renaming anything or unsyncing the workers;
+      // older Citus only has the rename to a name that does not resolve.
+      const probe = await q.query(
+        "SELECT pg_catalog.to_regprocedure('pg_catalog.citus_pause_node_within_txn(integer,boolean,integer)') IS NOT NULL AS has",
+      );
+      pause.method = probe.rows[0]?.has === true ? 'pause' : 'rename';
+      if (pause.method === 'pause') {
+        await q.query('SELECT pg_catalog.citus_pause_node_within_txn($1, true, $2)', [row.nodeid, pause.cooldownMs]);
+      } else {
+        await q.query('SELECT pg_catalog.citus_update_node($1, $2, $3, true, $4)', [row.nodeid, row.host + DEMOTED_SUFFIX, row.port, pause.cooldownMs]);
+      }
       if (pause.ending !== null) return { status: 503, message: `group ${pause.group}: the pause ended while taking its locks` };
       pause.state = 'held';
       pause.resolveOpened(true);
@@ -380,12 +388,15 @@ export class GroupPauses {
       const desired = holdGroups(desiredTopology(view), rows, others);
       const target = desired.groups.find((g) => g.group === group)?.primary;
       if (target?.kind !== 'node') throw new Error(`etcd shows no running primary for group ${group}`);
-      const from = asBeforePause(rows, pause.row, target.node);
-      const plan = planMetadata(desired, from.nodes, from.poolinfo, this.planOptions);
-      for (const [i, s] of plan.entries()) {
-        this.logger.info({ action: 'citus-metadata', group, step: i + 1, of: plan.length, sql: s.sql, params: s.params }, s.why);
-        await q.query(s.sql, s.params);
-      }
+      const from = pause.method === 'rename' ? asBeforePause(rows, pause.row, target.node) : rows;
+      // Only this group's repoint: adds and removes contact every metadata worker and need them
+      // synced, which a pause cannot promise; the reconcile does them once the pause is over.
+      const plan = planMetadata(desired, from.nodes, from.poolinfo, this.planOptions)
+        .local.filter((c) => c.kind === 'repoint' && c.group === group)
+        .flatMap((c) => c.statements);
+      await runStatements(q, plan, (s, i) =>
+        this.logger.info({ action: 'citus-metadata', group, step: i + 1, of: plan.length, sql: s.sql, params: s.params }, s.why),
+      );
       // Committing the temporary name would send every write to a host that does not exist.
       const after = await readMetadata(q);
       const primary = after.nodes.find((r) => r.groupid === group && r.noderole === 'primary' && r.nodecluster === 'default');
@@ -398,6 +409,11 @@ export class GroupPauses {
         // The deadline struck while COMMIT was on its way; the server's answer says it committed.
         await pause.ending;
       }
+      // Committed: the deadline no longer applies (a rollback now would undo nothing).
+      if (pause.timer !== null) clearTimeout(pause.timer);
+      pause.timer = null;
+      const moved = pause.row !== null && (pause.row.host !== target.node.host || pause.row.port !== target.node.port);
+      if (moved && pause.ending === null) await this.recoverPrepared(q, group);
       const ms = this.finish(pause, 'committed');
       this.logger.info(
         { action: 'pause-commit', group, reason: why, member: target.node.member, statements: plan.length, durationMs: ms },
@@ -408,6 +424,16 @@ export class GroupPauses {
       const reason = pause.ending !== null ? 'the pause was rolled back while committing' : `could not repoint: ${describe(err)}`;
       await this.rollback(pause, `${why}: ${reason}`);
       return { ok: false, status: 503, message: `group ${group}: ${reason}` };
+    }
+  }
+
+  /** Prepared transactions the old primary left on the promoted node hold locks until resolved. */
+  private async recoverPrepared(q: Queryable, group: number): Promise<void> {
+    try {
+      const r = await q.query('SELECT pg_catalog.recover_prepared_transactions() AS recovered');
+      this.logger.info({ action: 'recover-prepared', group, recovered: Number(r.rows[0]?.recovered ?? 0) }, 'prepared transactions recovered');
+    } catch (err) {
+      this.logger.warn({ action: 'recover-prepared', group, err: describe(err) }, 'could not recover prepared transactions; Citus retries within a minute');
     }
   }
 

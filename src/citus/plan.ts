@@ -1,16 +1,13 @@
-// planMetadata: the minimal, ordered list of statements that makes the coordinator's
-// pg_dist_node and pg_dist_poolinfo describe the desired topology. Pure; the executor runs the
-// list in one transaction. Replanning after the list has been applied yields an empty list.
+// planMetadata: the changes that make the coordinator's pg_dist_node and pg_dist_poolinfo describe
+// the desired topology, in two phases shaped by Citus's rules (docs/design.md, "Citus manager").
+// Pure; the manager and the pause protocol run the changes, one transaction each.
 import type { DesiredNode, DesiredTopology, PgDistNodeRow, PoolinfoRow, Statement } from './types.ts';
 
 /**
  * The statements a plan is made of, exactly Citus 12/13's API. Parameters are left untyped on
- * purpose: PostgreSQL infers each from the function's signature (`citus_add_node(nodename text,
- * nodeport integer, groupid integer, noderole noderole, nodecluster name)`,
- * `citus_update_node(node_id integer, new_node_name text, new_node_port integer, force boolean,
- * lock_cooldown integer)`, `citus_remove_node(nodename text, nodeport integer)`), so `'primary'`
- * and `'secondary'` arrive as the `noderole` enum without a cast that would tie the SQL to
- * where that type lives.
+ * purpose: PostgreSQL infers each from the function's signature, so `'primary'` and
+ * `'secondary'` arrive as the `noderole` enum without a cast that would tie the SQL to where
+ * that type lives.
  */
 export const SQL = {
   addNode: "SELECT pg_catalog.citus_add_node($1, $2, $3, $4, 'default')",
@@ -40,8 +37,31 @@ export interface PlanOptions {
  */
 export const DEFAULT_PLAN_OPTIONS: PlanOptions = { force: true, lockCooldownMs: 10000 };
 
-/** Suffix of the temporary name a secondary row takes while its address changes hands. */
+/** Suffix of the temporary name a row takes while its address changes hands. */
 export const SWAP_SUFFIX = '-swapping';
+
+/**
+ * One transaction's worth of statements.
+ * - `repoint`: a group's primary row follows its new primary by `citus_update_node` only (with a
+ *   swap of addresses when the new primary was registered as a secondary), plus the poolinfo of
+ *   the rows it moves. Contacts no other node, so it works while the old primary is dead.
+ * - `poolinfo`: pg_dist_poolinfo rows only; local to the coordinator.
+ * - `membership`: one `citus_add_node` or `citus_remove_node` (plus its poolinfo). Citus runs it
+ *   on every metadata worker, so it fails while one is down, read-only or out of sync.
+ */
+export interface Change {
+  kind: 'repoint' | 'poolinfo' | 'membership';
+  /** The group the change is about; null for a poolinfo clean-up across groups. */
+  group: number | null;
+  statements: Statement[];
+}
+
+export interface MetadataPlan {
+  /** Repoints (in dependency order) and poolinfo fixes: safe whatever state the workers are in. */
+  local: Change[];
+  /** Adds and removes, removals first; to run only once every metadata worker is up and synced. */
+  membership: Change[];
+}
 
 const CLUSTER = 'default';
 
@@ -49,355 +69,308 @@ type Key = string;
 const keyOf = (host: string, port: number): Key => JSON.stringify([host, port]);
 const show = (host: string, port: number): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
 const rowAddr = (row: PgDistNodeRow): string => show(row.nodename, row.nodeport);
+const byGroup = (a: PgDistNodeRow, b: PgDistNodeRow): number => a.groupid - b.groupid || a.nodeid - b.nodeid;
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Where a kept or moved row ends up; `node` null means etcd says nothing about it (keep poolinfo). */
-interface Final {
-  row: PgDistNodeRow;
-  host: string;
-  port: number;
-  node: DesiredNode | null;
+/** Rows the manager owns; other clusters' rows and `unavailable` rows are never touched. */
+export function isManagedRow(r: PgDistNodeRow): boolean {
+  return r.nodecluster === CLUSTER && (r.noderole === 'primary' || r.noderole === 'secondary');
 }
 
-interface Addition {
-  group: number;
-  role: 'primary' | 'secondary';
-  node: DesiredNode;
+/** A primary row that Citus contacts on every add and remove (the coordinator's is not one). */
+export function isMetadataWorker(r: PgDistNodeRow): boolean {
+  return r.noderole === 'primary' && r.isactive && r.hasmetadata && r.groupid > 0;
+}
+
+/** Statements of all changes in order, as one list (for logs and tests). */
+export function flattenPlan(plan: MetadataPlan): Statement[] {
+  return [...plan.local, ...plan.membership].flatMap((c) => c.statements);
 }
 
 /**
- * Statements, in this order: moves out of the way (early removals and temporary names), primary
- * repoints, secondaries moving into place, removals, additions, poolinfo. Rows of another
- * `nodecluster` and `unavailable` rows are never touched, and their addresses are never reused.
- * A desired node whose address another row keeps is left out rather than failing the plan.
+ * The plan from the desired topology and the current rows. Replanning after every change has
+ * been applied yields an empty plan. A desired node whose address another row keeps is left
+ * out rather than failing the plan.
  */
 export function planMetadata(
   desired: DesiredTopology,
   current: PgDistNodeRow[],
   poolinfo: PoolinfoRow[],
   options: PlanOptions = DEFAULT_PLAN_OPTIONS,
-): Statement[] {
-  const rows = [...current].sort((a, b) => a.nodeid - b.nodeid);
-  const managed = (r: PgDistNodeRow) =>
-    r.nodecluster === CLUSTER && (r.noderole === 'primary' || r.noderole === 'secondary');
-
-  // One primary row per group; a second one (Citus forbids it) is left alone like a foreign row.
-  const primaryRow = new Map<number, PgDistNodeRow>();
-  for (const r of rows) if (managed(r) && r.noderole === 'primary' && !primaryRow.has(r.groupid)) primaryRow.set(r.groupid, r);
-  const secondaryRows = rows.filter((r) => managed(r) && r.noderole === 'secondary');
-  const fixedRows = rows.filter((r) => !managed(r) || (r.noderole === 'primary' && primaryRow.get(r.groupid) !== r));
-
+): MetadataPlan {
+  const state = new Rows(current, poolinfo);
   const desiredByGroup = new Map(desired.groups.map((g) => [g.group, g]));
-  const groups = [...new Set([...desiredByGroup.keys(), ...primaryRow.keys(), ...secondaryRows.map((r) => r.groupid)])].sort(
-    (a, b) => a - b,
-  );
   const desiredPrimary = (g: number): DesiredNode | null => {
     const p = desiredByGroup.get(g)?.primary;
     return p?.kind === 'node' ? p.node : null;
   };
-
-  // 1. Primaries. A primary that stays where it is holds its address; a repoint or addition
-  //    whose address is held by such a row (or a foreign one) is given up, which can in turn pin
-  //    its own row, hence the loop until nothing changes.
-  const pinned = new Set<number>();
-  for (const g of groups) {
-    const r = primaryRow.get(g);
-    const p = desiredPrimary(g);
-    if (p === null || (r !== undefined && keyOf(p.host, p.port) === keyOf(r.nodename, r.nodeport))) pinned.add(g);
-  }
-  let claimed: Map<Key, string>;
-  for (;;) {
-    claimed = new Map<Key, string>();
-    for (const r of fixedRows) claimed.set(keyOf(r.nodename, r.nodeport), `row ${r.nodeid}`);
-    for (const g of pinned) {
-      const r = primaryRow.get(g);
-      if (r) claimed.set(keyOf(r.nodename, r.nodeport), `group ${g} primary`);
-    }
-    let changed = false;
-    for (const g of groups) {
-      if (pinned.has(g)) continue;
-      const p = desiredPrimary(g)!;
-      const k = keyOf(p.host, p.port);
-      if (claimed.has(k)) {
-        pinned.add(g);
-        changed = true;
-        break;
-      }
-      claimed.set(k, `group ${g} primary`);
-    }
-    if (!changed) break;
-  }
-
-  const finals = new Map<number, Final>();
-  const additions: Addition[] = [];
-  const hasPrimary = new Set<number>();
-  for (const g of groups) {
-    const r = primaryRow.get(g);
-    const p = desiredPrimary(g);
-    if (pinned.has(g)) {
-      if (r) {
-        const same = p !== null && keyOf(p.host, p.port) === keyOf(r.nodename, r.nodeport);
-        finals.set(r.nodeid, { row: r, host: r.nodename, port: r.nodeport, node: same ? p : null });
-        hasPrimary.add(g);
-      }
-    } else if (r) {
-      finals.set(r.nodeid, { row: r, host: p!.host, port: p!.port, node: p });
-      hasPrimary.add(g);
-    } else {
-      additions.push({ group: g, role: 'primary', node: p! });
-      hasPrimary.add(g);
-    }
-  }
-
-  // 2. Secondaries: registered only under a group that has (or gets) a primary row, and only at
-  //    an address nobody else keeps.
-  const wantedSecondaries = new Map<number, DesiredNode[]>();
-  for (const g of groups) {
-    const list: DesiredNode[] = [];
-    for (const s of desiredByGroup.get(g)?.secondaries ?? []) {
-      const k = keyOf(s.host, s.port);
-      if (claimed.has(k)) continue;
-      const existing = secondaryRows.find((r) => r.groupid === g && keyOf(r.nodename, r.nodeport) === k);
-      if (!hasPrimary.has(g) && existing === undefined) continue;
-      claimed.set(k, `group ${g} secondary`);
-      list.push(s);
-    }
-    wantedSecondaries.set(g, list);
-  }
-
-  const unmatchedRows: PgDistNodeRow[] = [];
-  const unmatchedWanted = new Map<Key, { group: number; node: DesiredNode }>();
-  for (const [g, list] of wantedSecondaries) for (const s of list) unmatchedWanted.set(keyOf(s.host, s.port), { group: g, node: s });
-  for (const r of secondaryRows) {
-    const k = keyOf(r.nodename, r.nodeport);
-    const wanted = unmatchedWanted.get(k);
-    if (wanted && wanted.group === r.groupid) {
-      finals.set(r.nodeid, { row: r, host: r.nodename, port: r.nodeport, node: wanted.node });
-      unmatchedWanted.delete(k);
-    } else {
-      unmatchedRows.push(r);
-    }
-  }
-
-  // Swap: the promoted node was a registered secondary and the old primary now runs as a replica
-  // of the same group. The secondary row takes the old primary's address, so both rows keep
-  // their nodeids.
-  for (const g of groups) {
-    const r = primaryRow.get(g);
-    const f = r ? finals.get(r.nodeid) : undefined;
-    if (!r || !f || (f.host === r.nodename && f.port === r.nodeport)) continue;
-    const promotedRow = unmatchedRows.find((x) => x.groupid === g && keyOf(x.nodename, x.nodeport) === keyOf(f.host, f.port));
-    const oldPrimary = unmatchedWanted.get(keyOf(r.nodename, r.nodeport));
-    if (!promotedRow || !oldPrimary || oldPrimary.group !== g) continue;
-    finals.set(promotedRow.nodeid, { row: promotedRow, host: r.nodename, port: r.nodeport, node: oldPrimary.node });
-    unmatchedRows.splice(unmatchedRows.indexOf(promotedRow), 1);
-    unmatchedWanted.delete(keyOf(r.nodename, r.nodeport));
-  }
-  const removals = unmatchedRows;
-  for (const { group, node } of unmatchedWanted.values()) additions.push({ group, role: 'secondary', node });
-
-  return sequence(rows, finals, removals, additions, claimed, poolinfo, options);
+  const local = planRepoints(state, desiredByGroup, desiredPrimary, options);
+  const membership = planMembership(state, desiredByGroup, desiredPrimary);
+  const cleanup = planPoolinfo(state, desiredByGroup, desiredPrimary);
+  if (cleanup.length > 0) local.push({ kind: 'poolinfo', group: null, statements: cleanup });
+  return { local, membership };
 }
 
-/** Orders the changes so that every statement is valid where it runs: addresses stay unique. */
-function sequence(
-  rows: PgDistNodeRow[],
-  finals: Map<number, Final>,
-  removals: PgDistNodeRow[],
-  additions: Addition[],
-  claimed: Map<Key, string>,
-  poolinfo: PoolinfoRow[],
-  options: PlanOptions,
-): Statement[] {
-  const outOfTheWay: Statement[] = [];
-  const primaryRepoints: Statement[] = [];
-  const secondaryMoves: Statement[] = [];
-  const removalStatements: Statement[] = [];
-  const additionStatements: Statement[] = [];
+/** The rows as the planned statements leave them: addresses and poolinfo values by nodeid. */
+class Rows {
+  readonly rows: PgDistNodeRow[];
+  readonly pool: Map<number, string>;
+  private readonly occupant = new Map<Key, PgDistNodeRow>();
 
-  // Who sits at each address as the statements run.
-  const occupant = new Map<Key, number>();
-  for (const r of rows) occupant.set(keyOf(r.nodename, r.nodeport), r.nodeid);
-  const position = new Map<number, { host: string; port: number }>();
-  for (const r of rows) position.set(r.nodeid, { host: r.nodename, port: r.nodeport });
-  const move = (nodeid: number, host: string, port: number) => {
-    const from = position.get(nodeid)!;
-    occupant.delete(keyOf(from.host, from.port));
-    occupant.set(keyOf(host, port), nodeid);
-    position.set(nodeid, { host, port });
-  };
-
-  const byGroup = (a: PgDistNodeRow, b: PgDistNodeRow) => a.groupid - b.groupid || a.nodeid - b.nodeid;
-  const moving = [...finals.values()]
-    .filter((f) => f.host !== f.row.nodename || f.port !== f.row.nodeport)
-    .sort((a, b) => byGroup(a.row, b.row));
-  const targets = new Set(moving.map((f) => keyOf(f.host, f.port)));
-
-  const removeStatement = (r: PgDistNodeRow, why: string): Statement => ({
-    sql: SQL.removeNode,
-    params: [r.nodename, r.nodeport],
-    why,
-  });
-
-  // Rows that leave and sit where a row has to move: removed first.
-  const early = new Set<number>();
-  for (const r of [...removals].sort(byGroup)) {
-    if (!targets.has(keyOf(r.nodename, r.nodeport))) continue;
-    outOfTheWay.push(
-      removeStatement(r, `group ${r.groupid}: remove ${r.noderole} ${rowAddr(r)} (nodeid ${r.nodeid}) first, its address is needed by a repoint`),
-    );
-    occupant.delete(keyOf(r.nodename, r.nodeport));
-    early.add(r.nodeid);
+  constructor(current: PgDistNodeRow[], poolinfo: PoolinfoRow[]) {
+    this.rows = [...current].sort((a, b) => a.nodeid - b.nodeid).map((r) => ({ ...r }));
+    for (const r of this.rows) this.occupant.set(keyOf(r.nodename, r.nodeport), r);
+    this.pool = new Map(poolinfo.map((p) => [p.nodeid, p.poolinfo]));
   }
 
-  const placeholder = (f: Final): { host: string; port: number } => {
+  at(host: string, port: number): PgDistNodeRow | undefined {
+    return this.occupant.get(keyOf(host, port));
+  }
+
+  primaryOf(group: number): PgDistNodeRow | undefined {
+    return this.rows.find((r) => isManagedRow(r) && r.noderole === 'primary' && r.groupid === group);
+  }
+
+  groups(): number[] {
+    return [...new Set(this.rows.filter(isManagedRow).map((r) => r.groupid))];
+  }
+
+  move(row: PgDistNodeRow, host: string, port: number): void {
+    this.occupant.delete(keyOf(row.nodename, row.nodeport));
+    row.nodename = host;
+    row.nodeport = port;
+    this.occupant.set(keyOf(host, port), row);
+  }
+
+  /** A free temporary name for `row`, unique among every address there is. */
+  placeholder(row: PgDistNodeRow): string {
     for (let i = 1; ; i++) {
-      const host = `${f.row.nodename}${SWAP_SUFFIX}${i === 1 ? '' : `-${i}`}`;
-      const k = keyOf(host, f.row.nodeport);
-      if (!occupant.has(k) && !claimed.has(k)) return { host, port: f.row.nodeport };
-    }
-  };
-  const park = (f: Final, why: string) => {
-    const to = placeholder(f);
-    outOfTheWay.push({
-      sql: SQL.updateNode,
-      params: [f.row.nodeid, to.host, to.port, f.row.noderole === 'primary' && options.force, options.lockCooldownMs],
-      why: `group ${f.row.groupid}: move ${f.row.noderole} nodeid ${f.row.nodeid} from ${rowAddr(f.row)} to a temporary name, ${why}`,
-    });
-    move(f.row.nodeid, to.host, to.port);
-  };
-
-  const primaryTargets = new Set(moving.filter((f) => f.row.noderole === 'primary').map((f) => keyOf(f.host, f.port)));
-  for (const f of moving) {
-    if (f.row.noderole === 'secondary' && primaryTargets.has(keyOf(f.row.nodename, f.row.nodeport))) {
-      park(f, 'its address becomes the primary');
+      const host = `${row.nodename}${SWAP_SUFFIX}${i === 1 ? '' : `-${i}`}`;
+      if (!this.occupant.has(keyOf(host, row.nodeport))) return host;
     }
   }
 
-  // Repoints in dependency order; a cycle (rows trading addresses) is broken with a temporary name.
-  const runMoves = (pending: Final[], out: Statement[], describe: (f: Final) => Statement) => {
-    while (pending.length > 0) {
-      const i = pending.findIndex((f) => {
-        const holder = occupant.get(keyOf(f.host, f.port));
-        return holder === undefined || holder === f.row.nodeid;
-      });
-      if (i === -1) {
-        // Every pending row waits for another pending row to leave: park one that blocks another.
-        const blocker = pending.find((f) => {
-          const at = position.get(f.row.nodeid)!;
-          return pending.some((o) => o !== f && keyOf(o.host, o.port) === keyOf(at.host, at.port));
-        });
-        if (blocker === undefined) throw new Error('planMetadata: a repoint waits for a row that does not move');
-        park(blocker, 'rows trade addresses');
-        continue;
-      }
-      const [f] = pending.splice(i, 1);
-      out.push(describe(f));
-      move(f.row.nodeid, f.host, f.port);
+  /** Statements that set `nodeid`'s poolinfo to `want` (null: no row), recorded as done. */
+  setPool(nodeid: number, want: string | null, why: string): Statement[] {
+    const have = this.pool.get(nodeid);
+    if (want === null) {
+      if (have === undefined) return [];
+      this.pool.delete(nodeid);
+      return [{ sql: SQL.deletePoolinfo, params: [nodeid], why }];
     }
-  };
-  runMoves(
-    moving.filter((f) => f.row.noderole === 'primary'),
-    primaryRepoints,
-    (f) => ({
-      sql: SQL.updateNode,
-      params: [f.row.nodeid, f.host, f.port, options.force, options.lockCooldownMs],
-      why: `group ${f.row.groupid}: repoint primary nodeid ${f.row.nodeid} from ${rowAddr(f.row)} to ${show(f.host, f.port)} (${f.node?.member ?? 'unknown member'})`,
-    }),
-  );
-  runMoves(
-    moving.filter((f) => f.row.noderole === 'secondary'),
-    secondaryMoves,
-    (f) => ({
-      sql: SQL.updateNode,
-      params: [f.row.nodeid, f.host, f.port, false, options.lockCooldownMs],
-      why: `group ${f.row.groupid}: secondary nodeid ${f.row.nodeid} now points at ${show(f.host, f.port)} (${f.node?.member ?? 'unknown member'}), the former primary`,
-    }),
-  );
-
-  for (const r of [...removals].sort(byGroup)) {
-    if (early.has(r.nodeid)) continue;
-    const why =
-      r.noderole === 'primary'
-        ? `group ${r.groupid}: remove primary ${rowAddr(r)} (nodeid ${r.nodeid})`
-        : `group ${r.groupid}: secondary ${rowAddr(r)} (nodeid ${r.nodeid}) is no longer a running replica`;
-    removalStatements.push(removeStatement(r, why));
+    if (have === want) return [];
+    this.pool.set(nodeid, want);
+    return have === undefined
+      ? [{ sql: SQL.insertPoolinfo, params: [nodeid, want], why }]
+      : [{ sql: SQL.updatePoolinfo, params: [nodeid, want], why }];
   }
-
-  // Primaries first: Citus refuses a secondary in a group that has no primary row yet.
-  const rank = (a: Addition) => (a.role === 'primary' ? 0 : 1);
-  const ordered = [...additions].sort(
-    (a, b) => rank(a) - rank(b) || a.group - b.group || (a.node.member < b.node.member ? -1 : a.node.member > b.node.member ? 1 : 0),
-  );
-  for (const a of ordered) {
-    additionStatements.push({
-      sql: SQL.addNode,
-      params: [a.node.host, a.node.port, a.group, a.role],
-      why:
-        a.role === 'primary'
-          ? `group ${a.group}: register primary ${show(a.node.host, a.node.port)} (${a.node.member})`
-          : `group ${a.group}: register running replica ${show(a.node.host, a.node.port)} (${a.node.member}) as secondary`,
-    });
-  }
-
-  return [
-    ...outOfTheWay,
-    ...primaryRepoints,
-    ...secondaryMoves,
-    ...removalStatements,
-    ...additionStatements,
-    ...planPoolinfo(rows, finals, removals, ordered, poolinfo),
-  ];
 }
 
 /**
- * pg_dist_poolinfo rows keyed by nodeid: set for nodes that advertise a pooler, deleted for
- * nodes that stopped advertising one, for removed nodes (Citus versions differ on whether the
- * row goes with the node) and for nodeids no longer in pg_dist_node. Rows of nodes etcd says
- * nothing about (a primary kept while its leader is missing, foreign rows) are left alone.
+ * Phase 1: each group's primary row moves to its new primary with citus_update_node, keeping its
+ * nodeid. A row at the target address is moved first: the group's own secondary row (the
+ * promoted replica) takes the old primary's address, so both rows keep their nodeids; another
+ * group's secondary row is parked under a temporary name for phase 2 to remove. Repoints run in
+ * dependency order; a repoint onto a primary row that stays (or a cycle) is given up.
  */
-function planPoolinfo(
-  rows: PgDistNodeRow[],
-  finals: Map<number, Final>,
-  removals: PgDistNodeRow[],
-  additions: Addition[],
-  poolinfo: PoolinfoRow[],
-): Statement[] {
-  const out: Statement[] = [];
-  const currentPool = new Map(poolinfo.map((p) => [p.nodeid, p.poolinfo]));
-  const known = new Set(rows.map((r) => r.nodeid));
-  const removed = new Set(removals.map((r) => r.nodeid));
-  const nodeids = [...new Set([...finals.keys(), ...currentPool.keys()])].sort((a, b) => a - b);
-  for (const nodeid of nodeids) {
-    const have = currentPool.get(nodeid);
-    const f = finals.get(nodeid);
-    if (f === undefined) {
-      if (have !== undefined && (removed.has(nodeid) || !known.has(nodeid))) {
-        out.push({
-          sql: SQL.deletePoolinfo,
-          params: [nodeid],
-          why: removed.has(nodeid) ? `nodeid ${nodeid} was removed: drop its poolinfo` : `nodeid ${nodeid} is not in pg_dist_node: drop its poolinfo`,
-        });
-      }
-      continue;
+function planRepoints(
+  state: Rows,
+  desiredByGroup: Map<number, { secondaries: DesiredNode[] }>,
+  desiredPrimary: (g: number) => DesiredNode | null,
+  options: PlanOptions,
+): Change[] {
+  const update = (r: PgDistNodeRow, host: string, port: number, force: boolean, why: string): Statement => ({
+    sql: SQL.updateNode,
+    params: [r.nodeid, host, port, force, options.lockCooldownMs],
+    why,
+  });
+  const pending = state
+    .groups()
+    .sort((a, b) => a - b)
+    .flatMap((g) => {
+      const r = state.primaryOf(g);
+      const p = desiredPrimary(g);
+      return r && p && keyOf(p.host, p.port) !== keyOf(r.nodename, r.nodeport) ? [{ g, r, p }] : [];
+    });
+  const out: Change[] = [];
+  for (;;) {
+    const i = pending.findIndex(({ r, p }) => {
+      const holder = state.at(p.host, p.port);
+      return holder === undefined || holder === r || (isManagedRow(holder) && holder.noderole === 'secondary');
+    });
+    if (i === -1) break;
+    const [{ g, r, p }] = pending.splice(i, 1);
+    const from = { host: r.nodename, port: r.nodeport };
+    const formerPool = state.pool.get(r.nodeid) ?? null;
+    const holder = state.at(p.host, p.port);
+    const statements: Statement[] = [];
+    let swapped: PgDistNodeRow | null = null;
+    if (holder !== undefined && holder !== r && holder.groupid === g) {
+      const temp = state.placeholder(r);
+      statements.push(
+        update(r, temp, r.nodeport, options.force, `group ${g}: move primary nodeid ${r.nodeid} from ${rowAddr(r)} to a temporary name, its address goes to secondary nodeid ${holder.nodeid}`),
+      );
+      state.move(r, temp, r.nodeport);
+      statements.push(
+        update(holder, from.host, from.port, false, `group ${g}: secondary nodeid ${holder.nodeid} (${p.member}, promoted) now stands for the former primary ${show(from.host, from.port)}`),
+      );
+      state.move(holder, from.host, from.port);
+      swapped = holder;
+    } else if (holder !== undefined && holder !== r) {
+      const temp = state.placeholder(holder);
+      statements.push(
+        update(holder, temp, holder.nodeport, false, `group ${holder.groupid}: park secondary nodeid ${holder.nodeid} ${rowAddr(holder)} under a temporary name, group ${g}'s primary needs the address`),
+      );
+      state.move(holder, temp, holder.nodeport);
     }
-    if (f.node === null) continue;
-    const want = f.node.poolinfo;
-    const at = `nodeid ${nodeid} (${f.node.member})`;
-    if (want !== null && have === undefined) {
-      out.push({ sql: SQL.insertPoolinfo, params: [nodeid, want], why: `${at} advertises a pooler: ${want}` });
-    } else if (want !== null && have !== want) {
-      out.push({ sql: SQL.updatePoolinfo, params: [nodeid, want], why: `${at} pooler changed from ${have} to ${want}` });
-    } else if (want === null && have !== undefined) {
-      out.push({ sql: SQL.deletePoolinfo, params: [nodeid], why: `${at} advertises no pooler` });
+    statements.push(
+      update(r, p.host, p.port, options.force, `group ${g}: repoint primary nodeid ${r.nodeid} from ${show(from.host, from.port)} to ${show(p.host, p.port)} (${p.member})`),
+    );
+    state.move(r, p.host, p.port);
+    statements.push(...state.setPool(r.nodeid, p.poolinfo, `group ${g}: poolinfo of primary nodeid ${r.nodeid} follows ${p.member}`));
+    if (swapped !== null) {
+      // The swapped row now stands for the former primary: its pooler, as etcd or the old row says.
+      const old = desiredByGroup.get(g)?.secondaries.find((s) => keyOf(s.host, s.port) === keyOf(from.host, from.port));
+      const want = old !== undefined ? old.poolinfo : formerPool;
+      statements.push(...state.setPool(swapped.nodeid, want, `group ${g}: poolinfo of secondary nodeid ${swapped.nodeid} follows the former primary`));
+    }
+    out.push({ kind: 'repoint', group: g, statements });
+  }
+  return out;
+}
+
+/**
+ * Phase 2 on the rows as phase 1 leaves them: secondaries that are no longer running replicas
+ * (and parked rows) are removed, then missing primaries and secondaries are added, one change
+ * each. A secondary is registered only under a group that has (or gets) a primary row, and only
+ * at an address no other kept row holds.
+ */
+function planMembership(
+  state: Rows,
+  desiredByGroup: Map<number, { group: number; secondaries: DesiredNode[] }>,
+  desiredPrimary: (g: number) => DesiredNode | null,
+): Change[] {
+  const removals: PgDistNodeRow[] = [];
+  const primaryAdds: Array<{ group: number; node: DesiredNode }> = [];
+  const secondaryAdds: Array<{ group: number; node: DesiredNode }> = [];
+  const claimed = new Set<Key>();
+  const kept = new Set<number>();
+
+  const groups = [...new Set([...desiredByGroup.keys(), ...state.groups()])].sort((a, b) => a - b);
+  // Rows that stay whatever the secondaries want: primaries, foreign and unavailable rows.
+  for (const r of state.rows) {
+    if (!isManagedRow(r) || r.noderole === 'primary') {
+      claimed.add(keyOf(r.nodename, r.nodeport));
+      kept.add(r.nodeid);
     }
   }
-  for (const a of additions) {
-    if (a.node.poolinfo === null) continue;
+  const releasable = (host: string, port: number): boolean => {
+    const holder = state.at(host, port);
+    return holder === undefined || !kept.has(holder.nodeid);
+  };
+  for (const g of groups) {
+    const p = desiredPrimary(g);
+    if (state.primaryOf(g) !== undefined || p === null) continue;
+    const k = keyOf(p.host, p.port);
+    if (claimed.has(k) || !releasable(p.host, p.port)) continue;
+    claimed.add(k);
+    primaryAdds.push({ group: g, node: p });
+  }
+  for (const g of groups) {
+    const hasPrimary = state.primaryOf(g) !== undefined || primaryAdds.some((a) => a.group === g);
+    for (const s of [...(desiredByGroup.get(g)?.secondaries ?? [])].sort((a, b) => byName(a.member, b.member))) {
+      const k = keyOf(s.host, s.port);
+      if (claimed.has(k)) continue;
+      const holder = state.at(s.host, s.port);
+      const mine = holder !== undefined && holder.groupid === g && holder.noderole === 'secondary' && !kept.has(holder.nodeid);
+      if (mine) {
+        claimed.add(k);
+        kept.add(holder.nodeid);
+        continue;
+      }
+      if (!hasPrimary || !releasable(s.host, s.port)) continue;
+      claimed.add(k);
+      secondaryAdds.push({ group: g, node: s });
+    }
+  }
+  for (const r of state.rows) if (isManagedRow(r) && !kept.has(r.nodeid)) removals.push(r);
+
+  const out: Change[] = [];
+  for (const r of removals.sort(byGroup)) {
+    const why = r.nodename.includes(SWAP_SUFFIX)
+      ? `group ${r.groupid}: remove parked ${r.noderole} ${rowAddr(r)} (nodeid ${r.nodeid})`
+      : `group ${r.groupid}: secondary ${rowAddr(r)} (nodeid ${r.nodeid}) is no longer a running replica`;
     out.push({
-      sql: SQL.insertPoolinfoByAddress,
-      params: [a.node.host, a.node.port, a.node.poolinfo],
-      why: `new ${a.role} ${show(a.node.host, a.node.port)} (${a.node.member}) advertises a pooler: ${a.node.poolinfo}`,
+      kind: 'membership',
+      group: r.groupid,
+      statements: [
+        ...state.setPool(r.nodeid, null, `nodeid ${r.nodeid} is being removed: drop its poolinfo`),
+        { sql: SQL.removeNode, params: [r.nodename, r.nodeport], why },
+      ],
     });
+  }
+  const add = (group: number, role: 'primary' | 'secondary', node: DesiredNode): Change => {
+    const statements: Statement[] = [
+      {
+        sql: SQL.addNode,
+        params: [node.host, node.port, group, role],
+        why:
+          role === 'primary'
+            ? `group ${group}: register primary ${show(node.host, node.port)} (${node.member})`
+            : `group ${group}: register running replica ${show(node.host, node.port)} (${node.member}) as secondary`,
+      },
+    ];
+    if (node.poolinfo !== null) {
+      statements.push({
+        sql: SQL.insertPoolinfoByAddress,
+        params: [node.host, node.port, node.poolinfo],
+        why: `new ${role} ${show(node.host, node.port)} (${node.member}) advertises a pooler: ${node.poolinfo}`,
+      });
+    }
+    return { kind: 'membership', group, statements };
+  };
+  for (const a of primaryAdds) out.push(add(a.group, 'primary', a.node));
+  for (const a of secondaryAdds.sort((x, y) => x.group - y.group || byName(x.node.member, y.node.member))) {
+    out.push(add(a.group, 'secondary', a.node));
+  }
+  return out;
+}
+
+/**
+ * pg_dist_poolinfo of rows that stay where they are: set for nodes that advertise a pooler,
+ * deleted for nodes that stopped advertising one and for nodeids no longer in pg_dist_node. Rows
+ * of nodes etcd says nothing about (a primary kept while its leader is missing, foreign rows,
+ * rows phase 2 removes) are left alone.
+ */
+function planPoolinfo(
+  state: Rows,
+  desiredByGroup: Map<number, { secondaries: DesiredNode[] }>,
+  desiredPrimary: (g: number) => DesiredNode | null,
+): Statement[] {
+  const out: Statement[] = [];
+  const known = new Set(state.rows.map((r) => r.nodeid));
+  for (const nodeid of [...state.pool.keys()].sort((a, b) => a - b)) {
+    if (!known.has(nodeid)) out.push(...state.setPool(nodeid, null, `nodeid ${nodeid} is not in pg_dist_node: drop its poolinfo`));
+  }
+  for (const r of state.rows) {
+    if (!isManagedRow(r)) continue;
+    const k = keyOf(r.nodename, r.nodeport);
+    const p = desiredPrimary(r.groupid);
+    const node =
+      r.noderole === 'primary'
+        ? p !== null && keyOf(p.host, p.port) === k
+          ? p
+          : null
+        : (desiredByGroup.get(r.groupid)?.secondaries.find((s) => keyOf(s.host, s.port) === k) ?? null);
+    if (node === null) continue;
+    const have = state.pool.get(r.nodeid);
+    const why =
+      node.poolinfo === null
+        ? `nodeid ${r.nodeid} (${node.member}) advertises no pooler`
+        : have === undefined
+          ? `nodeid ${r.nodeid} (${node.member}) advertises a pooler: ${node.poolinfo}`
+          : `nodeid ${r.nodeid} (${node.member}) pooler changed from ${have} to ${node.poolinfo}`;
+    out.push(...state.setPool(r.nodeid, node.poolinfo, why));
   }
   return out;
 }

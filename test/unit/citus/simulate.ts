@@ -41,18 +41,42 @@ export function effectOf(s: Statement): Effect {
   throw new Error(`unrecognised statement: ${s.sql}`);
 }
 
-/** Applies statements in order to a copy of the metadata; throws where the database would fail. */
-export function simulate(start: Metadata, statements: Statement[]): Metadata {
+/** Citus's rules the simulator enforces besides the catalog's: nodes that cannot be reached. */
+export interface SimulateOptions {
+  /** Addresses (`host:port`) of nodes that are down: an add or remove fails while one is a metadata worker. */
+  down?: ReadonlySet<string>;
+}
+
+const isMetadataWorker = (r: PgDistNodeRow): boolean => r.noderole === 'primary' && r.isactive && r.hasmetadata && r.groupid > 0;
+
+/** What Citus's metadata sync does once every metadata worker is reachable: all flags true again. */
+export function syncAll(m: Metadata): Metadata {
+  return { rows: m.rows.map((r) => (isMetadataWorker(r) ? { ...r, metadatasynced: true } : { ...r })), poolinfo: m.poolinfo.map((p) => ({ ...p })) };
+}
+
+/**
+ * Applies statements in order to a copy of the metadata; throws where the database would fail,
+ * including Citus's own refusals: citus_update_node leaves every metadata worker out of sync,
+ * and an add or remove fails while a metadata worker is out of sync or down.
+ */
+export function simulate(start: Metadata, statements: Statement[], options: SimulateOptions = {}): Metadata {
   const rows = start.rows.map((r) => ({ ...r }));
   const pool = start.poolinfo.map((p) => ({ ...p }));
   let nextId = Math.max(0, ...rows.map((r) => r.nodeid)) + 1;
   const at = (host: string, port: number) => rows.find((r) => r.nodename === host && r.nodeport === port);
+  const contactWorkers = (what: string) => {
+    for (const w of rows.filter(isMetadataWorker)) {
+      if (!w.metadatasynced) throw new Error(`${what}: ${w.nodename}:${w.nodeport} is a metadata node, but is out of sync`);
+      if (options.down?.has(`${w.nodename}:${w.nodeport}`)) throw new Error(`${what}: connection to the remote node ${w.nodename}:${w.nodeport} failed`);
+    }
+  };
 
   for (const s of statements) {
     const e = effectOf(s);
     switch (e.op) {
       case 'add': {
         if (at(e.host, e.port)) throw new Error(`add: ${e.host}:${e.port} is already registered`);
+        contactWorkers(`add ${e.host}:${e.port}`);
         const groupPrimary = rows.find((r) => r.groupid === e.group && r.noderole === 'primary' && r.nodecluster === 'default');
         if (e.role === 'primary' && groupPrimary) throw new Error(`add: group ${e.group} already has a primary node`);
         if (e.role === 'secondary' && !groupPrimary) throw new Error(`add: group ${e.group} has no primary for secondary ${e.host}:${e.port}`);
@@ -77,13 +101,16 @@ export function simulate(start: Metadata, statements: Statement[]): Metadata {
         if (!row) throw new Error(`update: node ${e.nodeid} not found`);
         const other = at(e.host, e.port);
         if (other && other !== row) throw new Error(`update: ${e.host}:${e.port} is held by node ${other.nodeid}`);
+        if (row.nodename === e.host && row.nodeport === e.port) break;
         row.nodename = e.host;
         row.nodeport = e.port;
+        for (const w of rows) if (isMetadataWorker(w)) w.metadatasynced = false;
         break;
       }
       case 'remove': {
         const row = at(e.host, e.port);
         if (!row) throw new Error(`remove: ${e.host}:${e.port} not found`);
+        contactWorkers(`remove ${e.host}:${e.port}`);
         // pg_dist_poolinfo is left as it is: some Citus versions cascade, some do not, and the
         // plan must be right for both.
         rows.splice(rows.indexOf(row), 1);
