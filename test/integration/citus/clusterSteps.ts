@@ -21,6 +21,9 @@ import {
   type TestCluster,
   type TestMember,
 } from '../../harness/index.ts';
+import { CitusApp, memberAddress, RoutedWriter } from '../../harness/citusApp.ts';
+
+export { CitusApp, memberAddress, RoutedWriter } from '../../harness/citusApp.ts';
 
 /** The timing the issue's Show list runs under. */
 export const TIMING = { ttl: 10, loopWait: 2, retryTimeout: 3 } as const;
@@ -240,67 +243,21 @@ export function otherMember(cluster: TestCluster, member: TestMember): TestMembe
 }
 
 /**
- * The application of the Citus tests: inserts ids 1, 2, 3, ... into group 1's table `t` through
- * the coordinator (the stand-in's routed write), one after the other, recording every
- * acknowledged id, every error and how long each write took.
+ * The application's table for `group`, set up once the coordinator has Citus and registered the
+ * group: on the stand-in a table on the group's recorded leader, on real Citus a distributed table.
  */
-export class RoutedWriter {
-  readonly acked: number[] = [];
-  readonly errors: string[] = [];
-  /** [start, end] of every write, performance.now() ms. */
-  readonly spans: Array<[number, number]> = [];
-  private stopped = false;
-  private done: Promise<void> = Promise.resolve();
-  private next = 1;
+export async function setupApp(running: RunningCitusCluster, group: number): Promise<CitusApp> {
+  const app = await CitusApp.detect(memberAddress(groupLeader(running, 0)));
+  await app.setup(group, [memberAddress(groupLeader(running, group))]);
+  return app;
+}
 
-  constructor(private readonly client: pg.Client) {}
-
-  static async connect(coordinator: TestMember, applicationName: string): Promise<RoutedWriter> {
-    const client = new pg.Client({
-      host: '127.0.0.1',
-      port: coordinator.pgPort,
-      user: 'postgres',
-      password: CLUSTER_PASSWORDS.superuser,
-      database: CITUS_DATABASE,
-      application_name: applicationName,
-    });
-    client.on('error', () => {});
-    await client.connect();
-    onCleanup('close the application connection', () => client.end().catch(() => {}));
-    return new RoutedWriter(client);
-  }
-
-  start(): void {
-    this.stopped = false;
-    this.done = (async () => {
-      while (!this.stopped) {
-        const id = this.next++;
-        const started = performance.now();
-        try {
-          await this.client.query('select citus_compat.routed_write(1, $1)', [`insert into t values (${id})`]);
-          this.acked.push(id);
-        } catch (err) {
-          this.errors.push(`${id}: ${(err as Error).message}`);
-          // A dead connection fails at once: do not spin on it.
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-        this.spans.push([started, performance.now()]);
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-
-  /** Longest write of the whole run. */
-  longest(): number {
-    return this.longestWait(0, Number.POSITIVE_INFINITY);
-  }
-
-  /** Longest write that overlapped [from, to]. */
-  longestWait(from: number, to: number): number {
-    return Math.max(0, ...this.spans.filter(([s, e]) => e >= from && s <= to).map(([s, e]) => e - s));
-  }
+/** The application writing into `group` through the recorded coordinator leader, one write after the other. */
+export function connectWriter(
+  running: RunningCitusCluster,
+  app: CitusApp,
+  applicationName: string,
+  group = 1,
+): Promise<RoutedWriter> {
+  return RoutedWriter.connect(app, memberAddress(groupLeader(running, 0)), { group, applicationName });
 }

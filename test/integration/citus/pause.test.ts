@@ -11,6 +11,7 @@ import type { PauseEvent } from '../../../src/citus/pause.ts';
 import { Dcs } from '../../../src/dcs/dcs.ts';
 import type { MemberData } from '../../../src/dcs/types.ts';
 import { silentLogger } from '../../../src/log.ts';
+import { CitusApp } from '../../harness/citusApp.ts';
 import { createPostgres, startEtcd, useHarness, waitFor, type EtcdServer, type PgServer } from '../../harness/index.ts';
 
 useHarness();
@@ -27,6 +28,9 @@ let serverC: PgServer;
 let serverD: PgServer;
 const agents: Dcs[] = [];
 const clients: pg.Client[] = [];
+/** The application's table t (ids) in groups 1 and 2; the tests name each row by a note. */
+let citusApp: CitusApp;
+const notes = new Map<number, string>();
 
 class FakeMember {
   readonly dcs: Dcs;
@@ -80,10 +84,16 @@ async function primaryOf(group: number): Promise<{ nodeid: number; addr: string 
 function routedWrite(client: pg.Client, group: number, note: string) {
   const started = performance.now();
   let settled: { ok: true; at: number } | { ok: false; at: number; error: string } | null = null;
-  const done = client.query('SELECT citus_compat.routed_write($1, $2) AS n', [group, `INSERT INTO t VALUES ('${note}')`]).then(
-    () => (settled = { ok: true, at: performance.now() }),
-    (err: Error) => (settled = { ok: false, at: performance.now(), error: err.message }),
-  );
+  const done = citusApp
+    .nextId(group)
+    .then((id) => {
+      notes.set(id, note);
+      return citusApp.write(client, group, id);
+    })
+    .then(
+      () => (settled = { ok: true, at: performance.now() }),
+      (err: Error) => (settled = { ok: false, at: performance.now(), error: err.message }),
+    );
   return { started, done, settled: () => settled };
 }
 
@@ -93,8 +103,11 @@ async function waitsForLock(client: pg.Client): Promise<boolean> {
   return r.rows[0]?.w === 'Lock';
 }
 
+/** The notes of the rows `server` holds, sorted. */
 async function notesOn(server: PgServer): Promise<string[]> {
-  return (await server.query<{ note: string }>('SELECT note FROM t ORDER BY note')).rows.map((r) => r.note);
+  const group = server === serverA || server === serverB ? 1 : 2;
+  const ids = await citusApp.rowsOn(group, { connectionString: server.connectionString() });
+  return ids.map((id) => notes.get(id) ?? `id ${id}`).sort();
 }
 
 before(async () => {
@@ -108,7 +121,6 @@ before(async () => {
     createPostgres({ parameters: small }),
     createPostgres({ parameters: small }),
   ]);
-  for (const w of [serverA, serverB, serverC, serverD]) await w.query('CREATE TABLE t (note text)');
   const client = await connect(coordinator);
   await ensureCitus(client, { logger: silentLogger });
 });
@@ -159,6 +171,11 @@ describe('pause protocol on a coordinator and two worker groups', () => {
       `2 primary ${H}:${serverC.port}`,
       `2 secondary ${H}:${serverD.port}`,
     ].sort());
+    // t where each group's writes may land: both its servers (they do not replicate), or
+    // distributed once the groups are registered.
+    citusApp = await CitusApp.detect({ connectionString: coordinator.connectionString() });
+    await citusApp.setup(1, [serverA, serverB].map((s) => ({ connectionString: s.connectionString() })));
+    await citusApp.setup(2, [serverC, serverD].map((s) => ({ connectionString: s.connectionString() })));
   });
 
   after(async () => {

@@ -7,8 +7,20 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { CITUS_DATABASE, readLeaderKey, useHarness, waitFor, type TestMember } from '../../harness/index.ts';
-import { citusClient, finishCitusCluster, groupLeader, pollRows, primaryRow, RoutedWriter, startCitusCluster, type RunningCitusCluster } from './clusterSteps.ts';
+import { readLeaderKey, useHarness, waitFor, type TestMember } from '../../harness/index.ts';
+import {
+  citusClient,
+  connectWriter,
+  finishCitusCluster,
+  groupLeader,
+  memberAddress,
+  pollRows,
+  primaryRow,
+  setupApp,
+  startCitusCluster,
+  type CitusApp,
+  type RunningCitusCluster,
+} from './clusterSteps.ts';
 
 useHarness();
 
@@ -16,16 +28,18 @@ const run = promisify(execFile);
 const GROUPS = [0, 1, 2];
 
 let running: RunningCitusCluster;
+let app: CitusApp;
 
 const leaderOf = (group: number): TestMember => groupLeader(running, group);
 
 before(async () => {
   running = await startCitusCluster({ groups: GROUPS });
-  await leaderOf(1).query('create table t (id bigint primary key)', [], { database: CITUS_DATABASE });
   await pollRows(await citusClient(leaderOf(0)), (rows) => GROUPS.every((g) => primaryRow(rows, g)?.nodeport === leaderOf(g).pgPort), {
     timeout: 30_000,
     message: 'every group primary is registered',
   });
+  // The application's table: real Citus distributes it over the registered groups.
+  app = await setupApp(running, 1);
 }, { timeout: 180_000 });
 
 after(async () => {
@@ -43,7 +57,7 @@ test('shardherd restart of a worker primary under routed writes: no client error
   const coordinator = leaderOf(0);
   const startedAt = (await primary.query<{ t: string }>('select pg_postmaster_start_time()::text as t')).rows[0]!.t;
   const before = await pauseCounters(coordinator);
-  const writer = await RoutedWriter.connect(coordinator, 'restart-test-app');
+  const writer = await connectWriter(running, app, 'restart-test-app');
   writer.start();
   await waitFor(() => writer.acked.length >= 20, { timeout: 10_000, message: 'the application writes' });
 
@@ -60,8 +74,7 @@ test('shardherd restart of a worker primary under routed writes: no client error
   t.diagnostic(`restart (CLI) ${Math.round(restartMs)} ms, longest write wait ${Math.round(writer.longest())} ms, ${writer.acked.length} rows`);
   assert.deepEqual(writer.errors, [], 'no client errors');
   assert.equal(await readLeaderKey(running.cluster.etcd, running.cluster.scope, 1), primary.name, 'the leader key stayed');
-  const stored = await primary.query<{ id: string }>('select id from t', [], { database: CITUS_DATABASE });
-  const have = new Set(stored.rows.map((r) => Number(r.id)));
+  const have = new Set(await app.rowsOn(1, memberAddress(primary)));
   assert.deepEqual(writer.acked.filter((id) => !have.has(id)), [], 'every acknowledged row is on the primary');
   const after_ = await pauseCounters(coordinator);
   assert.equal(after_.rolledBack, before.rolledBack, 'no pause ran into its deadline');

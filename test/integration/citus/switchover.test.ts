@@ -13,7 +13,6 @@ import { after, before, test } from 'node:test';
 import { Dcs } from '../../../src/dcs/dcs.ts';
 import type { MemberData } from '../../../src/dcs/types.ts';
 import {
-  CITUS_DATABASE,
   onCleanup,
   useHarness,
   waitFor,
@@ -28,11 +27,14 @@ import {
   otherMember,
   pollRows,
   primaryRow,
-  RoutedWriter,
+  connectWriter,
+  memberAddress,
+  setupApp,
   startCitusCluster,
   TIMING,
   watchPrimaryKey,
   groupLeader,
+  type CitusApp,
   type RunningCitusCluster,
 } from './clusterSteps.ts';
 
@@ -44,18 +46,20 @@ const GROUPS = [0, 1, 2];
 
 let running: RunningCitusCluster;
 let leaders: Map<number, TestMember>;
+let app: CitusApp;
 
 const leaderOf = (group: number): TestMember => groupLeader(running, group);
 
 before(async () => {
   running = await startCitusCluster({ groups: GROUPS });
   leaders = running.leaders;
-  // The application's table, on group 1's primary (the replica gets it by streaming).
-  await leaderOf(1).query('create table t (id bigint primary key)', [], { database: CITUS_DATABASE });
   await pollRows(await citusClient(leaderOf(0)), (rows) => GROUPS.every((g) => primaryRow(rows, g)?.nodeport === leaderOf(g).pgPort), {
     timeout: 30_000,
     message: 'every group primary is registered',
   });
+  // The application's table: on the stand-in on group 1's primary (the replica gets it by
+  // streaming); real Citus distributes it over the registered groups.
+  app = await setupApp(running, 1);
 }, { timeout: 180_000 });
 
 after(async () => {
@@ -152,7 +156,7 @@ test('REST refusals answer with their code and a one-line reason', { timeout: 60
 
 test('two switchovers of group 1 under routed writes: no client error, every acknowledged row kept, each within 5 s', { timeout: 120_000 }, async (t) => {
   const { cluster } = running;
-  const writer = await RoutedWriter.connect(leaderOf(0), 'switchover-test-app');
+  const writer = await connectWriter(running, app, 'switchover-test-app');
   writer.start();
   t.after(() => writer.stop());
   await waitFor(() => writer.acked.length >= 20, { timeout: 10_000, message: 'the application writes' });
@@ -179,8 +183,7 @@ test('two switchovers of group 1 under routed writes: no client error, every ack
   }
   await writer.stop();
   assert.deepEqual(writer.errors, [], 'no client errors');
-  const stored = await leaderOf(1).query<{ id: string }>('select id from t', [], { database: CITUS_DATABASE });
-  const have = new Set(stored.rows.map((r) => Number(r.id)));
+  const have = new Set(await app.rowsOn(1, memberAddress(leaderOf(1))));
   const missing = writer.acked.filter((id) => !have.has(id));
   assert.deepEqual(missing, [], `every acknowledged row is on the final primary (${writer.acked.length} rows)`);
   const stats = await citusStats(leaderOf(0));
