@@ -1,16 +1,15 @@
 // Benchmark of planned worker switchovers under write load through the coordinator (DESIGN §5):
-// 3 groups x 2 real agents with the Citus stand-in; an application writes to group 1 with
-// citus_compat.routed_write in a loop while group 1 is switched over N times (POST /switchover to
+// 3 groups x 2 real agents (the Citus stand-in, or Citus when installed); an application writes to
+// group 1 through the coordinator in a loop while group 1 is switched over N times (POST /switchover to
 // its leader). Prints client errors, write latency during the switches (p50/p99/max), the
 // switchover times and the coordinator's pause durations (GET /citus), as a table and JSON.
 // Run: npm run bench -- switchover [--rounds 10] [--timing 10/2/3]
 
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import { CitusApp, memberAddress, RoutedWriter } from '../test/harness/citusApp.ts';
 import {
   CITUS_DATABASE,
-  CLUSTER_PASSWORDS,
   cleanup,
   startCluster,
   startPrimaryChecker,
@@ -91,32 +90,20 @@ async function measure(rounds: number, timing: { ttl: number; loopWait: number; 
   }
   const coordinator = await waitForLeader(cluster, 0, { timeout: 10_000 });
   let leader = await waitForLeader(cluster, 1, { timeout: 10_000 });
-  await leader.query('create table t (id bigint primary key)', [], { database: CITUS_DATABASE });
   await waitFor(async () => (await coordinator.query("select 1 from pg_dist_node where groupid = 1 and noderole = 'primary' and nodeport = $1", [leader.pgPort], { database: CITUS_DATABASE })).rowCount === 1, {
     timeout: 30_000,
     message: 'group 1 is registered',
   });
+  // Real Citus distributes the application's table over the registered groups.
+  const app = await CitusApp.detect(memberAddress(coordinator));
+  await app.setup(1, [memberAddress(leader)]);
 
-  const app = new pg.Client({ host: '127.0.0.1', port: coordinator.pgPort, user: 'postgres', password: CLUSTER_PASSWORDS.superuser, database: CITUS_DATABASE });
-  app.on('error', () => {});
-  await app.connect();
-  const acked: number[] = [];
-  const errors: string[] = [];
-  const spans: Array<[number, number]> = [];
-  let stop = false;
-  const writing = (async () => {
-    for (let id = 1; !stop; id++) {
-      const started = performance.now();
-      try {
-        await app.query('select citus_compat.routed_write(1, $1)', [`insert into t values (${id})`]);
-        acked.push(id);
-      } catch (err) {
-        errors.push(`${id}: ${(err as Error).message}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      spans.push([started, performance.now()]);
-    }
-  })();
+  const writer = await RoutedWriter.connect(app, memberAddress(coordinator), {
+    group: 1,
+    applicationName: 'switchover-bench',
+  });
+  writer.start();
+  const { acked, errors, spans } = writer;
 
   const results: Round[] = [];
   const windows: Array<[number, number]> = [];
@@ -142,13 +129,10 @@ async function measure(rounds: number, timing: { ttl: number; loopWait: number; 
     results.push({ from: leader.name, to: to.name, switchMs: answered - started, longestWriteMs: longest });
     leader = to;
   }
-  stop = true;
-  await writing;
-  await app.end();
+  await writer.close();
 
   const latencies = spans.filter(([s, e]) => windows.some(([a, b]) => e >= a && s <= b)).map(([s, e]) => e - s);
-  const stored = await leader.query<{ id: string }>('select id from t', [], { database: CITUS_DATABASE });
-  const have = new Set(stored.rows.map((r) => Number(r.id)));
+  const have = new Set(await app.rowsOn(1, memberAddress(leader)));
   const stats = (await (await fetch(`${coordinator.apiUrl}/citus`)).json()) as { pauses: { durationsMs: number[]; committed: number; rolledBack: number } };
   await cluster.stopAll();
   const report = await checker.stop();
