@@ -1,0 +1,174 @@
+// The metadata sync of the Citus stand-in (sql/citus-compat.sql), played beside one PostgreSQL
+// server as Citus's maintenance daemon plays it inside every server: idle where Citus runs.
+import pg from 'pg';
+
+export interface StandInSyncOptions {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  database: string;
+  /** Wait after an attempt that left a worker unsynced (Citus's citus.metadata_sync_retry_interval). */
+  retryMs?: number;
+  /** Attempt at least this often anyway (Citus's citus.metadata_sync_interval). */
+  intervalMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface StandInSync {
+  /** Ends the loop and closes its connection. */
+  stop(): Promise<void>;
+}
+
+const CHANNEL = 'citus_compat_metadata_sync';
+const RECONNECT_MS = 500;
+const RECHECK_MS = 1000;
+
+/** An interruptible sleep: wake() ends the current wait early. */
+class Alarm {
+  #wake: (() => void) | undefined;
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.#wake = done;
+    });
+  }
+
+  wake(): void {
+    this.#wake?.();
+  }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Starts the loop; it never throws and runs until stop(). */
+export function startStandInSync(opts: StandInSyncOptions): StandInSync {
+  const retryMs = opts.retryMs ?? 5000;
+  const intervalMs = opts.intervalMs ?? 60_000;
+  const log = opts.log ?? (() => undefined);
+  const where = `${opts.host}:${opts.port}/${opts.database}`;
+  const alarm = new Alarm();
+  let stopped = false;
+  let current: pg.Client | undefined;
+
+  async function connect(): Promise<pg.Client | undefined> {
+    const client = new pg.Client({
+      host: opts.host,
+      port: opts.port,
+      user: opts.user,
+      password: opts.password,
+      database: opts.database,
+      connectionTimeoutMillis: 2000,
+      application_name: 'citus_compat_sync',
+    });
+    // Errors of an idle connection (server stopped) would otherwise crash the process.
+    client.on('error', () => alarm.wake());
+    client.on('end', () => alarm.wake());
+    // stop() ends a connection attempt in progress too
+    current = client;
+    try {
+      await client.connect();
+      return client;
+    } catch {
+      current = undefined;
+      await client.end().catch(() => undefined);
+      return undefined;
+    }
+  }
+
+  /** Serves one connection until it breaks or stop(); returns to reconnect. */
+  async function serve(client: pg.Client): Promise<void> {
+    let broken = false;
+    let pending = true;
+    let listening = false;
+    let lastAttempt = 0;
+    let lastFailed = false;
+    client.on('error', () => (broken = true));
+    client.on('end', () => (broken = true));
+    client.on('notification', (n) => {
+      if (n.channel !== CHANNEL) return;
+      pending = true;
+      alarm.wake();
+    });
+    // The stand-in's "WARNING: failed to sync metadata to host:port", as Citus logs it.
+    client.on('notice', (n) => log(`${where}: ${n.severity ?? 'NOTICE'}: ${n.message}`));
+
+    while (!stopped && !broken) {
+      const probe = await client.query<{ recovery: boolean; stand_in: boolean }>(
+        `SELECT pg_catalog.pg_is_in_recovery() AS recovery,
+                EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'citus_compat') AS stand_in`,
+      );
+      const { recovery, stand_in: standIn } = probe.rows[0] ?? { recovery: true, stand_in: false };
+      if (recovery || !standIn) {
+        // A replica may be promoted and the stand-in installed later; real Citus never is.
+        if (listening) await client.query(`UNLISTEN ${CHANNEL}`);
+        listening = false;
+        await alarm.sleep(RECHECK_MS);
+        continue;
+      }
+      if (!listening) {
+        await client.query(`LISTEN ${CHANNEL}`);
+        listening = true;
+        pending = true;
+      }
+
+      const now = Date.now();
+      // After a failed attempt nothing starts before retryMs, notification or not (as Citus).
+      const earliest = lastFailed ? lastAttempt + retryMs : 0;
+      const due = lastFailed ? lastAttempt + retryMs : lastAttempt + intervalMs;
+      const run = pending ? now >= earliest : now >= due;
+      if (!run) {
+        await alarm.sleep(Math.min((pending ? earliest : due) - now, RECHECK_MS));
+        continue;
+      }
+      pending = false;
+      lastAttempt = now;
+      try {
+        const result = await client.query<{ unsynced: number }>('SELECT citus_compat.sync_metadata() AS unsynced');
+        const unsynced = Number(result.rows[0]?.unsynced ?? 0);
+        lastFailed = unsynced > 0;
+        if (lastFailed) log(`${where}: ${unsynced} metadata worker(s) still unsynced; retrying in ${retryMs} ms`);
+      } catch (err) {
+        lastFailed = true;
+        log(`${where}: metadata sync failed: ${message(err)}`);
+      }
+    }
+  }
+
+  const loop = (async () => {
+    while (!stopped) {
+      const client = await connect();
+      if (client === undefined) {
+        await alarm.sleep(RECONNECT_MS);
+        continue;
+      }
+      try {
+        await serve(client);
+      } catch (err) {
+        if (!stopped) log(`${where}: connection lost: ${message(err)}`);
+      } finally {
+        current = undefined;
+        await client.end().catch(() => undefined);
+      }
+      if (!stopped) await alarm.sleep(RECONNECT_MS);
+    }
+  })().catch((err: unknown) => log(`${where}: sync loop ended: ${message(err)}`));
+
+  return {
+    async stop(): Promise<void> {
+      stopped = true;
+      alarm.wake();
+      // A query in flight ends with the connection rather than after its own duration.
+      await current?.end().catch(() => undefined);
+      await loop;
+    },
+  };
+}
