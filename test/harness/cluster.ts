@@ -1,7 +1,7 @@
 // Test clusters of real Shardherd agents: one generated configuration per member, the agent
 // started as the unprivileged user, and the ways a test crashes, freezes or asks a member.
 
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,8 +10,11 @@ import pg from 'pg';
 import type { QueryResult, QueryResultRow } from 'pg';
 import type { NodeStatus } from '../../src/api/status.ts';
 import { keyLayout, KEY } from '../../src/dcs/keys.ts';
+import { startStandInSync, type StandInSync } from '../../scripts/standInSync.ts';
+import { onCleanup } from './cleanup.ts';
 import { startEtcd, type EtcdServer } from './etcd.ts';
 import {
+  CITUS_DATABASE,
   CLUSTER_PASSWORDS,
   memberConfigYaml,
   type ClusterTiming,
@@ -90,6 +93,8 @@ export class TestMember {
   readonly apiUrl: string;
   /** Every agent process started for this member, the current one last. */
   readonly #runs: ManagedProcess[] = [];
+  /** The stand-in's metadata sync beside this member's PostgreSQL (Citus members only). */
+  #standInSync: StandInSync | undefined;
 
   constructor(fields: {
     name: string;
@@ -131,6 +136,26 @@ export class TestMember {
       { name: `agent ${this.name}`, asUnprivileged: true, cwd: REPO_ROOT, logFile: this.logFile },
     );
     this.#runs.push(agent);
+    this.#startStandInSync();
+  }
+
+  /**
+   * Citus runs its metadata sync in every server; the stand-in needs it run beside each one.
+   * Started once per member, it follows the server through restarts and does nothing on real Citus.
+   */
+  #startStandInSync(): void {
+    if (this.group === null || this.#standInSync !== undefined) return;
+    const logFile = join(this.dir, 'stand-in-sync.log');
+    const sync = startStandInSync({
+      host: '127.0.0.1',
+      port: this.pgPort,
+      user: 'postgres',
+      password: CLUSTER_PASSWORDS.superuser,
+      database: CITUS_DATABASE,
+      log: (line) => appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`),
+    });
+    this.#standInSync = sync;
+    onCleanup(`stand-in sync of ${this.name}`, () => sync.stop());
   }
 
   /** Graceful stop: SIGTERM to the agent alone, which shuts its PostgreSQL down itself. */

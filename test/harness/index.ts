@@ -49,3 +49,4 @@ export {
   type PrimaryCheckReport,
   type PrimaryCheckTarget,
 } from './primaryChecker.ts';
+export { startStandInSync, type StandInSync, type StandInSyncOptions } from '../../scripts/standInSync.ts';
