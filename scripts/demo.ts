@@ -1,10 +1,12 @@
 // `npm run demo`: a Citus cluster on loopback from a clean state — etcd plus the six members of
 // groups/ (a coordinator group and two worker groups, two members each) — until Ctrl-C.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import YAML from 'yaml';
+import { startStandInSync, type StandInSync } from './standInSync.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const STATE = '/tmp/shardherd-demo';
@@ -27,6 +29,7 @@ interface RunAs {
 }
 
 const children: ChildProcess[] = [];
+const syncs: StandInSync[] = [];
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -133,6 +136,28 @@ async function coordinatorRows(): Promise<{ port: number; rows: Array<Record<str
   return null;
 }
 
+/**
+ * Citus runs its metadata sync inside every server; with the stand-in the demo runs it beside
+ * each member's PostgreSQL, at the address, password and database of groups/<member>.yml.
+ */
+function standInSyncFor(member: string): StandInSync {
+  const config = YAML.parse(readFileSync(join(REPO, 'groups', `${member}.yml`), 'utf8')) as {
+    citus: { database: string };
+    postgresql: { listen: string; authentication: { superuser: { username: string; password?: string } } };
+  };
+  const listen = config.postgresql.listen;
+  const colon = listen.lastIndexOf(':');
+  const superuser = config.postgresql.authentication.superuser;
+  return startStandInSync({
+    host: listen.slice(0, colon),
+    port: Number(listen.slice(colon + 1)),
+    user: superuser.username,
+    password: superuser.password,
+    database: config.citus.database,
+    log: (line) => appendFileSync(join(STATE, 'stand-in-sync.log'), `${new Date().toISOString()} ${line}\n`),
+  });
+}
+
 async function main(): Promise<void> {
   const user = runAs();
   ensurePackages(user !== null);
@@ -157,6 +182,7 @@ async function main(): Promise<void> {
   for (const member of MEMBERS) {
     start(member, process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'agent', '-c', join('groups', `${member}.yml`)], user);
   }
+  for (const member of MEMBERS) syncs.push(standInSyncFor(member));
   say(`started ${MEMBERS.length} agents; waiting until pg_dist_node lists every group...`);
 
   const result = await waitFor('pg_dist_node to list all three groups with their secondaries', 240_000, async () => {
@@ -193,6 +219,7 @@ async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   say('\nstopping the agents (each stops its PostgreSQL) and etcd...');
+  await Promise.all(syncs.map((sync) => sync.stop()));
   const agents = children.slice(1);
   for (const child of agents) child.kill('SIGTERM');
   await Promise.all(agents.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))));
