@@ -163,7 +163,7 @@ async function blockedOrNot(ctx: Ctx, sql: string, params: unknown[]): Promise<u
 
 /** Whether a citus_update_node of `nodeid` on a second session is blocked (see blockedOrNot). */
 function updateBlocked(ctx: Ctx, nodeid: number, port: number): Promise<unknown> {
-  return updateBlocked(ctx, nodeid, port);
+  return blockedOrNot(ctx, 'SELECT citus_update_node($1, $2, $3)', [nodeid, 'localhost', port]);
 }
 
 const CASES: Case[] = [
