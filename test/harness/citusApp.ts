@@ -53,11 +53,11 @@ export async function detectCitus(coordinator: NodeAddress): Promise<CitusKind> 
  * What the application knows of its table t: which Citus the coordinator runs and which ids land in
  * which worker group. Shared by every connection that writes, so that no two writes take one id.
  *
- * Real Citus (not runnable where these tests were written; kept small on purpose) assumes: the agents
+ * The real-Citus path (which the stand-in suite never runs; kept small on purpose) assumes: the agents
  * created the citus extension on every node and registered each worker group's primary before setup;
- * t keeps its default shard count and placements for the whole run (no rebalance), so an id always
- * lands in the same group; the coordinator holds no shards of t; shard tables are queried by name on
- * a worker (shard_name() from the coordinator's metadata).
+ * t keeps its default shards, one placement each, where create_distributed_table put them for the whole
+ * run (no rebalance), so an id always lands in the same group; a worker answers a query on a shard table
+ * by its name (shard_name() from the coordinator's metadata).
  */
 export class CitusApp {
   /** Stand-in: one counter for all groups (each group's t is its own table). */
