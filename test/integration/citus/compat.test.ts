@@ -1,12 +1,13 @@
-// The Citus stand-in (sql/citus-compat.sql) on real PostgreSQL: a coordinator and three workers,
-// so routed writes really land on different servers; ensureCitus installs it.
+// The Citus stand-in (sql/citus-compat.sql) on real PostgreSQL: a coordinator and three workers
+// with the stand-in installed (so metadata workers keep their copies), routed writes landing on
+// different servers. The facts it is held to are in conformance.test.ts; these are its details.
 
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { afterEach, before, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import { pino } from 'pino';
-import { ensureCitus } from '../../../src/citus/extension.ts';
-import { silentLogger } from '../../../src/log.ts';
+import { COMPAT_SQL_PATH, ensureCitus } from '../../../src/citus/extension.ts';
 import { createPostgres, useHarness, waitFor, type PgServer } from '../../harness/index.ts';
 
 useHarness();
@@ -72,6 +73,13 @@ async function sqlError(promise: Promise<unknown>): Promise<{ message: string; c
   assert.fail('expected an SQL error');
 }
 
+/** Runs the stand-in's script as such: ensureCitus would CREATE EXTENSION citus where Citus exists. */
+async function installStandIn(server: PgServer): Promise<void> {
+  await server.query(await readFile(COMPAT_SQL_PATH, 'utf8'));
+}
+
+const E2 = / is a metadata node, but is out of sync$/;
+
 before(async () => {
   const small = { shared_buffers: '16MB', max_connections: '30' };
   [coordinator, w1, w2, w3] = await Promise.all([
@@ -82,8 +90,7 @@ before(async () => {
     createPostgres({ parameters: small }),
   ]);
   for (const worker of [w1, w2, w3]) await worker.query('CREATE TABLE t (note text)');
-  const client = await connect(coordinator);
-  await ensureCitus(client, { logger: silentLogger });
+  for (const server of [coordinator, w1, w2, w3]) await installStandIn(server);
 });
 
 afterEach(async () => {
@@ -97,7 +104,12 @@ beforeEach(async () => {
 });
 
 describe('install', () => {
-  test('ensureCitus installs the stand-in when the server has no citus, and says so loudly', async () => {
+  test('ensureCitus installs the stand-in when the server has no citus, and says so loudly', async (t) => {
+    const available = await coordinator.query("SELECT 1 FROM pg_available_extensions WHERE name = 'citus'");
+    if (available.rowCount !== 0) {
+      t.skip('this server has Citus: ensureCitus would CREATE EXTENSION citus, which needs shared_preload_libraries');
+      return;
+    }
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
     const client = await connect(coordinator);
@@ -112,9 +124,8 @@ describe('install', () => {
 
   test('installing twice keeps the rows and the sequences', async () => {
     const first = await addNode('127.0.0.1', w1.port, 1);
-    const client = await connect(coordinator);
-    await ensureCitus(client, { logger: silentLogger });
-    await ensureCitus(client, { logger: silentLogger });
+    await installStandIn(coordinator);
+    await installStandIn(coordinator);
     const rows = await coordinator.query('SELECT nodeid FROM pg_dist_node');
     assert.deepEqual(rows.rows, [{ nodeid: first }]);
     assert.ok((await addNode('127.0.0.1', w3.port, 2)) > first);
@@ -193,12 +204,15 @@ describe('catalog', () => {
 
 describe('node functions', () => {
   test('citus_add_node returns the existing id for a known address and takes new groups from the sequence', async () => {
-    const a = await coordinator.query<{ id: number }>("SELECT citus_add_node('10.0.0.1', 5432) AS id");
-    const again = await coordinator.query<{ id: number }>("SELECT citus_add_node('10.0.0.1', 5432, 42) AS id");
+    const add = "SELECT citus_add_node('127.0.0.1', $1) AS id";
+    const a = await coordinator.query<{ id: number }>(add, [w1.port]);
+    const again = await coordinator.query<{ id: number }>("SELECT citus_add_node('127.0.0.1', $1, 42) AS id", [
+      w1.port,
+    ]);
     assert.equal(again.rows[0].id, a.rows[0].id);
-    await coordinator.query("SELECT citus_add_node('10.0.0.2', 5432)");
+    await coordinator.query(add, [w2.port]);
     const rows = await coordinator.query<{ groupid: number; hasmetadata: boolean; metadatasynced: boolean }>(
-      "SELECT groupid, hasmetadata, metadatasynced FROM pg_dist_node WHERE nodename LIKE '10.0.0.%' ORDER BY nodeid",
+      'SELECT groupid, hasmetadata, metadatasynced FROM pg_dist_node ORDER BY nodeid',
     );
     assert.equal(rows.rows.length, 2);
     assert.ok(rows.rows[0].groupid > 0 && rows.rows[1].groupid > rows.rows[0].groupid);
@@ -206,9 +220,34 @@ describe('node functions', () => {
   });
 
   test('citus_add_node refuses a second primary in a group', async () => {
-    await addNode('10.0.0.1', 5432, 5);
+    await addNode('127.0.0.1', w1.port, 5);
     const err = await sqlError(addNode('10.0.0.2', 5432, 5));
     assert.equal(err.message, 'group 5 already has a primary node');
+    assert.equal(err.code, 'XX000');
+  });
+
+  test("activating a new worker primary gives it the coordinator's metadata and its group", async () => {
+    await coordinator.query("SELECT citus_set_coordinator_host('127.0.0.1', $1)", [coordinator.port]);
+    const id = await addNode('127.0.0.1', w1.port, 4);
+    const copy = await w1.query('SELECT nodeid, groupid FROM pg_dist_node ORDER BY nodeid');
+    const local = await w1.query('SELECT groupid FROM pg_dist_local_group');
+    assert.deepEqual(copy.rows.at(-1), { nodeid: id, groupid: 4 });
+    assert.equal(copy.rowCount, 2);
+    assert.deepEqual(local.rows, [{ groupid: 4 }]);
+  });
+
+  test("adds and removes reach every metadata worker's copy", async () => {
+    await addNode('127.0.0.1', w1.port, 1);
+    await addNode('127.0.0.1', w3.port, 2);
+    const secondary = await coordinator.query<{ id: number }>(
+      "SELECT citus_add_secondary_node('10.0.0.2', 5432, '127.0.0.1', $1) AS id",
+      [w1.port],
+    );
+    const has = async (worker: PgServer): Promise<boolean> =>
+      (await worker.query('SELECT 1 FROM pg_dist_node WHERE nodeid = $1', [secondary.rows[0].id])).rowCount === 1;
+    assert.deepEqual([await has(w1), await has(w3)], [true, true]);
+    await coordinator.query("SELECT citus_remove_node('10.0.0.2', 5432)");
+    assert.deepEqual([await has(w1), await has(w3)], [false, false]);
   });
 
   test('citus_add_node refuses a primary outside the default cluster', async () => {
@@ -217,8 +256,8 @@ describe('node functions', () => {
   });
 
   test("citus_add_secondary_node joins the primary's group as an active secondary", async () => {
-    await addNode('10.0.0.1', 5432, 3);
-    await coordinator.query("SELECT citus_add_secondary_node('10.0.0.2', 5432, '10.0.0.1', 5432)");
+    await addNode('127.0.0.1', w1.port, 3);
+    await coordinator.query("SELECT citus_add_secondary_node('10.0.0.2', 5432, '127.0.0.1', $1)", [w1.port]);
     const r = await coordinator.query(
       "SELECT groupid, noderole::text, isactive, hasmetadata FROM pg_dist_node WHERE nodename = '10.0.0.2'",
     );
@@ -228,7 +267,7 @@ describe('node functions', () => {
   });
 
   test('citus_update_node moves a node and keeps its id', async () => {
-    const id = await addNode('10.0.0.1', 5432, 1);
+    const id = await addNode('127.0.0.1', w1.port, 1);
     await coordinator.query("SELECT citus_update_node($1, '10.0.0.9', 6543)", [id]);
     const r = await coordinator.query('SELECT nodeid, nodename, nodeport FROM pg_dist_node');
     assert.deepEqual(r.rows, [{ nodeid: id, nodename: '10.0.0.9', nodeport: 6543 }]);
@@ -241,21 +280,22 @@ describe('node functions', () => {
   });
 
   test("citus_update_node to another node's address fails", async () => {
-    const id = await addNode('10.0.0.1', 5432, 1);
-    await addNode('10.0.0.2', 5432, 2);
-    const err = await sqlError(coordinator.query("SELECT citus_update_node($1, '10.0.0.2', 5432)", [id]));
+    const id = await addNode('127.0.0.1', w1.port, 1);
+    await addNode('127.0.0.1', w2.port, 2);
+    const err = await sqlError(coordinator.query("SELECT citus_update_node($1, '127.0.0.1', $2)", [id, w2.port]));
     assert.equal(err.message, 'there is already another node with the specified hostname and port');
     assert.equal(err.code, '55000');
   });
 
   test('citus_remove_node removes the row with its poolinfo, and fails for an unknown node', async () => {
-    const id = await addNode('10.0.0.1', 5432, 1);
-    await coordinator.query("INSERT INTO pg_dist_poolinfo VALUES ($1, 'host=10.0.0.1 port=6432')", [id]);
-    await coordinator.query("SELECT citus_remove_node('10.0.0.1', 5432)");
+    const id = await addNode('127.0.0.1', w1.port, 1);
+    await coordinator.query("INSERT INTO pg_dist_poolinfo VALUES ($1, 'host=127.0.0.1')", [id]);
+    await coordinator.query("SELECT citus_remove_node('127.0.0.1', $1)", [w1.port]);
     const left = await coordinator.query('SELECT (SELECT count(*) FROM pg_dist_node) + (SELECT count(*) FROM pg_dist_poolinfo) AS n');
     assert.equal(Number(left.rows[0].n), 0);
     const err = await sqlError(coordinator.query("SELECT citus_remove_node('10.0.0.1', 5432)"));
     assert.equal(err.message, 'node at "10.0.0.1:5432" does not exist');
+    assert.equal(err.code, 'XX000');
   });
 
   test('citus_set_coordinator_host adds group 0 without shards, then moves it in place', async () => {
@@ -278,11 +318,14 @@ describe('node functions', () => {
   });
 
   test('citus_set_node_property sets shouldhaveshards and refuses anything else', async () => {
-    await addNode('10.0.0.1', 5432, 1);
-    await coordinator.query("SELECT citus_set_node_property('10.0.0.1', 5432, 'shouldhaveshards', false)");
+    await addNode('127.0.0.1', w1.port, 1);
+    const set = "SELECT citus_set_node_property('127.0.0.1', $1, $2, false)";
+    await coordinator.query(set, [w1.port, 'shouldhaveshards']);
     const r = await coordinator.query('SELECT shouldhaveshards FROM pg_dist_node');
     assert.deepEqual(r.rows, [{ shouldhaveshards: false }]);
-    const err = await sqlError(coordinator.query("SELECT citus_set_node_property('10.0.0.1', 5432, 'isactive', false)"));
+    // the metadata worker's copy follows at once
+    assert.deepEqual((await w1.query('SELECT shouldhaveshards FROM pg_dist_node')).rows, [{ shouldhaveshards: false }]);
+    const err = await sqlError(coordinator.query(set, [w1.port, 'isactive']));
     assert.equal(err.message, "only the 'shouldhaveshards' property can be set using this function");
     const unknown = await sqlError(coordinator.query("SELECT citus_set_node_property('x', 1, 'shouldhaveshards', true)"));
     assert.equal(unknown.message, 'node at "x:1" does not exist');
@@ -321,7 +364,8 @@ describe('routed writes and the locks of an address change', () => {
 
   test('a routed write connects through pg_dist_poolinfo when the node has an entry', async () => {
     // The node's own name cannot be resolved: only the poolinfo address works.
-    const id = await addNode('unresolvable.invalid', w2.port, 3);
+    const id = await addNode('127.0.0.1', w2.port, 3);
+    await coordinator.query("SELECT citus_update_node($1, 'unresolvable.invalid', $2)", [id, w2.port]);
     await coordinator.query("INSERT INTO pg_dist_poolinfo VALUES ($1, 'host=127.0.0.1')", [id]);
     const app = await connect(coordinator);
     assert.equal(await routedWrite(app, 3, 'pooled'), 1);
@@ -381,21 +425,54 @@ describe('routed writes and the locks of an address change', () => {
     await mover.query('ROLLBACK');
   });
 
-  test("during an open address change, another group's node can be moved but adding a node waits, as on Citus", async () => {
+  test("during an open address change, another group's citus_update_node waits, as on Citus", async () => {
     const mover = await openAddressChange();
     const other = await connect(coordinator);
+    const otherPid = await pidOf(other);
     const group2 = await coordinator.query<{ nodeid: number }>('SELECT nodeid FROM pg_dist_node WHERE groupid = 2');
+    // Citus unsets metadatasynced under an ExclusiveLock on pg_dist_node held to COMMIT.
     const repoint = track(other.query("SELECT citus_update_node($1, '127.0.0.2', $2)", [group2.rows[0].nodeid, w3.port]));
-    await waitFor(repoint.settled, { ...WAIT, message: "group 2's update completes during group 1's address change" });
+    await waitFor(() => waitsForLock(otherPid), { ...WAIT, message: "group 2's update waits for group 1's" });
+    assert.equal(repoint.settled(), false);
+    await mover.query('COMMIT');
     await repoint.promise;
-    // Citus serialises node additions with an ExclusiveLock on pg_dist_node, which conflicts
-    // with the RowExclusiveLock the open citus_update_node holds.
-    const adderPid = await pidOf(other);
-    const add = track(other.query("SELECT citus_add_node('10.0.0.50', 5432, 50)"));
-    await waitFor(() => waitsForLock(adderPid), { ...WAIT, message: 'citus_add_node waits for the open address change' });
+  });
+
+  test('an add waits for an open address change, and after COMMIT fails with E2 until the sync ran', async () => {
+    const mover = await openAddressChange();
+    const adder = await connect(coordinator);
+    const adderPid = await pidOf(adder);
+    const addSecondary = (): Promise<unknown> =>
+      adder.query("SELECT citus_add_secondary_node('10.0.0.50', 5432, '127.0.0.1', $1)", [w3.port]);
+    const add = track(addSecondary());
+    await waitFor(() => waitsForLock(adderPid), { ...WAIT, message: 'the add waits for the open address change' });
     assert.equal(add.settled(), false);
     await mover.query('COMMIT');
-    await add.promise;
+    const err = await sqlError(add.promise);
+    assert.equal(err.code, '55000');
+    assert.match(err.message, E2);
+    const unsynced = await coordinator.query<{ n: number }>('SELECT citus_compat.sync_metadata() AS n');
+    assert.equal(unsynced.rows[0].n, 0);
+    await addSecondary();
+    // w2 now has group 1's copy as the coordinator has it
+    const copy = await w2.query("SELECT nodeid FROM pg_dist_node WHERE nodename = '10.0.0.50'");
+    assert.equal(copy.rowCount, 1);
+  });
+
+  test('citus_update_node wakes the sync at COMMIT only: NOTIFY citus_compat_metadata_sync', async () => {
+    const listener = await connect(coordinator);
+    const heard: string[] = [];
+    listener.on('notification', (n) => heard.push(n.channel));
+    await listener.query('LISTEN citus_compat_metadata_sync');
+    const mover = await openAddressChange();
+    await mover.query('ROLLBACK');
+    // a notification is delivered before the reply to a later query on the same connection
+    await listener.query('SELECT 1');
+    assert.deepEqual(heard, []);
+    const committed = await openAddressChange();
+    await committed.query('COMMIT');
+    await waitFor(() => heard.length === 1, { ...WAIT, message: 'the COMMIT notifies the sync' });
+    assert.deepEqual(heard, ['citus_compat_metadata_sync']);
   });
 
   test('citus_pause_node_within_txn makes routed writes to the group wait without moving it', async () => {
@@ -410,7 +487,8 @@ describe('routed writes and the locks of an address change', () => {
     assert.equal(await write.promise, 1);
     assert.deepEqual(await rowsOn(w1), ['after pause']);
     const err = await sqlError(coordinator.query('SELECT citus_pause_node_within_txn(987654)'));
-    assert.equal(err.message, 'node with node id 987654 could not be found');
+    assert.equal(err.message, 'node 987654 not found');
+    assert.equal(err.code, 'P0002');
   });
 
   /** A transaction that has written through group 1 and stays open, holding its share lock. */
