@@ -5,14 +5,24 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { ensureCitus } from '../../../src/citus/extension.ts';
+import { readFileSync } from 'node:fs';
+import { COMPAT_SQL_PATH } from '../../../src/citus/extension.ts';
 import { CitusManager } from '../../../src/citus/manager.ts';
 import type { PauseEvent } from '../../../src/citus/pause.ts';
 import { Dcs } from '../../../src/dcs/dcs.ts';
 import type { MemberData } from '../../../src/dcs/types.ts';
 import { silentLogger } from '../../../src/log.ts';
 import { CitusApp } from '../../harness/citusApp.ts';
-import { createPostgres, startEtcd, useHarness, waitFor, type EtcdServer, type PgServer } from '../../harness/index.ts';
+import {
+  createPostgres,
+  startEtcd,
+  startStandInSync,
+  useHarness,
+  waitFor,
+  type EtcdServer,
+  type PgServer,
+  type StandInSync,
+} from '../../harness/index.ts';
 
 useHarness();
 
@@ -20,6 +30,8 @@ const WAIT = { timeout: 20_000, interval: 10 };
 const H = '127.0.0.1';
 const SCOPE = 'pause';
 
+/** Citus's metadata sync for the stand-in, beside the coordinator. */
+let sync: StandInSync | undefined;
 let etcd: EtcdServer;
 let coordinator: PgServer;
 let serverA: PgServer;
@@ -121,8 +133,11 @@ before(async () => {
     createPostgres({ parameters: small }),
     createPostgres({ parameters: small }),
   ]);
-  const client = await connect(coordinator);
-  await ensureCitus(client, { logger: silentLogger });
+  // The stand-in everywhere, also where Citus is installed: these servers do not preload it.
+  // Worker primaries get metadata copies, so every server that may become one needs it.
+  const script = readFileSync(COMPAT_SQL_PATH, 'utf8');
+  for (const server of [coordinator, serverA, serverB, serverC, serverD]) await (await connect(server)).query(script);
+  sync = startStandInSync({ host: coordinator.host, port: coordinator.port, user: 'postgres', database: 'postgres' });
 });
 
 after(async () => {
@@ -180,6 +195,8 @@ describe('pause protocol on a coordinator and two worker groups', () => {
 
   after(async () => {
     await manager?.stop();
+    // An open sync connection would keep the process alive, and root hooks wait for that.
+    await sync?.stop();
   });
 
   test('events from a non-leader, for an unknown or non-worker group, or malformed, are ignored with their code', async () => {
@@ -342,10 +359,10 @@ describe('pause protocol on a coordinator and two worker groups', () => {
   });
 
   test('the deadline also ends a before_demote still waiting for its locks, without touching the blocker', async (t) => {
-    // An application transaction keeps group 2's primary row share-locked, as a long write would.
+    // An application transaction holds group 2's shard lock in share mode, as a long routed write does.
     const blocker = await connect(coordinator);
     await blocker.query('BEGIN');
-    await blocker.query("SELECT 1 FROM pg_catalog.pg_dist_node WHERE groupid = 2 AND noderole = 'primary' FOR SHARE");
+    await blocker.query('SELECT pg_catalog.pg_advisory_xact_lock_shared(citus_compat.group_lock_key(), 2)');
     const rolledBefore = manager.pauseStats().rolledBack;
     const timeout = 2;
     const t0 = performance.now();
