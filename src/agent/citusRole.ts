@@ -7,6 +7,7 @@ import { citusSettings } from '../citus/extension.ts';
 import { CitusManager } from '../citus/manager.ts';
 import { notifyCoordinator, type CitusEventBody, type NotifyOutcome } from '../citus/notify.ts';
 import type { PauseAnswer, PauseEvent, PauseStats } from '../citus/pause.ts';
+import { refuse } from '../citus/pauseRules.ts';
 import type { CitusConfig, Config, DynamicConfig, Scalar } from '../config/types.ts';
 import type { Dcs } from '../dcs/dcs.ts';
 import type { HaHooks } from '../ha/execute.ts';
@@ -78,7 +79,7 @@ export class CitusRole {
     const manager = this.manager;
     if (manager === null) {
       const what = this.deps.citus.group === COORDINATOR_GROUP ? 'this member is not the coordinator primary' : `this member belongs to worker group ${this.deps.citus.group}`;
-      return Promise.resolve({ ok: false, status: 503, message: `no Citus manager runs here: ${what}` });
+      return Promise.resolve(refuse('unavailable', `no Citus manager runs here: ${what}`));
     }
     return manager.handleEvent(event);
   }

@@ -4,6 +4,7 @@
 import { candidateStatusFromBody, membersToAsk, validateManualRequest, type CandidateStatus, type ManualAction } from '../api/switchoverRequest.ts';
 import type { ControlAnswer, SwitchoverControl } from '../api/types.ts';
 import type { PauseEvent, PauseStats } from '../citus/pause.ts';
+import { pauseStatus } from '../api/pauseStatus.ts';
 import type { Config } from '../config/types.ts';
 import type { Dcs } from '../dcs/dcs.ts';
 import type { GroupView } from '../dcs/types.ts';
@@ -87,7 +88,7 @@ export class AgentControl implements SwitchoverControl {
     const citus = this.deps.citus;
     if (citus === null) return { status: 503, message: 'no Citus manager runs here: this member is not part of a Citus cluster' };
     const answer = await citus.handleEvent(event);
-    return { status: answer.status, message: answer.message };
+    return { status: pauseStatus(answer), message: answer.message };
   }
 
   citusPauseStats(): PauseStats | null {

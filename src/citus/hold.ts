@@ -1,8 +1,30 @@
 // Groups on hold: the planner is told to want exactly what their rows already say, so a plan
 // never touches them. This is the seam for the pause protocol, whose transaction owns a paused
 // group's primary row while the other groups keep being reconciled.
+import type { ClusterView } from '../dcs/types.ts';
+import { desiredTopology } from './desired.ts';
 import type { MetadataRows } from './metadataStore.ts';
+import { planMetadata, type MetadataPlan, type PlanOptions } from './plan.ts';
 import type { DesiredGroup, DesiredTopology } from './types.ts';
+
+/**
+ * The one planning path of the reconcile and of a pause's commit: etcd's view, with the held
+ * groups wanted exactly as their rows are, planned against the rows.
+ */
+export function planWithHeld(
+  view: ClusterView,
+  rows: MetadataRows,
+  held: ReadonlySet<number>,
+  options: PlanOptions,
+): { desired: DesiredTopology; plan: MetadataPlan } {
+  const desired = desiredWithHeld(view, rows, held);
+  return { desired, plan: planMetadata(desired, rows.nodes, rows.poolinfo, options) };
+}
+
+/** The desired topology of the view with the held groups frozen as their rows are. */
+export function desiredWithHeld(view: ClusterView, rows: MetadataRows, held: ReadonlySet<number>): DesiredTopology {
+  return holdGroups(desiredTopology(view), rows, held);
+}
 
 export function holdGroups(desired: DesiredTopology, current: MetadataRows, held: ReadonlySet<number>): DesiredTopology {
   if (held.size === 0) return desired;

@@ -6,10 +6,10 @@ import type { DcsWatch, WatchListener } from '../dcs/watch.ts';
 import type { ClusterView, DcsEvent } from '../dcs/types.ts';
 import { PostgresError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { desiredTopology } from './desired.ts';
-import { holdGroups } from './hold.ts';
+import { desiredWithHeld } from './hold.ts';
 import { LiveView, isTopologyEvent } from './liveView.ts';
-import { applyPlan, PlanStatementError, readMetadata, type MetadataRows } from './metadataStore.ts';
+import { applyPlan, PlanStatementError, readMetadata, recoverPreparedTransactions, type MetadataRows } from './metadataStore.ts';
+import { refuse } from './pauseRules.ts';
 import { GroupPauses, type PauseAnswer, type PauseEvent, type PauseStats, type UnplannedPauseSettings } from './pause.ts';
 import { membershipBlocker } from './gate.ts';
 import { DEFAULT_PLAN_OPTIONS, planMetadata, type Change, type PlanOptions } from './plan.ts';
@@ -149,11 +149,11 @@ export class CitusManager {
   /**
    * The coordinator side of a worker's `POST /citus` (DESIGN.md §5, pause.ts): before_demote
    * answers once writes to the group are paused, after_promote once the group points at its new
-   * primary. Refused (503) while the manager is not running.
+   * primary. Refused (unavailable) while the manager is not running.
    */
   handleEvent(event: PauseEvent): Promise<PauseAnswer> {
     if (this.phase !== 'running') {
-      return Promise.resolve({ ok: false, status: 503, message: `the Citus manager is ${this.phase}` });
+      return Promise.resolve(refuse('unavailable', `the Citus manager is ${this.phase}`));
     }
     return this.pauses.handleEvent(event);
   }
@@ -311,9 +311,10 @@ export class CitusManager {
       revision = view.revision;
       const client = await this.connection();
       this.rows ??= await readMetadata(client);
-      const desired = holdGroups(desiredTopology(view), this.rows, this.heldGroups());
+      const desired = desiredWithHeld(view, this.rows, this.heldGroups());
       this.logIgnored(desired.ignored);
       const wanted = JSON.stringify(desired.groups);
+      // Planning is skipped while the topology is the one the cached rows were made to match.
       const plan = wanted === this.settled ? { local: [], membership: [] } : planMetadata(desired, this.rows.nodes, this.rows.poolinfo, this.planOptions);
       planned = plan.local.reduce((n, c) => n + c.statements.length, 0) + plan.membership.reduce((n, c) => n + c.statements.length, 0);
       // Phase 1: repoints and poolinfo, one transaction each; they contact no other node.
@@ -391,8 +392,7 @@ export class CitusManager {
    */
   private async recoverPrepared(client: pg.Client, group: number): Promise<void> {
     try {
-      const r = await client.query('SELECT pg_catalog.recover_prepared_transactions() AS recovered');
-      const recovered = Number(r.rows[0]?.recovered ?? 0);
+      const recovered = await recoverPreparedTransactions(client);
       this.logger.info({ action: 'recover-prepared', group, recovered }, 'prepared transactions recovered after a worker repoint');
     } catch (err) {
       this.logger.warn({ action: 'recover-prepared', group, err: describe(err) }, 'could not recover prepared transactions; Citus retries within a minute');

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { readFileSync } from 'node:fs';
 import { COMPAT_SQL_PATH } from '../../../src/citus/extension.ts';
 import { CitusManager } from '../../../src/citus/manager.ts';
+import { pauseStatus } from '../../../src/api/pauseStatus.ts';
 import type { PauseEvent } from '../../../src/citus/pause.ts';
 import { Dcs } from '../../../src/dcs/dcs.ts';
 import type { MemberData } from '../../../src/dcs/types.ts';
@@ -203,24 +204,24 @@ describe('pause protocol on a coordinator and two worker groups', () => {
     const before = await rows();
     assert.deepEqual(await manager.handleEvent(event({ type: 'before_demote', group: 1, leader: 'w1-b' })), {
       ok: false,
-      status: 409,
+      refusal: 'not-the-leader',
       message: 'w1-b is not the leader of group 1 (the leader is w1-a)',
     });
     assert.deepEqual(await manager.handleEvent(event({ type: 'before_demote', group: 7, leader: 'w7-a' })), {
       ok: false,
-      status: 404,
+      refusal: 'unknown-group',
       message: 'group 7 is unknown',
     });
     assert.deepEqual(await manager.handleEvent(event({ type: 'before_demote', group: 0, leader: 'coord' })), {
       ok: false,
-      status: 400,
+      refusal: 'not-a-worker-group',
       message: 'group 0 is not a worker group',
     });
     const bad = await manager.handleEvent({ ...event({ type: 'before_demote', group: 1, leader: 'w1-a' }), timeout: -1 });
-    assert.equal(bad.status, 400);
+    assert.equal(pauseStatus(bad), 400);
     assert.match(bad.message, /timeout/);
     const notPromoted = await manager.handleEvent(event({ type: 'after_promote', group: 1, leader: 'w1-b' }));
-    assert.equal(notPromoted.status, 409);
+    assert.equal(pauseStatus(notPromoted), 409);
     assert.match(notPromoted.message, /w1-b is not the leader of group 1/);
     assert.equal(manager.pauseStats().opened, 0);
     assert.deepEqual(await rows(), before);
@@ -233,7 +234,7 @@ describe('pause protocol on a coordinator and two worker groups', () => {
     const answer = await manager.handleEvent(event({ type: 'before_demote', group: 1, leader: 'w1-a' }));
     t.diagnostic(`before_demote answered in ${(performance.now() - t0).toFixed(1)} ms: ${answer.message}`);
     assert.equal(answer.ok, true, answer.message);
-    assert.equal(answer.status, 200);
+    assert.equal(pauseStatus(answer), 200);
 
     const write = routedWrite(app, 1, 'during switchover');
     await waitFor(() => waitsForLock(app), { ...WAIT, message: 'routed write waits on the paused group' });
@@ -371,7 +372,7 @@ describe('pause protocol on a coordinator and two worker groups', () => {
     const late = performance.now() - (t0 + timeout * 1000);
     t.diagnostic(`before_demote answered ${late.toFixed(1)} ms after the deadline: ${answer.message}`);
     assert.equal(answer.ok, false);
-    assert.equal(answer.status, 503);
+    assert.equal(pauseStatus(answer), 503);
     assert.ok(late >= 0 && late < 1000, `answered ${late.toFixed(1)} ms after the deadline`);
     const stats = manager.pauseStats();
     assert.equal(stats.rolledBack, rolledBefore + 1);
