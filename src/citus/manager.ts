@@ -118,6 +118,9 @@ export class CitusManager {
   private counters = { reconciles: 0, failures: 0, statementsApplied: 0 };
   private lastResult: ReconcileResult | null = null;
   private lastError: string | null = null;
+  /** The last reconcile failure logged at warn (and given up on at error), so repeats are not. */
+  private lastLoggedFailure: string | null = null;
+  private lastGivenUp: string | null = null;
   /** Why adds and removes wait (null: they do not), as last logged. */
   private membershipWaiting: string | null = null;
   private membershipAttempts = 0;
@@ -276,7 +279,10 @@ export class CitusManager {
     } catch (err) {
       if (this.phase !== 'running') return;
       // Given up for now: try again a retry_timeout later even if etcd stays quiet.
-      this.logger.error({ action: 'reconcile', err: describe(err), retryInMs: this.retryTimeoutMs }, 'reconcile keeps failing; will try again');
+      if (describe(err) !== this.lastGivenUp) {
+        this.logger.error({ action: 'reconcile', err: describe(err), retryInMs: this.retryTimeoutMs }, 'reconcile keeps failing; will try again');
+      }
+      this.lastGivenUp = describe(err);
       if (this.retryTimer) clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
@@ -353,6 +359,8 @@ export class CitusManager {
       this.counters.statementsApplied += applied.length;
       this.lastResult = result;
       this.lastError = null;
+      this.lastLoggedFailure = null;
+      this.lastGivenUp = null;
       if (applied.length > 0) {
         this.logger.info({ action: 'reconcile', statements: applied.length, revision, durationMs: result.durationMs }, 'pg_dist_node reconciled');
       }
@@ -371,7 +379,10 @@ export class CitusManager {
       this.counters.statementsApplied += applied.length;
       this.lastResult = result;
       this.lastError = error.message;
-      this.logger.warn({ action: 'reconcile', err: error.message, planned, failedAt, revision }, 'reconcile failed; rolled back');
+      // Once per change of reason: a failure that repeats on every retry says nothing new.
+      const level = error.message === this.lastLoggedFailure ? 'debug' : 'warn';
+      this.lastLoggedFailure = error.message;
+      this.logger[level]({ action: 'reconcile', err: error.message, planned, failedAt, revision }, 'reconcile failed; rolled back');
       return result;
     }
   }
