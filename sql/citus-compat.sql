@@ -1,5 +1,5 @@
 -- Stand-in for the part of Citus's metadata API Shardherd uses, for plain PostgreSQL 15 without
--- Citus (DESIGN.md §6). Idempotent: safe to run again. Needs a superuser and the dblink extension.
+-- Citus (docs/design.md, "The Citus stand-in"). Idempotent: safe to run again. Needs a superuser and the dblink extension.
 --
 -- Objects live in pg_catalog under Citus's own names, so product SQL is byte-for-byte the SQL
 -- that runs against real Citus. Test-only helpers (routed writes and reads, the metadata sync)

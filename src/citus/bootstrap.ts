@@ -1,6 +1,6 @@
-// What a freshly initialised Citus group primary needs before it serves (DESIGN.md §5): the
-// Citus database, the extension (or the stand-in), authinfo for the superuser, and on the
-// coordinator its own address in pg_dist_node.
+// What a freshly initialised Citus group primary needs before it serves: the Citus database, the
+// extension (or the stand-in), authinfo for the superuser, and on the coordinator its own address
+// in pg_dist_node (docs/design.md, "Bootstrap of a group primary").
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';

@@ -1,5 +1,6 @@
 // Puts Citus into a group primary's citus.database, or the SQL stand-in when no Citus is
-// installed, and renders the server settings Citus needs (DESIGN.md §5 and §6).
+// installed, and renders the server settings Citus needs (docs/design.md, "Bootstrap of a group
+// primary" and "The Citus stand-in").
 
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -81,7 +82,7 @@ export interface CitusSettingsOptions {
 }
 
 /**
- * The server settings of a Citus group member (DESIGN.md §5).
+ * The server settings of a Citus group member (docs/design.md, "Bootstrap of a group primary").
  *
  * `citus.local_hostname` is set with and without Citus: PostgreSQL accepts a dotted name that
  * no loaded library has claimed as a placeholder setting, so the stand-in server starts with

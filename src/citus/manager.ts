@@ -1,5 +1,6 @@
 // The Citus manager: keeps the coordinator's pg_dist_node and pg_dist_poolinfo equal to what etcd
-// says about every group, reconciling on each leader or member event (DESIGN.md §5).
+// says about every group, reconciling on each leader or member event (docs/design.md, "Citus
+// manager").
 import type pg from 'pg';
 import pRetry from 'p-retry';
 import type { DcsWatch, WatchListener } from '../dcs/watch.ts';
@@ -150,9 +151,9 @@ export class CitusManager {
   }
 
   /**
-   * The coordinator side of a worker's `POST /citus` (DESIGN.md §5, pause.ts): before_demote
-   * answers once writes to the group are paused, after_promote once the group points at its new
-   * primary. Refused (unavailable) while the manager is not running.
+   * The coordinator side of a worker's `POST /citus` (docs/design.md, "Pause protocol"):
+   * before_demote answers once writes to the group are paused, after_promote once the group
+   * points at its new primary. Refused (unavailable) while the manager is not running.
    */
   handleEvent(event: PauseEvent): Promise<PauseAnswer> {
     if (this.phase !== 'running') {

@@ -1,4 +1,4 @@
-// A worker leader's half of the pause protocol (DESIGN.md §5): POST /citus to the coordinator
+// A worker leader's half of the pause protocol (docs/design.md, "Pause protocol"): POST /citus to the coordinator
 // leader before it stops being primary (before_demote) and once it runs as the new primary
 // (after_promote). Patroni's body, so a Patroni coordinator understands it too.
 import { COORDINATOR_GROUP } from './bootstrap.ts';
