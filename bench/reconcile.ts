@@ -1,12 +1,16 @@
 // Benchmark of the Citus manager: cold reconcile for N groups (1 primary + 1 replica each, fake
 // member keys in a real etcd, a real PostgreSQL with the stand-in) and one leader change at 500.
+// The members are not servers: a worker primary's add makes Citus contact it and every metadata
+// worker, so the primaries' rows are preloaded without metadata, and the figures are the
+// manager's own work (planning, the repoint, one transaction per secondary add), not Citus's.
 // Run: node --import tsx bench/reconcile.ts [--groups 10,100,500] [--failovers 5]
 
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import pg from 'pg';
-import { ensureCitus } from '../src/citus/extension.ts';
+import { readFileSync } from 'node:fs';
+import { COMPAT_SQL_PATH } from '../src/citus/extension.ts';
 import { CitusManager } from '../src/citus/manager.ts';
 import { Dcs } from '../src/dcs/dcs.ts';
 import { compactJson } from '../src/dcs/json.ts';
@@ -66,11 +70,18 @@ async function connect(server: PgServer, db: string): Promise<pg.Client> {
   return client;
 }
 
-async function prepareDatabase(server: PgServer, db: string): Promise<void> {
+/** The stand-in, the coordinator's row, and each worker group's primary row without metadata. */
+async function prepareDatabase(server: PgServer, db: string, n: number): Promise<void> {
   await server.query(`CREATE DATABASE ${db}`);
   const client = await connect(server, db);
   try {
-    await ensureCitus(client, { logger: silentLogger });
+    await client.query(readFileSync(COMPAT_SQL_PATH, 'utf8'));
+    await client.query("SELECT pg_catalog.citus_set_coordinator_host('127.0.0.1', $1)", [server.port]);
+    await client.query(
+      `INSERT INTO pg_catalog.pg_dist_node (groupid, nodename, nodeport, hasmetadata, metadatasynced)
+       SELECT g, '127.0.0.1', $1::int + g * 2, false, false FROM generate_series(1, $2::int - 1) AS g`,
+      [PORT_BASE, n],
+    );
   } finally {
     await client.end();
   }
@@ -85,7 +96,7 @@ function managerFor(etcdServer: EtcdServer, server: PgServer, scope: string, db:
 async function cold(etcdServer: EtcdServer, etcd: Etcd3, server: PgServer, n: number): Promise<ColdFigure> {
   const scope = `bench-${n}`;
   const db = `bench_${n}`;
-  await prepareDatabase(server, db);
+  await prepareDatabase(server, db, n);
   await writeKeys(etcd, scope, n, server.port);
   const { manager, dcs } = managerFor(etcdServer, server, scope, db);
   try {
@@ -93,7 +104,7 @@ async function cold(etcdServer: EtcdServer, etcd: Etcd3, server: PgServer, n: nu
     await manager.start();
     const startMs = performance.now() - t0;
     const first = manager.stats().lastResult;
-    if (first?.kind !== 'applied') throw new Error(`cold reconcile of ${n} groups failed: ${manager.stats().lastError}`);
+    if (first?.kind !== 'applied' || first.waiting !== null) throw new Error(`cold reconcile of ${n} groups failed: ${manager.stats().lastError}`);
     const noop = await manager.reconcileNow();
     if (noop.kind !== 'applied' || noop.statements.length !== 0) throw new Error('second reconcile was not a no-op');
     return { groups: n, statements: first.statements.length, startMs, reconcileMs: first.durationMs, noopMs: noop.durationMs };

@@ -325,8 +325,8 @@ export class CitusManager {
       const plan = wanted === this.settled ? { local: [], membership: [] } : planMetadata(desired, this.rows.nodes, this.rows.poolinfo, this.planOptions);
       planned = plan.local.reduce((n, c) => n + c.statements.length, 0) + plan.membership.reduce((n, c) => n + c.statements.length, 0);
       // Phase 1: repoints and poolinfo, one transaction each; they contact no other node.
-      for (const change of plan.local) {
-        this.rows = await this.applyChange(client, change, done, planned);
+      for (const [i, change] of plan.local.entries()) {
+        this.rows = (await this.applyChange(client, change, done, planned, i === plan.local.length - 1)) ?? this.rows;
         done += change.statements.length;
         applied.push(...change.statements);
         if (change.kind === 'repoint' && change.group !== null && change.group > 0) await this.recoverPrepared(client, change.group);
@@ -334,12 +334,11 @@ export class CitusManager {
       // Phase 2: adds and removes, only while Citus can run them; never holds phase 1 up.
       let waiting: string | null = null;
       if (plan.membership.length > 0) {
-        if (applied.length > 0) this.rows = await readMetadata(client);
         waiting = membershipBlocker(this.rows.nodes, desired, this.pauses.stats().open);
         if (waiting === null) {
-          for (const change of plan.membership) {
+          for (const [i, change] of plan.membership.entries()) {
             try {
-              this.rows = await this.applyChange(client, change, done, planned);
+              this.rows = (await this.applyChange(client, change, done, planned, i === plan.membership.length - 1)) ?? this.rows;
             } catch (err) {
               waiting = `Citus refused: ${describe(err instanceof PlanStatementError ? err.cause : err)}`;
               // The statement may have failed because the connection broke: start afresh.
@@ -388,13 +387,20 @@ export class CitusManager {
     }
   }
 
-  /** One change in its own transaction; returns the rows as they are just before its COMMIT. */
-  private applyChange(client: pg.Client, change: Change, done: number, planned: number): Promise<MetadataRows> {
-    return applyPlan(client, change.statements, (s, i) =>
-      this.logger.info(
-        { action: 'citus-metadata', kind: change.kind, group: change.group, step: done + i + 1, of: planned, sql: s.sql, params: s.params },
-        s.why,
-      ),
+  /**
+   * One change in its own transaction; with `readBack`, returns the rows as they are just before
+   * its COMMIT (the last change of a run reads them once for all).
+   */
+  private applyChange(client: pg.Client, change: Change, done: number, planned: number, readBack: boolean): Promise<MetadataRows | null> {
+    return applyPlan(
+      client,
+      change.statements,
+      (s, i) =>
+        this.logger.info(
+          { action: 'citus-metadata', kind: change.kind, group: change.group, step: done + i + 1, of: planned, sql: s.sql, params: s.params },
+          s.why,
+        ),
+      { readBack },
     );
   }
 

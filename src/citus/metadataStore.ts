@@ -66,19 +66,22 @@ export async function readMetadata(client: Queryable): Promise<MetadataRows> {
 
 /**
  * Runs `statements` in one transaction and returns the rows as they are just before COMMIT
- * (new nodeids included), which become the caller's cache. On any failure the transaction is
- * rolled back and the error thrown: a PlanStatementError for a statement, a PostgresError for
- * BEGIN, the read or COMMIT. `before` is called ahead of each statement (for logging).
+ * (new nodeids included), which become the caller's cache; with `readBack: false` it skips that
+ * read and returns null (a caller applying many changes in a row reads once, after the last).
+ * On any failure the transaction is rolled back and the error thrown: a PlanStatementError for a
+ * statement, a PostgresError for BEGIN, the read or COMMIT. `before` is called ahead of each
+ * statement (for logging).
  */
 export async function applyPlan(
   client: Queryable,
   statements: readonly Statement[],
   before: (statement: Statement, index: number) => void = () => undefined,
-): Promise<MetadataRows> {
+  options: { readBack?: boolean } = {},
+): Promise<MetadataRows | null> {
   await run(client, 'BEGIN');
   try {
     await runStatements(client, statements, before);
-    const rows = await readMetadata(client);
+    const rows = options.readBack === false ? null : await readMetadata(client);
     await run(client, 'COMMIT');
     return rows;
   } catch (err) {
