@@ -4,26 +4,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pauseStatus } from '../../../src/api/pauseStatus.ts';
 import { checkEvent, checkLeader, checkRunningLeader, type PauseEvent, type PauseRefusal } from '../../../src/citus/pauseRules.ts';
-import type { ClusterView, GroupView, Member } from '../../../src/dcs/types.ts';
+import type { ClusterView, Member } from '../../../src/dcs/types.ts';
+import { groupView, member as planMember } from './planCases.ts';
 
-const member = (name: string, role: string, state = 'running'): Member => ({
-  name,
-  data: { conn_url: `postgres://${name}:5432/postgres`, api_url: `http://${name}:8008/patroni`, state, role, version: '3.0.2' },
-  modRevision: '1',
-  lease: '7',
-});
-const group = (g: number, leader: string | null, members: Member[]): GroupView => ({
-  group: g,
-  initialize: null,
-  config: null,
-  leader: leader === null ? null : { name: leader, modRevision: '1', createRevision: '1', lease: '7' },
-  members,
-  sync: null,
-  failover: null,
-  history: null,
-  status: null,
-  failsafe: null,
-});
+const member = (name: string, role: string, state = 'running'): Member => planMember(name, name, role, state);
+const group = groupView;
 const view: ClusterView = {
   revision: '5',
   groups: [

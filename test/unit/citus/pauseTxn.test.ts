@@ -7,9 +7,9 @@ import type pg from 'pg';
 import { DEFAULT_PLAN_OPTIONS } from '../../../src/citus/plan.ts';
 import { DEMOTED_SUFFIX, PauseTransaction, type PauseConnection } from '../../../src/citus/pauseTxn.ts';
 import type { PgDistNodeRow } from '../../../src/citus/types.ts';
-import type { ClusterView, GroupView, Member } from '../../../src/dcs/types.ts';
+import type { ClusterView, Member } from '../../../src/dcs/types.ts';
 import { silentLogger } from '../../../src/log.ts';
-import { row, sec } from './planCases.ts';
+import { groupView, member as planMember, row, sec } from './planCases.ts';
 
 /** The coordinator as the pause sees it: pg_dist_node, a transaction, calls made. */
 class FakeCoordinator {
@@ -59,24 +59,7 @@ class FakeCoordinator {
   };
 }
 
-const member = (name: string, port: number, role: string): Member => ({
-  name,
-  data: { conn_url: `postgres://h:${port}/postgres`, api_url: '', state: 'running', role, version: '3.0.2' },
-  modRevision: '1',
-  lease: '7',
-});
-const groupView = (g: number, leader: string, members: Member[]): GroupView => ({
-  group: g,
-  initialize: null,
-  config: null,
-  leader: { name: leader, modRevision: '1', createRevision: '1', lease: '7' },
-  members,
-  sync: null,
-  failover: null,
-  history: null,
-  status: null,
-  failsafe: null,
-});
+const member = (name: string, port: number, role: string): Member => planMember(name, 'h', role, 'running', { conn_url: `postgres://h:${port}/postgres` });
 /** Group 1 failed over from w1a (port 1) to w1b (port 2); w1a is not back yet. */
 const promoted: ClusterView = { revision: '9', groups: [groupView(0, 'c', [member('c', 9, 'primary')]), groupView(1, 'w1b', [member('w1b', 2, 'primary')])] };
 const restarted: ClusterView = { revision: '9', groups: [groupView(0, 'c', [member('c', 9, 'primary')]), groupView(1, 'w1a', [member('w1a', 1, 'primary')])] };

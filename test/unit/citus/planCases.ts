@@ -102,7 +102,8 @@ const settledTopology = (): DesiredTopology =>
 
 // ---- a view for the cases that go through desiredTopology ----------------------------------
 
-function member(name: string, host: string, role: string, state = 'running', extra: Record<string, unknown> = {}): Member {
+/** A member key as an agent writes it (shared by the Citus unit tests). */
+export function member(name: string, host: string, role: string, state = 'running', extra: Record<string, unknown> = {}): Member {
   return {
     name,
     data: { conn_url: `postgres://${host}:5432/postgres`, api_url: `http://${host}:8008/patroni`, state, role, version: '3.0.2', ...extra },
@@ -110,7 +111,8 @@ function member(name: string, host: string, role: string, state = 'running', ext
     lease: '7',
   };
 }
-function groupView(g: number, leader: string | null, members: Member[]): GroupView {
+/** A group of a ClusterView with its leader key (shared by the Citus unit tests). */
+export function groupView(g: number, leader: string | null, members: Member[]): GroupView {
   return {
     group: g,
     initialize: '7000000000000000000',
