@@ -10,6 +10,7 @@ export const ENV_SETTINGS: Readonly<Record<string, string>> = {
   NAMESPACE: 'namespace',
   CITUS_GROUP: 'citus.group',
   CITUS_DATABASE: 'citus.database',
+  CITUS_POOLER: 'citus.pooler',
   RESTAPI_LISTEN: 'restapi.listen',
   RESTAPI_CONNECT_ADDRESS: 'restapi.connect_address',
   RESTAPI_USERNAME: 'restapi.authentication.username',

@@ -108,7 +108,7 @@ export const ETCD3: SectionKeys = {
   },
 };
 
-export const CITUS: SectionKeys = { implemented: ['group', 'database'] };
+export const CITUS: SectionKeys = { implemented: ['group', 'database', 'pooler'] };
 
 export const LOG: SectionKeys = {
   implemented: ['level'],

@@ -93,6 +93,11 @@ export interface CitusConfig {
   /** 0 is the coordinator group; 1..N are workers. */
   group: number;
   database: string;
+  /**
+   * The connection pooler beside this node, as other nodes reach it; published in the member key
+   * (Patroni's `proxy_url`) and registered in the coordinator's `pg_dist_poolinfo`.
+   */
+  pooler?: HostPort;
 }
 
 export interface Config {

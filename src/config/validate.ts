@@ -205,8 +205,16 @@ export function readCitus(value: unknown, f: Findings): CitusConfig | null | und
   K.checkKeys(map, 'citus', K.CITUS, f);
   const group = map.group === undefined || map.group === null ? f.problem('citus.group', 'required (0 for the coordinator, 1.. for workers)') : readInt(map.group, 'citus.group', f, { min: 0 });
   const database = map.database === undefined || map.database === null ? f.problem('citus.database', 'required (the database where the citus extension lives)') : readString(map.database, 'citus.database', f, { nonEmpty: true });
+  let pooler: HostPort | undefined;
+  if (map.pooler !== undefined && map.pooler !== null) {
+    const parsed = parseHostPort(map.pooler, 'citus.pooler');
+    if (!parsed.ok) f.problems.push(parsed.problem);
+    else if (isWildcardHost(parsed.value.host)) f.problem('citus.pooler', `must be an address other nodes can connect to, got ${formatHostPort(parsed.value)}`);
+    else pooler = parsed.value;
+    if (!parsed.ok || pooler === undefined) return undefined;
+  }
   if (group === undefined || database === undefined) return undefined;
-  return { group, database };
+  return pooler === undefined ? { group, database } : { group, database, pooler };
 }
 
 /** initdb/pg_basebackup options: a list of flags and one-key maps, or Patroni's map form. */

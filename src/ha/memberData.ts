@@ -81,6 +81,9 @@ export function buildMemberData(config: Config, local: LocalState, holdsLock: bo
     data.timeline = local.timeline;
     if (local.streaming) data.replication_state = 'streaming';
   }
+  // Patroni's field for a pooler beside the node; the Citus manager turns it into poolinfo.
+  const pooler = config.citus?.pooler;
+  if (pooler !== undefined) data.proxy_url = connUrl(pooler.host, pooler.port, config.citus?.database);
   const tags = publishedTags(config.tags);
   if (Object.keys(tags).length > 0) data.tags = tags;
   if (extras.pendingRestart) data.pending_restart = true;
