@@ -21,7 +21,7 @@ export function registerList(program: Command): void {
     .option('-c, --config <file>', 'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)')
     .option('-f, --format <format>', 'output format: pretty, json, yaml or tsv', 'pretty')
     .option('--group <n>', 'only this Citus group', parseGroupOption)
-    .option('-e, --extended', 'always show the Pending restart, Scheduled restart and Tags columns')
+    .option('-e, --extended', 'always show Pending restart, Scheduled restart and Tags; Pooler when a member has one')
     .action(async (scope: string | undefined, flags: ListFlags) => {
       const format = parseListFormat(flags.format);
       if (format === null) throw new ShardherdError(`unknown format ${JSON.stringify(flags.format)}: expected pretty, json, yaml or tsv`);

@@ -1,7 +1,8 @@
 // What `shardherd list` and `shardherd topology` show, computed from a ClusterView alone: the
 // title, columns, one row per member and the pause/switchover notes, with patronictl's rules.
+import { hostPortFromUrl } from '../dcs/memberUrl.ts';
 import { summarizeGroup, type ClusterSummary, type MemberSummary } from '../dcs/summary.ts';
-import type { ClusterView } from '../dcs/types.ts';
+import type { ClusterView, GroupView } from '../dcs/types.ts';
 
 export type TagMap = Record<string, string | number | boolean>;
 /** A cell as data: tags stay a map so each output format can render them its own way. */
@@ -14,7 +15,10 @@ export interface ListRowsOptions {
   citus: boolean;
   /** Only this group (`--group N`); null shows every group of the view. */
   group: number | null;
-  /** Show Pending restart, Scheduled restart and Tags even when no member has them. */
+  /**
+   * Show Pending restart, Scheduled restart and Tags even when no member has them, and Pooler
+   * when some member publishes one (patronictl has no such column, so never without this).
+   */
   extended?: boolean;
   /** Order each group as a replication tree, replicas indented with `+ ` under their upstream. */
   topology?: boolean;
@@ -49,6 +53,17 @@ function roleTitle(role: MemberSummary['role']): string {
     .split('_')
     .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
     .join(' ');
+}
+
+/**
+ * The pooler a member publishes (`proxy_url`) as host:port; a value that is no postgres:// URL
+ * is shown as it is, since the Citus manager ignores it and the operator should see why.
+ */
+function poolerOf(view: GroupView, name: string): string {
+  const url = view.members.find((m) => m.name === name)?.data.proxy_url;
+  if (url === undefined) return '';
+  const address = hostPortFromUrl(url);
+  return address === null ? url : `${address.host}:${address.port}`;
 }
 
 function hasTags(tags: TagMap | undefined): tags is TagMap {
@@ -132,6 +147,11 @@ export function listRows(view: ClusterView, options: ListRowsOptions): MemberLis
     Tags: addressed.some((m) => hasTags(m.tags)),
   };
   for (const c of OPTIONAL_COLUMNS) if (options.extended || present[c]) columns.push(c);
+  // Last, so the columns scripts read by position with -e keep their places.
+  const poolers = groups.some((g) =>
+    g.summary.members.some((m) => m.host !== undefined && poolerOf(g.view, m.name) !== ''),
+  );
+  if (options.extended && poolers) columns.push('Pooler');
   // host:port only when the port tells members apart or is not the default.
   const withPort =
     addressed.some((m) => m.port !== undefined && m.port !== 5432) || new Set(addressed.map((m) => m.host)).size < addressed.length;
@@ -152,6 +172,7 @@ export function listRows(view: ClusterView, options: ListRowsOptions): MemberLis
         'Pending restart': m.pending_restart === true ? '*' : '',
         'Scheduled restart': scheduledRestart(m.scheduled_restart),
         Tags: m.tags ?? '',
+        Pooler: poolerOf(g.view, m.name),
       };
       rows.push(columns.map((c) => values[c]));
     }

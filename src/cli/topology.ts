@@ -8,6 +8,7 @@ import { parseGroupOption, readCluster } from './readCluster.ts';
 interface TopologyFlags {
   config?: string;
   group?: number;
+  extended?: boolean;
 }
 
 export function registerTopology(program: Command): void {
@@ -17,9 +18,16 @@ export function registerTopology(program: Command): void {
     .argument('[scope]', 'cluster name (default: scope of the configuration)')
     .option('-c, --config <file>', 'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)')
     .option('--group <n>', 'only this Citus group', parseGroupOption)
+    .option('-e, --extended', 'as list -e: Pending restart, Scheduled restart, Tags, and Pooler when published')
     .action(async (scope: string | undefined, flags: TopologyFlags) => {
       const reading = await readCluster({ configPath: flags.config, scope, group: flags.group });
-      const listing = listRows(reading.view, { scope: reading.scope, citus: reading.citus, group: reading.group, topology: true });
+      const listing = listRows(reading.view, {
+        scope: reading.scope,
+        citus: reading.citus,
+        group: reading.group,
+        topology: true,
+        extended: flags.extended === true,
+      });
       process.stdout.write(formatListing(listing, 'topology'));
     });
 }

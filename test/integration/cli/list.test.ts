@@ -81,7 +81,9 @@ describe('shardherd list and topology on a real etcd', () => {
       const replica = dcsOn(etcd, { scope: SCOPE, group, ttl: 600 });
       const optime = 512 * MB;
       const port = 6000 + 10 * group;
-      await primary.touchMember(`${names[group]}-a`, member(port, 'primary', { xlog_location: optime }));
+      // Group 1's leader publishes a pooler: only -e shows it, so patronictl's output stays ours.
+      const pooler = group === 1 ? { proxy_url: 'postgres://127.0.0.1:6432/citus' } : {};
+      await primary.touchMember(`${names[group]}-a`, member(port, 'primary', { xlog_location: optime, ...pooler }));
       await replica.touchMember(
         `${names[group]}-b`,
         member(port + 1, 'replica', { xlog_location: group === 1 ? optime - 2 * MB : optime, ...(group === 2 ? { tags: { nofailover: true } } : {}) }),
@@ -143,6 +145,33 @@ describe('shardherd list and topology on a real etcd', () => {
     const { code, stdout, stderr } = await shardherd(['topology', '-c', config]);
     assert.equal(code, 0, stderr);
     assert.deepEqual(tableRows(stdout).map((r) => `${r.Group} ${r.Member}`), ['0 coord-a', '0 + coord-b', '1 work1-a', '1 + work1-b', '2 work2-a', '2 + work2-b']);
+  });
+
+  test('list -e and topology -e add a Pooler column from proxy_url in every format', async () => {
+    const pretty = await shardherd(['list', '-c', config, '-e']);
+    assert.equal(pretty.code, 0, pretty.stderr);
+    assert.deepEqual(tableRows(pretty.stdout).map((r) => [r.Member, r.Pooler]), [
+      ['coord-a', ''],
+      ['coord-b', ''],
+      ['work1-a', '127.0.0.1:6432'],
+      ['work1-b', ''],
+      ['work2-a', ''],
+      ['work2-b', ''],
+    ]);
+    const json = await shardherd(['list', '-c', config, '-e', '-f', 'json']);
+    assert.equal(json.code, 0, json.stderr);
+    const members = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
+    assert.deepEqual(members.map((m) => m.Pooler ?? null), [null, null, '127.0.0.1:6432', null, null, null]);
+    const yaml = await shardherd(['list', '-c', config, '-e', '-f', 'yaml']);
+    assert.equal((YAML.parse(yaml.stdout) as Array<Record<string, unknown>>)[2].Pooler, '127.0.0.1:6432');
+    const tsv = await shardherd(['list', '-c', config, '-e', '-f', 'tsv']);
+    const lines = tsv.stdout.trimEnd().split('\n');
+    assert.equal(lines[0].split('\t').at(-1), 'Pooler');
+    assert.equal(lines[3].split('\t').at(-1), '127.0.0.1:6432');
+    const topology = await shardherd(['topology', '-c', config, '-e']);
+    assert.equal(topology.code, 0, topology.stderr);
+    const tree = tableRows(topology.stdout).map((r) => [r.Member, r.Pooler]);
+    assert.deepEqual(tree.slice(2, 4), [['work1-a', '127.0.0.1:6432'], ['+ work1-b', '']]);
   });
 
   test('every format prints the same bytes as patronictl 3.0.2 list and topology', async () => {

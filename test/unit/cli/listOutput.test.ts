@@ -2,8 +2,8 @@
 // (the expected texts were captured from patronictl reading the same keys from etcd).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatListing, parseListFormat } from '../../../src/cli/listOutput.ts';
-import { listRows } from '../../../src/cli/listRows.ts';
+import { formatListing, parseListFormat, type OutputFormat } from '../../../src/cli/listOutput.ts';
+import { listRows, type ListRowsOptions } from '../../../src/cli/listRows.ts';
 import { pythonJson } from '../../../src/cli/pythonJson.ts';
 import type { ClusterView, GroupView, Member, MemberData } from '../../../src/dcs/types.ts';
 
@@ -187,4 +187,48 @@ test('-f accepts pretty, json, yaml (or yml) and tsv, nothing else', () => {
 test('pythonJson escapes non-ASCII and spaces separators as Python json.dumps', () => {
   assert.equal(pythonJson({ a: 'é"\n', b: [1, 2.5, true, null], c: {} }), '{"a": "\\u00e9\\"\\n", "b": [1, 2.5, true, null], "c": {}}');
   assert.equal(pythonJson([]), '[]');
+});
+
+/** demoView with poolers beside group 1's members. */
+function pooledView(): ClusterView {
+  const view = demoView();
+  view.groups[1].members[0].data.proxy_url = 'postgres://10.0.1.1:6432/citus';
+  view.groups[1].members[1].data.proxy_url = 'postgres://10.0.1.2:6432/citus';
+  return view;
+}
+
+test('every format prints the same bytes with a published pooler as without, unless extended', () => {
+  const same = (options: ListRowsOptions, format: OutputFormat): void =>
+    assert.equal(
+      formatListing(listRows(pooledView(), options), format),
+      formatListing(listRows(demoView(), options), format),
+      format,
+    );
+  for (const format of ['pretty', 'json', 'yaml', 'tsv'] as const) same(ALL, format);
+  same({ ...ALL, topology: true }, 'topology');
+});
+
+test('extended with a published pooler: a Pooler column in pretty and tsv, a Pooler key in json and yaml', () => {
+  const group1 = { ...ALL, group: 1, extended: true };
+  const pretty = formatListing(listRows(pooledView(), group1), 'pretty').split('\n');
+  // The columns before Pooler are laid out as the other tests show; only the last one is new.
+  assert.deepEqual(
+    pretty.slice(0, 6).map((line) => /[|+][^|+]*[|+]$/.exec(line)?.[0]),
+    ['+---------------+', '| Pooler        |', '+---------------+']
+      .concat(['| 10.0.1.1:6432 |', '| 10.0.1.2:6432 |', '+---------------+']),
+  );
+  assert.match(pretty[1], /\| Scheduled restart \| Tags \| Pooler {8}\|$/);
+
+  const tsv = formatListing(listRows(pooledView(), { ...ALL, extended: true }), 'tsv').split('\n');
+  assert.equal(tsv[0].split('\t').slice(-4).join('|'), 'Pending restart|Scheduled restart|Tags|Pooler');
+  assert.equal(tsv[1], 'demo\t0\tg0-a\t127.0.0.1:5430\tLeader\trunning\t1\t\t\t\t\t');
+  assert.equal(tsv[3], 'demo\t1\tg1-a\t127.0.0.1:5440\tLeader\trunning\t1\t\t\t\t\t10.0.1.1:6432');
+
+  const json = JSON.parse(formatListing(listRows(pooledView(), group1), 'json')) as Array<Record<string, unknown>>;
+  assert.deepEqual(json.map((m) => m.Pooler), ['10.0.1.1:6432', '10.0.1.2:6432']);
+  const yaml = formatListing(listRows(pooledView(), group1), 'yaml');
+  assert.match(yaml, /^ {2}Member: g1-a\n {2}Pooler: 10\.0\.1\.1:6432\n {2}Role: Leader\n/m);
+
+  const topology = formatListing(listRows(pooledView(), { ...ALL, extended: true, topology: true }), 'topology');
+  assert.match(topology, /\| {5}1 \| \+ g1-b \| 127\.0\.0\.1:5441 \|.*\| 10\.0\.1\.2:6432 \|\n/);
 });

@@ -194,3 +194,50 @@ test('topology keeps members whose replicatefrom tags form a cycle, under the le
   };
   assert.deepEqual(listRows(view, { scope: 'p', citus: false, group: null, topology: true }).rows.map((r) => r[1]), ['l', '+ x', '  + y']);
 });
+
+/** citusView with poolers published by the group 1 members (one of them not a postgres:// URL). */
+function pooledView(): ClusterView {
+  const view = citusView();
+  view.groups[1].members[0].data.proxy_url = 'postgres://10.0.0.5:6432/citus';
+  view.groups[1].members[1].data.proxy_url = 'pool-b:6433';
+  return view;
+}
+
+test('a published pooler adds no column without extended, so the listing stays patronictl’s', () => {
+  for (const topology of [false, true]) {
+    const options = { ...CITUS, topology };
+    assert.deepEqual(listRows(pooledView(), options), listRows(citusView(), options));
+  }
+});
+
+test('extended adds Pooler last, host:port from proxy_url, when some member publishes one', () => {
+  for (const topology of [false, true]) {
+    const listing = listRows(pooledView(), { ...CITUS, extended: true, topology });
+    assert.deepEqual(listing.columns.slice(-4), ['Pending restart', 'Scheduled restart', 'Tags', 'Pooler']);
+    assert.deepEqual(listing.rows.map((r) => [r[2], r.at(-1)]), [
+      ['g0-a', ''],
+      [topology ? '+ g0-b' : 'g0-b', ''],
+      ['g1-a', '10.0.0.5:6432'],
+      [topology ? '+ g1-b' : 'g1-b', 'pool-b:6433'],
+      ['g2-a', ''],
+      [topology ? '+ g2-b' : 'g2-b', ''],
+    ]);
+  }
+});
+
+test('extended without any published pooler has no Pooler column', () => {
+  assert.deepEqual(listRows(citusView(), { ...CITUS, extended: true }).columns.slice(-1), ['Tags']);
+  assert.deepEqual(listRows(citusView(), { ...CITUS, extended: true, topology: true }).columns.slice(-1), ['Tags']);
+});
+
+test('a pooler published only by a member without an address does not add the column', () => {
+  const view = citusView();
+  view.groups[2].members.push(member('g2-c', 0, { conn_url: '', proxy_url: 'postgres://10.0.0.9:6432/citus' }));
+  assert.deepEqual(listRows(view, { ...CITUS, extended: true }).columns.slice(-1), ['Tags']);
+});
+
+test('an IPv6 pooler is shown as the bare address and port, as Host is', () => {
+  const view = citusView();
+  view.groups[0].members[0].data.proxy_url = 'postgres://[fd00::5]:6432/citus';
+  assert.equal(listRows(view, { ...CITUS, extended: true }).rows[0].at(-1), 'fd00::5:6432');
+});
