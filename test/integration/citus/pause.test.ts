@@ -385,4 +385,36 @@ describe('pause protocol on a coordinator and two worker groups', () => {
     assert.equal(leftover.rowCount, 0);
     assert.equal((await primaryOf(2)).addr, `${H}:${serverD.port}`);
   });
+  test('after_promote while the old primary is not yet a running replica (seen on real Citus): the pause commits with update_node only; the old primary\'s row goes once synced and comes back with it', async (t) => {
+    const oldIsA = (await primaryOf(1)).addr === `${H}:${serverA.port}`;
+    const [current, next] = oldIsA ? [w1a, w1b] : [w1b, w1a];
+    const [oldServer, newServer] = oldIsA ? [serverA, serverB] : [serverB, serverA];
+    const rolledBefore = manager.pauseStats().rolledBack;
+    const nodeid = (await primaryOf(1)).nodeid;
+    const paused = await manager.handleEvent(event({ type: 'before_demote', group: 1, leader: current.name }));
+    assert.equal(paused.ok, true, paused.message);
+    const app = await connect(coordinator);
+    const write = routedWrite(app, 1, 'during the race');
+    await waitFor(() => waitsForLock(app), { ...WAIT, message: 'routed write waits on the paused group' });
+
+    // The new primary reports in while the old one is still down: no running replica behind its address.
+    await current.resign();
+    await current.report('replica', { state: 'stopped' });
+    await next.report('primary');
+    await next.lead();
+    const promoted = await manager.handleEvent(event({ type: 'after_promote', group: 1, leader: next.name }));
+    assert.equal(promoted.ok, true, promoted.message);
+    await write.done;
+    assert.ok(write.settled()?.ok, JSON.stringify(write.settled()));
+    assert.ok((await notesOn(newServer)).includes('during the race'), 'the write landed on the new primary');
+    assert.ok(!(await notesOn(oldServer)).includes('during the race'));
+    assert.deepEqual(await primaryOf(1), { nodeid, addr: `${H}:${newServer.port}` });
+    assert.equal(manager.pauseStats().rolledBack, rolledBefore, 'the pause committed');
+    // Once Citus synced the metadata workers, the row of the stopped node is removed ...
+    await waitFor(async () => !(await rows()).includes(`1 secondary ${H}:${oldServer.port}`), { ...WAIT, message: 'the stopped node\'s row removed' });
+    // ... and registered again when it runs as a replica.
+    await current.report('replica');
+    await waitFor(async () => (await rows()).includes(`1 secondary ${H}:${oldServer.port}`), { ...WAIT, message: 'the old primary back as secondary' });
+    t.diagnostic(`pause ${manager.pauseStats().durationsMs.at(-1)} ms`);
+  });
 });
