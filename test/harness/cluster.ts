@@ -25,6 +25,7 @@ import { freePort } from './ports.ts';
 import { resolvePgBinDir } from './postgres.ts';
 import { MARKER_ENV, spawnManaged, type ManagedProcess } from './processes.ts';
 import { environValue, isAlive } from './procfs.ts';
+import { TestPgBouncer } from './pgbouncer.ts';
 import { tempDir } from './tempDir.ts';
 import { unprivilegedUser } from './user.ts';
 
@@ -54,6 +55,11 @@ export interface StartClusterOptions {
   etcd?: EtcdServer;
   /** The agents' `log.level` (default debug). */
   logLevel?: string;
+  /**
+   * A PgBouncer beside every member of a Citus cluster (`citus.pooler` names it), started with
+   * the member and killed with it by killAll().
+   */
+  poolers?: boolean;
 }
 
 export interface QueryOptions {
@@ -95,6 +101,10 @@ export class TestMember {
   readonly #runs: ManagedProcess[] = [];
   /** The stand-in's metadata sync beside this member's PostgreSQL (Citus members only). */
   #standInSync: StandInSync | undefined;
+  /** The PgBouncer beside this member's PostgreSQL, when the cluster has poolers. */
+  readonly pooler: TestPgBouncer | null;
+  /** Why the pooler did not come up at the last start, if it did not. */
+  poolerError: Error | null = null;
 
   constructor(fields: {
     name: string;
@@ -103,6 +113,7 @@ export class TestMember {
     dir: string;
     pgPort: number;
     apiPort: number;
+    poolerPort?: number;
   }) {
     this.name = fields.name;
     this.group = fields.group;
@@ -114,6 +125,17 @@ export class TestMember {
     this.pgPort = fields.pgPort;
     this.apiPort = fields.apiPort;
     this.apiUrl = `http://127.0.0.1:${fields.apiPort}`;
+    this.pooler =
+      fields.poolerPort === undefined
+        ? null
+        : new TestPgBouncer({
+            name: this.name,
+            dir: join(fields.dir, 'pgbouncer'),
+            listenPort: fields.poolerPort,
+            serverPort: fields.pgPort,
+            user: 'postgres',
+            password: CLUSTER_PASSWORDS.superuser,
+          });
   }
 
   /** The current (or last) agent process, if one was started. */
@@ -137,6 +159,11 @@ export class TestMember {
     );
     this.#runs.push(agent);
     this.#startStandInSync();
+    this.poolerError = null;
+    // PgBouncer comes up on its own; it answers once PostgreSQL does.
+    this.pooler?.start().catch((err: unknown) => {
+      this.poolerError = err instanceof Error ? err : new Error(String(err));
+    });
   }
 
   /**
@@ -178,6 +205,7 @@ export class TestMember {
    */
   async killAll(): Promise<void> {
     const postmaster = this.postmasterPid();
+    await this.pooler?.kill();
     for (const run of this.#runs) run.kill('SIGKILL', 'tree');
     if (postmaster !== null) signalPid(postmaster, 'SIGKILL');
     await waitFor(
@@ -322,6 +350,7 @@ interface MemberSettings {
   binDir: string;
   logLevel: string;
   membersPerGroup: number;
+  poolers: boolean;
 }
 
 /** A set of members sharing one scope (and one etcd), not started until asked. */
@@ -420,6 +449,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
     binDir: resolvePgBinDir(),
     logLevel: opts.logLevel ?? 'debug',
     membersPerGroup: perGroup,
+    poolers: opts.poolers === true && opts.groups !== undefined,
   };
   const members: TestMember[] = [];
   for (const group of groups) {
@@ -445,6 +475,7 @@ async function writeMember(
     dir: join(clusterDir, name),
     pgPort: await freePort(),
     apiPort: await freePort(),
+    ...(settings.poolers && { poolerPort: await freePort() }),
   });
   // The agent (unprivileged) creates data_dir, pgpass and its socket in here.
   await mkdir(member.dir);
@@ -464,6 +495,7 @@ async function writeMember(
     tags: settings.tags?.(group, index) ?? {},
     binDir: settings.binDir,
     logLevel: settings.logLevel,
+    poolerPort: member.pooler?.port,
   });
   await writeFile(member.configPath, yaml, { mode: 0o644 });
   return member;

@@ -50,3 +50,4 @@ export {
   type PrimaryCheckTarget,
 } from './primaryChecker.ts';
 export { startStandInSync, type StandInSync, type StandInSyncOptions } from '../../scripts/standInSync.ts';
+export { TestPgBouncer, PGBOUNCER_BIN, type PgBouncerOptions, type PgBouncerStats } from './pgbouncer.ts';

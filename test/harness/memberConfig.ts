@@ -30,6 +30,8 @@ export interface MemberConfigInput {
   tags: TagValues;
   binDir: string;
   logLevel: string;
+  /** A PgBouncer beside the member on this port, named in `citus.pooler`. */
+  poolerPort?: number;
 }
 
 /** The database Citus lives in for clusters started with groups. */
@@ -77,7 +79,13 @@ export function memberConfig(input: MemberConfigInput): Record<string, unknown> 
     name: input.name,
     restapi: { listen: address(input.apiPort), connect_address: address(input.apiPort) },
     etcd3: { hosts: [address(input.etcdClientPort)] },
-    ...(input.group !== null && { citus: { group: input.group, database: CITUS_DATABASE } }),
+    ...(input.group !== null && {
+      citus: {
+        group: input.group,
+        database: CITUS_DATABASE,
+        ...(input.poolerPort !== undefined && { pooler: address(input.poolerPort) }),
+      },
+    }),
     bootstrap: { dcs, initdb: [{ encoding: 'UTF8' }, { locale: 'C' }] },
     postgresql: {
       listen: address(input.pgPort),
