@@ -40,6 +40,12 @@ export function applyReloadedConfig(live: Config, fresh: Config): ReloadResult {
   for (const key of new Set([...Object.keys(livePg), ...Object.keys(freshPg)])) {
     if (!runtime.has(key) && !isDeepStrictEqual(livePg[key], freshPg[key])) needsAgentRestart.push(`postgresql.${key}`);
   }
+  // The pooler beside the node is published with the next member key: it may change at runtime.
+  if (live.citus !== null && fresh.citus !== null && !isDeepStrictEqual(live.citus.pooler, fresh.citus.pooler)) {
+    if (fresh.citus.pooler === undefined) delete live.citus.pooler;
+    else live.citus.pooler = fresh.citus.pooler;
+    applied.push('citus.pooler');
+  }
   for (const key of ['scope', 'namespace', 'name', 'restapi', 'etcd3', 'citus'] as const) {
     if (!isDeepStrictEqual(live[key], fresh[key])) needsAgentRestart.push(key);
   }

@@ -49,3 +49,16 @@ test('an unchanged file changes nothing', () => {
   const live = load(base);
   assert.deepEqual(applyReloadedConfig(live, load(base)), { applied: [], needsAgentRestart: [] });
 });
+
+test('citus.pooler is applied in place (added, changed, removed); other citus changes need an agent restart', () => {
+  const base = withSetting(minimalConfig(), 'citus', { group: 1, database: 'citus' });
+  const live = load(base);
+  const withPooler = withSetting(base, 'citus', { group: 1, database: 'citus', pooler: '10.0.0.5:6432' });
+  assert.deepEqual(applyReloadedConfig(live, load(withPooler)), { applied: ['citus.pooler'], needsAgentRestart: [] });
+  assert.deepEqual(live.citus?.pooler, { host: '10.0.0.5', port: 6432 });
+  assert.deepEqual(applyReloadedConfig(live, load(base)), { applied: ['citus.pooler'], needsAgentRestart: [] });
+  assert.equal(live.citus?.pooler, undefined);
+  const otherGroup = withSetting(base, 'citus', { group: 2, database: 'citus' });
+  assert.deepEqual(applyReloadedConfig(live, load(otherGroup)), { applied: [], needsAgentRestart: ['citus'] });
+  assert.equal(live.citus?.group, 1);
+});
