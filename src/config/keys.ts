@@ -54,7 +54,7 @@ export function checkKeys(map: RawMap, path: string, keys: SectionKeys, f: Findi
 const DYNAMIC_AT_TOP = 'a dynamic setting: it belongs in bootstrap.dcs or the `config` key';
 
 export const TOP_LEVEL: SectionKeys = {
-  implemented: ['scope', 'namespace', 'name', 'restapi', 'etcd3', 'citus', 'bootstrap', 'postgresql', 'tags', 'log'],
+  implemented: ['scope', 'namespace', 'name', 'restapi', 'etcd3', 'citus', 'pgbouncer', 'bootstrap', 'postgresql', 'tags', 'log'],
   notImplemented: {
     ctl: 'patronictl settings',
     watchdog: '',
@@ -109,6 +109,13 @@ export const ETCD3: SectionKeys = {
 };
 
 export const CITUS: SectionKeys = { implemented: ['group', 'database', 'pooler'] };
+
+/** Shardherd's own section: the PgBouncer the agent runs beside its PostgreSQL. */
+export const PGBOUNCER: SectionKeys = {
+  implemented: ['bin', 'pool_mode', 'default_pool_size', 'max_client_conn', 'dir', 'tls'],
+};
+
+export const PGBOUNCER_TLS: SectionKeys = { implemented: ['cert_file', 'key_file'] };
 
 export const LOG: SectionKeys = {
   implemented: ['level'],

@@ -100,6 +100,21 @@ export interface CitusConfig {
   pooler?: HostPort;
 }
 
+/** How PgBouncer pools server connections; Citus's multi-statement transactions need `session`. */
+export type PoolMode = 'session' | 'transaction' | 'statement';
+
+/** The PgBouncer the agent runs beside its PostgreSQL; it listens on `citus.pooler`. */
+export interface PgbouncerConfig {
+  bin: string;
+  pool_mode: PoolMode;
+  default_pool_size: number;
+  max_client_conn: number;
+  /** Its ini, auth file, pid and log files and generated TLS files; absolute. */
+  dir: string;
+  /** Given key and certificate; absent: a self-signed pair generated once in `dir`. */
+  tls?: { cert_file: string; key_file: string };
+}
+
 export interface Config {
   scope: string;
   /** Without slashes, e.g. `service`; keys live under `/<namespace>/<scope>/`. */
@@ -120,6 +135,8 @@ export interface Config {
     key?: string;
   };
   citus: CitusConfig | null;
+  /** Shardherd's own section (Patroni has none); null: no managed PgBouncer. */
+  pgbouncer: PgbouncerConfig | null;
   bootstrap: {
     /** Dynamic config written to `config` by whoever wins the initialize race. */
     dcs: DynamicConfig;

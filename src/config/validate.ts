@@ -20,6 +20,7 @@ import {
 } from './findings.ts';
 import { formatHostPort, isWildcardHost, parseHostPort, parseListen } from './hostPort.ts';
 import * as K from './keys.ts';
+import { readPgbouncer } from './pgbouncer.ts';
 import type { BasebackupOption, CitusConfig, Config, HostPort, InitdbOption, PostgresqlConfig, Scalar, Tags, UserAuth } from './types.ts';
 
 export interface ValidationResult {
@@ -65,14 +66,16 @@ export function validateConfig(raw: unknown): ValidationResult {
   const citus = readCitus(raw.citus, f);
   const bootstrap = readBootstrap(raw.bootstrap, f);
   const postgresql = readPostgresql(raw.postgresql, f);
+  const pgbouncer = readPgbouncer(raw.pgbouncer, citus, postgresql, f);
   const tags = readTags(raw.tags, f);
   const log = readLog(raw.log, f);
 
-  if (f.problems.length > 0 || !scope || !name || !namespace || !restapi || !etcd3 || citus === undefined || !postgresql || !tags || !log) {
+  const missing = !scope || !name || !namespace || !restapi || !etcd3 || citus === undefined || !postgresql || !tags || !log;
+  if (f.problems.length > 0 || missing || pgbouncer === undefined) {
     if (f.problems.length === 0) f.problem('', 'invalid configuration'); // unreachable: every undefined has a problem
     return { config: null, problems: f.problems, warnings: f.warnings };
   }
-  const config: Config = { scope, namespace, name, restapi, etcd3, citus, bootstrap, postgresql, tags, log };
+  const config: Config = { scope, namespace, name, restapi, etcd3, citus, pgbouncer, bootstrap, postgresql, tags, log };
   return { config, problems: [], warnings: f.warnings };
 }
 
