@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { citusInstalled, bootstrapCitus, COORDINATOR_GROUP } from '../citus/bootstrap.ts';
 import { citusSettings } from '../citus/extension.ts';
 import { CitusManager } from '../citus/manager.ts';
+import type { MetadataStatus } from '../citus/metadataView.ts';
 import { notifyCoordinator, type CitusEventBody, type NotifyOutcome } from '../citus/notify.ts';
 import type { PauseAnswer, PauseEvent, PauseStats } from '../citus/pause.ts';
 import { refuse } from '../citus/pauseRules.ts';
@@ -87,6 +88,13 @@ export class CitusRole {
   /** The pause protocol's counters while this member runs the manager; null otherwise. */
   pauseStats(): PauseStats | null {
     return this.manager?.pauseStats() ?? null;
+  }
+
+  /** The coordinator's metadata as the manager last saw it, while this member runs the manager; null otherwise. */
+  metadataStatus(): MetadataStatus | null {
+    const manager = this.manager;
+    if (manager === null) return null;
+    return { metadata: manager.metadataView(), membershipWaiting: manager.membershipWaitReason() };
   }
 
   /** After every HA cycle: start or stop the manager to match this member's role. */

@@ -3,6 +3,7 @@
 // followed until the new leader runs; `POST /citus` goes to the Citus manager when it runs here.
 import { candidateStatusFromBody, membersToAsk, validateManualRequest, type CandidateStatus, type ManualAction } from '../api/switchoverRequest.ts';
 import type { ControlAnswer, SwitchoverControl } from '../api/types.ts';
+import type { MetadataStatus } from '../citus/metadataView.ts';
 import type { PauseEvent, PauseStats } from '../citus/pause.ts';
 import { pauseStatus } from '../api/pauseStatus.ts';
 import type { Config } from '../config/types.ts';
@@ -93,6 +94,10 @@ export class AgentControl implements SwitchoverControl {
 
   citusPauseStats(): PauseStats | null {
     return this.deps.citus?.pauseStats() ?? null;
+  }
+
+  citusMetadata(): MetadataStatus | null {
+    return this.deps.citus?.metadataStatus() ?? null;
   }
 
   private async readGroup(): Promise<GroupView> {

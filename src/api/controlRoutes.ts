@@ -1,7 +1,9 @@
 // Control endpoints of the REST API: POST/DELETE /switchover, POST /failover, POST and GET /citus,
 // mapped onto the agent's SwitchoverControl. Answers are one line of plain text, as Patroni's.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { PauseEvent } from '../citus/pause.ts';
+import type { MetadataStatus, NodeView } from '../citus/metadataView.ts';
+import type { PauseEvent, PauseStats } from '../citus/pause.ts';
+import type { PoolinfoRow } from '../citus/types.ts';
 import type { ControlAnswer, SwitchoverControl } from './types.ts';
 
 function send(reply: FastifyReply, answer: ControlAnswer): FastifyReply {
@@ -19,6 +21,24 @@ export function citusEventFromBody(body: unknown): PauseEvent | null {
   return { ...fields, cooldown } as PauseEvent;
 }
 
+/** The `GET /citus` JSON: the pause counters, then the coordinator's metadata as the manager last saw it. */
+export interface CitusStatusBody {
+  pauses: PauseStats;
+  /** Why adds and removes wait; null when none wait. */
+  membership_waiting: string | null;
+  /** Null until the manager has read the rows once. */
+  metadata: { read_at: string; pg_dist_node: NodeView[]; pg_dist_poolinfo: PoolinfoRow[] } | null;
+}
+
+export function citusStatusBody(pauses: PauseStats, status: MetadataStatus | null): CitusStatusBody {
+  const view = status?.metadata ?? null;
+  const metadata =
+    view === null
+      ? null
+      : { read_at: new Date(view.readAt).toISOString(), pg_dist_node: view.nodes, pg_dist_poolinfo: view.poolinfo };
+  return { pauses, membership_waiting: status?.membershipWaiting ?? null, metadata };
+}
+
 export function registerControlRoutes(app: FastifyInstance, control: SwitchoverControl): void {
   app.post('/switchover', async (request, reply) => send(reply, await control.manualFailover('switchover', request.body ?? null)));
   app.post('/failover', async (request, reply) => send(reply, await control.manualFailover('failover', request.body ?? null)));
@@ -26,7 +46,7 @@ export function registerControlRoutes(app: FastifyInstance, control: SwitchoverC
   app.get('/citus', async (_request, reply) => {
     const stats = control.citusPauseStats();
     if (stats === null) return send(reply, { status: 503, message: 'no Citus manager runs here' });
-    return reply.code(200).send({ pauses: stats });
+    return reply.code(200).send(citusStatusBody(stats, control.citusMetadata()));
   });
   app.post('/citus', async (request, reply) => {
     const event = citusEventFromBody(request.body);

@@ -1,5 +1,6 @@
 // What the REST API needs from the running agent: a narrow, read-mostly view of its state.
 // The agent implements it; the API never touches etcd or PostgreSQL directly for status.
+import type { MetadataStatus } from '../citus/metadataView.ts';
 import type { PauseEvent, PauseStats } from '../citus/pause.ts';
 import type { Tags } from '../config/types.ts';
 import type { GroupView } from '../dcs/types.ts';
@@ -73,4 +74,6 @@ export interface SwitchoverControl {
   citusEvent(event: PauseEvent): Promise<ControlAnswer>;
   /** `GET /citus`: the pause protocol's counters where the Citus manager runs, else null. */
   citusPauseStats(): PauseStats | null;
+  /** `GET /citus`: the manager's last view of pg_dist_node and pg_dist_poolinfo where it runs, else null. */
+  citusMetadata(): MetadataStatus | null;
 }

@@ -13,6 +13,7 @@ import { applyPlan, PlanStatementError, readMetadata, recoverPreparedTransaction
 import { refuse } from './pauseRules.ts';
 import { GroupPauses, type PauseAnswer, type PauseEvent, type PauseStats, type UnplannedPauseSettings } from './pause.ts';
 import { membershipBlocker } from './gate.ts';
+import { metadataViewOf, type MetadataView } from './metadataView.ts';
 import { DEFAULT_PLAN_OPTIONS, planMetadata, type Change, type PlanOptions } from './plan.ts';
 import type { Statement } from './types.ts';
 
@@ -37,6 +38,8 @@ export interface CitusManagerOptions {
   heldGroups?: () => ReadonlySet<number>;
   /** The pause protocol (pause.ts): settings of pauses opened by a vanished worker leader key. */
   pause?: { unplanned?: UnplannedPauseSettings; viewWaitMs?: number };
+  /** The clock that stamps the metadata view (milliseconds since the epoch); Date.now by default. */
+  now?: () => number;
 }
 
 /** One reconcile attempt: applied (possibly nothing) or failed and rolled back. */
@@ -91,6 +94,7 @@ export class CitusManager {
   private readonly planOptions: PlanOptions;
   private readonly heldGroups: () => ReadonlySet<number>;
   private readonly pauses: GroupPauses;
+  private readonly now: () => number;
 
   private phase: Phase = 'idle';
   private live: LiveView | null = null;
@@ -101,6 +105,8 @@ export class CitusManager {
   private client: pg.Client | null = null;
   /** Rows as of the last successful reconcile; null forces a read (at start, after errors). */
   private rows: MetadataRows | null = null;
+  /** The rows last read or committed, kept when the cache is dropped: what GET /citus shows. */
+  private lastSeen: MetadataView | null = null;
   /** Attempts run one at a time: the loop and reconcileNow() queue here. */
   private exclusive: Promise<unknown> = Promise.resolve();
   private loop: Promise<void> | null = null;
@@ -133,6 +139,7 @@ export class CitusManager {
     this.logger = options.logger.child({ component: 'citus-manager' });
     this.retryTimeoutMs = options.retryTimeout * 1000;
     this.planOptions = options.planOptions ?? DEFAULT_PLAN_OPTIONS;
+    this.now = options.now ?? Date.now;
     const held = options.heldGroups ?? (() => new Set<number>());
     // Paused groups run on their own connections; the reconcile plans them exactly as they are.
     this.pauses = new GroupPauses({
@@ -165,6 +172,19 @@ export class CitusManager {
   /** Counters of the pause protocol. */
   pauseStats(): PauseStats {
     return this.pauses.stats();
+  }
+
+  /**
+   * pg_dist_node and pg_dist_poolinfo as last read or committed by a reconcile (a pause's own
+   * commits show after the reconcile that follows it); null before the first read.
+   */
+  metadataView(): MetadataView | null {
+    return this.lastSeen;
+  }
+
+  /** Why adds and removes wait, as of the last reconcile that ran; null when none wait. */
+  membershipWaitReason(): string | null {
+    return this.membershipWaiting;
   }
 
   stats(): CitusManagerStats {
@@ -317,7 +337,7 @@ export class CitusManager {
       const view = await this.currentView();
       revision = view.revision;
       const client = await this.connection();
-      this.rows ??= await readMetadata(client);
+      this.rows ??= this.remember(await readMetadata(client));
       const desired = desiredWithHeld(view, this.rows, this.heldGroups());
       this.logIgnored(desired.ignored);
       const wanted = JSON.stringify(desired.groups);
@@ -326,7 +346,8 @@ export class CitusManager {
       planned = plan.local.reduce((n, c) => n + c.statements.length, 0) + plan.membership.reduce((n, c) => n + c.statements.length, 0);
       // Phase 1: repoints and poolinfo, one transaction each; they contact no other node.
       for (const [i, change] of plan.local.entries()) {
-        this.rows = (await this.applyChange(client, change, done, planned, i === plan.local.length - 1)) ?? this.rows;
+        const last = i === plan.local.length - 1;
+        this.rows = this.remember(await this.applyChange(client, change, done, planned, last)) ?? this.rows;
         done += change.statements.length;
         applied.push(...change.statements);
         if (change.kind === 'repoint' && change.group !== null && change.group > 0) await this.recoverPrepared(client, change.group);
@@ -338,7 +359,8 @@ export class CitusManager {
         if (waiting === null) {
           for (const [i, change] of plan.membership.entries()) {
             try {
-              this.rows = (await this.applyChange(client, change, done, planned, i === plan.membership.length - 1)) ?? this.rows;
+              const last = i === plan.membership.length - 1;
+              this.rows = this.remember(await this.applyChange(client, change, done, planned, last)) ?? this.rows;
             } catch (err) {
               waiting = `Citus refused: ${describe(err instanceof PlanStatementError ? err.cause : err)}`;
               // The statement may have failed because the connection broke: start afresh.
@@ -385,6 +407,12 @@ export class CitusManager {
       this.logger[level]({ action: 'reconcile', err: error.message, planned, failedAt, revision }, 'reconcile failed; rolled back');
       return result;
     }
+  }
+
+  /** Keeps a copy of rows just read or committed for metadataView(); returns them unchanged. */
+  private remember<T extends MetadataRows | null>(rows: T): T {
+    if (rows !== null) this.lastSeen = metadataViewOf(rows, this.now());
+    return rows;
   }
 
   /**
