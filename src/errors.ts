@@ -39,3 +39,12 @@ export class PostgresError extends ShardherdError {
     this.command = command;
   }
 }
+
+/** The managed PgBouncer could not be set up or run; `command` names the step (e.g. `openssl`, `pgbouncer`). */
+export class PoolerError extends ShardherdError {
+  readonly command: string;
+  constructor(command: string, message: string, options?: { cause?: unknown }) {
+    super(`${command}: ${message}`, options);
+    this.command = command;
+  }
+}
