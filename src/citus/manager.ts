@@ -14,7 +14,8 @@ import { refuse } from './pauseRules.ts';
 import { GroupPauses, type PauseAnswer, type PauseEvent, type PauseStats, type UnplannedPauseSettings } from './pause.ts';
 import { membershipBlocker } from './gate.ts';
 import { metadataViewOf, type MetadataView } from './metadataView.ts';
-import { DEFAULT_PLAN_OPTIONS, planMetadata, type Change, type PlanOptions } from './plan.ts';
+import { DEFAULT_PLAN_OPTIONS, planMetadata, SQL, type Change, type PlanOptions } from './plan.ts';
+import { probePooler } from './poolerProbe.ts';
 import type { Statement } from './types.ts';
 
 /** What the manager needs from the etcd layer (class Dcs provides it). */
@@ -419,8 +420,8 @@ export class CitusManager {
    * One change in its own transaction; with `readBack`, returns the rows as they are just before
    * its COMMIT (the last change of a run reads them once for all).
    */
-  private applyChange(client: pg.Client, change: Change, done: number, planned: number, readBack: boolean): Promise<MetadataRows | null> {
-    return applyPlan(
+  private async applyChange(client: pg.Client, change: Change, done: number, planned: number, readBack: boolean): Promise<MetadataRows | null> {
+    const rows = await applyPlan(
       client,
       change.statements,
       (s, i) =>
@@ -430,6 +431,21 @@ export class CitusManager {
         ),
       { readBack },
     );
+    this.checkPoolers(change);
+    return rows;
+  }
+
+  /** Poolers a committed change registered are probed in the background; one that does not answer is logged. */
+  private checkPoolers(change: Change): void {
+    for (const s of change.statements) {
+      const value = s.sql === SQL.insertPoolinfoByAddress ? s.params[2] : s.sql === SQL.insertPoolinfo || s.sql === SQL.updatePoolinfo ? s.params[1] : null;
+      if (typeof value !== 'string') continue;
+      void probePooler(value).then((problem) => {
+        if (problem !== null) {
+          this.logger.warn({ action: 'citus-pooler', group: change.group, poolinfo: value, reason: problem }, 'pooler in pg_dist_poolinfo cannot be reached');
+        }
+      });
+    }
   }
 
   /**

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { pino } from 'pino';
 import { readFileSync } from 'node:fs';
 import { COMPAT_SQL_PATH } from '../../../src/citus/extension.ts';
 import { CitusManager, type TopologySource } from '../../../src/citus/manager.ts';
@@ -13,6 +14,7 @@ import type { DcsWatch } from '../../../src/dcs/watch.ts';
 import { silentLogger } from '../../../src/log.ts';
 import {
   createPostgres,
+  freePort,
   startEtcd,
   startStandInSync,
   useHarness,
@@ -163,6 +165,9 @@ describe('citus manager on one scope, groups 0..4', () => {
   let manager: CitusManager;
   let source: ReturnType<typeof countingSource>;
   let c0: FakeMember, c1: FakeMember, w1a: FakeMember, w1b: FakeMember, w2a: FakeMember, w2b: FakeMember;
+  /** What the manager logs, one JSON line each. */
+  const logLines: string[] = [];
+  const recording = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
 
   before(async () => {
     c0 = new FakeMember(SCOPE, 0, 'coord-a', coordinator.port);
@@ -177,7 +182,7 @@ describe('citus manager on one scope, groups 0..4', () => {
       await replica.report('replica');
     }
     source = countingSource(agent(SCOPE, 0));
-    manager = new CitusManager({ dcs: source, connect: connectTo(coordinator), logger: silentLogger, retryTimeout: 5 });
+    manager = new CitusManager({ dcs: source, connect: connectTo(coordinator), logger: recording, retryTimeout: 5 });
   });
 
   after(async () => {
@@ -264,6 +269,26 @@ describe('citus manager on one scope, groups 0..4', () => {
     await p.lead();
     await waitFor(async () => (await rows()).includes(`4 primary ${H}:${W4A.port}`), { ...WAIT, message: 'group 4 primary registered' });
     assert.equal(await nodeid(H, W4A.port), ghost.rows[0].id, 'the hand-made row was repointed, not replaced');
+  });
+
+  test('a pooler that cannot be reached is registered and logged, and does not hold up other groups', async () => {
+    const deadPort = await freePort();
+    const lonely = new FakeMember(SCOPE, 3, 'w3-c', 21032);
+    await lonely.report('replica', { proxy_url: `postgres://${H}:${deadPort}/postgres` });
+    const other = new FakeMember(SCOPE, 2, 'w2-e', 21024);
+    await other.report('replica');
+    await waitFor(async () => {
+      const r = await rows();
+      return r.includes(`3 secondary ${H}:21032`) && r.includes(`2 secondary ${H}:21024`);
+    }, { ...WAIT, message: 'both replicas registered' });
+    const pool = await coordinator.query<{ poolinfo: string }>(
+      'SELECT poolinfo FROM pg_catalog.pg_dist_poolinfo JOIN pg_catalog.pg_dist_node USING (nodeid) WHERE nodeport = 21032',
+    );
+    assert.deepEqual(pool.rows, [{ poolinfo: `host=${H} port=${deadPort}` }]);
+    await waitFor(
+      () => logLines.some((l) => l.includes('pooler in pg_dist_poolinfo cannot be reached') && l.includes(`port=${deadPort}`)),
+      { ...WAIT, message: 'the unreachable pooler is logged' },
+    );
   });
 
   test('stop closes the watch and the connection and refuses further reconciles', async () => {
