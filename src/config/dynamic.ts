@@ -2,7 +2,7 @@
 // key, and the effective settings the HA loop runs with (stored values over defaults).
 import type { ConfigProblem } from '../errors.ts';
 import { Findings, join, readBool, readInt, readMap, readScalarMap, readStringList, type RawMap } from './findings.ts';
-import { checkKeys, DYNAMIC, DYNAMIC_POSTGRESQL } from './keys.ts';
+import { checkKeys, DYNAMIC, DYNAMIC_CITUS, DYNAMIC_POSTGRESQL } from './keys.ts';
 import type { DynamicConfig, JsonObject, Scalar } from './types.ts';
 
 function deepFreeze<T>(value: T): T {
@@ -27,6 +27,7 @@ export const DEFAULT_DYNAMIC_CONFIG: Readonly<DynamicConfig> = deepFreeze({
   check_timeline: false,
   synchronous_mode: false,
   synchronous_mode_strict: false,
+  citus: { pause_on_worker_failure: true, failure_probe_count: 2, failure_pause_timeout: null },
   postgresql: { use_pg_rewind: false, use_slots: true, parameters: {} },
 });
 
@@ -155,12 +156,31 @@ export function readDynamicConfig(raw: unknown, path: string, fallback: Readonly
     check_timeline: bool('check_timeline'),
     synchronous_mode: bool('synchronous_mode'),
     synchronous_mode_strict: bool('synchronous_mode_strict'),
+    citus: readDynamicCitus(map.citus, join(path, 'citus'), fallback, f),
     postgresql: readDynamicPostgresql(map.postgresql, join(path, 'postgresql'), fallback, f),
   };
   for (const key of ['synchronous_mode', 'synchronous_mode_strict'] as const) {
     if (config[key]) f.warn(join(path, key), 'not implemented yet by Shardherd; replication stays asynchronous');
   }
   return config;
+}
+
+function readDynamicCitus(raw: unknown, path: string, fallback: Readonly<DynamicConfig>, f: Findings): DynamicConfig['citus'] {
+  const d = DEFAULT_DYNAMIC_CONFIG.citus;
+  const map = readMap(raw, path, f) ?? {};
+  checkKeys(map, path, DYNAMIC_CITUS, f);
+  const given = (key: keyof DynamicConfig['citus']) => map[key] !== undefined && map[key] !== null;
+  return {
+    pause_on_worker_failure: given('pause_on_worker_failure')
+      ? (readBool(map.pause_on_worker_failure, join(path, 'pause_on_worker_failure'), f) ?? fallback.citus.pause_on_worker_failure)
+      : d.pause_on_worker_failure,
+    failure_probe_count: given('failure_probe_count')
+      ? (readInt(map.failure_probe_count, join(path, 'failure_probe_count'), f, { min: 1 }) ?? fallback.citus.failure_probe_count)
+      : d.failure_probe_count,
+    failure_pause_timeout: given('failure_pause_timeout')
+      ? (readInt(map.failure_pause_timeout, join(path, 'failure_pause_timeout'), f, { min: 1 }) ?? fallback.citus.failure_pause_timeout)
+      : d.failure_pause_timeout,
+  };
 }
 
 function readDynamicPostgresql(raw: unknown, path: string, fallback: Readonly<DynamicConfig>, f: Findings): DynamicConfig['postgresql'] {
@@ -231,5 +251,11 @@ export function dynamicConfigToJson(c: DynamicConfig): JsonObject {
   };
   // patronictl writes `pause` only while paused; an absent key means "not paused".
   if (c.pause) json.pause = true;
+  // Shardherd's own settings are written only when they differ from the defaults.
+  const citus: JsonObject = {};
+  for (const [key, value] of Object.entries(c.citus)) {
+    if (value !== DEFAULT_DYNAMIC_CONFIG.citus[key as keyof DynamicConfig['citus']]) citus[key] = value;
+  }
+  if (Object.keys(citus).length > 0) json.citus = citus;
   return json;
 }

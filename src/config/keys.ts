@@ -157,6 +157,7 @@ export const DYNAMIC: SectionKeys = {
     'check_timeline',
     'synchronous_mode',
     'synchronous_mode_strict',
+    'citus',
     'postgresql',
   ],
   notImplemented: {
@@ -167,6 +168,10 @@ export const DYNAMIC: SectionKeys = {
     ignore_slots: '',
     member_slots_ttl: '',
   },
+};
+
+export const DYNAMIC_CITUS: SectionKeys = {
+  implemented: ['pause_on_worker_failure', 'failure_probe_count', 'failure_pause_timeout'],
 };
 
 const LOCAL_ONLY = 'a per-member setting: it belongs in the local postgresql section';

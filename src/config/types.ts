@@ -15,6 +15,16 @@ export interface UserAuth {
   password?: string;
 }
 
+/** Dynamic Citus settings, read from the coordinator group's `config` key. */
+export interface CitusDynamicConfig {
+  /** Pause coordinator-routed writes to a worker group whose primary stops answering the probes. */
+  pause_on_worker_failure: boolean;
+  /** Consecutive failed probes (every 500 ms) before the group is paused. */
+  failure_probe_count: number;
+  /** Seconds until such a pause rolls back without a new primary; null: the worker group's ttl + 10. */
+  failure_pause_timeout: number | null;
+}
+
 /** Dynamic settings: live in the group's `config` key, seeded from `bootstrap.dcs`. */
 export interface DynamicConfig {
   ttl: number;
@@ -31,6 +41,8 @@ export interface DynamicConfig {
   check_timeline: boolean;
   synchronous_mode: boolean;
   synchronous_mode_strict: boolean;
+  /** The coordinator's handling of a worker primary that stops answering (docs/design.md). */
+  citus: CitusDynamicConfig;
   postgresql: {
     use_pg_rewind: boolean;
     use_slots: boolean;

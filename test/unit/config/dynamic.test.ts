@@ -113,3 +113,21 @@ test('dynamicConfigToJson writes pause only while paused', () => {
   assert.equal(dynamicConfigToJson({ ...BOOTSTRAP, pause: true }).pause, true);
   assert.equal('pause' in dynamicConfigToJson(BOOTSTRAP), false);
 });
+
+test('citus: pausing on a worker failure is on by default after 2 failed probes, with a deadline from ttl', () => {
+  assert.deepEqual(DEFAULT_DYNAMIC_CONFIG.citus, { pause_on_worker_failure: true, failure_probe_count: 2, failure_pause_timeout: null });
+  const stored = { citus: { pause_on_worker_failure: 'off', failure_probe_count: 3, failure_pause_timeout: '25' } };
+  assert.deepEqual(effectiveDynamicConfig(stored, BOOTSTRAP).citus, { pause_on_worker_failure: false, failure_probe_count: 3, failure_pause_timeout: 25 });
+});
+
+test('citus: bad values are reported naming the field and replaced by the bootstrap value', () => {
+  const { config, problems } = resolveDynamicConfig({ citus: { failure_probe_count: 0, failure_pause_timeout: 'soon', pause_on_worker_failure: 3 } }, BOOTSTRAP);
+  assert.deepEqual(problems.map((p) => p.path).sort(), ['config.citus.failure_pause_timeout', 'config.citus.failure_probe_count', 'config.citus.pause_on_worker_failure']);
+  assert.deepEqual(config.citus, BOOTSTRAP.citus);
+});
+
+test('citus settings are written to the config key only when they differ from the defaults', () => {
+  assert.equal(dynamicConfigToJson(DEFAULT_DYNAMIC_CONFIG).citus, undefined);
+  const json = dynamicConfigToJson({ ...structuredClone(DEFAULT_DYNAMIC_CONFIG), citus: { ...DEFAULT_DYNAMIC_CONFIG.citus, failure_probe_count: 4 } });
+  assert.deepEqual(json.citus, { failure_probe_count: 4 });
+});

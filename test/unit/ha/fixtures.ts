@@ -22,6 +22,7 @@ export function config(over: Partial<DynamicConfig> = {}, pg: Partial<DynamicCon
     check_timeline: false,
     synchronous_mode: false,
     synchronous_mode_strict: false,
+    citus: { pause_on_worker_failure: true, failure_probe_count: 2, failure_pause_timeout: null },
     ...over,
     postgresql: { use_pg_rewind: true, use_slots: true, parameters: {}, ...pg },
   };
