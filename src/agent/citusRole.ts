@@ -2,6 +2,7 @@
 // coordinator group the Citus manager, run only while this agent holds group 0's leader key
 // with PostgreSQL running as primary.
 import { execFileSync } from 'node:child_process';
+import { keepAuthinfo, type AuthinfoAction } from '../citus/authinfo.ts';
 import { citusInstalled, bootstrapCitus, COORDINATOR_GROUP } from '../citus/bootstrap.ts';
 import { citusSettings } from '../citus/extension.ts';
 import { CitusManager } from '../citus/manager.ts';
@@ -24,6 +25,16 @@ export interface CitusRoleDeps {
   log: Logger;
 }
 
+/** Where the pg_dist_authinfo upkeep of a group primary stands (see CitusRole.keepAuthinfo). */
+interface AuthinfoUpkeep {
+  done: { password: string | undefined } | null;
+  running: boolean;
+  /** Counts ended leads. */
+  term: number;
+  /** The last failure logged, so a repeat is not. */
+  failure: string | null;
+}
+
 export class CitusRole {
   /** Whether the server has real Citus (decided once, before PostgreSQL first starts). */
   readonly available: boolean;
@@ -33,6 +44,12 @@ export class CitusRole {
   private dynamic: DynamicConfig;
   /** A worker's lead as of the last cycle: its start is when after_promote goes out. */
   private leading = false;
+  /**
+   * pg_dist_authinfo upkeep: the password the row was last found or made right for in this lead
+   * (null: not yet in this lead, so a promotion checks the row once), whether a check runs, and
+   * which lead it belongs to (one that ends meanwhile does not count for the next).
+   */
+  private authinfo: AuthinfoUpkeep = { done: null, running: false, term: 0, failure: null };
 
   constructor(private readonly deps: CitusRoleDeps) {
     this.dynamic = deps.config.bootstrap.dcs;
@@ -104,6 +121,7 @@ export class CitusRole {
       snapshot.lock.kind === 'held' &&
       snapshot.local?.kind === 'runningPrimary' &&
       snapshot.view?.leader?.name === this.deps.config.name;
+    this.keepAuthinfo(leads);
     if (this.deps.citus.group !== COORDINATOR_GROUP) {
       // The first cycle that runs as primary with the lock: its member key (written at the end
       // of that cycle) already says so, which the coordinator checks before it repoints.
@@ -145,6 +163,53 @@ export class CitusRole {
       this.manager = null;
       await manager.stop().catch(() => undefined);
       throw err;
+    }
+  }
+
+  /**
+   * On a group primary, keeps the superuser's pg_dist_authinfo row equal to the configured
+   * password: once per lead (a replica promoted after a password change has the old row) and
+   * after a reload changed the password. A replica does nothing: the row streams to it.
+   */
+  private keepAuthinfo(leads: boolean): void {
+    const state = this.authinfo;
+    if (!leads) {
+      if (state.done !== null || state.running) state.term++;
+      state.done = null;
+      return;
+    }
+    const password = this.deps.config.postgresql.authentication.superuser.password;
+    if (state.running || (state.done !== null && state.done.password === password)) return;
+    state.running = true;
+    const term = state.term;
+    void this.writeAuthinfo(password, term).finally(() => {
+      state.running = false;
+    });
+  }
+
+  private async writeAuthinfo(password: string | undefined, term: number): Promise<void> {
+    const { node, citus, log } = this.deps;
+    const fields = { action: 'citus-authinfo', group: citus.group };
+    try {
+      const client = await node.connect(citus.database);
+      let action: AuthinfoAction;
+      try {
+        action = await keepAuthinfo(client, password);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+      if (action.kind === 'none') log.debug(fields, 'pg_dist_authinfo already matches the superuser password');
+      else {
+        const what = action.kind === 'upsert' ? 'superuser password written' : 'superuser row deleted';
+        log.info({ ...fields, reason: action.reason }, `pg_dist_authinfo: ${what}`);
+      }
+      this.authinfo.failure = null;
+      if (this.authinfo.term === term) this.authinfo.done = { password };
+    } catch (err) {
+      // Tried again next cycle; a failure that repeats is logged once.
+      const why = err instanceof Error ? err.message : String(err);
+      if (why !== this.authinfo.failure) log.warn({ ...fields, err: why }, 'cannot update pg_dist_authinfo yet');
+      this.authinfo.failure = why;
     }
   }
 

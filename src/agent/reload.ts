@@ -36,6 +36,15 @@ export function applyReloadedConfig(live: Config, fresh: Config): ReloadResult {
       applied.push(`postgresql.${key}`);
     }
   }
+  // The superuser's password applies to the agent's next connections, and a Citus group primary
+  // writes it into pg_dist_authinfo (citusRole.ts); other authentication changes need a restart.
+  const superuser = live.postgresql.authentication.superuser;
+  const password = fresh.postgresql.authentication.superuser.password;
+  if (superuser.password !== password) {
+    if (password === undefined) delete superuser.password;
+    else superuser.password = password;
+    applied.push('postgresql.authentication.superuser.password');
+  }
   const runtime = new Set<string>(RUNTIME_POSTGRESQL_KEYS);
   for (const key of new Set([...Object.keys(livePg), ...Object.keys(freshPg)])) {
     if (!runtime.has(key) && !isDeepStrictEqual(livePg[key], freshPg[key])) needsAgentRestart.push(`postgresql.${key}`);

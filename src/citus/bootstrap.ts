@@ -5,8 +5,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { CitusConfig, HostPort, UserAuth } from '../config/types.ts';
-import { quoteConnValue } from '../postgres/connInfo.ts';
 import type { Logger } from '../log.ts';
+import { authinfoFor, UPSERT_AUTHINFO_SQL } from './authinfo.ts';
 import { ensureCitus, type CitusInstall } from './extension.ts';
 
 export const COORDINATOR_GROUP = 0;
@@ -47,14 +47,9 @@ export async function bootstrapCitus(opts: CitusBootstrapOptions): Promise<Citus
   const db = await opts.connect(opts.citus.database);
   try {
     const install = await ensureCitus(db, { logger: opts.logger });
-    if (opts.superuser.password !== undefined) {
-      // Citus opens connections between nodes as the current user; nodeid 0 means "every node".
-      await db.query(
-        `INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, pg_catalog.current_user(), $1)
-         ON CONFLICT (nodeid, rolename) DO UPDATE SET authinfo = EXCLUDED.authinfo`,
-        [`password=${quoteConnValue(opts.superuser.password)}`],
-      );
-    }
+    // Kept equal to the configured password afterwards by the group primary (citusRole.ts).
+    const password = opts.superuser.password;
+    if (password !== undefined) await db.query(UPSERT_AUTHINFO_SQL, [authinfoFor(password)]);
     if (opts.citus.group === COORDINATOR_GROUP) {
       await db.query("SELECT pg_catalog.citus_set_coordinator_host($1, $2, 'primary', 'default')", [
         opts.connectAddress.host,

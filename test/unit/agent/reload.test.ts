@@ -62,3 +62,23 @@ test('citus.pooler is applied in place (added, changed, removed); other citus ch
   assert.deepEqual(applyReloadedConfig(live, load(otherGroup)), { applied: [], needsAgentRestart: ['citus'] });
   assert.equal(live.citus?.group, 1);
 });
+
+test('a changed or removed superuser password applies in place; another superuser name needs a restart', () => {
+  const SU = 'postgresql.authentication.superuser';
+  const PASSWORD = 'postgresql.authentication.superuser.password';
+  const base = withSetting(minimalConfig(), SU, { username: 'postgres', password: 'old' });
+  const live = load(base);
+  const superuser = live.postgresql.authentication.superuser;
+  const changed = applyReloadedConfig(live, load(withSetting(base, PASSWORD, 'new')));
+  assert.deepEqual(changed, { applied: [PASSWORD], needsAgentRestart: [] });
+  assert.equal(live.postgresql.authentication.superuser, superuser, 'the same object (the node connects with it)');
+  assert.equal(superuser.password, 'new');
+
+  const removed = applyReloadedConfig(live, load(withSetting(base, SU, { username: 'postgres' })));
+  assert.deepEqual(removed, { applied: [PASSWORD], needsAgentRestart: [] });
+  assert.equal('password' in superuser, false);
+
+  const renamed = applyReloadedConfig(live, load(withSetting(base, SU, { username: 'admin', password: 'old' })));
+  assert.deepEqual(renamed, { applied: [PASSWORD], needsAgentRestart: ['postgresql.authentication'] });
+  assert.equal(superuser.username, 'postgres');
+});
