@@ -8,6 +8,7 @@ import { HaLoop } from '../ha/loop.ts';
 import { createLogger } from '../log.ts';
 import { PostgresNode } from '../postgres/node.ts';
 import { assertNotRoot } from '../postgres/privileges.ts';
+import { managedPgbouncer } from '../pooler/managed.ts';
 import { CitusRole } from './citusRole.ts';
 import { AgentControl } from './control.ts';
 import { AgentRequests } from './memberRequests.ts';
@@ -51,7 +52,9 @@ export async function runAgent(configPath: string): Promise<void> {
     const role = citusRole;
     loop.onCycle((snapshot) => role.onCycle(snapshot));
   }
-  const requests = new AgentRequests({ configPath, config, loop, log });
+  const pooler = managedPgbouncer(config, () => node.localConnParams(), log.child({ component: 'pgbouncer' }));
+  const onReloaded = pooler ? () => pooler.reload() : undefined;
+  const requests = new AgentRequests({ configPath, config, loop, log, onReloaded });
   const api = await startApiServer(new LoopStatusSource(config, loop, node, dcs, VERSION), {
     host: config.restapi.listen.host,
     port: config.restapi.listen.port,
@@ -61,6 +64,8 @@ export async function runAgent(configPath: string): Promise<void> {
   });
   log.info({ api: api.address, version: VERSION }, 'agent started');
   await loop.start();
+  // Beside PostgreSQL, never in the HA loop's way: failures are logged and retried on its own.
+  pooler?.start();
 
   let stopping: Promise<void> | null = null;
   const shutdown = (signal: string): void => {
@@ -71,6 +76,8 @@ export async function runAgent(configPath: string): Promise<void> {
     log.info({ signal }, 'shutting down');
     stopping = (async () => {
       await loop.stop();
+      // After PostgreSQL, so clients see the pooler refuse only once the server is gone anyway.
+      await pooler?.stop();
       await citusRole?.stop();
       await api.close();
       dcs.close();

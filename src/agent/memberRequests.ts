@@ -17,6 +17,8 @@ export interface AgentRequestsDeps {
   config: Config;
   loop: HaLoop;
   log: Logger;
+  /** Runs after a reload was applied (the managed PgBouncer rewrites its files and reloads). */
+  onReloaded?: () => Promise<unknown>;
 }
 
 export class AgentRequests implements MemberRequestControl {
@@ -77,6 +79,7 @@ export class AgentRequests implements MemberRequestControl {
     for (const key of result.needsAgentRestart) log.warn({ action: 'reload', key }, `${key} changed in the file: it applies when the agent restarts`);
     log.info({ action: 'reload', applied: result.applied }, 'configuration reloaded');
     loop.renderConfig();
+    await this.deps.onReloaded?.();
     const later = result.needsAgentRestart.length > 0 ? `; applied when the agent restarts: ${result.needsAgentRestart.join(', ')}` : '';
     return { status: 202, message: `reload scheduled${later}` };
   }

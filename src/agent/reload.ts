@@ -55,8 +55,29 @@ export function applyReloadedConfig(live: Config, fresh: Config): ReloadResult {
     else live.citus.pooler = fresh.citus.pooler;
     applied.push('citus.pooler');
   }
+  applyPgbouncer(live, fresh, applied, needsAgentRestart);
   for (const key of ['scope', 'namespace', 'name', 'restapi', 'etcd3', 'citus'] as const) {
     if (!isDeepStrictEqual(live[key], fresh[key])) needsAgentRestart.push(key);
   }
   return { applied, needsAgentRestart };
+}
+
+/** Pool settings and TLS files reach a running PgBouncer by SIGHUP; its binary and directory do not. */
+const RUNTIME_PGBOUNCER_KEYS = ['pool_mode', 'default_pool_size', 'max_client_conn', 'tls'] as const;
+
+function applyPgbouncer(live: Config, fresh: Config, applied: string[], needsAgentRestart: string[]): void {
+  const was = live.pgbouncer;
+  const now = fresh.pgbouncer;
+  if (was === null || now === null) {
+    // Adding or removing the section starts or ends a process: the agent's start and stop do that.
+    if (was !== now) needsAgentRestart.push('pgbouncer');
+    return;
+  }
+  for (const key of RUNTIME_PGBOUNCER_KEYS) {
+    if (isDeepStrictEqual(was[key], now[key])) continue;
+    if (now[key] === undefined) delete was[key];
+    else Object.assign(was, { [key]: now[key] });
+    applied.push(`pgbouncer.${key}`);
+  }
+  for (const key of ['bin', 'dir'] as const) if (was[key] !== now[key]) needsAgentRestart.push(`pgbouncer.${key}`);
 }
