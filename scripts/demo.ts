@@ -16,11 +16,11 @@ const MEMBERS = ['coord1', 'coord2', 'worker1a', 'worker1b', 'worker2a', 'worker
 const COORDINATOR_PORTS = [5440, 5441];
 const SUPERUSER_PASSWORD = 'demo-super';
 /**
- * What the demo (and the test suite) run on, by Debian package. postgresql-contrib-15 (dblink,
- * for the stand-in's routed writes) is provided by postgresql-15 on Debian 12, so it is not
- * checked on its own.
+ * What the demo (and the test suite) run on, by Debian package; openssl makes each PgBouncer's
+ * certificate. postgresql-contrib-15 (dblink, for the stand-in's routed writes) is provided by
+ * postgresql-15 on Debian 12, so it is not checked on its own.
  */
-const PACKAGES = ['postgresql-15', 'etcd-server', 'etcd-client', 'patroni', 'pgbouncer'];
+const PACKAGES = ['postgresql-15', 'etcd-server', 'etcd-client', 'patroni', 'pgbouncer', 'openssl'];
 
 interface RunAs {
   uid: number;
@@ -115,7 +115,14 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
   }
 }
 
-async function coordinatorRows(): Promise<{ port: number; rows: Array<Record<string, unknown>>; standIn: boolean } | null> {
+interface CoordinatorRows {
+  port: number;
+  rows: Array<Record<string, unknown>>;
+  poolinfo: Array<Record<string, unknown>>;
+  standIn: boolean;
+}
+
+async function coordinatorRows(): Promise<CoordinatorRows | null> {
   for (const port of COORDINATOR_PORTS) {
     const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: SUPERUSER_PASSWORD, database: 'citus', connectionTimeoutMillis: 1000 });
     try {
@@ -125,8 +132,9 @@ async function coordinatorRows(): Promise<{ port: number; rows: Array<Record<str
       const rows = await client.query(
         'SELECT nodeid, groupid, nodename, nodeport, noderole FROM pg_catalog.pg_dist_node ORDER BY groupid, noderole, nodeid',
       );
+      const poolinfo = await client.query('SELECT nodeid, poolinfo FROM pg_catalog.pg_dist_poolinfo ORDER BY nodeid');
       const standIn = await client.query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'citus_compat'");
-      return { port, rows: rows.rows, standIn: (standIn.rowCount ?? 0) > 0 };
+      return { port, rows: rows.rows, poolinfo: poolinfo.rows, standIn: (standIn.rowCount ?? 0) > 0 };
     } catch {
       // not up yet
     } finally {
@@ -190,7 +198,8 @@ async function main(): Promise<void> {
     if (found === null) return null;
     const primaries = new Set(found.rows.filter((r) => r.noderole === 'primary').map((r) => r.groupid));
     const secondaries = found.rows.filter((r) => r.noderole === 'secondary').length;
-    return primaries.size === 3 && secondaries === 3 ? found : null;
+    // Each node's pooler row is written in the transaction that registers the node.
+    return primaries.size === 3 && secondaries === 3 && found.poolinfo.length === found.rows.length ? found : null;
   });
 
   say('');
@@ -201,10 +210,16 @@ async function main(): Promise<void> {
   say('pg_dist_node on the coordinator:');
   for (const row of result.rows) say(`  node ${row.nodeid}  group ${row.groupid}  ${row.nodename}:${row.nodeport}  ${row.noderole}`);
   say('');
+  say('pg_dist_poolinfo on the coordinator (each agent runs a PgBouncer there; the coordinator connects through it):');
+  for (const row of result.poolinfo) say(`  node ${row.nodeid}  ${row.poolinfo}`);
+  say('');
   const list = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'list', '-c', 'groups/coord1.yml'], { cwd: REPO, encoding: 'utf8' });
   if (list.status === 0) say(list.stdout);
   say('Connect to the coordinator:');
   say(`  psql "host=127.0.0.1 port=${result.port} user=postgres password=${SUPERUSER_PASSWORD} dbname=citus"`);
+  say('or through its PgBouncer (TLS; its admin console is dbname=pgbouncer):');
+  const pooler = `host=127.0.0.1 port=${result.port + 1000}`;
+  say(`  psql "${pooler} user=postgres password=${SUPERUSER_PASSWORD} dbname=citus sslmode=require"`);
   say('Try a switchover of worker group 1 (coordinator-routed writes wait, they do not fail):');
   say('  npm run shardherd -- switchover -c groups/coord1.yml --group 1 --force');
   say('or kill the agent and PostgreSQL of a worker leader; then watch pg_dist_node and the cluster follow:');
