@@ -2,6 +2,7 @@
 // coordinator group the Citus manager, run only while this agent holds group 0's leader key
 // with PostgreSQL running as primary.
 import { execFileSync } from 'node:child_process';
+import pg from 'pg';
 import { keepAuthinfo, type AuthinfoAction } from '../citus/authinfo.ts';
 import { citusInstalled, bootstrapCitus, COORDINATOR_GROUP } from '../citus/bootstrap.ts';
 import { citusSettings } from '../citus/extension.ts';
@@ -144,6 +145,25 @@ export class CitusRole {
     });
   }
 
+  /** A worker's Citus database as the superuser, with timeouts short enough for a 500 ms probe. */
+  private async probeConnection(host: string, port: number): Promise<pg.Client> {
+    const { superuser } = this.deps.config.postgresql.authentication;
+    const client = new pg.Client({
+      host,
+      port,
+      user: superuser.username,
+      password: superuser.password,
+      database: this.deps.citus.database,
+      application_name: 'shardherd-worker-probe',
+      connectionTimeoutMillis: 400,
+      query_timeout: 400,
+    });
+    // A probe connection that breaks is replaced by the next round; its error is the probe's result.
+    client.on('error', () => undefined);
+    await client.connect();
+    return client;
+  }
+
   private async startManager(): Promise<void> {
     if (this.manager !== null) return;
     const { dcs, node, citus, log, config } = this.deps;
@@ -154,6 +174,15 @@ export class CitusRole {
       retryTimeout: this.dynamic.retry_timeout,
       // A vanished worker leader key: a new leader normally registers within ttl.
       pause: { unplanned: { timeout: this.dynamic.ttl, cooldownMs: this.dynamic.retry_timeout * 1000 } },
+      failure: {
+        connect: (host, port) => this.probeConnection(host, port),
+        // The coordinator group's dynamic config as of the last cycle.
+        settings: () => ({
+          pauseOnFailure: this.dynamic.citus.pause_on_worker_failure,
+          probeCount: this.dynamic.citus.failure_probe_count,
+          timeoutMs: (this.dynamic.citus.failure_pause_timeout ?? this.dynamic.ttl + 10) * 1000,
+        }),
+      },
     });
     this.manager = manager;
     try {

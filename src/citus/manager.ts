@@ -11,6 +11,7 @@ import { desiredWithHeld } from './hold.ts';
 import { LiveView, isTopologyEvent } from './liveView.ts';
 import { applyPlan, PlanStatementError, readMetadata, recoverPreparedTransactions, type MetadataRows } from './metadataStore.ts';
 import { refuse } from './pauseRules.ts';
+import { WorkerWatch, type FailureOptions } from './workerWatch.ts';
 import { GroupPauses, type PauseAnswer, type PauseEvent, type PauseStats, type UnplannedPauseSettings } from './pause.ts';
 import { membershipBlocker } from './gate.ts';
 import { metadataViewOf, type MetadataView } from './metadataView.ts';
@@ -39,6 +40,8 @@ export interface CitusManagerOptions {
   heldGroups?: () => ReadonlySet<number>;
   /** The pause protocol (pause.ts): settings of pauses opened by a vanished worker leader key. */
   pause?: { unplanned?: UnplannedPauseSettings; viewWaitMs?: number };
+  /** The coordinator's own probes of every worker primary (docs/design.md, "Worker failure"). */
+  failure?: FailureOptions;
   /** The clock that stamps the metadata view (milliseconds since the epoch); Date.now by default. */
   now?: () => number;
 }
@@ -95,6 +98,8 @@ export class CitusManager {
   private readonly planOptions: PlanOptions;
   private readonly heldGroups: () => ReadonlySet<number>;
   private readonly pauses: GroupPauses;
+  /** The coordinator's own probes of the worker primaries, when configured. */
+  private readonly workers: WorkerWatch | null = null;
   private readonly now: () => number;
 
   private phase: Phase = 'idle';
@@ -156,6 +161,15 @@ export class CitusManager {
       viewWaitMs: options.pause?.viewWaitMs,
     });
     this.heldGroups = () => new Set([...held(), ...this.pauses.held()]);
+    if (options.failure !== undefined) {
+      this.workers = new WorkerWatch({
+        ...options.failure,
+        rows: () => (this.phase === 'running' ? this.metadataView() : null),
+        view: () => this.live?.view ?? null,
+        pauses: this.pauses,
+        logger: this.logger,
+      });
+    }
   }
 
   /**
@@ -211,6 +225,7 @@ export class CitusManager {
     this.live = new LiveView(view);
     this.logger.info({ action: 'start', revision: view.revision, groups: view.groups.length }, 'citus manager started');
     this.watchHandle = this.dcs.watch(view.revision, this.onWatch);
+    this.workers?.start();
     this.kick();
     await this.loop;
   }
@@ -226,6 +241,7 @@ export class CitusManager {
     if (this.membershipTimer) clearTimeout(this.membershipTimer);
     this.membershipTimer = null;
     this.abort.abort(new Error('citus manager stopping'));
+    await this.workers?.stop();
     await this.pauses.stop();
     await this.loop?.catch(() => undefined);
     await this.exclusive.catch(() => undefined);

@@ -3,6 +3,7 @@
 // rules live in pauseRules.ts, each pause's transaction in pauseTxn.ts.
 import type pg from 'pg';
 import { KEY } from '../dcs/keys.ts';
+import { hostPortFromUrl } from '../dcs/memberUrl.ts';
 import type { ClusterView, DcsEvent } from '../dcs/types.ts';
 import type { Logger } from '../log.ts';
 import type { PlanOptions } from './plan.ts';
@@ -49,7 +50,14 @@ export interface GroupPausesOptions {
   viewWaitMs?: number;
 }
 
-type Cause = { kind: 'planned'; requestedBy: string } | { kind: 'unplanned' };
+/**
+ * Why a pause is open: a worker leader's before_demote, or the coordinator's own finding that
+ * the group lost its primary (its leader key vanished, or the probes of `deadAddress` failed),
+ * in which case the pause ends when a leader runs as primary somewhere else.
+ */
+type Cause =
+  | { kind: 'planned'; requestedBy: string }
+  | { kind: 'unplanned'; trigger: 'leader key vanished' | 'probes'; deadAddress: string | null };
 
 type PauseState = 'opening' | 'held' | 'committing' | 'ending';
 
@@ -148,7 +156,9 @@ export class GroupPauses {
       if (pause === undefined) {
         const lost = events.some((e) => e.group === group && e.name === KEY.leader && e.type === 'delete');
         // A batch may carry the loss and the next leader's key together: nothing to cover then.
-        if (lost && groupOf(view, group)?.leader == null) this.openUnplanned(group);
+        if (lost && groupOf(view, group)?.leader == null) {
+          this.openUnplanned(group, 'leader key vanished', null, this.unplanned.timeout * 1000, this.unplanned.cooldownMs);
+        }
       } else if (pause.cause.kind === 'unplanned') {
         this.finishUnplannedIfLed(pause);
       }
@@ -215,11 +225,37 @@ export class GroupPauses {
 
   // ---- the unplanned case ---------------------------------------------------------------
 
-  private openUnplanned(group: number): void {
-    const pause = this.createPause(group, { kind: 'unplanned' }, this.unplanned.timeout * 1000, this.unplanned.cooldownMs);
+  /**
+   * The coordinator's probes found the group's primary dead: its routed writes wait from now
+   * until a new leader runs as primary, the old one answers again, or `timeoutMs` passes.
+   * False when a pause of the group is already open (or the registry is stopping).
+   */
+  pauseFailedWorker(group: number, address: string, reason: string, timeoutMs: number): boolean {
+    if (this.stopped || this.pauses.has(group)) return false;
+    this.openUnplanned(group, 'probes', address, timeoutMs, this.unplanned.cooldownMs, reason);
+    return true;
+  }
+
+  /** The paused primary answers the probes again: a pause they opened rolls back (a blip). */
+  workerAnswers(group: number): void {
+    const pause = this.pauses.get(group);
+    if (pause === undefined || pause.cause.kind !== 'unplanned' || pause.cause.trigger !== 'probes') return;
+    if (pause.state === 'committing' || pause.ending !== null) return;
+    void this.rollback(pause, 'the primary answers the probes again');
+  }
+
+  private openUnplanned(
+    group: number,
+    trigger: 'leader key vanished' | 'probes',
+    deadAddress: string | null,
+    timeoutMs: number,
+    cooldownMs: number,
+    detail?: string,
+  ): void {
+    const pause = this.createPause(group, { kind: 'unplanned', trigger, deadAddress }, timeoutMs, cooldownMs);
     this.logger.warn(
-      { action: 'pause-open', group, reason: 'leader key vanished', timeoutMs: pause.timeoutMs },
-      'worker leader lost: pausing writes to the group until a new leader runs',
+      { action: 'pause-open', group, reason: detail === undefined ? trigger : `${trigger}: ${detail}`, timeoutMs: pause.timeoutMs },
+      'worker primary lost: pausing writes to the group until a new leader runs',
     );
     void this.open(pause).then((error) => {
       if (error === null) this.finishUnplannedIfLed(pause);
@@ -227,10 +263,15 @@ export class GroupPauses {
   }
 
   private finishUnplannedIfLed(pause: Pause): void {
-    if (pause.state !== 'held') return;
-    const leader = groupOf(this.view(), pause.group)?.leader?.name;
+    if (pause.state !== 'held' || pause.cause.kind !== 'unplanned') return;
     const view = this.view();
+    const group = groupOf(view, pause.group);
+    const leader = group?.leader?.name;
     if (leader == null || view === null || checkRunningLeader(view, pause.group, leader) !== null) return;
+    // The primary the probes found dead is no new leader, whatever its stale member key says.
+    const url = group?.members.find((m) => m.name === leader)?.data.conn_url;
+    const at = typeof url === 'string' ? hostPortFromUrl(url) : null;
+    if (at === null || `${at.host}:${at.port}` === pause.cause.deadAddress) return;
     void this.complete(pause, `new leader ${leader} registered`);
   }
 
