@@ -26,6 +26,7 @@ import { resolvePgBinDir } from './postgres.ts';
 import { MARKER_ENV, spawnManaged, type ManagedProcess } from './processes.ts';
 import { environValue, isAlive } from './procfs.ts';
 import { TestPgBouncer } from './pgbouncer.ts';
+import { TcpProxy } from './tcpProxy.ts';
 import { tempDir } from './tempDir.ts';
 import { unprivilegedUser } from './user.ts';
 
@@ -60,6 +61,11 @@ export interface StartClusterOptions {
    * the member and killed with it by killAll().
    */
   poolers?: boolean;
+  /**
+   * Members reached by everyone else through a TCP proxy (their `connect_address`), so a test
+   * can blackhole them (`member.proxy.blackhole(ms)`) while they and their agents carry on.
+   */
+  proxied?: (group: number | null, index: number) => boolean;
 }
 
 export interface QueryOptions {
@@ -105,6 +111,8 @@ export class TestMember {
   readonly pooler: TestPgBouncer | null;
   /** Why the pooler did not come up at the last start, if it did not. */
   poolerError: Error | null = null;
+  /** The TCP proxy others reach this member through, when the cluster was started with one for it. */
+  proxy: TcpProxy | null = null;
 
   constructor(fields: {
     name: string;
@@ -351,6 +359,7 @@ interface MemberSettings {
   logLevel: string;
   membersPerGroup: number;
   poolers: boolean;
+  proxied: StartClusterOptions['proxied'];
 }
 
 /** A set of members sharing one scope (and one etcd), not started until asked. */
@@ -450,6 +459,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
     logLevel: opts.logLevel ?? 'debug',
     membersPerGroup: perGroup,
     poolers: opts.poolers === true && opts.groups !== undefined,
+    proxied: opts.proxied,
   };
   const members: TestMember[] = [];
   for (const group of groups) {
@@ -479,6 +489,7 @@ async function writeMember(
   });
   // The agent (unprivileged) creates data_dir, pgpass and its socket in here.
   await mkdir(member.dir);
+  if (settings.proxied?.(group, index) === true) member.proxy = await TcpProxy.start(await freePort(), member.pgPort);
   const user = unprivilegedUser();
   if (user !== null) await chown(member.dir, user.uid, user.gid);
   const yaml = memberConfigYaml({
@@ -496,6 +507,7 @@ async function writeMember(
     binDir: settings.binDir,
     logLevel: settings.logLevel,
     poolerPort: member.pooler?.port,
+    connectPort: member.proxy?.port,
   });
   await writeFile(member.configPath, yaml, { mode: 0o644 });
   return member;

@@ -51,3 +51,4 @@ export {
 } from './primaryChecker.ts';
 export { startStandInSync, type StandInSync, type StandInSyncOptions } from '../../scripts/standInSync.ts';
 export { TestPgBouncer, PGBOUNCER_BIN, type PgBouncerOptions, type PgBouncerStats } from './pgbouncer.ts';
+export { TcpProxy } from './tcpProxy.ts';

@@ -32,6 +32,8 @@ export interface MemberConfigInput {
   logLevel: string;
   /** A PgBouncer beside the member on this port, named in `citus.pooler`. */
   poolerPort?: number;
+  /** The port others reach PostgreSQL on (`connect_address`), when not `pgPort` (a proxy). */
+  connectPort?: number;
 }
 
 /** The database Citus lives in for clusters started with groups. */
@@ -89,7 +91,7 @@ export function memberConfig(input: MemberConfigInput): Record<string, unknown> 
     bootstrap: { dcs, initdb: [{ encoding: 'UTF8' }, { locale: 'C' }] },
     postgresql: {
       listen: address(input.pgPort),
-      connect_address: address(input.pgPort),
+      connect_address: address(input.connectPort ?? input.pgPort),
       data_dir: join(input.memberDir, 'data'),
       bin_dir: input.binDir,
       pgpass: join(input.memberDir, 'pgpass'),
