@@ -2,7 +2,7 @@
 // (ttl 10, loop_wait 2, retry_timeout 3), replicas registered as secondaries, an application writing ~50
 // rows/s into group 1; group 1's primary loses its agent and PostgreSQL to kill -9, N times (alternating
 // members, the dead one rejoining as a replica in between). Prints a table per run, medians and max, and JSON.
-// Run: npm run bench -- worker-death [--runs 5]
+// Run: npm run bench -- worker-death [--runs 5] [--no-pause] (dynamic citus.pause_on_worker_failure off)
 
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -151,8 +151,14 @@ interface Measured {
   aborted: string | null;
 }
 
-async function measure(runs: number): Promise<Measured> {
-  const cluster = await startCluster({ groups: GROUPS, membersPerGroup: 2, ...TIMING, logLevel: 'info' });
+async function measure(runs: number, pauseOnFailure: boolean): Promise<Measured> {
+  const cluster = await startCluster({
+    groups: GROUPS,
+    membersPerGroup: 2,
+    ...TIMING,
+    logLevel: 'info',
+    dcsExtra: { citus: { pause_on_worker_failure: pauseOnFailure } },
+  });
   const checker = startPrimaryChecker(cluster);
   cluster.startAll();
   const coordinator = await waitForLeader(cluster, 0, { timeout: 120_000 });
@@ -235,12 +241,13 @@ async function measure(runs: number): Promise<Measured> {
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { runs: { type: 'string', default: '5' } } });
+  const { values } = parseArgs({ args, options: { runs: { type: 'string', default: '5' }, 'no-pause': { type: 'boolean', default: false } } });
+  const pauseOnFailure = !values['no-pause'];
   const runs = Number(values.runs);
-  if (!Number.isInteger(runs) || runs < 1) throw new Error('usage: worker-death [--runs N]');
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('usage: worker-death [--runs N] [--no-pause]');
   let result: Measured;
   try {
-    result = await measure(runs);
+    result = await measure(runs, pauseOnFailure);
   } finally {
     await cleanup();
   }
@@ -280,6 +287,7 @@ export async function main(args: string[]): Promise<void> {
   console.log(
     JSON.stringify({
       bench: 'worker-death',
+      pauseOnWorkerFailure: pauseOnFailure,
       ttl: TIMING.ttl,
       loopWait: TIMING.loopWait,
       retryTimeout: TIMING.retryTimeout,
