@@ -12,6 +12,11 @@ export interface GroupHealth {
   failures: number;
   /** Set once `failures` reached the count: the group was reported suspect. */
   suspect: boolean;
+  /**
+   * Whether a probe of this address ever succeeded. Without that, failures may be the probe's
+   * own problem (credentials, pg_hba), and pausing a group on them would stall healthy writes.
+   */
+  seenUp: boolean;
 }
 
 export type HealthAction =
@@ -19,10 +24,12 @@ export type HealthAction =
   /** The primary failed `count` rounds in a row: pause the group's writes. */
   | { kind: 'suspect'; reason: string }
   /** A suspect primary answers again: a blip, end the pause it caused. */
-  | { kind: 'recovered' };
+  | { kind: 'recovered' }
+  /** The probes fail at an address they never reached: reported once, nothing is paused. */
+  | { kind: 'unreachable'; reason: string };
 
 export function initialHealth(address: string): GroupHealth {
-  return { address, failures: 0, suspect: false };
+  return { address, failures: 0, suspect: false, seenUp: false };
 }
 
 /**
@@ -33,11 +40,14 @@ export function initialHealth(address: string): GroupHealth {
 export function nextHealth(prev: GroupHealth | undefined, address: string, result: ProbeResult, count: number): { health: GroupHealth; action: HealthAction } {
   const state = prev === undefined || prev.address !== address ? initialHealth(address) : prev;
   if (result.ok) {
-    return { health: initialHealth(address), action: state.suspect ? { kind: 'recovered' } : { kind: 'none' } };
+    const health = { ...initialHealth(address), seenUp: true };
+    return { health, action: state.suspect && state.seenUp ? { kind: 'recovered' } : { kind: 'none' } };
   }
   const failures = state.failures + 1;
   if (!state.suspect && failures >= Math.max(1, count)) {
-    return { health: { address, failures, suspect: true }, action: { kind: 'suspect', reason: `${failures} probes in a row failed: ${result.reason}` } };
+    const reason = `${failures} probes in a row failed: ${result.reason}`;
+    const action: HealthAction = state.seenUp ? { kind: 'suspect', reason } : { kind: 'unreachable', reason };
+    return { health: { ...state, failures, suspect: true }, action };
   }
-  return { health: { address, failures, suspect: state.suspect }, action: { kind: 'none' } };
+  return { health: { ...state, failures }, action: { kind: 'none' } };
 }

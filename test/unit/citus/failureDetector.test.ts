@@ -7,9 +7,13 @@ import { nextHealth, type GroupHealth, type HealthAction, type ProbeResult } fro
 const ok: ProbeResult = { ok: true };
 const fail: ProbeResult = { ok: false, reason: 'connection refused' };
 
-/** Runs a sequence at one address ('+' ok, '-' failed); returns the action kinds. */
-function run(seq: string, count: number, address = 'w1:5432', start?: GroupHealth): { kinds: string[]; last: GroupHealth | undefined } {
-  let health = start;
+/** A primary the probes have reached before. */
+const UP: GroupHealth = { address: 'w1:5432', failures: 0, suspect: false, seenUp: true };
+
+/** Runs a sequence at one address ('+' ok, '-' failed) from a primary seen up; returns the action kinds. */
+function run(seq: string, count: number, address = 'w1:5432', start: GroupHealth | null = { ...UP, address }): { kinds: string[]; last: GroupHealth | undefined } {
+  // null: a primary the probes never saw.
+  let health = start ?? undefined;
   const kinds: string[] = [];
   for (const c of seq) {
     const next = nextHealth(health, address, c === '+' ? ok : fail, count);
@@ -40,10 +44,16 @@ describe('worker failure detector', () => {
     assert.deepEqual(nextHealth(last, 'new:5432', fail, 2).action, { kind: 'none' });
   });
 
+  test('failures at an address the probes never reached are reported once as unreachable, never as suspect', () => {
+    assert.deepEqual(run('----', 2, 'w1:5432', null).kinds, ['none', 'unreachable', 'none', 'none']);
+    // Once it answered, the next failures count as usual.
+    assert.deepEqual(run('--+--', 2, 'w1:5432', null).kinds, ['none', 'unreachable', 'none', 'none', 'suspect']);
+  });
+
   test('the reason names the count and the last failure', () => {
     const action = run('--', 2).kinds;
     assert.deepEqual(action, ['none', 'suspect']);
-    const second = nextHealth({ address: 'a', failures: 1, suspect: false }, 'a', fail, 2).action as HealthAction & { reason: string };
+    const second = nextHealth({ address: 'a', failures: 1, suspect: false, seenUp: true }, 'a', fail, 2).action as HealthAction & { reason: string };
     assert.equal(second.reason, '2 probes in a row failed: connection refused');
   });
 

@@ -25,6 +25,8 @@ class FakeWorkers {
   readonly state = new Map<string, 'up' | 'down' | 'hung'>();
   /** Connection attempts per host. */
   readonly attempts = new Map<string, number>();
+  /** Probes answered per host. */
+  readonly answered = new Map<string, number>();
   connect = async (host: string): Promise<ProbeConnection> => {
     this.attempts.set(host, (this.attempts.get(host) ?? 0) + 1);
     const s = this.state.get(host) ?? 'up';
@@ -35,6 +37,7 @@ class FakeWorkers {
         const now = this.state.get(host) ?? 'up';
         if (now === 'down') return Promise.reject(new Error('Connection terminated unexpectedly'));
         if (now === 'hung') return new Promise(() => undefined);
+        this.answered.set(host, (this.answered.get(host) ?? 0) + 1);
         return Promise.resolve({});
       },
       end: () => Promise.resolve(),
@@ -63,6 +66,12 @@ function watch(workers: FakeWorkers, settings = { pauseOnFailure: true, probeCou
   return { w, calls };
 }
 
+/** Starts the watch with every worker up and waits until each has answered once. */
+async function startSeen(workers: FakeWorkers, w: WorkerWatch): Promise<void> {
+  w.start();
+  await until(() => ['w1a', 'w2a'].every((h) => (workers.answered.get(h) ?? 0) > 0));
+}
+
 async function until(check: () => boolean, ms = 2000): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
@@ -82,44 +91,69 @@ describe('worker watch', () => {
 
   test('a primary that refuses connections pauses its group once, after the probe count; healthy groups are left alone', async () => {
     const workers = new FakeWorkers();
-    workers.state.set('w2a', 'down');
     const { w, calls } = watch(workers);
-    w.start();
-    await until(() => calls.length > 0);
-    await new Promise((r) => setTimeout(r, 50));
-    await w.stop();
+    try {
+      await startSeen(workers, w);
+      workers.state.set('w2a', 'down');
+      await until(() => calls.length > 0);
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      await w.stop();
+    }
     assert.deepEqual(calls, ['pause 2 w2a:5432 2 probes in a row failed']);
   });
 
   test('a hung primary (no answer within the probe timeout) counts as failed', async () => {
     const workers = new FakeWorkers();
-    workers.state.set('w1a', 'hung');
     const { w, calls } = watch(workers);
-    w.start();
-    await until(() => calls.length > 0);
-    await w.stop();
+    try {
+      await startSeen(workers, w);
+      workers.state.set('w1a', 'hung');
+      await until(() => calls.length > 0);
+    } finally {
+      await w.stop();
+    }
     assert.deepEqual(calls, ['pause 1 w1a:5432 2 probes in a row failed']);
   });
 
   test('a paused primary that answers again ends the pause its failure opened', async () => {
     const workers = new FakeWorkers();
+    const { w, calls } = watch(workers);
+    try {
+      await startSeen(workers, w);
+      workers.state.set('w1a', 'down');
+      await until(() => calls.length === 1);
+      workers.state.set('w1a', 'up');
+      await until(() => calls.length === 2);
+    } finally {
+      await w.stop();
+    }
+    assert.deepEqual(calls, ['pause 1 w1a:5432 2 probes in a row failed', 'answers 1']);
+  });
+
+  test('a primary the probes never reached (their own credentials or pg_hba may be wrong) is not paused', async () => {
+    const workers = new FakeWorkers();
     workers.state.set('w1a', 'down');
     const { w, calls } = watch(workers);
-    w.start();
-    await until(() => calls.length === 1);
-    workers.state.set('w1a', 'up');
-    await until(() => calls.length === 2);
-    await w.stop();
-    assert.deepEqual(calls, ['pause 1 w1a:5432 2 probes in a row failed', 'answers 1']);
+    try {
+      w.start();
+      await until(() => (workers.attempts.get('w1a') ?? 0) >= 4 && (workers.answered.get('w2a') ?? 0) > 0);
+    } finally {
+      await w.stop();
+    }
+    assert.deepEqual(calls, []);
   });
 
   test('with pause_on_worker_failure off nothing is paused', async () => {
     const workers = new FakeWorkers();
-    workers.state.set('w1a', 'down');
     const { w, calls } = watch(workers, { pauseOnFailure: false, probeCount: 1, timeoutMs: 1000 });
-    w.start();
-    await until(() => (workers.attempts.get('w1a') ?? 0) >= 3);
-    await w.stop();
+    try {
+      await startSeen(workers, w);
+      workers.state.set('w1a', 'down');
+      await until(() => (workers.attempts.get('w1a') ?? 0) >= 3);
+    } finally {
+      await w.stop();
+    }
     assert.deepEqual(calls, []);
   });
 });
