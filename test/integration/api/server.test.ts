@@ -237,8 +237,8 @@ test('tag filters select replicas by their tags', async () => {
   assert.equal(await statusOf(base, '/replica?tag_zone=b'), 200);
   assert.equal(await statusOf(base, '/replica?tag_zone=a'), 503);
   assert.equal(await statusOf(base, '/replica?tag_rack=r1'), 503);
-  assert.equal(await statusOf(base, '/replica?tag_zone=b&tag_failover_priority=1'), 200);
-  // Built-in flags that are off are not published, so they cannot be matched.
+  // Built-in flags that are off, and a failover_priority nobody set, are not published, so they cannot be matched.
+  assert.equal(await statusOf(base, '/replica?tag_zone=b&tag_failover_priority=1'), 503);
   assert.equal(await statusOf(base, '/replica?tag_nofailover=false'), 503);
 });
 
@@ -279,7 +279,7 @@ test('/patroni on the leader serves Patroni status fields', async () => {
     timeline: 3,
     replication: primaryReport.replication,
     dcs_last_seen: 1714557600,
-    tags: { failover_priority: 1, zone: 'b' },
+    tags: { zone: 'b' },
     database_system_identifier: '7300000000000000001',
     pending_restart: true,
     patroni: { version: '0.1.0', scope: 'demo', name: 'node1' },

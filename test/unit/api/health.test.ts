@@ -295,3 +295,11 @@ describe('healthCheckForPath', () => {
     assert.equal(healthCheckForPath('/toString'), null);
   });
 });
+
+test('failover_priority is published only when it says more than nofailover (peers read an absent one as Patroni does)', async () => {
+  const { publishedTags } = await import('../../../src/config/tags.ts');
+  const base = { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false, nostream: false };
+  assert.deepEqual(publishedTags({ ...base, failover_priority: 1 }), {});
+  assert.deepEqual(publishedTags({ ...base, failover_priority: 3 }), { failover_priority: 3 });
+  assert.deepEqual(publishedTags({ ...base, nofailover: true, failover_priority: 0 }), { nofailover: true });
+});
