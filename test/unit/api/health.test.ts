@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { healthCheckForPath, healthStatusCode, type HealthInput } from '../../../src/api/health.ts';
+import { publishedTags } from '../../../src/config/tags.ts';
 
 const MB = 1024 * 1024;
 
@@ -296,8 +297,7 @@ describe('healthCheckForPath', () => {
   });
 });
 
-test('failover_priority is published only when it says more than nofailover (peers read an absent one as Patroni does)', async () => {
-  const { publishedTags } = await import('../../../src/config/tags.ts');
+test('failover_priority is published only when it says more than nofailover (peers read an absent one as Patroni does)', () => {
   const base = { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false, nostream: false };
   assert.deepEqual(publishedTags({ ...base, failover_priority: 1 }), {});
   assert.deepEqual(publishedTags({ ...base, failover_priority: 3 }), { failover_priority: 3 });
