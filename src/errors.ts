@@ -1,5 +1,10 @@
 // Typed errors shared by every layer: each names the field, key or command that failed.
 
+/** The message of anything thrown, for one log field or one line of output. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 export class ShardherdError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);

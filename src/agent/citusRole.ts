@@ -17,6 +17,7 @@ import type { HaHooks } from '../ha/execute.ts';
 import type { HaSnapshot } from '../ha/loop.ts';
 import type { Logger } from '../log.ts';
 import type { PostgresNode } from '../postgres/node.ts';
+import { errorText } from '../errors.ts';
 
 export interface CitusRoleDeps {
   config: Config;
@@ -141,7 +142,7 @@ export class CitusRole {
 
   private serialize(fn: () => Promise<void>): void {
     this.transition = this.transition.then(fn, fn).catch((err: unknown) => {
-      this.deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'Citus manager transition failed');
+      this.deps.log.error({ err: errorText(err) }, 'Citus manager transition failed');
     });
   }
 
@@ -236,7 +237,7 @@ export class CitusRole {
       if (this.authinfo.term === term) this.authinfo.done = { password };
     } catch (err) {
       // Tried again next cycle; a failure that repeats is logged once.
-      const why = err instanceof Error ? err.message : String(err);
+      const why = errorText(err);
       if (why !== this.authinfo.failure) log.warn({ ...fields, err: why }, 'cannot update pg_dist_authinfo yet');
       this.authinfo.failure = why;
     }
@@ -250,7 +251,7 @@ export class CitusRole {
     try {
       outcome = await notifyCoordinator(await dcs.loadCluster({ allGroups: true }), body, timeoutMs);
     } catch (err) {
-      outcome = { kind: 'noCoordinator', why: `cannot read the coordinator group from etcd: ${err instanceof Error ? err.message : String(err)}` };
+      outcome = { kind: 'noCoordinator', why: `cannot read the coordinator group from etcd: ${errorText(err)}` };
     }
     const fields = { action: type, group: citus.group };
     if (outcome.kind === 'answered' && outcome.ok) log.info({ ...fields, coordinator: outcome.coordinator, ms: outcome.ms }, `${type}: ${outcome.message}`);

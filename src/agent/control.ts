@@ -13,6 +13,7 @@ import { groupOf } from '../dcs/view.ts';
 import type { HaLoop } from '../ha/loop.ts';
 import type { Logger } from '../log.ts';
 import type { CitusRole } from './citusRole.ts';
+import { errorText } from '../errors.ts';
 
 /** How often the outcome of a switchover is read from etcd. */
 const OUTCOME_POLL_MS = 50;
@@ -163,6 +164,3 @@ async function askMembers(view: GroupView, names: string[]): Promise<Record<stri
   return out;
 }
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

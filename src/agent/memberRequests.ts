@@ -5,7 +5,7 @@ import type { RestartConditions } from '../api/restartRequest.ts';
 import type { ControlAnswer } from '../api/types.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/types.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, errorText } from '../errors.ts';
 import type { HaLoop } from '../ha/loop.ts';
 import { stateWord } from '../ha/memberData.ts';
 import type { Logger } from '../log.ts';
@@ -39,7 +39,7 @@ export class AgentRequests implements MemberRequestControl {
     const result = await Promise.race([
       outcome.done.then(
         () => ({ kind: 'done' }) as const,
-        (err: unknown) => ({ kind: 'failed', message: err instanceof Error ? err.message : String(err) }) as const,
+        (err: unknown) => ({ kind: 'failed', message: errorText(err) }) as const,
       ),
       new Promise<{ kind: 'timeout' }>((resolve) => {
         timer = setTimeout(() => resolve({ kind: 'timeout' }), waitMs);

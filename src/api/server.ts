@@ -10,6 +10,7 @@ import { healthInput, renderNodeStatus, takeSnapshot } from './status.ts';
 import { registerControlRoutes } from './controlRoutes.ts';
 import { registerMemberRequests, type MemberRequestControl } from './memberRequests.ts';
 import type { AgentStatusSource, SwitchoverControl } from './types.ts';
+import { errorText } from '../errors.ts';
 
 export interface ApiErrorBody {
   error: string;
@@ -18,10 +19,6 @@ export interface ApiErrorBody {
 // HEAD and OPTIONS get the same status code as GET with no body: HAProxy's `option httpchk
 // OPTIONS /primary` reads only the status line.
 const CHECK_METHODS = ['GET', 'HEAD', 'OPTIONS'] as const;
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** Sends `body` as JSON for GET, or the bare status code for HEAD and OPTIONS. */
 function answer(request: FastifyRequest, reply: FastifyReply, code: number, body?: unknown): FastifyReply {

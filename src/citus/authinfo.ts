@@ -1,6 +1,6 @@
 // The superuser's row in pg_dist_authinfo (nodeid 0: every node), which Citus uses to connect
 // between nodes: written at bootstrap, kept equal to the configured password by a group primary.
-import { PostgresError } from '../errors.ts';
+import { PostgresError, errorText } from '../errors.ts';
 import { quoteConnValue } from '../postgres/connInfo.ts';
 import type { Queryable } from './metadataStore.ts';
 
@@ -50,18 +50,15 @@ export async function keepAuthinfo(client: Queryable, password: string | undefin
     const r = await client.query(READ_AUTHINFO_SQL);
     row = r.rows.length === 0 ? null : String(r.rows[0].authinfo);
   } catch (err) {
-    throw new PostgresError('read pg_dist_authinfo', describe(err), { cause: err });
+    throw new PostgresError('read pg_dist_authinfo', errorText(err), { cause: err });
   }
   const action = authinfoAction(password, row);
   try {
     if (action.kind === 'upsert') await client.query(UPSERT_AUTHINFO_SQL, [action.authinfo]);
     if (action.kind === 'delete') await client.query(DELETE_AUTHINFO_SQL, [action.authinfo]);
   } catch (err) {
-    throw new PostgresError(`${action.kind} pg_dist_authinfo`, describe(err), { cause: err });
+    throw new PostgresError(`${action.kind} pg_dist_authinfo`, errorText(err), { cause: err });
   }
   return action;
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

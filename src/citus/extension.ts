@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { PostgresError } from '../errors.ts';
+import { PostgresError, errorText } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
 /** What `ensureCitus` found or installed; `version` is Citus's extversion or the stand-in's. */
@@ -65,7 +65,7 @@ async function run(client: pg.Client | pg.PoolClient, command: string, sql: stri
   try {
     return await client.query(sql);
   } catch (err) {
-    throw new PostgresError(command, err instanceof Error ? err.message : String(err), { cause: err });
+    throw new PostgresError(command, errorText(err), { cause: err });
   }
 }
 

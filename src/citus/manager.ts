@@ -5,7 +5,7 @@ import type pg from 'pg';
 import pRetry from 'p-retry';
 import type { DcsWatch, WatchListener } from '../dcs/watch.ts';
 import type { ClusterView, DcsEvent } from '../dcs/types.ts';
-import { PostgresError } from '../errors.ts';
+import { PostgresError, errorText } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { desiredWithHeld } from './hold.ts';
 import { LiveView, isTopologyEvent } from './liveView.ts';
@@ -317,10 +317,10 @@ export class CitusManager {
     } catch (err) {
       if (this.phase !== 'running') return;
       // Given up for now: try again a retry_timeout later even if etcd stays quiet.
-      if (describe(err) !== this.lastGivenUp) {
-        this.logger.error({ action: 'reconcile', err: describe(err), retryInMs: this.retryTimeoutMs }, 'reconcile keeps failing; will try again');
+      if (errorText(err) !== this.lastGivenUp) {
+        this.logger.error({ action: 'reconcile', err: errorText(err), retryInMs: this.retryTimeoutMs }, 'reconcile keeps failing; will try again');
       }
-      this.lastGivenUp = describe(err);
+      this.lastGivenUp = errorText(err);
       if (this.retryTimer) clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
@@ -379,7 +379,7 @@ export class CitusManager {
               const last = i === plan.membership.length - 1;
               this.rows = this.remember(await this.applyChange(client, change, done, planned, last)) ?? this.rows;
             } catch (err) {
-              waiting = `Citus refused: ${describe(err instanceof PlanStatementError ? err.cause : err)}`;
+              waiting = `Citus refused: ${errorText(err instanceof PlanStatementError ? err.cause : err)}`;
               // The statement may have failed because the connection broke: start afresh.
               await this.dropClient();
               break;
@@ -473,7 +473,7 @@ export class CitusManager {
       const recovered = await recoverPreparedTransactions(client);
       this.logger.info({ action: 'recover-prepared', group, recovered }, 'prepared transactions recovered after a worker repoint');
     } catch (err) {
-      this.logger.warn({ action: 'recover-prepared', group, err: describe(err) }, 'could not recover prepared transactions; Citus retries within a minute');
+      this.logger.warn({ action: 'recover-prepared', group, err: errorText(err) }, 'could not recover prepared transactions; Citus retries within a minute');
     }
   }
 
@@ -533,7 +533,7 @@ export class CitusManager {
     try {
       client = await this.connectFn();
     } catch (err) {
-      throw new PostgresError('connect to the coordinator', describe(err), { cause: err });
+      throw new PostgresError('connect to the coordinator', errorText(err), { cause: err });
     }
     // An idle connection that dies emits 'error'; unhandled, that would end the process.
     client.on('error', (err) => {
@@ -559,6 +559,3 @@ export class CitusManager {
   }
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -1,7 +1,7 @@
 // Reads the coordinator's pg_dist_node and pg_dist_poolinfo rows and runs a plan against them in
 // one transaction. Knows nothing of etcd or planning; the same SQL serves Citus and the stand-in.
 import type pg from 'pg';
-import { PostgresError } from '../errors.ts';
+import { PostgresError, errorText } from '../errors.ts';
 import type { NodeRole, PgDistNodeRow, PoolinfoRow, Statement } from './types.ts';
 
 /** What the planner needs from the coordinator. */
@@ -21,14 +21,10 @@ export class PlanStatementError extends PostgresError {
   readonly index: number;
   readonly statement: Statement;
   constructor(index: number, statement: Statement, cause: unknown) {
-    super(statement.sql, `statement ${index + 1} failed (${statement.why}): ${describe(cause)}`, { cause });
+    super(statement.sql, `statement ${index + 1} failed (${statement.why}): ${errorText(cause)}`, { cause });
     this.index = index;
     this.statement = statement;
   }
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 // Enum and name columns come back as text so the rows are plain strings whatever the type's oid.
@@ -44,7 +40,7 @@ export async function readMetadata(client: Queryable): Promise<MetadataRows> {
     nodes = await client.query(NODES_SQL);
     pool = await client.query(POOLINFO_SQL);
   } catch (err) {
-    throw new PostgresError('read pg_dist_node', describe(err), { cause: err });
+    throw new PostgresError('read pg_dist_node', errorText(err), { cause: err });
   }
   return {
     nodes: nodes.rows.map((r) => ({
@@ -124,6 +120,6 @@ async function run(client: Queryable, sql: string): Promise<void> {
   try {
     await client.query(sql);
   } catch (err) {
-    throw new PostgresError(sql, describe(err), { cause: err });
+    throw new PostgresError(sql, errorText(err), { cause: err });
   }
 }

@@ -5,6 +5,7 @@ import { COORDINATOR_GROUP } from './bootstrap.ts';
 import { apiEndpoint } from '../dcs/memberUrl.ts';
 import type { ClusterView } from '../dcs/types.ts';
 import { groupOf } from '../dcs/view.ts';
+import { errorText } from '../errors.ts';
 
 /** The body of `POST /citus` as Patroni sends it: `timeout` and `cooldown` in seconds. */
 export interface CitusEventBody {
@@ -53,7 +54,7 @@ export async function notifyCoordinator(view: ClusterView, body: CitusEventBody,
     const text = await response.text();
     return { kind: 'answered', ok: response.ok, status: response.status, message: answerMessage(text), coordinator: target.name, ms: ms() };
   } catch (err) {
-    return { kind: 'failed', error: err instanceof Error ? err.message : String(err), coordinator: target.name, ms: ms() };
+    return { kind: 'failed', error: errorText(err), coordinator: target.name, ms: ms() };
   }
 }
 

@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import type { PlanOptions } from './plan.ts';
 import { checkEvent, checkLeader, checkRunningLeader, groupOf, refuse, type PauseAnswer, type PauseEvent } from './pauseRules.ts';
 import { PauseTransaction, type PauseConnection } from './pauseTxn.ts';
+import { errorText } from '../errors.ts';
 
 export type { PauseAnswer, PauseEvent, PauseRefusal } from './pauseRules.ts';
 
@@ -342,7 +343,7 @@ export class GroupPauses {
         await pause.ending;
         return refuse('failed', `group ${group}: the pause was rolled back while taking its locks`);
       }
-      const message = `group ${group}: could not take the locks: ${describe(err)}`;
+      const message = `group ${group}: could not take the locks: ${errorText(err)}`;
       await this.rollback(pause, message);
       return refuse('failed', message);
     }
@@ -376,7 +377,7 @@ export class GroupPauses {
       );
       return { ok: true, message: `group ${group} now points at ${done.target.host}:${done.target.port}; paused ${ms} ms` };
     } catch (err) {
-      const reason = pause.ending !== null ? 'the pause was rolled back while committing' : `could not repoint: ${describe(err)}`;
+      const reason = pause.ending !== null ? 'the pause was rolled back while committing' : `could not repoint: ${errorText(err)}`;
       await this.rollback(pause, `${why}: ${reason}`);
       return refuse('failed', `group ${group}: ${reason}`);
     }
@@ -431,6 +432,3 @@ export class GroupPauses {
   }
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

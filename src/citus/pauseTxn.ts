@@ -7,6 +7,7 @@ import { planWithHeld } from './hold.ts';
 import { readMetadata, recoverPreparedTransactions, runStatements, type MetadataRows, type Queryable } from './metadataStore.ts';
 import type { PlanOptions } from './plan.ts';
 import type { DesiredNode, Statement } from './types.ts';
+import { errorText } from '../errors.ts';
 
 /** What a pause needs of its connection to the coordinator's Citus database. */
 export interface PauseConnection extends Queryable {
@@ -170,7 +171,7 @@ export class PauseTransaction {
     } catch (err) {
       // The backend still ends at idle_in_transaction_session_timeout.
       this.opts.logger.error(
-        { action: 'pause-terminate', group: this.opts.group, pid, err: err instanceof Error ? err.message : String(err) },
+        { action: 'pause-terminate', group: this.opts.group, pid, err: errorText(err) },
         'could not end the pause backend',
       );
     } finally {

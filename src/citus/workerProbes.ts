@@ -2,6 +2,7 @@
 // failure"): a `SELECT 1` on a connection of its own every interval, with short timeouts, and
 // the member's REST `/liveness` for the log. Results go to the caller; it decides what they mean.
 import type { ProbeResult } from './failureDetector.ts';
+import { errorText } from '../errors.ts';
 
 /** What a probe needs of a connection to a worker's PostgreSQL. */
 export interface ProbeConnection {
@@ -100,7 +101,7 @@ export class WorkerProbes {
       const conn = this.connections.get(k);
       this.connections.delete(k);
       void conn?.end().catch(() => undefined);
-      const why = err instanceof Error ? err.message : String(err);
+      const why = errorText(err);
       return { ok: false, reason: `${k}: ${why}${await this.liveness(t)}` };
     }
   }

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { apiEndpoint } from '../dcs/memberUrl.ts';
 import type { GroupView } from '../dcs/types.ts';
 import { groupOf } from '../dcs/view.ts';
-import { ShardherdError } from '../errors.ts';
+import { ShardherdError, errorText } from '../errors.ts';
 import { parseGroupOption, readCluster } from './readCluster.ts';
 
 export type ManualKind = 'switchover' | 'failover';
@@ -96,7 +96,7 @@ async function run(kind: ManualKind, flags: ManualFlags): Promise<void> {
       signal: AbortSignal.timeout(60_000),
     });
   } catch (err) {
-    throw new ShardherdError(`cannot reach ${plan.url}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ShardherdError(`cannot reach ${plan.url}: ${errorText(err)}`);
   }
   const text = (await response.text()).replace(/\s+/g, ' ').trim();
   if (!response.ok) throw new ShardherdError(`${kind} failed (HTTP ${response.status}): ${text}`);

@@ -14,7 +14,7 @@ import {
   type ITxnResponse,
 } from 'etcd3';
 import type { JsonObject } from '../config/types.ts';
-import { DcsError } from '../errors.ts';
+import { DcsError, errorText } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { compactJson } from './json.ts';
 import { KEY, keyLayout, prefixRangeEnd, type KeyLayout } from './keys.ts';
@@ -66,10 +66,6 @@ function isPermanent(err: unknown): boolean {
 
 function isLeaseGone(err: unknown): boolean {
   return err instanceof EtcdLeaseInvalidError || (err instanceof DcsError && err.cause instanceof EtcdLeaseInvalidError);
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function toStored(kv: IKeyValue): StoredKey {
@@ -467,13 +463,13 @@ export class Dcs {
           signal: AbortSignal.timeout(Math.max(1, left())),
           shouldRetry: ({ error }) => !isPermanent(error) && left() > 100,
           onFailedAttempt: ({ error, attemptNumber }) => {
-            this.logger.debug({ key, what, attemptNumber, err: describe(error) }, 'etcd call failed');
+            this.logger.debug({ key, what, attemptNumber, err: errorText(error) }, 'etcd call failed');
           },
         },
       );
     } catch (err) {
       if (err instanceof DcsError) throw err;
-      throw new DcsError(key, `${what} failed: ${describe(err)}`, { cause: err });
+      throw new DcsError(key, `${what} failed: ${errorText(err)}`, { cause: err });
     }
   }
 }

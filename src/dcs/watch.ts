@@ -5,6 +5,7 @@ import type { Logger } from '../log.ts';
 import type { ParsedKey } from './keys.ts';
 import { prefixRangeEnd } from './keys.ts';
 import type { DcsEvent } from './types.ts';
+import { errorText } from '../errors.ts';
 
 /**
  * `events`: changes in revision order, `revision` is the last one's mod revision.
@@ -144,7 +145,7 @@ export class PrefixWatch implements DcsWatch {
   private onBroken(stream: WatchStream | null, err: unknown): void {
     if (stream !== null && stream !== this.stream) return;
     if (this.closed) return;
-    this.logger.warn({ err: err instanceof Error ? err.message : String(err), retryInMs: this.backoffMs }, 'watch interrupted; reconnecting');
+    this.logger.warn({ err: errorText(err), retryInMs: this.backoffMs }, 'watch interrupted; reconnecting');
     this.reconnect(this.backoffMs);
     this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
   }

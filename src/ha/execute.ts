@@ -7,7 +7,7 @@ import { dynamicConfigToJson } from '../config/dynamic.ts';
 import type { Dcs } from '../dcs/dcs.ts';
 import { hostPortFromUrl } from '../dcs/memberUrl.ts';
 import type { GroupView, HistoryEntry } from '../dcs/types.ts';
-import { DcsError, PostgresError, ShardherdError } from '../errors.ts';
+import { DcsError, PostgresError, ShardherdError, errorText } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { describeStart, type PostgresNode, type ReplicaTarget } from '../postgres/node.ts';
 import { slotNameFromMemberName } from '../postgres/slots.ts';
@@ -86,7 +86,7 @@ export class Executor {
         lock = await this.one(action, input, lock);
         if (HURRY.has(action.kind)) hurry = true;
       } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
+        const message = errorText(err);
         this.deps.log.error({ action: action.kind, err: message }, `action ${action.kind} failed`);
         // A lock step that failed means the lock is not ours, whatever we thought before.
         if (action.kind === 'updateLock' || action.kind === 'acquireLock') lock = err instanceof LockLost ? { kind: 'notHeld' } : lock;
@@ -286,7 +286,7 @@ export class Executor {
         log.info({ action: action.kind, task }, `${task} finished`);
       },
       (err: unknown) => {
-        const message = err instanceof Error ? err.message : String(err);
+        const message = errorText(err);
         log.error({ action: action.kind, task, err: message }, `${task} failed`);
         tracker.taskFailure = { action, message };
       },
@@ -317,7 +317,7 @@ export class Executor {
       },
       (err: unknown) => {
         pending.settled = true;
-        tracker.startFailed = { as, at: this.deps.now(), message: err instanceof Error ? err.message : String(err) };
+        tracker.startFailed = { as, at: this.deps.now(), message: errorText(err) };
       },
     );
     tracker.start = pending;

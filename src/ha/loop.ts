@@ -17,6 +17,7 @@ import { readPendingRestart } from '../postgres/pendingRestart.ts';
 import { pollPeers } from './peerClient.ts';
 import { SoftWatchdog, watchdogDeadline } from './watchdog.ts';
 import type { DcsHealth, DecideInput, Decision, HaRequest, LastCycle, LocalState, LockState } from './types.ts';
+import { errorText } from '../errors.ts';
 
 /** Keys of the own group whose change should trigger a cycle at once. */
 const WAKING_KEYS = new Set(['leader', 'failover', 'config', 'initialize', 'sync']);
@@ -197,7 +198,7 @@ export class HaLoop {
       try {
         hurry = await this.cycle();
       } catch (err) {
-        this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'HA cycle failed');
+        this.log.error({ err: errorText(err) }, 'HA cycle failed');
       }
       this.lastCycleAt = this.now();
       await this.feedWatchdog();
@@ -350,7 +351,7 @@ export class HaLoop {
       const changed = await this.executor.rerender(input);
       this.log.info({ action: 'reload', changed }, changed ? 'PostgreSQL configuration rendered again and reloaded' : 'PostgreSQL configuration unchanged');
     } catch (err) {
-      this.log.error({ action: 'reload', err: err instanceof Error ? err.message : String(err) }, 'cannot render the PostgreSQL configuration');
+      this.log.error({ action: 'reload', err: errorText(err) }, 'cannot render the PostgreSQL configuration');
     }
   }
 
@@ -364,7 +365,7 @@ export class HaLoop {
       this.applyDynamicConfig(this.view);
       if (this.watch === null) this.startWatch(cluster.revision);
     } catch (err) {
-      this.markDcsDown(err instanceof Error ? err.message : String(err));
+      this.markDcsDown(errorText(err));
     }
   }
 

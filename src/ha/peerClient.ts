@@ -2,6 +2,7 @@
 // timeout, and reduces each answer to what the leader race compares.
 import type { GroupView } from '../dcs/types.ts';
 import type { PeerAnswer, PeerPoll } from './types.ts';
+import { errorText } from '../errors.ts';
 
 const DEFAULT_TIMEOUT_MS = 2000;
 
@@ -34,7 +35,7 @@ async function askOne(apiUrl: string, timeoutMs: number): Promise<PeerAnswer> {
     if (!response.ok && response.status !== 503) return { kind: 'unreachable', error: `HTTP ${response.status}` };
     return peerAnswerFromStatus(await response.json());
   } catch (err) {
-    return { kind: 'unreachable', error: err instanceof Error ? err.message : String(err) };
+    return { kind: 'unreachable', error: errorText(err) };
   }
 }
 

@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { access, chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { PoolerError } from '../errors.ts';
+import { PoolerError, errorText } from '../errors.ts';
 import { renderAuthFile, renderPgbouncerIni, type PgbouncerSettings } from './render.ts';
 
 const run = promisify(execFile);
@@ -53,7 +53,7 @@ export async function ensureCertificate(settings: PgbouncerSettings): Promise<bo
   } catch (err) {
     // openssl draws its key generation progress on stderr; the reason is the last line.
     const said = (err as { stderr?: string }).stderr?.trim().split('\n').at(-1);
-    const detail = said || (err instanceof Error ? err.message : String(err));
+    const detail = said || (errorText(err));
     const message = `cannot generate a certificate in ${settings.paths.dir}: ${detail}`;
     throw new PoolerError('openssl', message, { cause: err });
   }

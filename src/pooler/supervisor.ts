@@ -8,6 +8,7 @@ import { DEFAULT_RESTART_TIMING, restartDelayMs, type RestartTiming } from './ba
 import { ensureCertificate, writePgbouncerFiles } from './files.ts';
 import type { PgbouncerSettings } from './render.ts';
 import { clearStalePgbouncer } from './stale.ts';
+import { errorText } from '../errors.ts';
 
 export type PgbouncerState =
   | { kind: 'stopped' }
@@ -53,10 +54,6 @@ interface Running {
 }
 
 const LOG_TAIL_BYTES = 2048;
-
-function describeError(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** The last lines of PgBouncer's log file: why it stopped, in its own words. */
 async function logTail(file: string, lines = 3): Promise<string> {
@@ -125,7 +122,7 @@ export class PgbouncerSupervisor {
         await ensureCertificate(settings);
         changed = await writePgbouncerFiles(settings);
       } catch (err) {
-        const reason = describeError(err);
+        const reason = errorText(err);
         this.opts.log.error({ action: 'reload', reason }, 'pgbouncer configuration not written');
         return { kind: 'failed', reason } as const;
       }
@@ -208,7 +205,7 @@ export class PgbouncerSupervisor {
         log.warn({ action: 'replace', pid: stale }, 'stopped a pgbouncer left running by an earlier agent');
       }
     } catch (err) {
-      this.failed(describeError(err));
+      this.failed(errorText(err));
       return;
     }
     // -q: its messages go to its logfile only; not detached, so it is our child and its exit an event.
