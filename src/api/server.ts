@@ -1,5 +1,6 @@
 // The member's REST API (fastify): Patroni's status, health-check and probe paths, answered
-// from the agent's state through AgentStatusSource. Write endpoints register here later.
+// from the agent's state through AgentStatusSource. The operations (switchover, restart, reload,
+// /citus, ...) are registered by controlRoutes.ts and memberRequests.ts.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { summarizeGroup } from '../dcs/summary.ts';
 import type { GroupView } from '../dcs/types.ts';

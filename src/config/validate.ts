@@ -414,7 +414,7 @@ function readTags(value: unknown, f: Findings): Tags | undefined {
   return tags;
 }
 
-/** Same letters, at most two edits apart: catches `nofailvoer`, `no_failover`. */
+/** The same letters in any order, ignoring case and punctuation: catches `nofailvoer`, `no_failover`. */
 function similar(a: string, b: string): boolean {
   const strip = (s: string): string => s.toLowerCase().replace(/[^a-z]/g, '');
   if (strip(a) === strip(b)) return true;

@@ -265,8 +265,8 @@ export class Dcs {
   // ---- member -------------------------------------------------------------------------
 
   /**
-   * Writes `members/<name>` on the agent's lease. Always writes: the caller skips the call
-   * when its view already shows the same data on the current lease.
+   * Writes `members/<name>` on the agent's lease. Always writes: the HA loop calls it once per
+   * cycle, right after the lease renewal it belongs to.
    */
   async touchMember(name: string, data: MemberData): Promise<void> {
     const key = this.layout.member(name);

@@ -13,7 +13,8 @@
 // 3. Execute `actions` strictly in list order, one at a time. If an action fails, skip every later
 //    action of the list (they assume the earlier ones happened: never promote after a failed
 //    acquireLock, never release the lock after a failed stop), record the failure in `lastCycle`,
-//    and start the next cycle at once instead of after `loop_wait`.
+//    and let the next cycle come after `loop_wait` as usual, so a step that keeps failing is not
+//    retried in a tight loop.
 // 4. Log `reason` with the actions (one line, fields `action`, `reason`, `role`).
 //
 // The next cycle should also start at once (not after `loop_wait`) when a cycle stopped or started
