@@ -85,6 +85,8 @@ export interface CitusManagerStats {
 type Phase = 'idle' | 'running' | 'stopping' | 'stopped';
 
 const MIN_BACKOFF_MS = 50;
+/** Bound of one recover_prepared_transactions(): Citus retries on its own every minute anyway. */
+const RECOVERY_TIMEOUT_MS = 10_000;
 const MAX_BACKOFF_MS = 2000;
 /** Phase 2's retries: first soon after a repoint (Citus syncs in ~0.1 s), at most Citus's 5 s retry. */
 const MEMBERSHIP_MIN_BACKOFF_MS = 100;
@@ -157,6 +159,7 @@ export class CitusManager {
         this.rowsStale = true;
         this.kick();
       },
+      repointed: (group) => this.recoverPrepared(group),
       unplanned: options.pause?.unplanned,
       viewWaitMs: options.pause?.viewWaitMs,
     });
@@ -367,7 +370,7 @@ export class CitusManager {
         this.rows = this.remember(await this.applyChange(client, change, done, planned, last)) ?? this.rows;
         done += change.statements.length;
         applied.push(...change.statements);
-        if (change.kind === 'repoint' && change.group !== null && change.group > 0) await this.recoverPrepared(client, change.group);
+        if (change.kind === 'repoint' && change.group !== null && change.group > 0) this.recoverPrepared(change.group);
       }
       // Phase 2: adds and removes, only while Citus can run them; never holds phase 1 up.
       let waiting: string | null = null;
@@ -466,15 +469,25 @@ export class CitusManager {
 
   /**
    * Prepared transactions the old primary left behind were streamed to the promoted node and
-   * hold their locks there until Citus's own recovery (every minute); resolve them now.
+   * hold their locks there until Citus's own recovery (every minute); resolve them now. Citus
+   * contacts every group's primary for that, so it runs in the background on a connection of its
+   * own, bounded, and never holds up a reconcile or a pause's answer when another node is down.
    */
-  private async recoverPrepared(client: pg.Client, group: number): Promise<void> {
-    try {
-      const recovered = await recoverPreparedTransactions(client);
-      this.logger.info({ action: 'recover-prepared', group, recovered }, 'prepared transactions recovered after a worker repoint');
-    } catch (err) {
-      this.logger.warn({ action: 'recover-prepared', group, err: errorText(err) }, 'could not recover prepared transactions; Citus retries within a minute');
-    }
+  private recoverPrepared(group: number): void {
+    void (async () => {
+      let client: pg.Client | null = null;
+      try {
+        client = await this.connectFn();
+        client.on('error', () => undefined);
+        await client.query("SELECT pg_catalog.set_config('statement_timeout', $1, false)", [String(RECOVERY_TIMEOUT_MS)]);
+        const recovered = await recoverPreparedTransactions(client);
+        this.logger.info({ action: 'recover-prepared', group, recovered }, 'prepared transactions recovered after a worker repoint');
+      } catch (err) {
+        this.logger.warn({ action: 'recover-prepared', group, err: errorText(err) }, 'could not recover prepared transactions; Citus retries within a minute');
+      } finally {
+        await client?.end().catch(() => undefined);
+      }
+    })();
   }
 
   /**

@@ -46,6 +46,8 @@ export interface GroupPausesOptions {
   planOptions: PlanOptions;
   /** Called when a pause ended (committed or rolled back) or metadata may need a reconcile. */
   metadataChanged: (group: number) => void;
+  /** A committed pause moved the group's primary row to another node. */
+  repointed?: (group: number) => void;
   unplanned?: UnplannedPauseSettings;
   /** How long after_promote waits for the watch to show the sender as running primary. */
   viewWaitMs?: number;
@@ -93,6 +95,7 @@ export class GroupPauses {
   private readonly logger: Logger;
   private readonly planOptions: PlanOptions;
   private readonly metadataChanged: (group: number) => void;
+  private readonly repointed: (group: number) => void;
   private readonly unplanned: UnplannedPauseSettings;
   private readonly viewWaitMs: number;
 
@@ -109,6 +112,7 @@ export class GroupPauses {
     this.logger = options.logger.child({ component: 'citus-pause' });
     this.planOptions = options.planOptions;
     this.metadataChanged = options.metadataChanged;
+    this.repointed = options.repointed ?? (() => undefined);
     this.unplanned = options.unplanned ?? DEFAULT_UNPLANNED_PAUSE;
     this.viewWaitMs = options.viewWaitMs ?? DEFAULT_VIEW_WAIT_MS;
   }
@@ -367,9 +371,7 @@ export class GroupPauses {
         // The deadline struck while COMMIT was on its way; the server's answer says it committed.
         await pause.ending;
       }
-      if (done.recovered !== null) {
-        this.logger.info({ action: 'recover-prepared', group, recovered: done.recovered }, 'prepared transactions recovered after the repoint');
-      }
+      if (done.moved) this.repointed(group);
       const ms = this.finish(pause, 'committed');
       this.logger.info(
         { action: 'pause-commit', group, reason: why, member: done.target.member, statements: done.statements, durationMs: ms },

@@ -4,7 +4,7 @@
 import type { ClusterView } from '../dcs/types.ts';
 import type { Logger } from '../log.ts';
 import { planWithHeld } from './hold.ts';
-import { readMetadata, recoverPreparedTransactions, runStatements, type MetadataRows, type Queryable } from './metadataStore.ts';
+import { readMetadata, runStatements, type MetadataRows, type Queryable } from './metadataStore.ts';
 import type { PlanOptions } from './plan.ts';
 import type { DesiredNode, Statement } from './types.ts';
 import { errorText } from '../errors.ts';
@@ -36,8 +36,8 @@ export type HoldResult = { held: true; nodeid: number; method: 'pause' | 'rename
 export interface CommitResult {
   target: DesiredNode;
   statements: number;
-  /** Prepared transactions resolved after a move (null: nothing moved, or recovery failed). */
-  recovered: number | null;
+  /** Whether the primary row moved to another node (then prepared transactions need recovery). */
+  moved: boolean;
 }
 
 export class PauseTransaction {
@@ -101,7 +101,7 @@ export class PauseTransaction {
 
   /**
    * Repoints the group to the primary the view shows, in this transaction, and commits. Only the
-   * group's repoint runs here: adds and removes contact every metadata worker and need them
+   * group's repoint runs here (prepared transactions are the caller's, after the commit): adds and removes contact every metadata worker and need them
    * synced, which a pause cannot promise; the reconcile does them once the pause is over.
    */
   async commitRepoint(view: ClusterView): Promise<CommitResult> {
@@ -125,8 +125,7 @@ export class PauseTransaction {
     if (this.abandoned) throw new Error('the pause is being rolled back');
     await this.query('COMMIT');
     const moved = this.row !== null && (this.row.host !== target.node.host || this.row.port !== target.node.port);
-    const recovered = moved ? await recoverPreparedTransactions(this).catch(() => null) : null;
-    return { target: target.node, statements: statements.length, recovered };
+    return { target: target.node, statements: statements.length, moved };
   }
 
   /** ROLLBACK when the connection is idle; when a statement runs (or ROLLBACK hangs), end the backend. */

@@ -48,7 +48,6 @@ class FakeCoordinator {
           if (r) Object.assign(r, { nodename: values[1], nodeport: values[2] });
         }
         if (sql.includes('FROM pg_catalog.pg_dist_node ORDER BY nodeid')) return Promise.resolve(result(this.working.map((r) => ({ ...r }))));
-        if (sql.includes('recover_prepared_transactions')) return Promise.resolve(result([{ recovered: 1 }]));
         if (sql.includes('pg_terminate_backend')) this.terminated.push(Number(values[0]));
         return Promise.resolve(result([]));
       },
@@ -96,7 +95,8 @@ describe('pause transaction', () => {
       await txn.hold();
       const done = await txn.commitRepoint(promoted);
       assert.equal(done.target.member, 'w1b');
-      assert.equal(done.recovered, 1, 'prepared transactions recovered after the move');
+      assert.equal(done.moved, true, 'the caller recovers prepared transactions after the move');
+      assert.ok(!db.calls.some((c) => c.includes('recover_prepared')), 'not inside the pause\'s path');
       assert.deepEqual(addresses(db.committed), ['1 primary h:9', '2 primary h:2', '3 secondary h:1']);
       assert.ok(!db.calls.some((c) => /citus_(add|remove)_node/.test(c)), 'no add or remove inside a pause');
     });
@@ -107,7 +107,7 @@ describe('pause transaction', () => {
     const txn = txnOn(db);
     await txn.hold();
     const done = await txn.commitRepoint(restarted);
-    assert.equal(done.recovered, null);
+    assert.equal(done.moved, false);
     assert.deepEqual(addresses(db.committed), addresses(startRows()));
   });
 
@@ -126,7 +126,11 @@ describe('pause transaction', () => {
     db.hangOn = /^SELECT pg_catalog\.citus_pause_node_within_txn/;
     const txn = txnOn(db);
     void txn.hold();
-    while (!db.calls.some((c) => c.startsWith('citus_pause_node_within_txn'))) await new Promise((r) => setImmediate(r));
+    const deadline = Date.now() + 2000;
+    while (!db.calls.some((c) => c.startsWith('citus_pause_node_within_txn'))) {
+      assert.ok(Date.now() < deadline, 'the pause reaches citus_pause_node_within_txn');
+      await new Promise((r) => setImmediate(r));
+    }
     await txn.abandon();
     assert.deepEqual(db.terminated, [100], 'the pause backend (pid 100) is terminated');
     assert.ok(!db.calls.includes('ROLLBACK'));

@@ -96,7 +96,9 @@ describe('worker watch', () => {
       await startSeen(workers, w);
       workers.state.set('w2a', 'down');
       await until(() => calls.length > 0);
-      await new Promise((r) => setTimeout(r, 50));
+      // More failed rounds after the first verdict: still only the one pause.
+      const seen = workers.attempts.get('w2a') ?? 0;
+      await until(() => (workers.attempts.get('w2a') ?? 0) >= seen + 3);
     } finally {
       await w.stop();
     }
