@@ -167,7 +167,7 @@ export class CitusRole {
 
   private async startManager(): Promise<void> {
     if (this.manager !== null) return;
-    const { dcs, node, citus, log, config } = this.deps;
+    const { dcs, node, citus, log } = this.deps;
     const manager = new CitusManager({
       dcs,
       connect: () => node.connect(citus.database),
