@@ -44,6 +44,7 @@ export {
 } from './memberConfig.ts';
 export {
   startPrimaryChecker,
+  waitForSamples,
   type PrimaryChecker,
   type PrimaryCheckerOptions,
   type PrimaryCheckReport,

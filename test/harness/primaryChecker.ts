@@ -3,6 +3,7 @@
 
 import pg from 'pg';
 import { onCleanup } from './cleanup.ts';
+import { waitFor } from './poll.ts';
 
 /** What the checker needs to know of a member: where its PostgreSQL listens and its group. */
 export interface PrimaryCheckTarget {
@@ -169,4 +170,16 @@ export function startPrimaryChecker(
     await stop();
   });
   return { current: () => ({ violations: [...violations], samples }), stop };
+}
+
+/**
+ * Waits until the checker has completed `samples` rounds in all. A test file whose steps ran
+ * faster than usual still gets the checking it asks for before it stops the checker.
+ */
+export async function waitForSamples(checker: PrimaryChecker, samples: number): Promise<void> {
+  await waitFor(() => checker.current().samples >= samples, {
+    timeout: 20_000,
+    interval: 50,
+    message: `the checker takes ${samples} samples`,
+  });
 }

@@ -11,6 +11,7 @@ import {
   readLeaderKey,
   startCluster,
   startPrimaryChecker,
+  waitForSamples,
   useHarness,
   waitFor,
   waitForLeader,
@@ -192,6 +193,7 @@ test('a member tagged nofailover never takes the lock, even as the only up-to-da
 });
 
 test('no two members were writable primaries at once', async () => {
+  await waitForSamples(checker, 51);
   const report = await checker.stop();
   assert.ok(report.samples > 50, `the checker took ${report.samples} samples`);
   assert.deepEqual(report.violations, []);

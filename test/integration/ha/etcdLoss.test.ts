@@ -10,6 +10,7 @@ import { keyLayout, KEY } from '../../../src/dcs/keys.ts';
 import {
   startCluster,
   startPrimaryChecker,
+  waitForSamples,
   useHarness,
   waitFor,
   waitForLeader,
@@ -169,6 +170,7 @@ test('with etcd hung right after a lock refresh the primary stops being writable
 });
 
 test('no two members were writable primaries at once', async () => {
+  await waitForSamples(checker, 51);
   const report = await checker.stop();
   assert.ok(report.samples > 50, `the checker took ${report.samples} samples`);
   assert.deepEqual(report.violations, []);

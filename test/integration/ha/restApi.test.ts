@@ -14,6 +14,7 @@ import {
   readLeaderKey,
   startCluster,
   startPrimaryChecker,
+  waitForSamples,
   tempDir,
   useHarness,
   waitFor,
@@ -210,6 +211,7 @@ test('SIGTERM to the leader stops its PostgreSQL, releases the key at once and a
 });
 
 test('no two members were writable primaries at once', async () => {
+  await waitForSamples(checker, 51);
   const report = await checker.stop();
   assert.ok(report.samples > 50, `the checker took ${report.samples} samples`);
   assert.deepEqual(report.violations, []);

@@ -18,6 +18,7 @@ import {
   startCluster,
   startEtcd,
   startPrimaryChecker,
+  waitForSamples,
   unprivilegedUser,
   useHarness,
   waitFor,
@@ -42,14 +43,6 @@ function agentCommandMissing(): string | false {
   });
   const listed = /^\s+agent\b/m.test(help.stdout);
   return help.status === 0 && !listed ? 'the `shardherd agent` command does not exist yet' : false;
-}
-
-async function waitForSamples(checker: PrimaryChecker, samples: number): Promise<void> {
-  await waitFor(() => checker.current().samples >= samples, {
-    timeout: 20_000,
-    interval: 50,
-    message: `the checker takes ${samples} samples`,
-  });
 }
 
 test('member configurations of a cluster without Citus load with no problems and no warnings', async () => {
