@@ -160,7 +160,8 @@ export async function main(args: string[]): Promise<void> {
     },
   });
   const count = Number(values.samples);
-  if (!Number.isInteger(count) || count < 1) throw new Error(`--samples: want a positive integer, got ${values.samples}`);
+  if (!Number.isInteger(count) || count < 1)
+    throw new Error(`--samples: want a positive integer, got ${values.samples}`);
   const timings = values.timings.split(',').map(parseTiming);
   const scenarios = values.scenarios.split(',').map((s) => s.trim());
   for (const s of scenarios) if (!SCENARIOS.includes(s as Scenario)) throw new Error(`--scenarios: unknown ${s}`);
@@ -174,7 +175,9 @@ export async function main(args: string[]): Promise<void> {
     await cleanup();
   }
 
-  console.log('scenario        ttl/loop_wait/retry  samples  key median ms  writable median ms  min ms  max ms  two primaries');
+  console.log(
+    'scenario        ttl/loop_wait/retry  samples  key median ms  writable median ms  min ms  max ms  two primaries',
+  );
   for (const f of figures) {
     const t = `${f.timing.ttl}/${f.timing.loopWait}/${f.timing.retryTimeout}`;
     console.log(

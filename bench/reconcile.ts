@@ -46,7 +46,13 @@ const port = (group: number, replica: boolean): number => PORT_BASE + group * 2 
 const memberName = (group: number, replica: boolean): string => `g${group}-${replica ? 'b' : 'a'}`;
 
 function memberData(p: number, role: 'primary' | 'replica'): MemberData {
-  return { conn_url: `postgres://127.0.0.1:${p}/postgres`, api_url: `http://127.0.0.1:${p}/patroni`, state: 'running', role, version: '3.0.2' };
+  return {
+    conn_url: `postgres://127.0.0.1:${p}/postgres`,
+    api_url: `http://127.0.0.1:${p}/patroni`,
+    state: 'running',
+    role,
+    version: '3.0.2',
+  };
 }
 
 /** Writes leader and member keys for groups 0..n-1 straight into etcd, 64 puts at a time. */
@@ -87,8 +93,20 @@ async function prepareDatabase(server: PgServer, db: string, n: number): Promise
   }
 }
 
-function managerFor(etcdServer: EtcdServer, server: PgServer, scope: string, db: string): { manager: CitusManager; dcs: Dcs } {
-  const dcs = new Dcs({ hosts: [etcdServer.endpoint], namespace: NAMESPACE, scope, group: 0, retryTimeout: 10, ttl: 30 });
+function managerFor(
+  etcdServer: EtcdServer,
+  server: PgServer,
+  scope: string,
+  db: string,
+): { manager: CitusManager; dcs: Dcs } {
+  const dcs = new Dcs({
+    hosts: [etcdServer.endpoint],
+    namespace: NAMESPACE,
+    scope,
+    group: 0,
+    retryTimeout: 10,
+    ttl: 30,
+  });
   const manager = new CitusManager({ dcs, connect: () => connect(server, db), logger: silentLogger, retryTimeout: 10 });
   return { manager, dcs };
 }
@@ -104,10 +122,17 @@ async function cold(etcdServer: EtcdServer, etcd: Etcd3, server: PgServer, n: nu
     await manager.start();
     const startMs = performance.now() - t0;
     const first = manager.stats().lastResult;
-    if (first?.kind !== 'applied' || first.waiting !== null) throw new Error(`cold reconcile of ${n} groups failed: ${manager.stats().lastError}`);
+    if (first?.kind !== 'applied' || first.waiting !== null)
+      throw new Error(`cold reconcile of ${n} groups failed: ${manager.stats().lastError}`);
     const noop = await manager.reconcileNow();
     if (noop.kind !== 'applied' || noop.statements.length !== 0) throw new Error('second reconcile was not a no-op');
-    return { groups: n, statements: first.statements.length, startMs, reconcileMs: first.durationMs, noopMs: noop.durationMs };
+    return {
+      groups: n,
+      statements: first.statements.length,
+      startMs,
+      reconcileMs: first.durationMs,
+      noopMs: noop.durationMs,
+    };
   } finally {
     await manager.stop();
     dcs.close();
@@ -119,7 +144,13 @@ async function cold(etcdServer: EtcdServer, etcd: Etcd3, server: PgServer, n: nu
  * and times the new leader's member key write (running as primary) until pg_dist_node's
  * primary row of that group shows the new address.
  */
-async function incremental(etcdServer: EtcdServer, etcd: Etcd3, server: PgServer, n: number, failovers: number): Promise<IncrementalFigure> {
+async function incremental(
+  etcdServer: EtcdServer,
+  etcd: Etcd3,
+  server: PgServer,
+  n: number,
+  failovers: number,
+): Promise<IncrementalFigure> {
   const scope = `bench-${n}`;
   const db = `bench_${n}`;
   const { manager, dcs } = managerFor(etcdServer, server, scope, db);
@@ -140,7 +171,10 @@ async function incremental(etcdServer: EtcdServer, etcd: Etcd3, server: PgServer
       await etcd.put(layout.member(memberName(g, true))).value(compactJson(memberData(port(g, true), 'primary')));
       const deadline = t0 + 10_000;
       for (;;) {
-        const r = await probe.query("SELECT nodeport FROM pg_catalog.pg_dist_node WHERE groupid = $1 AND noderole = 'primary'", [g]);
+        const r = await probe.query(
+          "SELECT nodeport FROM pg_catalog.pg_dist_node WHERE groupid = $1 AND noderole = 'primary'",
+          [g],
+        );
         if (r.rows[0]?.nodeport === port(g, true)) break;
         if (performance.now() > deadline) throw new Error(`group ${g} was not repointed within 10 s`);
       }
@@ -179,7 +213,8 @@ export async function main(args: string[]): Promise<void> {
     options: { groups: { type: 'string', default: '10,100,500' }, failovers: { type: 'string', default: '5' } },
   });
   const sizes = values.groups.split(',').map((s) => Number(s.trim()));
-  if (sizes.some((s) => !Number.isInteger(s) || s < 2)) throw new Error(`--groups: want integers >= 2, got ${values.groups}`);
+  if (sizes.some((s) => !Number.isInteger(s) || s < 2))
+    throw new Error(`--groups: want integers >= 2, got ${values.groups}`);
   const failovers = Number(values.failovers);
   const largest = Math.max(...sizes);
 
@@ -195,18 +230,35 @@ export async function main(args: string[]): Promise<void> {
 
     console.log('groups  statements   start ms  reconcile ms   no-op ms');
     for (const f of coldFigures) {
-      console.log(`${String(f.groups).padStart(6)}  ${String(f.statements).padStart(10)}  ${ms(f.startMs)}  ${ms(f.reconcileMs).padStart(12)}  ${ms(f.noopMs)}`);
+      console.log(
+        `${String(f.groups).padStart(6)}  ${String(f.statements).padStart(10)}  ${ms(f.startMs)}  ${ms(f.reconcileMs).padStart(12)}  ${ms(f.noopMs)}`,
+      );
     }
     if (inc) {
-      console.log(`new leader's member key (primary) -> primary row repointed, ${inc.groups} groups, ${inc.samples.length} samples: ` +
-        `median ${inc.medianMs.toFixed(1)} ms, min ${inc.minMs.toFixed(1)} ms, max ${inc.maxMs.toFixed(1)} ms`);
+      console.log(
+        `new leader's member key (primary) -> primary row repointed, ${inc.groups} groups, ${inc.samples.length} samples: ` +
+          `median ${inc.medianMs.toFixed(1)} ms, min ${inc.minMs.toFixed(1)} ms, max ${inc.maxMs.toFixed(1)} ms`,
+      );
     }
     const round = (v: number) => Math.round(v * 10) / 10;
-    console.log(JSON.stringify({
-      bench: 'reconcile',
-      cold: coldFigures.map((f) => ({ ...f, startMs: round(f.startMs), reconcileMs: round(f.reconcileMs), noopMs: round(f.noopMs) })),
-      incremental: inc && { groups: inc.groups, samplesMs: inc.samples.map(round), medianMs: round(inc.medianMs), minMs: round(inc.minMs), maxMs: round(inc.maxMs) },
-    }));
+    console.log(
+      JSON.stringify({
+        bench: 'reconcile',
+        cold: coldFigures.map((f) => ({
+          ...f,
+          startMs: round(f.startMs),
+          reconcileMs: round(f.reconcileMs),
+          noopMs: round(f.noopMs),
+        })),
+        incremental: inc && {
+          groups: inc.groups,
+          samplesMs: inc.samples.map(round),
+          medianMs: round(inc.medianMs),
+          minMs: round(inc.minMs),
+          maxMs: round(inc.maxMs),
+        },
+      }),
+    );
   } finally {
     etcd.close();
     await cleanup();

@@ -10,7 +10,9 @@ const available = readdirSync(dir)
 
 const [name, ...args] = process.argv.slice(2);
 if (name === undefined || !available.includes(name)) {
-  process.stderr.write(`${name === undefined ? '' : `unknown benchmark '${name}'. `}usage: npm run bench -- <${available.join('|')}> [args]\n`);
+  process.stderr.write(
+    `${name === undefined ? '' : `unknown benchmark '${name}'. `}usage: npm run bench -- <${available.join('|')}> [args]\n`,
+  );
   process.exit(name === undefined ? 0 : 2);
 }
 const mod = (await import(`./${name}.ts`)) as { main?: (args: string[]) => Promise<void> };

@@ -37,13 +37,30 @@ function percentile(values: number[], p: number): number {
 const round1 = (v: number): number => Math.round(v * 10) / 10;
 
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { rounds: { type: 'string', default: '10' }, timing: { type: 'string', default: '10/2/3' } } });
+  const { values } = parseArgs({
+    args,
+    options: { rounds: { type: 'string', default: '10' }, timing: { type: 'string', default: '10/2/3' } },
+  });
   const rounds = Number(values.rounds);
   const [ttl, loopWait, retryTimeout] = String(values.timing).split('/').map(Number);
-  if (!Number.isInteger(rounds) || rounds < 1 || ![ttl, loopWait, retryTimeout].every((v) => Number.isInteger(v) && v! > 0)) {
+  if (
+    !Number.isInteger(rounds) ||
+    rounds < 1 ||
+    ![ttl, loopWait, retryTimeout].every((v) => Number.isInteger(v) && v! > 0)
+  ) {
     throw new Error('usage: switchover [--rounds N] [--timing ttl/loop_wait/retry_timeout]');
   }
-  let result: { rounds: Round[]; errors: string[]; latencies: number[]; writes: number; lost: number; pauses: number[]; committed: number; rolledBack: number; violations: number };
+  let result: {
+    rounds: Round[];
+    errors: string[];
+    latencies: number[];
+    writes: number;
+    lost: number;
+    pauses: number[];
+    committed: number;
+    rolledBack: number;
+    violations: number;
+  };
   try {
     result = await measure(rounds, { ttl: ttl!, loopWait: loopWait!, retryTimeout: retryTimeout! });
   } finally {
@@ -51,11 +68,20 @@ export async function main(args: string[]): Promise<void> {
   }
   const { errors, latencies, pauses } = result;
   console.log('round  from    to      switchover ms  longest write ms');
-  result.rounds.forEach((r, i) => console.log(`${String(i + 1).padStart(5)}  ${r.from.padEnd(6)}  ${r.to.padEnd(6)}  ${String(Math.round(r.switchMs)).padStart(13)}  ${String(Math.round(r.longestWriteMs)).padStart(16)}`));
+  result.rounds.forEach((r, i) =>
+    console.log(
+      `${String(i + 1).padStart(5)}  ${r.from.padEnd(6)}  ${r.to.padEnd(6)}  ${String(Math.round(r.switchMs)).padStart(13)}  ${String(Math.round(r.longestWriteMs)).padStart(16)}`,
+    ),
+  );
   console.log(
     `writes ${result.writes}, client errors ${errors.length}, acknowledged rows missing ${result.lost}, two primaries seen ${result.violations}\n` +
       `write latency during switches: p50 ${round1(percentile(latencies, 50))} ms, p99 ${round1(percentile(latencies, 99))} ms, max ${round1(Math.max(0, ...latencies))} ms\n` +
-      `switchover: median ${Math.round(percentile(result.rounds.map((r) => r.switchMs), 50))} ms, max ${Math.round(Math.max(...result.rounds.map((r) => r.switchMs)))} ms\n` +
+      `switchover: median ${Math.round(
+        percentile(
+          result.rounds.map((r) => r.switchMs),
+          50,
+        ),
+      )} ms, max ${Math.round(Math.max(...result.rounds.map((r) => r.switchMs)))} ms\n` +
       `coordinator pauses: committed ${result.committed}, rolled back ${result.rolledBack}, p50 ${percentile(pauses, 50)} ms, max ${Math.max(0, ...pauses)} ms`,
   );
   for (const e of errors.slice(0, 5)) console.log(`  error: ${e}`);
@@ -69,7 +95,11 @@ export async function main(args: string[]): Promise<void> {
       writes: result.writes,
       clientErrors: errors.length,
       lostRows: result.lost,
-      writeLatencyMs: { p50: round1(percentile(latencies, 50)), p99: round1(percentile(latencies, 99)), max: round1(Math.max(0, ...latencies)) },
+      writeLatencyMs: {
+        p50: round1(percentile(latencies, 50)),
+        p99: round1(percentile(latencies, 99)),
+        max: round1(Math.max(0, ...latencies)),
+      },
       switchoverMs: result.rounds.map((r) => Math.round(r.switchMs)),
       longestWriteMs: result.rounds.map((r) => Math.round(r.longestWriteMs)),
       pauseMs: pauses,
@@ -90,10 +120,20 @@ async function measure(rounds: number, timing: { ttl: number; loopWait: number; 
   }
   const coordinator = await waitForLeader(cluster, 0, { timeout: 10_000 });
   let leader = await waitForLeader(cluster, 1, { timeout: 10_000 });
-  await waitFor(async () => (await coordinator.query("select 1 from pg_dist_node where groupid = 1 and noderole = 'primary' and nodeport = $1", [leader.pgPort], { database: CITUS_DATABASE })).rowCount === 1, {
-    timeout: 30_000,
-    message: 'group 1 is registered',
-  });
+  await waitFor(
+    async () =>
+      (
+        await coordinator.query(
+          "select 1 from pg_dist_node where groupid = 1 and noderole = 'primary' and nodeport = $1",
+          [leader.pgPort],
+          { database: CITUS_DATABASE },
+        )
+      ).rowCount === 1,
+    {
+      timeout: 30_000,
+      message: 'group 1 is registered',
+    },
+  );
   // Real Citus distributes the application's table over the registered groups.
   const app = await CitusApp.detect(memberAddress(coordinator));
   await app.setup(1, [memberAddress(leader)]);
@@ -133,7 +173,9 @@ async function measure(rounds: number, timing: { ttl: number; loopWait: number; 
 
   const latencies = spans.filter(([s, e]) => windows.some(([a, b]) => e >= a && s <= b)).map(([s, e]) => e - s);
   const have = new Set(await app.rowsOn(1, memberAddress(leader)));
-  const stats = (await (await fetch(`${coordinator.apiUrl}/citus`)).json()) as { pauses: { durationsMs: number[]; committed: number; rolledBack: number } };
+  const stats = (await (await fetch(`${coordinator.apiUrl}/citus`)).json()) as {
+    pauses: { durationsMs: number[]; committed: number; rolledBack: number };
+  };
   await cluster.stopAll();
   const report = await checker.stop();
   return {

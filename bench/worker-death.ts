@@ -195,7 +195,10 @@ async function measure(runs: number, pauseOnFailure: boolean): Promise<Measured>
       timeout: 30_000,
       interval: POLL_MS,
       message: 'a write after the kill is acknowledged',
-    }).then((span) => span ?? null, () => null);
+    }).then(
+      (span) => span ?? null,
+      () => null,
+    );
     // Some writes on the new primary, so its rows show what the application was told.
     const count = writer.acked.length;
     await waitFor(() => writer.acked.length >= count + 50, { timeout: 30_000, message: 'writes go on' }).catch(
@@ -241,7 +244,10 @@ async function measure(runs: number, pauseOnFailure: boolean): Promise<Measured>
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { runs: { type: 'string', default: '5' }, 'no-pause': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args,
+    options: { runs: { type: 'string', default: '5' }, 'no-pause': { type: 'boolean', default: false } },
+  });
   const pauseOnFailure = !values['no-pause'];
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error('usage: worker-death [--runs N] [--no-pause]');

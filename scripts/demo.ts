@@ -53,7 +53,9 @@ function ensurePackages(isRoot: boolean): void {
   const haveEtcd = which('etcd') !== null;
   if (missing.length === 0 || (havePostgres && haveEtcd && !isRoot)) return;
   if (!isRoot) {
-    throw new Error(`missing Debian packages: ${missing.join(' ')}; install them with: sudo apt-get install -y ${missing.join(' ')} postgresql-contrib-15`);
+    throw new Error(
+      `missing Debian packages: ${missing.join(' ')}; install them with: sudo apt-get install -y ${missing.join(' ')} postgresql-contrib-15`,
+    );
   }
   say(`installing Debian packages: ${missing.join(' ')}`);
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
@@ -75,7 +77,9 @@ function freshState(user: RunAs | null): void {
   if (existsSync(STATE)) {
     for (const member of readdirSync(STATE)) {
       if (existsSync(join(STATE, member, 'data', 'postmaster.pid'))) {
-        const pid = Number(spawnSync('head', ['-1', join(STATE, member, 'data', 'postmaster.pid')], { encoding: 'utf8' }).stdout);
+        const pid = Number(
+          spawnSync('head', ['-1', join(STATE, member, 'data', 'postmaster.pid')], { encoding: 'utf8' }).stdout,
+        );
         if (pid > 0 && spawnSync('kill', ['-0', String(pid)]).status === 0) {
           throw new Error(`a PostgreSQL of an earlier demo still runs (pid ${pid}); stop it first`);
         }
@@ -124,7 +128,14 @@ interface CoordinatorRows {
 
 async function coordinatorRows(): Promise<CoordinatorRows | null> {
   for (const port of COORDINATOR_PORTS) {
-    const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: SUPERUSER_PASSWORD, database: 'citus', connectionTimeoutMillis: 1000 });
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port,
+      user: 'postgres',
+      password: SUPERUSER_PASSWORD,
+      database: 'citus',
+      connectionTimeoutMillis: 1000,
+    });
     try {
       await client.connect();
       const recovery = await client.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r');
@@ -173,22 +184,43 @@ async function main(): Promise<void> {
   say(`state and logs: ${STATE}`);
 
   const etcd = which('etcd') ?? '/usr/bin/etcd';
-  const etcdProcess = start('etcd', etcd, [
-    '--name', 'demo', '--data-dir', join(STATE, 'etcd'),
-    '--listen-client-urls', `http://127.0.0.1:${ETCD_CLIENT}`, '--advertise-client-urls', `http://127.0.0.1:${ETCD_CLIENT}`,
-    '--listen-peer-urls', `http://127.0.0.1:${ETCD_PEER}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${ETCD_PEER}`,
-    '--initial-cluster', `demo=http://127.0.0.1:${ETCD_PEER}`,
-  ], user);
+  const etcdProcess = start(
+    'etcd',
+    etcd,
+    [
+      '--name',
+      'demo',
+      '--data-dir',
+      join(STATE, 'etcd'),
+      '--listen-client-urls',
+      `http://127.0.0.1:${ETCD_CLIENT}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${ETCD_CLIENT}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${ETCD_PEER}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${ETCD_PEER}`,
+      '--initial-cluster',
+      `demo=http://127.0.0.1:${ETCD_PEER}`,
+    ],
+    user,
+  );
   await waitFor('etcd', 30_000, async () => {
     // Something else answering on the port is not our etcd: its keys would not be a clean state.
-    if (etcdProcess.exitCode !== null) throw new Error(`etcd exited at start (port ${ETCD_CLIENT} or ${ETCD_PEER} in use?); see ${STATE}/etcd.log`);
+    if (etcdProcess.exitCode !== null)
+      throw new Error(`etcd exited at start (port ${ETCD_CLIENT} or ${ETCD_PEER} in use?); see ${STATE}/etcd.log`);
     const res = await fetch(`http://127.0.0.1:${ETCD_CLIENT}/health`);
     return res.ok ? true : null;
   });
   say(`etcd is up on 127.0.0.1:${ETCD_CLIENT}`);
 
   for (const member of MEMBERS) {
-    start(member, process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'agent', '-c', join('groups', `${member}.yml`)], user);
+    start(
+      member,
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'agent', '-c', join('groups', `${member}.yml`)],
+      user,
+    );
   }
   for (const member of MEMBERS) syncs.push(standInSyncFor(member));
   say(`started ${MEMBERS.length} agents; waiting until pg_dist_node lists every group...`);
@@ -203,17 +235,23 @@ async function main(): Promise<void> {
   });
 
   say('');
-  say(result.standIn
-    ? 'Citus is not installed on this machine: the coordinator runs the SQL stand-in of its metadata API (sql/citus-compat.sql).'
-    : 'Running with the Citus extension.');
+  say(
+    result.standIn
+      ? 'Citus is not installed on this machine: the coordinator runs the SQL stand-in of its metadata API (sql/citus-compat.sql).'
+      : 'Running with the Citus extension.',
+  );
   say('');
   say('pg_dist_node on the coordinator:');
-  for (const row of result.rows) say(`  node ${row.nodeid}  group ${row.groupid}  ${row.nodename}:${row.nodeport}  ${row.noderole}`);
+  for (const row of result.rows)
+    say(`  node ${row.nodeid}  group ${row.groupid}  ${row.nodename}:${row.nodeport}  ${row.noderole}`);
   say('');
   say('pg_dist_poolinfo on the coordinator (each agent runs a PgBouncer there; the coordinator connects through it):');
   for (const row of result.poolinfo) say(`  node ${row.nodeid}  ${row.poolinfo}`);
   say('');
-  const list = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'list', '-c', 'groups/coord1.yml'], { cwd: REPO, encoding: 'utf8' });
+  const list = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'list', '-c', 'groups/coord1.yml'], {
+    cwd: REPO,
+    encoding: 'utf8',
+  });
   if (list.status === 0) say(list.stdout);
   say('Connect to the coordinator:');
   say(`  psql "host=127.0.0.1 port=${result.port} user=postgres password=${SUPERUSER_PASSWORD} dbname=citus"`);
@@ -237,7 +275,11 @@ async function shutdown(code: number): Promise<void> {
   await Promise.all(syncs.map((sync) => sync.stop()));
   const agents = children.slice(1);
   for (const child of agents) child.kill('SIGTERM');
-  await Promise.all(agents.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))));
+  await Promise.all(
+    agents.map(
+      (child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve))),
+    ),
+  );
   children[0]?.kill('SIGTERM');
   process.exit(code);
 }

@@ -3,7 +3,9 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(options: { level?: string; name?: string; bindings?: Record<string, unknown> } = {}): Logger {
+export function createLogger(
+  options: { level?: string; name?: string; bindings?: Record<string, unknown> } = {},
+): Logger {
   const level = options.level ?? process.env.SHARDHERD_LOG_LEVEL ?? 'info';
   const transport = process.stdout.isTTY
     ? { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }

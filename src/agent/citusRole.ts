@@ -56,7 +56,8 @@ export class CitusRole {
   constructor(private readonly deps: CitusRoleDeps) {
     this.dynamic = deps.config.bootstrap.dcs;
     this.available = citusInstalled(deps.node.bin.dir, serverMajor(deps.node.bin.path('postgres')));
-    if (!this.available) deps.log.warn('Citus is not installed here: group primaries get the SQL stand-in of its metadata API');
+    if (!this.available)
+      deps.log.warn('Citus is not installed here: group primaries get the SQL stand-in of its metadata API');
   }
 
   /** Settings Citus needs on every member, layered over the user's. */
@@ -65,8 +66,10 @@ export class CitusRole {
       citusAvailable: this.available,
       localHostname: this.deps.config.postgresql.connect_address.host,
       maxConnections: Number(user.max_connections ?? 100),
-      sharedPreloadLibraries: typeof user.shared_preload_libraries === 'string' ? user.shared_preload_libraries : undefined,
-      maxPreparedTransactions: user.max_prepared_transactions === undefined ? undefined : Number(user.max_prepared_transactions),
+      sharedPreloadLibraries:
+        typeof user.shared_preload_libraries === 'string' ? user.shared_preload_libraries : undefined,
+      maxPreparedTransactions:
+        user.max_prepared_transactions === undefined ? undefined : Number(user.max_prepared_transactions),
     });
   }
 
@@ -98,7 +101,10 @@ export class CitusRole {
   handleEvent(event: PauseEvent): Promise<PauseAnswer> {
     const manager = this.manager;
     if (manager === null) {
-      const what = this.deps.citus.group === COORDINATOR_GROUP ? 'this member is not the coordinator primary' : `this member belongs to worker group ${this.deps.citus.group}`;
+      const what =
+        this.deps.citus.group === COORDINATOR_GROUP
+          ? 'this member is not the coordinator primary'
+          : `this member belongs to worker group ${this.deps.citus.group}`;
       return Promise.resolve(refuse('unavailable', `no Citus manager runs here: ${what}`));
     }
     return manager.handleEvent(event);
@@ -127,7 +133,8 @@ export class CitusRole {
     if (this.deps.citus.group !== COORDINATOR_GROUP) {
       // The first cycle that runs as primary with the lock: its member key (written at the end
       // of that cycle) already says so, which the coordinator checks before it repoints.
-      if (leads && !this.leading) void this.notify('after_promote', snapshot.dynamic, snapshot.dynamic.retry_timeout * 1000);
+      if (leads && !this.leading)
+        void this.notify('after_promote', snapshot.dynamic, snapshot.dynamic.retry_timeout * 1000);
       this.leading = leads;
       return;
     }
@@ -244,9 +251,19 @@ export class CitusRole {
   }
 
   /** Sends a pause-protocol event to the coordinator leader and logs the outcome; never throws. */
-  private async notify(type: CitusEventBody['type'], dynamic: DynamicConfig, timeoutMs: number): Promise<NotifyOutcome> {
+  private async notify(
+    type: CitusEventBody['type'],
+    dynamic: DynamicConfig,
+    timeoutMs: number,
+  ): Promise<NotifyOutcome> {
     const { dcs, citus, config, log } = this.deps;
-    const body: CitusEventBody = { type, group: citus.group, leader: config.name, timeout: dynamic.ttl, cooldown: dynamic.retry_timeout };
+    const body: CitusEventBody = {
+      type,
+      group: citus.group,
+      leader: config.name,
+      timeout: dynamic.ttl,
+      cooldown: dynamic.retry_timeout,
+    };
     let outcome: NotifyOutcome;
     try {
       outcome = await notifyCoordinator(await dcs.loadCluster({ allGroups: true }), body, timeoutMs);
@@ -254,9 +271,15 @@ export class CitusRole {
       outcome = { kind: 'noCoordinator', why: `cannot read the coordinator group from etcd: ${errorText(err)}` };
     }
     const fields = { action: type, group: citus.group };
-    if (outcome.kind === 'answered' && outcome.ok) log.info({ ...fields, coordinator: outcome.coordinator, ms: outcome.ms }, `${type}: ${outcome.message}`);
-    else if (outcome.kind === 'answered') log.warn({ ...fields, coordinator: outcome.coordinator, status: outcome.status, ms: outcome.ms }, `${type} refused: ${outcome.message}`);
-    else if (outcome.kind === 'failed') log.warn({ ...fields, coordinator: outcome.coordinator, ms: outcome.ms, err: outcome.error }, `${type} failed`);
+    if (outcome.kind === 'answered' && outcome.ok)
+      log.info({ ...fields, coordinator: outcome.coordinator, ms: outcome.ms }, `${type}: ${outcome.message}`);
+    else if (outcome.kind === 'answered')
+      log.warn(
+        { ...fields, coordinator: outcome.coordinator, status: outcome.status, ms: outcome.ms },
+        `${type} refused: ${outcome.message}`,
+      );
+    else if (outcome.kind === 'failed')
+      log.warn({ ...fields, coordinator: outcome.coordinator, ms: outcome.ms, err: outcome.error }, `${type} failed`);
     else log.warn(fields, `${type} not sent: ${outcome.why}`);
     return outcome;
   }

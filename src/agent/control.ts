@@ -1,7 +1,13 @@
 // The agent's side of the control endpoints: switchover/failover requests are validated against
 // a fresh read of the group, written to the `failover` key (compare on its mod_revision) and
 // followed until the new leader runs; `POST /citus` goes to the Citus manager when it runs here.
-import { candidateStatusFromBody, membersToAsk, validateManualRequest, type CandidateStatus, type ManualAction } from '../api/switchoverRequest.ts';
+import {
+  candidateStatusFromBody,
+  membersToAsk,
+  validateManualRequest,
+  type CandidateStatus,
+  type ManualAction,
+} from '../api/switchoverRequest.ts';
 import type { ControlAnswer, SwitchoverControl } from '../api/types.ts';
 import type { MetadataStatus } from '../citus/metadataView.ts';
 import type { PauseEvent, PauseStats } from '../citus/pause.ts';
@@ -60,7 +66,8 @@ export class AgentControl implements SwitchoverControl {
     } catch (err) {
       return { status: 503, message: `failed to write ${action} key into DCS: ${errorText(err)}` };
     }
-    if (!written) return { status: 409, message: `the failover key changed while the ${action} was checked; try again` };
+    if (!written)
+      return { status: 409, message: `the failover key changed while the ${action} was checked; try again` };
     log.info({ action, failover: verdict.failover }, `${action} requested`);
     if (verdict.scheduledAt !== null) return { status: 202, message: `${Action} scheduled` };
     return this.awaitOutcome(action, verdict.leader, verdict.candidate, dynamic.loop_wait);
@@ -88,7 +95,8 @@ export class AgentControl implements SwitchoverControl {
 
   async citusEvent(event: PauseEvent): Promise<ControlAnswer> {
     const citus = this.deps.citus;
-    if (citus === null) return { status: 503, message: 'no Citus manager runs here: this member is not part of a Citus cluster' };
+    if (citus === null)
+      return { status: 503, message: 'no Citus manager runs here: this member is not part of a Citus cluster' };
     const answer = await citus.handleEvent(event);
     return { status: pauseStatus(answer), message: answer.message };
   }
@@ -110,7 +118,12 @@ export class AgentControl implements SwitchoverControl {
    * was dropped with the leader unchanged (503 failed), or the deadline passes (503 unknown), as
    * Patroni's max(10, loop_wait) * 2 seconds.
    */
-  private async awaitOutcome(action: ManualAction, from: string | null, candidate: string | null, loopWait: number): Promise<ControlAnswer> {
+  private async awaitOutcome(
+    action: ManualAction,
+    from: string | null,
+    candidate: string | null,
+    loopWait: number,
+  ): Promise<ControlAnswer> {
     const Action = action === 'switchover' ? 'Switchover' : 'Failover';
     const verb = action === 'switchover' ? 'switched' : 'failed';
     const deadline = Date.now() + Math.max(10, loopWait) * 2000;
@@ -132,11 +145,18 @@ export class AgentControl implements SwitchoverControl {
         if ((data?.role === 'primary' || data?.role === 'master') && data.state === 'running') {
           return candidate === null || candidate === leader
             ? { status: 200, message: `Successfully ${verb} over to "${leader}"` }
-            : { status: 200, message: `${verb[0]!.toUpperCase()}${verb.slice(1)} over to "${leader}" instead of "${candidate}"` };
+            : {
+                status: 200,
+                message: `${verb[0]!.toUpperCase()}${verb.slice(1)} over to "${leader}" instead of "${candidate}"`,
+              };
         }
         continue;
       }
-      if (!pending && leader !== null) return { status: 503, message: `${Action} failed: the request was dropped and ${leader} is still the leader (see its log)` };
+      if (!pending && leader !== null)
+        return {
+          status: 503,
+          message: `${Action} failed: the request was dropped and ${leader} is still the leader (see its log)`,
+        };
     }
     return { status: 503, message: `${Action} status unknown: ${state}` };
   }
@@ -163,4 +183,3 @@ async function askMembers(view: GroupView, names: string[]): Promise<Record<stri
   );
   return out;
 }
-

@@ -30,7 +30,11 @@ export class AgentRequests implements MemberRequestControl {
 
   async restart(conditions: RestartConditions): Promise<ControlAnswer> {
     const { loop, config } = this.deps;
-    const outcome = await loop.request({ kind: 'restart', role: conditions.role, onlyIfPending: conditions.onlyIfPending });
+    const outcome = await loop.request({
+      kind: 'restart',
+      role: conditions.role,
+      onlyIfPending: conditions.onlyIfPending,
+    });
     if (outcome.kind === 'refused') return { status: 503, message: outcome.reason };
     // A stop may escalate to immediate after pg_ctl_timeout, and the start gets pg_ctl_timeout
     // again; the checkpoint and the Citus notification come on top.
@@ -49,11 +53,19 @@ export class AgentRequests implements MemberRequestControl {
     if (result.kind === 'done') return { status: 200, message: 'restarted successfully' };
     if (result.kind === 'failed') return { status: 503, message: `restart failed: ${result.message}` };
     const local = loop.snapshot().local;
-    return { status: 503, message: `restart not finished after ${waitMs / 1000} s: PostgreSQL is ${local ? stateWord(local) : 'unknown'}` };
+    return {
+      status: 503,
+      message: `restart not finished after ${waitMs / 1000} s: PostgreSQL is ${local ? stateWord(local) : 'unknown'}`,
+    };
   }
 
   scheduleRestart(at: number, schedule: string, conditions: RestartConditions): boolean {
-    const ok = this.deps.loop.scheduleRestart({ at, schedule, role: conditions.role, onlyIfPending: conditions.onlyIfPending });
+    const ok = this.deps.loop.scheduleRestart({
+      at,
+      schedule,
+      role: conditions.role,
+      onlyIfPending: conditions.onlyIfPending,
+    });
     if (ok) this.deps.log.info({ action: 'restart', schedule }, `restart scheduled at ${schedule}`);
     return ok;
   }
@@ -70,17 +82,24 @@ export class AgentRequests implements MemberRequestControl {
     try {
       fresh = loadConfig(configPath).config;
     } catch (err) {
-      const why = err instanceof ConfigError ? err.problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ') : String(err);
+      const why =
+        err instanceof ConfigError
+          ? err.problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ')
+          : String(err);
       log.error({ action: 'reload', err: why }, 'configuration not reloaded');
       return { status: 503, message: `configuration ${configPath} not reloaded: ${why}` };
     }
     const result = applyReloadedConfig(config, fresh);
     if (result.applied.includes('log.level')) log.level = config.log.level;
-    for (const key of result.needsAgentRestart) log.warn({ action: 'reload', key }, `${key} changed in the file: it applies when the agent restarts`);
+    for (const key of result.needsAgentRestart)
+      log.warn({ action: 'reload', key }, `${key} changed in the file: it applies when the agent restarts`);
     log.info({ action: 'reload', applied: result.applied }, 'configuration reloaded');
     loop.renderConfig();
     await this.deps.onReloaded?.();
-    const later = result.needsAgentRestart.length > 0 ? `; applied when the agent restarts: ${result.needsAgentRestart.join(', ')}` : '';
+    const later =
+      result.needsAgentRestart.length > 0
+        ? `; applied when the agent restarts: ${result.needsAgentRestart.join(', ')}`
+        : '';
     return { status: 202, message: `reload scheduled${later}` };
   }
 

@@ -12,7 +12,15 @@ export interface ReloadResult {
 }
 
 /** Top-level and postgresql keys a running agent takes over from a reloaded file. */
-const RUNTIME_POSTGRESQL_KEYS = ['parameters', 'pg_hba', 'pg_ctl_timeout', 'basebackup', 'use_pg_rewind', 'remove_data_directory_on_rewind_failure', 'remove_data_directory_on_diverged_timelines'] as const;
+const RUNTIME_POSTGRESQL_KEYS = [
+  'parameters',
+  'pg_hba',
+  'pg_ctl_timeout',
+  'basebackup',
+  'use_pg_rewind',
+  'remove_data_directory_on_rewind_failure',
+  'remove_data_directory_on_diverged_timelines',
+] as const;
 
 /** Copies what may change at runtime from `fresh` into `live`; `live` keeps its identity. */
 export function applyReloadedConfig(live: Config, fresh: Config): ReloadResult {

@@ -27,7 +27,11 @@ function rint(value: number): number {
 
 /** strtol(3) with base 0: the leading integer (hex, octal or decimal) and what follows it. */
 function leadingInteger(text: string): { value: number | null; rest: string } {
-  for (const [pattern, radix] of [[HEX, 16], [OCT, 8], [DEC, 10]] as const) {
+  for (const [pattern, radix] of [
+    [HEX, 16],
+    [OCT, 8],
+    [DEC, 10],
+  ] as const) {
     const match = pattern.exec(text);
     if (match) {
       const literal = match[0];

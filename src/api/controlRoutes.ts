@@ -40,8 +40,12 @@ export function citusStatusBody(pauses: PauseStats, status: MetadataStatus | nul
 }
 
 export function registerControlRoutes(app: FastifyInstance, control: SwitchoverControl): void {
-  app.post('/switchover', async (request, reply) => send(reply, await control.manualFailover('switchover', request.body ?? null)));
-  app.post('/failover', async (request, reply) => send(reply, await control.manualFailover('failover', request.body ?? null)));
+  app.post('/switchover', async (request, reply) =>
+    send(reply, await control.manualFailover('switchover', request.body ?? null)),
+  );
+  app.post('/failover', async (request, reply) =>
+    send(reply, await control.manualFailover('failover', request.body ?? null)),
+  );
   app.delete('/switchover', async (_request, reply) => send(reply, await control.cancelScheduledSwitchover()));
   app.get('/citus', async (_request, reply) => {
     const stats = control.citusPauseStats();

@@ -6,15 +6,7 @@ import type { PostgresStatusReport } from './types.ts';
 
 /** What a health path asks: "are you ...?". */
 export type HealthCheck =
-  | 'primary'
-  | 'leader'
-  | 'standby_leader'
-  | 'replica'
-  | 'read_only'
-  | 'health'
-  | 'sync'
-  | 'async'
-  | 'read_only_sync';
+  'primary' | 'leader' | 'standby_leader' | 'replica' | 'read_only' | 'health' | 'sync' | 'async' | 'read_only_sync';
 
 /** Every health path with the question it asks; `/` is `/primary`, `/master` its old name. */
 export const HEALTH_PATHS: Readonly<Record<string, HealthCheck>> = {

@@ -43,7 +43,8 @@ export function registerMemberRequests(app: FastifyInstance, control: MemberRequ
       if (!parsed.ok) return text(reply, parsed.code, parsed.message);
       const r = parsed.value;
       if (r.kind === 'scheduled') {
-        if (!control.scheduleRestart(r.at, r.schedule, r.conditions)) return text(reply, 409, 'another restart is already scheduled');
+        if (!control.scheduleRestart(r.at, r.schedule, r.conditions))
+          return text(reply, 409, 'another restart is already scheduled');
         return text(reply, 202, `restart scheduled at ${r.schedule}`);
       }
       const answer = await control.restart(r.conditions);

@@ -37,13 +37,22 @@ const TIMESTAMP = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?
 export function parseSchedule(value: unknown, action: string, now: number): Schedule | Rejection {
   if (typeof value !== 'string') return reject(400, `the scheduled ${action} time must be a string`);
   const m = TIMESTAMP.exec(value.trim());
-  if (m === null) return reject(422, `cannot read ${JSON.stringify(value)} as a time: give ISO 8601, e.g. 2030-01-31T12:00:00+00:00`);
+  if (m === null)
+    return reject(422, `cannot read ${JSON.stringify(value)} as a time: give ISO 8601, e.g. 2030-01-31T12:00:00+00:00`);
   const zone = m[3];
   if (zone === undefined) return reject(400, `the scheduled ${action} time needs a timezone (e.g. +00:00 or Z)`);
-  const offset = zone.toUpperCase() === 'Z' ? 'Z' : zone.length === 3 ? `${zone}:00` : zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const offset =
+    zone.toUpperCase() === 'Z'
+      ? 'Z'
+      : zone.length === 3
+        ? `${zone}:00`
+        : zone.includes(':')
+          ? zone
+          : `${zone.slice(0, 3)}:${zone.slice(3)}`;
   const iso = `${m[1]}T${m[2]}${offset}`;
   const at = Date.parse(iso);
-  if (Number.isNaN(at) || !realDate(m[1]!)) return reject(422, `cannot read ${JSON.stringify(value)} as a time: no such date`);
+  if (Number.isNaN(at) || !realDate(m[1]!))
+    return reject(422, `cannot read ${JSON.stringify(value)} as a time: no such date`);
   if (at < now) return reject(422, `cannot schedule a ${action} in the past (${iso})`);
   return { ok: true, at, iso };
 }
@@ -70,7 +79,11 @@ function bodyObject(body: unknown): { ok: true; fields: Record<string, unknown> 
  * POST /restart: `role` (primary, master, replica or any), `restart_pending` (boolean),
  * `schedule` (time with timezone). Scheduling is refused while the cluster is paused.
  */
-export function parseRestartRequest(body: unknown, now: number, paused: boolean): { ok: true; value: RestartRequest } | Rejection {
+export function parseRestartRequest(
+  body: unknown,
+  now: number,
+  paused: boolean,
+): { ok: true; value: RestartRequest } | Rejection {
   const read = bodyObject(body);
   if (!read.ok) return read;
   const request = read.fields;
@@ -99,7 +112,9 @@ export function parseRestartRequest(body: unknown, now: number, paused: boolean)
     }
   }
   const value: RestartRequest =
-    schedule === null ? { kind: 'now', conditions } : { kind: 'scheduled', conditions, at: schedule.at, schedule: schedule.iso };
+    schedule === null
+      ? { kind: 'now', conditions }
+      : { kind: 'scheduled', conditions, at: schedule.at, schedule: schedule.iso };
   return { ok: true, value };
 }
 

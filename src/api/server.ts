@@ -1,7 +1,13 @@
 // The member's REST API (fastify): Patroni's status, health-check and probe paths, answered
 // from the agent's state through AgentStatusSource. The operations (switchover, restart, reload,
 // /citus, ...) are registered by controlRoutes.ts and memberRequests.ts.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { summarizeGroup } from '../dcs/summary.ts';
 import type { GroupView } from '../dcs/types.ts';
 import type { Logger } from '../log.ts';
@@ -40,7 +46,10 @@ async function someView(source: AgentStatusSource): Promise<GroupView> {
   return source.lastView() ?? (await source.freshView());
 }
 
-export function createApiServer(source: AgentStatusSource, opts: { logger?: Logger; control?: SwitchoverControl; requests?: MemberRequestControl } = {}): FastifyInstance {
+export function createApiServer(
+  source: AgentStatusSource,
+  opts: { logger?: Logger; control?: SwitchoverControl; requests?: MemberRequestControl } = {},
+): FastifyInstance {
   // Typed as fastify's own logger interface so the instance keeps the default generic type.
   const loggerInstance: FastifyBaseLogger | undefined = opts.logger;
   const app: FastifyInstance = loggerInstance
@@ -60,9 +69,14 @@ export function createApiServer(source: AgentStatusSource, opts: { logger?: Logg
   });
 
   app.setErrorHandler(async (error, request, reply) => {
-    const code = typeof error === 'object' && error !== null && 'statusCode' in error && typeof error.statusCode === 'number' && error.statusCode >= 400
-      ? error.statusCode
-      : 500;
+    const code =
+      typeof error === 'object' &&
+      error !== null &&
+      'statusCode' in error &&
+      typeof error.statusCode === 'number' &&
+      error.statusCode >= 400
+        ? error.statusCode
+        : 500;
     if (code >= 500) request.log.error({ err: error, url: request.url }, 'api request failed');
     return sendError(request, reply, code, errorText(error));
   });

@@ -48,12 +48,15 @@ export type ManualRequestVerdict =
 /** The members whose status the validation needs: every member but the leader that has an API. */
 export function membersToAsk(view: GroupView): string[] {
   const leader = view.leader?.name ?? null;
-  return view.members.filter((m) => m.name !== leader && typeof m.data.api_url === 'string' && m.data.api_url !== '').map((m) => m.name);
+  return view.members
+    .filter((m) => m.name !== leader && typeof m.data.api_url === 'string' && m.data.api_url !== '')
+    .map((m) => m.name);
 }
 
 /** Reduces a `/patroni` body to a CandidateStatus. */
 export function candidateStatusFromBody(body: unknown): CandidateStatus {
-  if (typeof body !== 'object' || body === null) return { kind: 'unreachable', error: 'the answer is not a JSON object' };
+  if (typeof body !== 'object' || body === null)
+    return { kind: 'unreachable', error: 'the answer is not a JSON object' };
   const status = body as Record<string, unknown>;
   const xlog = (status.xlog ?? {}) as Record<string, unknown>;
   const tags = (status.tags ?? {}) as Record<string, unknown>;
@@ -76,7 +79,8 @@ function optionalName(value: unknown): string | null | undefined {
 export function validateManualRequest(input: ManualRequestInput): ManualRequestVerdict {
   const { action, body, view } = input;
   const Action = action === 'switchover' ? 'Switchover' : 'Failover';
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return refuse(400, 'the request body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return refuse(400, 'the request body must be a JSON object');
   const fields = body as Record<string, unknown>;
   const leader = optionalName(fields.leader);
   // Patroni accepts `member` as an old spelling of `candidate`.
@@ -84,8 +88,10 @@ export function validateManualRequest(input: ManualRequestInput): ManualRequestV
   if (leader === undefined) return refuse(400, 'leader must be a member name (a string)');
   if (candidate === undefined) return refuse(400, 'candidate must be a member name (a string)');
 
-  if (action === 'failover' && candidate === null) return refuse(400, 'Failover could be performed only to a specific candidate');
-  if (action === 'switchover' && leader === null) return refuse(400, 'Switchover could be performed only from a specific leader');
+  if (action === 'failover' && candidate === null)
+    return refuse(400, 'Failover could be performed only to a specific candidate');
+  if (action === 'switchover' && leader === null)
+    return refuse(400, 'Switchover could be performed only from a specific leader');
 
   let scheduledAt: number | null = null;
   let scheduledText: string | undefined;
@@ -97,11 +103,15 @@ export function validateManualRequest(input: ManualRequestInput): ManualRequestV
     scheduledAt = parsed.at;
     scheduledText = parsed.text;
   }
-  if (input.paused && candidate === null) return refuse(400, `${Action} is possible only to a specific candidate in a paused state`);
+  if (input.paused && candidate === null)
+    return refuse(400, `${Action} is possible only to a specific candidate in a paused state`);
 
   const current = view.leader?.name ?? null;
   if (leader !== null && leader !== current) {
-    return refuse(412, `leader name does not match: ${leader} is not the leader${current === null ? ' (the group has none)' : ` (${current} is)`}`);
+    return refuse(
+      412,
+      `leader name does not match: ${leader} is not the leader${current === null ? ' (the group has none)' : ` (${current} is)`}`,
+    );
   }
   const failover: FailoverState = {
     ...(leader !== null ? { leader } : {}),
@@ -111,7 +121,8 @@ export function validateManualRequest(input: ManualRequestInput): ManualRequestV
   const accepted: ManualRequestVerdict = { kind: 'accepted', failover, leader: current, candidate, scheduledAt };
 
   if (candidate !== null) {
-    if (!view.members.some((m) => m.name === candidate)) return refuse(412, `candidate ${candidate} does not exist in the group`);
+    if (!view.members.some((m) => m.name === candidate))
+      return refuse(412, `candidate ${candidate} does not exist in the group`);
     if (candidate === current) return refuse(412, `candidate ${candidate} is already the leader`);
     if (action === 'switchover' && input.synchronousMode && !inSync(view, candidate)) {
       return refuse(412, `candidate name does not match with sync_standby: ${candidate} is not a synchronous standby`);
@@ -123,7 +134,9 @@ export function validateManualRequest(input: ManualRequestInput): ManualRequestV
   }
 
   if (scheduledAt !== null) return accepted;
-  let others = view.members.filter((m) => m.name !== current && typeof m.data.api_url === 'string' && m.data.api_url !== '').map((m) => m.name);
+  let others = view.members
+    .filter((m) => m.name !== current && typeof m.data.api_url === 'string' && m.data.api_url !== '')
+    .map((m) => m.name);
   if (input.synchronousMode) {
     others = others.filter((n) => inSync(view, n));
     if (others.length === 0) return refuse(412, `${action} is not possible: can not find sync_standby`);
@@ -131,25 +144,37 @@ export function validateManualRequest(input: ManualRequestInput): ManualRequestV
   if (others.length === 0) return refuse(412, `${action} is not possible: cluster does not have members except leader`);
   const reasons = others.map((n) => ({ n, why: ineligible(n, input.statuses[n], current !== null) }));
   if (reasons.some((r) => r.why === null)) return accepted;
-  return refuse(412, `${action} is not possible: no good candidates have been found (${reasons.map((r) => r.why).join('; ')})`);
+  return refuse(
+    412,
+    `${action} is not possible: no good candidates have been found (${reasons.map((r) => r.why).join('; ')})`,
+  );
 }
 
 /** Why a member cannot take over now, or null. Streaming is required only while a leader runs. */
 function ineligible(name: string, status: CandidateStatus | undefined, hasLeader: boolean): string | null {
-  if (status === undefined || status.kind === 'unreachable') return `candidate ${name} is not reachable${status ? ` (${status.error})` : ''}`;
+  if (status === undefined || status.kind === 'unreachable')
+    return `candidate ${name} is not reachable${status ? ` (${status.error})` : ''}`;
   if (status.nofailover) return `candidate ${name} is tagged nofailover`;
   if (status.state !== 'running') return `candidate ${name} is not running (state ${status.state})`;
-  if (hasLeader && status.role === 'replica' && !status.streaming) return `candidate ${name} is not streaming from the leader`;
+  if (hasLeader && status.role === 'replica' && !status.streaming)
+    return `candidate ${name} is not streaming from the leader`;
   return null;
 }
 
 function inSync(view: GroupView, name: string): boolean {
   const sync = view.sync?.value;
   if (!sync) return false;
-  return sync.leader === name || (sync.sync_standby ?? '').split(',').map((s) => s.trim()).includes(name);
+  return (
+    sync.leader === name ||
+    (sync.sync_standby ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .includes(name)
+  );
 }
 
-const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+const TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 
 /**
  * An ISO 8601 time with a timezone that lies in the future. Returns it normalised to UTC with an
@@ -160,14 +185,21 @@ export function parseSchedule(
   action: ManualAction,
   now: number,
 ): { kind: 'ok'; at: number; text: string } | { kind: 'refused'; status: number; message: string } {
-  const unparsable = { kind: 'refused', status: 422, message: 'Unable to parse scheduled timestamp. It should be in an unambiguous format, e.g. ISO 8601' } as const;
+  const unparsable = {
+    kind: 'refused',
+    status: 422,
+    message: 'Unable to parse scheduled timestamp. It should be in an unambiguous format, e.g. ISO 8601',
+  } as const;
   if (typeof value !== 'string') return unparsable;
   const m = TIMESTAMP.exec(value.trim());
   if (m === null) return unparsable;
   const [, y, mo, d, h, mi, s, frac, zone] = m;
-  if (zone === undefined) return { kind: 'refused', status: 400, message: `Timezone information is mandatory for the scheduled ${action}` };
+  if (zone === undefined)
+    return { kind: 'refused', status: 400, message: `Timezone information is mandatory for the scheduled ${action}` };
   const offset = zone.toUpperCase() === 'Z' ? 'Z' : normaliseOffset(zone);
-  const at = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s ?? '00'}${frac ? `.${frac.padEnd(3, '0').slice(0, 3)}` : ''}${offset}`);
+  const at = Date.parse(
+    `${y}-${mo}-${d}T${h}:${mi}:${s ?? '00'}${frac ? `.${frac.padEnd(3, '0').slice(0, 3)}` : ''}${offset}`,
+  );
   if (Number.isNaN(at)) return unparsable;
   if (at < now) return { kind: 'refused', status: 422, message: `Cannot schedule ${action} in the past` };
   return { kind: 'ok', at, text: new Date(at).toISOString().replace('Z', '+00:00') };

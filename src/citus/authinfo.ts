@@ -61,4 +61,3 @@ export async function keepAuthinfo(client: Queryable, password: string | undefin
   }
   return action;
 }
-

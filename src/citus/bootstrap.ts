@@ -56,7 +56,10 @@ export async function bootstrapCitus(opts: CitusBootstrapOptions): Promise<Citus
         opts.connectAddress.port,
       ]);
     }
-    opts.logger.info({ action: 'citus-bootstrap', kind: install.kind, version: install.version, group: opts.citus.group }, 'Citus ready');
+    opts.logger.info(
+      { action: 'citus-bootstrap', kind: install.kind, version: install.version, group: opts.citus.group },
+      'Citus ready',
+    );
     return install;
   } finally {
     await db.end().catch(() => undefined);

@@ -19,10 +19,7 @@ export const COMPAT_SQL_PATH = fileURLToPath(new URL('../../sql/citus-compat.sql
  * when the server has Citus, otherwise (re)installs the stand-in, which is idempotent. Needs a
  * superuser connection that is not inside a transaction (the script brings its own).
  */
-export async function ensureCitus(
-  client: pg.Client | pg.PoolClient,
-  opts: { logger: Logger },
-): Promise<CitusInstall> {
+export async function ensureCitus(client: pg.Client | pg.PoolClient, opts: { logger: Logger }): Promise<CitusInstall> {
   const probe = await run(
     client,
     'probe citus',

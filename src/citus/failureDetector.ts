@@ -37,7 +37,12 @@ export function initialHealth(address: string): GroupHealth {
  * state's (the group was repointed) starts from a clean state, so an old primary's failures
  * never count against a new one.
  */
-export function nextHealth(prev: GroupHealth | undefined, address: string, result: ProbeResult, count: number): { health: GroupHealth; action: HealthAction } {
+export function nextHealth(
+  prev: GroupHealth | undefined,
+  address: string,
+  result: ProbeResult,
+  count: number,
+): { health: GroupHealth; action: HealthAction } {
   const state = prev === undefined || prev.address !== address ? initialHealth(address) : prev;
   if (result.ok) {
     const health = { ...initialHealth(address), seenUp: true };

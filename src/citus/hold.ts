@@ -26,7 +26,11 @@ export function desiredWithHeld(view: ClusterView, rows: MetadataRows, held: Rea
   return holdGroups(desiredTopology(view), rows, held);
 }
 
-export function holdGroups(desired: DesiredTopology, current: MetadataRows, held: ReadonlySet<number>): DesiredTopology {
+export function holdGroups(
+  desired: DesiredTopology,
+  current: MetadataRows,
+  held: ReadonlySet<number>,
+): DesiredTopology {
   if (held.size === 0) return desired;
   const pool = new Map(current.poolinfo.map((p) => [p.nodeid, p.poolinfo]));
   const frozen = (group: number): DesiredGroup => ({
@@ -34,7 +38,12 @@ export function holdGroups(desired: DesiredTopology, current: MetadataRows, held
     primary: { kind: 'keep', reason: 'on hold' },
     secondaries: current.nodes
       .filter((r) => r.groupid === group && r.noderole === 'secondary' && r.nodecluster === 'default')
-      .map((r) => ({ member: `nodeid ${r.nodeid}`, host: r.nodename, port: r.nodeport, poolinfo: pool.get(r.nodeid) ?? null }))
+      .map((r) => ({
+        member: `nodeid ${r.nodeid}`,
+        host: r.nodename,
+        port: r.nodeport,
+        poolinfo: pool.get(r.nodeid) ?? null,
+      }))
       .sort((a, b) => (a.member < b.member ? -1 : a.member > b.member ? 1 : 0)),
   });
   const groups = desired.groups.filter((g) => !held.has(g.group));

@@ -9,7 +9,6 @@ export function isTopologyEvent(event: DcsEvent): boolean {
   return event.group !== null && (event.name === KEY.leader || memberName(event.name) !== null);
 }
 
-
 const byName = (a: Member, b: Member): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 export class LiveView {

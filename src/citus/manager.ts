@@ -9,10 +9,22 @@ import { PostgresError, errorText } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { desiredWithHeld } from './hold.ts';
 import { LiveView, isTopologyEvent } from './liveView.ts';
-import { applyPlan, PlanStatementError, readMetadata, recoverPreparedTransactions, type MetadataRows } from './metadataStore.ts';
+import {
+  applyPlan,
+  PlanStatementError,
+  readMetadata,
+  recoverPreparedTransactions,
+  type MetadataRows,
+} from './metadataStore.ts';
 import { refuse } from './pauseRules.ts';
 import { WorkerWatch, type FailureOptions } from './workerWatch.ts';
-import { GroupPauses, type PauseAnswer, type PauseEvent, type PauseStats, type UnplannedPauseSettings } from './pause.ts';
+import {
+  GroupPauses,
+  type PauseAnswer,
+  type PauseEvent,
+  type PauseStats,
+  type UnplannedPauseSettings,
+} from './pause.ts';
 import { membershipBlocker } from './gate.ts';
 import { metadataViewOf, type MetadataView } from './metadataView.ts';
 import { DEFAULT_PLAN_OPTIONS, planMetadata, SQL, type Change, type PlanOptions } from './plan.ts';
@@ -321,7 +333,10 @@ export class CitusManager {
       if (this.phase !== 'running') return;
       // Given up for now: try again a retry_timeout later even if etcd stays quiet.
       if (errorText(err) !== this.lastGivenUp) {
-        this.logger.error({ action: 'reconcile', err: errorText(err), retryInMs: this.retryTimeoutMs }, 'reconcile keeps failing; will try again');
+        this.logger.error(
+          { action: 'reconcile', err: errorText(err), retryInMs: this.retryTimeoutMs },
+          'reconcile keeps failing; will try again',
+        );
       }
       this.lastGivenUp = errorText(err);
       if (this.retryTimer) clearTimeout(this.retryTimer);
@@ -362,8 +377,13 @@ export class CitusManager {
       this.logIgnored(desired.ignored);
       const wanted = JSON.stringify(desired.groups);
       // Planning is skipped while the topology is the one the cached rows were made to match.
-      const plan = wanted === this.settled ? { local: [], membership: [] } : planMetadata(desired, this.rows.nodes, this.rows.poolinfo, this.planOptions);
-      planned = plan.local.reduce((n, c) => n + c.statements.length, 0) + plan.membership.reduce((n, c) => n + c.statements.length, 0);
+      const plan =
+        wanted === this.settled
+          ? { local: [], membership: [] }
+          : planMetadata(desired, this.rows.nodes, this.rows.poolinfo, this.planOptions);
+      planned =
+        plan.local.reduce((n, c) => n + c.statements.length, 0) +
+        plan.membership.reduce((n, c) => n + c.statements.length, 0);
       // Phase 1: repoints and poolinfo, one transaction each; they contact no other node.
       for (const [i, change] of plan.local.entries()) {
         const last = i === plan.local.length - 1;
@@ -396,7 +416,13 @@ export class CitusManager {
       // Flags change behind our back (Citus's sync): a waiting phase 2 reads the rows again.
       if (waiting !== null) this.rows = null;
       this.settled = waiting === null ? wanted : null;
-      const result: ReconcileResult = { kind: 'applied', statements: applied, waiting, revision, durationMs: elapsed() };
+      const result: ReconcileResult = {
+        kind: 'applied',
+        statements: applied,
+        waiting,
+        revision,
+        durationMs: elapsed(),
+      };
       this.counters.reconciles++;
       this.counters.statementsApplied += applied.length;
       this.lastResult = result;
@@ -404,7 +430,10 @@ export class CitusManager {
       this.lastLoggedFailure = null;
       this.lastGivenUp = null;
       if (applied.length > 0) {
-        this.logger.info({ action: 'reconcile', statements: applied.length, revision, durationMs: result.durationMs }, 'pg_dist_node reconciled');
+        this.logger.info(
+          { action: 'reconcile', statements: applied.length, revision, durationMs: result.durationMs },
+          'pg_dist_node reconciled',
+        );
       }
       return result;
     } catch (err) {
@@ -424,7 +453,10 @@ export class CitusManager {
       // Once per change of reason: a failure that repeats on every retry says nothing new.
       const level = error.message === this.lastLoggedFailure ? 'debug' : 'warn';
       this.lastLoggedFailure = error.message;
-      this.logger[level]({ action: 'reconcile', err: error.message, planned, failedAt, revision }, 'reconcile failed; rolled back');
+      this.logger[level](
+        { action: 'reconcile', err: error.message, planned, failedAt, revision },
+        'reconcile failed; rolled back',
+      );
       return result;
     }
   }
@@ -439,13 +471,27 @@ export class CitusManager {
    * One change in its own transaction; with `readBack`, returns the rows as they are just before
    * its COMMIT (the last change of a run reads them once for all).
    */
-  private async applyChange(client: pg.Client, change: Change, done: number, planned: number, readBack: boolean): Promise<MetadataRows | null> {
+  private async applyChange(
+    client: pg.Client,
+    change: Change,
+    done: number,
+    planned: number,
+    readBack: boolean,
+  ): Promise<MetadataRows | null> {
     const rows = await applyPlan(
       client,
       change.statements,
       (s, i) =>
         this.logger.info(
-          { action: 'citus-metadata', kind: change.kind, group: change.group, step: done + i + 1, of: planned, sql: s.sql, params: s.params },
+          {
+            action: 'citus-metadata',
+            kind: change.kind,
+            group: change.group,
+            step: done + i + 1,
+            of: planned,
+            sql: s.sql,
+            params: s.params,
+          },
           s.why,
         ),
       { readBack },
@@ -457,11 +503,19 @@ export class CitusManager {
   /** Poolers a committed change registered are probed in the background; one that does not answer is logged. */
   private checkPoolers(change: Change): void {
     for (const s of change.statements) {
-      const value = s.sql === SQL.insertPoolinfoByAddress ? s.params[2] : s.sql === SQL.insertPoolinfo || s.sql === SQL.updatePoolinfo ? s.params[1] : null;
+      const value =
+        s.sql === SQL.insertPoolinfoByAddress
+          ? s.params[2]
+          : s.sql === SQL.insertPoolinfo || s.sql === SQL.updatePoolinfo
+            ? s.params[1]
+            : null;
       if (typeof value !== 'string') continue;
       void probePooler(value).then((problem) => {
         if (problem !== null) {
-          this.logger.warn({ action: 'citus-pooler', group: change.group, poolinfo: value, reason: problem }, 'pooler in pg_dist_poolinfo cannot be reached');
+          this.logger.warn(
+            { action: 'citus-pooler', group: change.group, poolinfo: value, reason: problem },
+            'pooler in pg_dist_poolinfo cannot be reached',
+          );
         }
       });
     }
@@ -479,11 +533,19 @@ export class CitusManager {
       try {
         client = await this.connectFn();
         client.on('error', () => undefined);
-        await client.query("SELECT pg_catalog.set_config('statement_timeout', $1, false)", [String(RECOVERY_TIMEOUT_MS)]);
+        await client.query("SELECT pg_catalog.set_config('statement_timeout', $1, false)", [
+          String(RECOVERY_TIMEOUT_MS),
+        ]);
         const recovered = await recoverPreparedTransactions(client);
-        this.logger.info({ action: 'recover-prepared', group, recovered }, 'prepared transactions recovered after a worker repoint');
+        this.logger.info(
+          { action: 'recover-prepared', group, recovered },
+          'prepared transactions recovered after a worker repoint',
+        );
       } catch (err) {
-        this.logger.warn({ action: 'recover-prepared', group, err: errorText(err) }, 'could not recover prepared transactions; Citus retries within a minute');
+        this.logger.warn(
+          { action: 'recover-prepared', group, err: errorText(err) },
+          'could not recover prepared transactions; Citus retries within a minute',
+        );
       } finally {
         await client?.end().catch(() => undefined);
       }
@@ -568,7 +630,10 @@ export class CitusManager {
     const text = JSON.stringify(ignored);
     if (text === this.lastIgnored) return;
     this.lastIgnored = text;
-    for (const i of ignored) this.logger.warn({ action: 'citus-ignore', group: i.group, member: i.member, reason: i.reason }, 'member left out of pg_dist_node');
+    for (const i of ignored)
+      this.logger.warn(
+        { action: 'citus-ignore', group: i.group, member: i.member, reason: i.reason },
+        'member left out of pg_dist_node',
+      );
   }
 }
-

@@ -39,7 +39,11 @@ export function coordinatorEndpoint(view: ClusterView): { name: string; url: str
 }
 
 /** Sends one event to the coordinator leader and waits for its answer at most `timeoutMs`. Never throws. */
-export async function notifyCoordinator(view: ClusterView, body: CitusEventBody, timeoutMs: number): Promise<NotifyOutcome> {
+export async function notifyCoordinator(
+  view: ClusterView,
+  body: CitusEventBody,
+  timeoutMs: number,
+): Promise<NotifyOutcome> {
   const target = coordinatorEndpoint(view);
   if ('why' in target) return { kind: 'noCoordinator', why: target.why };
   const started = performance.now();
@@ -52,7 +56,14 @@ export async function notifyCoordinator(view: ClusterView, body: CitusEventBody,
       signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await response.text();
-    return { kind: 'answered', ok: response.ok, status: response.status, message: answerMessage(text), coordinator: target.name, ms: ms() };
+    return {
+      kind: 'answered',
+      ok: response.ok,
+      status: response.status,
+      message: answerMessage(text),
+      coordinator: target.name,
+      ms: ms(),
+    };
   } catch (err) {
     return { kind: 'failed', error: errorText(err), coordinator: target.name, ms: ms() };
   }

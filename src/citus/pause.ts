@@ -7,7 +7,15 @@ import { hostPortFromUrl } from '../dcs/memberUrl.ts';
 import type { ClusterView, DcsEvent } from '../dcs/types.ts';
 import type { Logger } from '../log.ts';
 import type { PlanOptions } from './plan.ts';
-import { checkEvent, checkLeader, checkRunningLeader, groupOf, refuse, type PauseAnswer, type PauseEvent } from './pauseRules.ts';
+import {
+  checkEvent,
+  checkLeader,
+  checkRunningLeader,
+  groupOf,
+  refuse,
+  type PauseAnswer,
+  type PauseEvent,
+} from './pauseRules.ts';
 import { PauseTransaction, type PauseConnection } from './pauseTxn.ts';
 import { errorText } from '../errors.ts';
 
@@ -125,7 +133,10 @@ export class GroupPauses {
   stats(): PauseStats {
     return {
       open: [...this.pauses.keys()].sort((a, b) => a - b),
-      held: [...this.pauses.values()].filter((p) => p.state === 'held' || p.state === 'committing').map((p) => p.group).sort((a, b) => a - b),
+      held: [...this.pauses.values()]
+        .filter((p) => p.state === 'held' || p.state === 'committing')
+        .map((p) => p.group)
+        .sort((a, b) => a - b),
       ...this.counters,
       durationsMs: [...this.durations],
       maxDurationMs: this.maxDuration,
@@ -162,7 +173,13 @@ export class GroupPauses {
         const lost = events.some((e) => e.group === group && e.name === KEY.leader && e.type === 'delete');
         // A batch may carry the loss and the next leader's key together: nothing to cover then.
         if (lost && groupOf(view, group)?.leader == null) {
-          this.openUnplanned(group, 'leader key vanished', null, this.unplanned.timeout * 1000, this.unplanned.cooldownMs);
+          this.openUnplanned(
+            group,
+            'leader key vanished',
+            null,
+            this.unplanned.timeout * 1000,
+            this.unplanned.cooldownMs,
+          );
         }
       } else if (pause.cause.kind === 'unplanned') {
         this.finishUnplannedIfLed(pause);
@@ -192,9 +209,20 @@ export class GroupPauses {
         ? { ok: true, message: `group ${event.group} is already paused; its deadline stays (${left} ms left)` }
         : refuse('failed', `group ${event.group}: the pause in progress could not hold its locks`);
     }
-    const pause = this.createPause(event.group, { kind: 'planned', requestedBy: event.leader }, event.timeout * 1000, event.cooldown);
+    const pause = this.createPause(
+      event.group,
+      { kind: 'planned', requestedBy: event.leader },
+      event.timeout * 1000,
+      event.cooldown,
+    );
     this.logger.info(
-      { action: 'pause-open', group: event.group, member: event.leader, timeoutMs: pause.timeoutMs, cooldownMs: pause.cooldownMs },
+      {
+        action: 'pause-open',
+        group: event.group,
+        member: event.leader,
+        timeoutMs: pause.timeoutMs,
+        cooldownMs: pause.cooldownMs,
+      },
       'before_demote: pausing writes to the group',
     );
     const error = await this.open(pause);
@@ -209,7 +237,9 @@ export class GroupPauses {
     // The sender's member key may reach us a little after its request: wait for it, bounded.
     const check = await this.waitForView(() => {
       const view = this.view();
-      return view === null ? refuse('unavailable', 'the Citus manager is not running') : checkRunningLeader(view, event.group, event.leader);
+      return view === null
+        ? refuse('unavailable', 'the Citus manager is not running')
+        : checkRunningLeader(view, event.group, event.leader);
     });
     if (check !== null) return this.ignore(event, check);
     const pause = this.pauses.get(event.group);
@@ -218,13 +248,17 @@ export class GroupPauses {
       this.metadataChanged(event.group);
       return { ok: true, message: `group ${event.group} was not paused; the reconcile will register ${event.leader}` };
     }
-    if (!(await pause.opened)) return refuse('failed', `group ${event.group}: the pause ended before its locks were held`);
+    if (!(await pause.opened))
+      return refuse('failed', `group ${event.group}: the pause ended before its locks were held`);
     return this.complete(pause, `after_promote from ${event.leader}`);
   }
 
   private ignore(event: PauseEvent, answer: PauseAnswer): PauseAnswer {
     const reason = answer.message;
-    this.logger.warn({ action: 'pause-ignore', type: event.type, group: event.group, member: event.leader, reason }, 'citus event ignored');
+    this.logger.warn(
+      { action: 'pause-ignore', type: event.type, group: event.group, member: event.leader, reason },
+      'citus event ignored',
+    );
     return answer;
   }
 
@@ -259,7 +293,12 @@ export class GroupPauses {
   ): void {
     const pause = this.createPause(group, { kind: 'unplanned', trigger, deadAddress }, timeoutMs, cooldownMs);
     this.logger.warn(
-      { action: 'pause-open', group, reason: detail === undefined ? trigger : `${trigger}: ${detail}`, timeoutMs: pause.timeoutMs },
+      {
+        action: 'pause-open',
+        group,
+        reason: detail === undefined ? trigger : `${trigger}: ${detail}`,
+        timeoutMs: pause.timeoutMs,
+      },
       'worker primary lost: pausing writes to the group until a new leader runs',
     );
     void this.open(pause).then((error) => {
@@ -300,7 +339,8 @@ export class GroupPauses {
         cooldownMs: Math.round(cooldownMs),
         planOptions: this.planOptions,
         logger: this.logger,
-        onStatement: (s, i, of) => this.logger.info({ action: 'citus-metadata', group, step: i + 1, of, sql: s.sql, params: s.params }, s.why),
+        onStatement: (s, i, of) =>
+          this.logger.info({ action: 'citus-metadata', group, step: i + 1, of, sql: s.sql, params: s.params }, s.why),
       }),
       opened,
       resolveOpened,
@@ -309,7 +349,10 @@ export class GroupPauses {
     };
     // The deadline holds whatever else happens: even a statement still running is cut short.
     pause.timer = setTimeout(() => {
-      void this.rollback(pause, `deadline of ${pause.timeoutMs} ms reached without ${pause.cause.kind === 'planned' ? 'after_promote' : 'a new running leader'}`);
+      void this.rollback(
+        pause,
+        `deadline of ${pause.timeoutMs} ms reached without ${pause.cause.kind === 'planned' ? 'after_promote' : 'a new running leader'}`,
+      );
     }, pause.timeoutMs);
     this.pauses.set(group, pause);
     this.counters.opened++;
@@ -338,7 +381,13 @@ export class GroupPauses {
       pause.state = 'held';
       pause.resolveOpened(true);
       this.logger.info(
-        { action: 'pause-held', group, nodeid: result.nodeid, method: result.method, ms: Math.round(performance.now() - pause.startedAt) },
+        {
+          action: 'pause-held',
+          group,
+          nodeid: result.nodeid,
+          method: result.method,
+          ms: Math.round(performance.now() - pause.startedAt),
+        },
         'group paused: writes routed to it wait',
       );
       return null;
@@ -374,12 +423,23 @@ export class GroupPauses {
       if (done.moved) this.repointed(group);
       const ms = this.finish(pause, 'committed');
       this.logger.info(
-        { action: 'pause-commit', group, reason: why, member: done.target.member, statements: done.statements, durationMs: ms },
+        {
+          action: 'pause-commit',
+          group,
+          reason: why,
+          member: done.target.member,
+          statements: done.statements,
+          durationMs: ms,
+        },
         'group resumed on its new primary',
       );
-      return { ok: true, message: `group ${group} now points at ${done.target.host}:${done.target.port}; paused ${ms} ms` };
+      return {
+        ok: true,
+        message: `group ${group} now points at ${done.target.host}:${done.target.port}; paused ${ms} ms`,
+      };
     } catch (err) {
-      const reason = pause.ending !== null ? 'the pause was rolled back while committing' : `could not repoint: ${errorText(err)}`;
+      const reason =
+        pause.ending !== null ? 'the pause was rolled back while committing' : `could not repoint: ${errorText(err)}`;
       await this.rollback(pause, `${why}: ${reason}`);
       return refuse('failed', `group ${group}: ${reason}`);
     }
@@ -433,4 +493,3 @@ export class GroupPauses {
     }
   }
 }
-

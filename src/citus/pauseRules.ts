@@ -39,7 +39,11 @@ export type PauseRefusal =
 
 export type PauseAnswer = { ok: true; message: string } | { ok: false; refusal: PauseRefusal; message: string };
 
-export const refuse = (refusal: PauseRefusal, message: string): PauseAnswer & { ok: false } => ({ ok: false, refusal, message });
+export const refuse = (refusal: PauseRefusal, message: string): PauseAnswer & { ok: false } => ({
+  ok: false,
+  refusal,
+  message,
+});
 
 export function groupOf(view: ClusterView | null, group: number): GroupView | undefined {
   return view?.groups.find((g) => g.group === group);
@@ -49,10 +53,12 @@ export function groupOf(view: ClusterView | null, group: number): GroupView | un
 export function checkEvent(event: PauseEvent): PauseAnswer | null {
   const e = event as Partial<Record<keyof PauseEvent, unknown>>;
   const bad = (message: string) => refuse('malformed', message);
-  if (e.type !== 'before_demote' && e.type !== 'after_promote') return bad(`unknown event type ${JSON.stringify(e.type)}`);
+  if (e.type !== 'before_demote' && e.type !== 'after_promote')
+    return bad(`unknown event type ${JSON.stringify(e.type)}`);
   if (typeof e.group !== 'number' || !Number.isInteger(e.group)) return bad('group must be an integer');
   if (typeof e.leader !== 'string' || e.leader === '') return bad('leader must be a member name');
-  if (typeof e.timeout !== 'number' || !Number.isFinite(e.timeout) || e.timeout <= 0) return bad('timeout must be a positive number of seconds');
+  if (typeof e.timeout !== 'number' || !Number.isFinite(e.timeout) || e.timeout <= 0)
+    return bad('timeout must be a positive number of seconds');
   if (typeof e.cooldown !== 'number' || !Number.isFinite(e.cooldown) || e.cooldown < 0) {
     return bad('cooldown must be a number of milliseconds');
   }
@@ -65,7 +71,11 @@ export function checkLeader(view: ClusterView, group: number, member: string): P
   const g = groupOf(view, group);
   if (g === undefined) return refuse('unknown-group', `group ${group} is unknown`);
   const leader = g.leader?.name ?? null;
-  if (leader !== member) return refuse('not-the-leader', `${member} is not the leader of group ${group} (the leader is ${leader ?? 'nobody'})`);
+  if (leader !== member)
+    return refuse(
+      'not-the-leader',
+      `${member} is not the leader of group ${group} (the leader is ${leader ?? 'nobody'})`,
+    );
   return null;
 }
 

@@ -86,7 +86,10 @@ export class PauseTransaction {
     this.row = row;
     this.method = r.can_pause === true ? 'pause' : 'rename';
     if (this.method === 'pause') {
-      await this.query('SELECT pg_catalog.citus_pause_node_within_txn($1, true, $2)', [row.nodeid, this.opts.cooldownMs]);
+      await this.query('SELECT pg_catalog.citus_pause_node_within_txn($1, true, $2)', [
+        row.nodeid,
+        this.opts.cooldownMs,
+      ]);
     } else {
       await this.query('SELECT pg_catalog.citus_update_node($1, $2, $3, true, $4)', [
         row.nodeid,
@@ -107,18 +110,27 @@ export class PauseTransaction {
   async commitRepoint(view: ClusterView): Promise<CommitResult> {
     const group = this.opts.group;
     const rows = await readMetadata(this);
-    const others = new Set([...rows.nodes.map((r) => r.groupid), ...view.groups.map((g) => g.group ?? -1)].filter((g) => g !== group));
+    const others = new Set(
+      [...rows.nodes.map((r) => r.groupid), ...view.groups.map((g) => g.group ?? -1)].filter((g) => g !== group),
+    );
     const probe = planWithHeld(view, rows, others, this.opts.planOptions);
     const target = probe.desired.groups.find((g) => g.group === group)?.primary;
     if (target?.kind !== 'node') throw new Error(`etcd shows no running primary for group ${group}`);
     // After the rename, plan from the address before the pause: a promoted secondary is then a
     // swap of addresses, as in any reconcile. Back on the same node, plan from the rename.
-    const plan = this.method === 'rename' ? planWithHeld(view, beforeRename(rows, this.row, target.node), others, this.opts.planOptions) : probe;
-    const statements = plan.plan.local.filter((c) => c.kind === 'repoint' && c.group === group).flatMap((c) => c.statements);
+    const plan =
+      this.method === 'rename'
+        ? planWithHeld(view, beforeRename(rows, this.row, target.node), others, this.opts.planOptions)
+        : probe;
+    const statements = plan.plan.local
+      .filter((c) => c.kind === 'repoint' && c.group === group)
+      .flatMap((c) => c.statements);
     await runStatements(this, statements, (s, i) => this.opts.onStatement?.(s, i, statements.length));
     // Committing the temporary name would send every write to a host that does not exist.
     const after = await readMetadata(this);
-    const primary = after.nodes.find((r) => r.groupid === group && r.noderole === 'primary' && r.nodecluster === 'default');
+    const primary = after.nodes.find(
+      (r) => r.groupid === group && r.noderole === 'primary' && r.nodecluster === 'default',
+    );
     if (primary === undefined || primary.nodename !== target.node.host || primary.nodeport !== target.node.port) {
       throw new Error(`the plan did not move the primary row to ${target.node.host}:${target.node.port}`);
     }
@@ -135,7 +147,14 @@ export class PauseTransaction {
     if (conn === null) return;
     let done = false;
     if (this.inFlight === 0) {
-      done = await withTimeout(conn.query('ROLLBACK').then(() => true, () => false), ROLLBACK_GRACE_MS, false);
+      done = await withTimeout(
+        conn.query('ROLLBACK').then(
+          () => true,
+          () => false,
+        ),
+        ROLLBACK_GRACE_MS,
+        false,
+      );
     }
     if (!done && this.pid !== null) await this.terminate(this.pid);
     await this.close();
@@ -145,7 +164,12 @@ export class PauseTransaction {
   async close(): Promise<void> {
     const conn = this.conn;
     this.conn = null;
-    if (conn !== null) await withTimeout(conn.end().catch(() => undefined), ROLLBACK_GRACE_MS, undefined);
+    if (conn !== null)
+      await withTimeout(
+        conn.end().catch(() => undefined),
+        ROLLBACK_GRACE_MS,
+        undefined,
+      );
   }
 
   /** Statements on the pause's connection, counted while in flight. */
@@ -180,9 +204,16 @@ export class PauseTransaction {
 }
 
 /** The rows with the paused primary row back at its address from before the rename. */
-function beforeRename(rows: MetadataRows, row: { nodeid: number; host: string; port: number } | null, target: { host: string; port: number }): MetadataRows {
+function beforeRename(
+  rows: MetadataRows,
+  row: { nodeid: number; host: string; port: number } | null,
+  target: { host: string; port: number },
+): MetadataRows {
   if (row === null || (row.host === target.host && row.port === target.port)) return rows;
-  return { ...rows, nodes: rows.nodes.map((r) => (r.nodeid === row.nodeid ? { ...r, nodename: row.host, nodeport: row.port } : r)) };
+  return {
+    ...rows,
+    nodes: rows.nodes.map((r) => (r.nodeid === row.nodeid ? { ...r, nodename: row.host, nodeport: row.port } : r)),
+  };
 }
 
 export function withTimeout<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {

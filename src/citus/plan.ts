@@ -208,31 +208,63 @@ function planRepoints(
     if (holder !== undefined && holder !== r && holder.groupid === g) {
       const temp = state.placeholder(r);
       statements.push(
-        update(r, temp, r.nodeport, options.force, `group ${g}: move primary nodeid ${r.nodeid} from ${rowAddr(r)} to a temporary name, its address goes to secondary nodeid ${holder.nodeid}`),
+        update(
+          r,
+          temp,
+          r.nodeport,
+          options.force,
+          `group ${g}: move primary nodeid ${r.nodeid} from ${rowAddr(r)} to a temporary name, its address goes to secondary nodeid ${holder.nodeid}`,
+        ),
       );
       state.move(r, temp, r.nodeport);
       statements.push(
-        update(holder, from.host, from.port, false, `group ${g}: secondary nodeid ${holder.nodeid} (${p.member}, promoted) now stands for the former primary ${show(from.host, from.port)}`),
+        update(
+          holder,
+          from.host,
+          from.port,
+          false,
+          `group ${g}: secondary nodeid ${holder.nodeid} (${p.member}, promoted) now stands for the former primary ${show(from.host, from.port)}`,
+        ),
       );
       state.move(holder, from.host, from.port);
       swapped = holder;
     } else if (holder !== undefined && holder !== r) {
       const temp = state.placeholder(holder);
       statements.push(
-        update(holder, temp, holder.nodeport, false, `group ${holder.groupid}: park secondary nodeid ${holder.nodeid} ${rowAddr(holder)} under a temporary name, group ${g}'s primary needs the address`),
+        update(
+          holder,
+          temp,
+          holder.nodeport,
+          false,
+          `group ${holder.groupid}: park secondary nodeid ${holder.nodeid} ${rowAddr(holder)} under a temporary name, group ${g}'s primary needs the address`,
+        ),
       );
       state.move(holder, temp, holder.nodeport);
     }
     statements.push(
-      update(r, p.host, p.port, options.force, `group ${g}: repoint primary nodeid ${r.nodeid} from ${show(from.host, from.port)} to ${show(p.host, p.port)} (${p.member})`),
+      update(
+        r,
+        p.host,
+        p.port,
+        options.force,
+        `group ${g}: repoint primary nodeid ${r.nodeid} from ${show(from.host, from.port)} to ${show(p.host, p.port)} (${p.member})`,
+      ),
     );
     state.move(r, p.host, p.port);
-    statements.push(...state.setPool(r.nodeid, p.poolinfo, `group ${g}: poolinfo of primary nodeid ${r.nodeid} follows ${p.member}`));
+    statements.push(
+      ...state.setPool(r.nodeid, p.poolinfo, `group ${g}: poolinfo of primary nodeid ${r.nodeid} follows ${p.member}`),
+    );
     if (swapped !== null) {
       // The swapped row now stands for the former primary: its pooler, as etcd or the old row says.
       const old = desiredByGroup.get(g)?.secondaries.find((s) => keyOf(s.host, s.port) === keyOf(from.host, from.port));
       const want = old !== undefined ? old.poolinfo : formerPool;
-      statements.push(...state.setPool(swapped.nodeid, want, `group ${g}: poolinfo of secondary nodeid ${swapped.nodeid} follows the former primary`));
+      statements.push(
+        ...state.setPool(
+          swapped.nodeid,
+          want,
+          `group ${g}: poolinfo of secondary nodeid ${swapped.nodeid} follows the former primary`,
+        ),
+      );
     }
     out.push({ kind: 'repoint', group: g, statements });
   }
@@ -282,7 +314,8 @@ function planMembership(
       const k = keyOf(s.host, s.port);
       if (claimed.has(k)) continue;
       const holder = state.at(s.host, s.port);
-      const mine = holder !== undefined && holder.groupid === g && holder.noderole === 'secondary' && !kept.has(holder.nodeid);
+      const mine =
+        holder !== undefined && holder.groupid === g && holder.noderole === 'secondary' && !kept.has(holder.nodeid);
       if (mine) {
         claimed.add(k);
         kept.add(holder.nodeid);
@@ -350,7 +383,8 @@ function planPoolinfo(
   const out: Statement[] = [];
   const known = new Set(state.rows.map((r) => r.nodeid));
   for (const nodeid of [...state.pool.keys()].sort((a, b) => a - b)) {
-    if (!known.has(nodeid)) out.push(...state.setPool(nodeid, null, `nodeid ${nodeid} is not in pg_dist_node: drop its poolinfo`));
+    if (!known.has(nodeid))
+      out.push(...state.setPool(nodeid, null, `nodeid ${nodeid} is not in pg_dist_node: drop its poolinfo`));
   }
   for (const r of state.rows) {
     if (!isManagedRow(r)) continue;

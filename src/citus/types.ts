@@ -41,9 +41,7 @@ export interface DesiredNode {
  * not yet running as primary or unreadable: the row stays as it is, because removing a worker's
  * primary row would drop its shards from the cluster.
  */
-export type DesiredPrimary =
-  | { kind: 'node'; node: DesiredNode }
-  | { kind: 'keep'; reason: string };
+export type DesiredPrimary = { kind: 'node'; node: DesiredNode } | { kind: 'keep'; reason: string };
 
 export interface DesiredGroup {
   group: number;

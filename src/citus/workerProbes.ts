@@ -85,7 +85,10 @@ export class WorkerProbes {
         const connecting = this.opts.connect(t.host, t.port);
         // A connection that opens after the deadline is closed, not leaked.
         conn = await withDeadline(connecting, this.opts.timeoutMs, 'connect').catch((err: unknown) => {
-          void connecting.then((late) => late.end().catch(() => undefined), () => undefined);
+          void connecting.then(
+            (late) => late.end().catch(() => undefined),
+            () => undefined,
+          );
           throw err;
         });
         if (this.stopped) {

@@ -66,12 +66,21 @@ export class WorkerWatch {
     const log = this.opts.logger;
     if (action.kind === 'suspect') {
       if (!settings.pauseOnFailure) {
-        log.warn({ action: 'worker-probe', group: target.group, reason: action.reason }, 'worker primary does not answer (pausing is off)');
+        log.warn(
+          { action: 'worker-probe', group: target.group, reason: action.reason },
+          'worker primary does not answer (pausing is off)',
+        );
       } else if (this.opts.pauses.pauseFailedWorker(target.group, address, action.reason, settings.timeoutMs)) {
-        log.warn({ action: 'worker-probe', group: target.group, reason: action.reason }, 'worker primary does not answer: its writes wait');
+        log.warn(
+          { action: 'worker-probe', group: target.group, reason: action.reason },
+          'worker primary does not answer: its writes wait',
+        );
       }
     } else if (action.kind === 'unreachable') {
-      log.warn({ action: 'worker-probe', group: target.group, reason: action.reason }, 'cannot probe the worker primary: a failure will not pause its writes until a probe succeeds');
+      log.warn(
+        { action: 'worker-probe', group: target.group, reason: action.reason },
+        'cannot probe the worker primary: a failure will not pause its writes until a probe succeeds',
+      );
     } else if (action.kind === 'recovered') {
       log.info({ action: 'worker-probe', group: target.group, member: address }, 'worker primary answers again');
       this.opts.pauses.workerAnswers(target.group);

@@ -18,15 +18,24 @@ export function registerList(program: Command): void {
     .command('list')
     .description('list the members of a cluster (every Citus group) as patronictl list does')
     .argument('[scope]', 'cluster name (default: scope of the configuration)')
-    .option('-c, --config <file>', 'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)')
+    .option(
+      '-c, --config <file>',
+      'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)',
+    )
     .option('-f, --format <format>', 'output format: pretty, json, yaml or tsv', 'pretty')
     .option('--group <n>', 'only this Citus group', parseGroupOption)
     .option('-e, --extended', 'always show Pending restart, Scheduled restart and Tags; Pooler when a member has one')
     .action(async (scope: string | undefined, flags: ListFlags) => {
       const format = parseListFormat(flags.format);
-      if (format === null) throw new ShardherdError(`unknown format ${JSON.stringify(flags.format)}: expected pretty, json, yaml or tsv`);
+      if (format === null)
+        throw new ShardherdError(`unknown format ${JSON.stringify(flags.format)}: expected pretty, json, yaml or tsv`);
       const reading = await readCluster({ configPath: flags.config, scope, group: flags.group });
-      const listing = listRows(reading.view, { scope: reading.scope, citus: reading.citus, group: reading.group, extended: flags.extended === true });
+      const listing = listRows(reading.view, {
+        scope: reading.scope,
+        citus: reading.citus,
+        group: reading.group,
+        extended: flags.extended === true,
+      });
       process.stdout.write(formatListing(listing, format));
     });
 }

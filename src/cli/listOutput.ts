@@ -54,7 +54,9 @@ export function formatListing(listing: MemberListing, format: OutputFormat): str
       // The document ends with a newline and is printed as a line, hence the empty last line.
       return YAML.stringify(memberObjects(listing), YAML_OPTIONS) + '\n';
     case 'tsv':
-      return [listing.columns, ...listing.rows.map((row) => row.map((cell) => cellText(cell, true)))].map((r) => r.join('\t') + '\n').join('');
+      return [listing.columns, ...listing.rows.map((row) => row.map((cell) => cellText(cell, true)))]
+        .map((r) => r.join('\t') + '\n')
+        .join('');
     case 'pretty':
     case 'topology': {
       const skip = listing.tableSkip;

@@ -154,11 +154,14 @@ export function listRows(view: ClusterView, options: ListRowsOptions): MemberLis
   if (options.extended && poolers) columns.push('Pooler');
   // host:port only when the port tells members apart or is not the default.
   const withPort =
-    addressed.some((m) => m.port !== undefined && m.port !== 5432) || new Set(addressed.map((m) => m.host)).size < addressed.length;
+    addressed.some((m) => m.port !== undefined && m.port !== 5432) ||
+    new Set(addressed.map((m) => m.host)).size < addressed.length;
 
   const rows: Cell[][] = [];
   for (const g of groups) {
-    const ordered = options.topology ? topologyOrder(g.summary.members) : g.summary.members.map((member) => ({ member, level: 0 }));
+    const ordered = options.topology
+      ? topologyOrder(g.summary.members)
+      : g.summary.members.map((member) => ({ member, level: 0 }));
     for (const { member: m, level } of ordered) {
       const values: Record<string, Cell> = {
         Cluster: options.scope,

@@ -51,12 +51,18 @@ export function selectMembers(view: ClusterView, names: string[], role: RoleFilt
     for (const name of names) {
       const found = all.filter((t) => t.name === name);
       if (found.length === 0) throw new ShardherdError(`${name} is not a member of the cluster`);
-      if (found.length > 1) throw new ShardherdError(`${name} is a member of groups ${found.map((t) => t.group).join(' and ')}: give --group`);
+      if (found.length > 1)
+        throw new ShardherdError(
+          `${name} is a member of groups ${found.map((t) => t.group).join(' and ')}: give --group`,
+        );
       if (!chosen.includes(found[0]!)) chosen.push(found[0]!);
     }
   }
   if (role !== 'any') chosen = chosen.filter((t) => (role === 'primary') === (t.leader || isPrimaryRole(t.role)));
-  if (chosen.length === 0) throw new ShardherdError(names.length > 0 ? `none of ${names.join(', ')} has role ${role}` : `no member has role ${role}`);
+  if (chosen.length === 0)
+    throw new ShardherdError(
+      names.length > 0 ? `none of ${names.join(', ')} has role ${role}` : `no member has role ${role}`,
+    );
   for (const t of chosen) if (t.apiUrl === '') throw new ShardherdError(`${t.name} publishes no api_url`);
   return chosen;
 }
@@ -74,7 +80,10 @@ export function describeTarget(t: TargetMember): string {
 export async function confirmPlan(verb: string, targets: TargetMember[], force: boolean, extra = ''): Promise<void> {
   if (force) return;
   process.stderr.write(`Will ${verb}${extra}:\n${targets.map(describeTarget).join('\n')}\n`);
-  if (!process.stdin.isTTY) throw new ShardherdError(`not ${verb.split(' ')[0]}ing: stdin is not a terminal, so nobody confirmed; pass --force`);
+  if (!process.stdin.isTTY)
+    throw new ShardherdError(
+      `not ${verb.split(' ')[0]}ing: stdin is not a terminal, so nobody confirmed; pass --force`,
+    );
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = (await rl.question(`Are you sure? [y/N] `)).trim();
@@ -90,7 +99,13 @@ export interface PostResult {
 }
 
 /** POSTs `body` (JSON) to `path` of the member's REST API; status 0 when it did not answer. */
-export async function postToMember(t: TargetMember, path: string, body: unknown, timeoutMs: number, method: 'POST' | 'DELETE' = 'POST'): Promise<PostResult> {
+export async function postToMember(
+  t: TargetMember,
+  path: string,
+  body: unknown,
+  timeoutMs: number,
+  method: 'POST' | 'DELETE' = 'POST',
+): Promise<PostResult> {
   try {
     const res = await fetch(apiEndpoint(t.apiUrl, path), {
       method,
@@ -101,6 +116,9 @@ export async function postToMember(t: TargetMember, path: string, body: unknown,
     return { status: res.status, text: (await res.text()).replace(/\s+/g, ' ').trim() };
   } catch (err) {
     const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-    return { status: 0, text: `no answer from ${t.apiUrl}${cause || (err instanceof Error ? `: ${err.message}` : '')}` };
+    return {
+      status: 0,
+      text: `no answer from ${t.apiUrl}${cause || (err instanceof Error ? `: ${err.message}` : '')}`,
+    };
   }
 }

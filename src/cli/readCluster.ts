@@ -31,7 +31,9 @@ export function parseGroupOption(value: string): number {
 }
 
 function configPathFrom(options: ReadClusterOptions, env: NodeJS.ProcessEnv): string {
-  const path = [options.configPath, env.SHARDHERD_CONFIG, env.PATRONICTL_CONFIG_FILE].find((p) => p !== undefined && p !== '');
+  const path = [options.configPath, env.SHARDHERD_CONFIG, env.PATRONICTL_CONFIG_FILE].find(
+    (p) => p !== undefined && p !== '',
+  );
   if (path === undefined) throw new ShardherdError('no configuration: pass -c FILE or set SHARDHERD_CONFIG');
   return path;
 }
@@ -47,7 +49,10 @@ function loadConfigLine(path: string, env: NodeJS.ProcessEnv): CtlConfig {
 }
 
 /** Reads the cluster (every group of a Citus cluster, or the one asked for) with one etcd range read. */
-export async function readCluster(options: ReadClusterOptions, env: NodeJS.ProcessEnv = process.env): Promise<ClusterReading> {
+export async function readCluster(
+  options: ReadClusterOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ClusterReading> {
   const path = configPathFrom(options, env);
   const config = loadConfigLine(path, env);
   const scope = options.scope ?? config.scope;
@@ -73,7 +78,10 @@ export async function readCluster(options: ReadClusterOptions, env: NodeJS.Proce
   } catch (err) {
     if (!(err instanceof DcsError)) throw err;
     const reason = err.message.replace(/\s+/g, ' ');
-    throw new ShardherdError(`cannot read cluster ${scope} from etcd (${config.etcd3.hosts.join(', ')}) within retry_timeout ${config.retryTimeout} s: ${reason}`, { cause: err });
+    throw new ShardherdError(
+      `cannot read cluster ${scope} from etcd (${config.etcd3.hosts.join(', ')}) within retry_timeout ${config.retryTimeout} s: ${reason}`,
+      { cause: err },
+    );
   } finally {
     dcs.close();
   }

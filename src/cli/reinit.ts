@@ -16,21 +16,31 @@ export function registerReinit(program: Command): void {
     .command('reinit')
     .description('reinitialize members: remove their data directory and clone it again from the leader')
     .argument('<members...>', 'member names (never the leader)')
-    .option('-c, --config <file>', 'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)')
+    .option(
+      '-c, --config <file>',
+      'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)',
+    )
     .option('--group <n>', 'only this Citus group', parseGroupOption)
     .option('--force', 'do not ask for confirmation (and cancel nothing: a running task still refuses)')
     .action(async (members: string[], flags: ReinitFlags) => {
       if (members.length === 0) throw new ShardherdError('name the members to reinitialize');
       const reading = await readCluster({ configPath: flags.config, group: flags.group });
       const targets = selectMembers(reading.view, members, 'any');
-      await confirmPlan('reinitialize', targets, flags.force === true, ' (their data directories are removed and cloned again)');
+      await confirmPlan(
+        'reinitialize',
+        targets,
+        flags.force === true,
+        ' (their data directories are removed and cloned again)',
+      );
       let failed = false;
       for (const t of targets) {
         const r = await postToMember(t, '/reinitialize', { force: flags.force === true }, 30_000);
         if (r.status === 200) process.stdout.write(`Success: reinitialize for member ${t.name}\n`);
         else {
           failed = true;
-          process.stdout.write(`Failed: reinitialize for member ${t.name}: ${r.status === 0 ? '' : `${r.status} `}${r.text}\n`);
+          process.stdout.write(
+            `Failed: reinitialize for member ${t.name}: ${r.status === 0 ? '' : `${r.status} `}${r.text}\n`,
+          );
         }
       }
       if (failed) process.exitCode = 1;

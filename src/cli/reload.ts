@@ -15,7 +15,10 @@ export function registerReload(program: Command): void {
     .command('reload')
     .description('reload the configuration file on members (all members of the cluster or group when none is named)')
     .argument('[members...]', 'member names')
-    .option('-c, --config <file>', 'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)')
+    .option(
+      '-c, --config <file>',
+      'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)',
+    )
     .option('--group <n>', 'only this Citus group', parseGroupOption)
     .option('--force', 'do not ask for confirmation')
     .action(async (members: string[], flags: ReloadFlags) => {
@@ -25,10 +28,13 @@ export function registerReload(program: Command): void {
       let failed = false;
       for (const t of targets) {
         const r = await postToMember(t, '/reload', undefined, 30_000);
-        if (r.status === 200 || r.status === 202) process.stdout.write(`Success: reload on member ${t.name}: ${r.text}\n`);
+        if (r.status === 200 || r.status === 202)
+          process.stdout.write(`Success: reload on member ${t.name}: ${r.text}\n`);
         else {
           failed = true;
-          process.stdout.write(`Failed: reload on member ${t.name}: ${r.status === 0 ? '' : `${r.status} `}${r.text}\n`);
+          process.stdout.write(
+            `Failed: reload on member ${t.name}: ${r.status === 0 ? '' : `${r.status} `}${r.text}\n`,
+          );
         }
       }
       if (failed) process.exitCode = 1;

@@ -23,7 +23,10 @@ export function registerRestart(program: Command): void {
     .command('restart')
     .description('restart PostgreSQL on members (all members of the cluster or group when none is named)')
     .argument('[members...]', 'member names')
-    .option('-c, --config <file>', 'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)')
+    .option(
+      '-c, --config <file>',
+      'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)',
+    )
     .option('--group <n>', 'only this Citus group', parseGroupOption)
     .option('-r, --role <role>', 'only members with this role: primary, replica or any', parseRoleFilter, 'any')
     .option('--pending', 'only members with a setting pending a restart')
@@ -54,7 +57,9 @@ export function registerRestart(program: Command): void {
         else if (r.status === 202) process.stdout.write(`Success: restart scheduled on member ${t.name}\n`);
         else {
           failed = true;
-          process.stdout.write(`Failed: restart on member ${t.name}: ${r.status === 0 ? '' : `${r.status} `}${r.text}\n`);
+          process.stdout.write(
+            `Failed: restart on member ${t.name}: ${r.status === 0 ? '' : `${r.status} `}${r.text}\n`,
+          );
         }
       }
       if (failed) process.exitCode = 1;

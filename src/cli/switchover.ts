@@ -33,8 +33,10 @@ export function planManualRequest(kind: ManualKind, view: GroupView, flags: Manu
   const leader = view.leader?.name ?? null;
   const member = (name: string) => view.members.find((m) => m.name === name);
   const candidate = flags.candidate;
-  if (candidate !== undefined && member(candidate) === undefined) throw new ShardherdError(`${candidate} is not a member of ${where}`);
-  if (candidate !== undefined && candidate === leader) throw new ShardherdError(`${candidate} is already the leader of ${where}`);
+  if (candidate !== undefined && member(candidate) === undefined)
+    throw new ShardherdError(`${candidate} is not a member of ${where}`);
+  if (candidate !== undefined && candidate === leader)
+    throw new ShardherdError(`${candidate} is already the leader of ${where}`);
   const scheduled = flags.scheduled === undefined || flags.scheduled === 'now' ? undefined : flags.scheduled;
 
   if (kind === 'failover') {
@@ -54,7 +56,11 @@ export function planManualRequest(kind: ManualKind, view: GroupView, flags: Manu
   if (!url) throw new ShardherdError(`leader ${leader} publishes no api_url`);
   return {
     url: apiEndpoint(url, '/switchover'),
-    body: { leader, ...(candidate !== undefined ? { candidate } : {}), ...(scheduled !== undefined ? { scheduled_at: scheduled } : {}) },
+    body: {
+      leader,
+      ...(candidate !== undefined ? { candidate } : {}),
+      ...(scheduled !== undefined ? { scheduled_at: scheduled } : {}),
+    },
     summary: `switch over ${where} from ${leader} to ${candidate ?? 'the healthiest replica'}${scheduled ? ` at ${scheduled}` : ' now'}`,
   };
 }
@@ -63,7 +69,10 @@ export function planManualRequest(kind: ManualKind, view: GroupView, flags: Manu
 function describeGroup(view: GroupView): string {
   const leader = view.leader?.name ?? null;
   return view.members
-    .map((m) => `  ${m.name === leader ? '*' : ' '} ${m.name}  ${m.data.role}  ${m.data.state}${m.data.replication_state ? ` (${m.data.replication_state})` : ''}`)
+    .map(
+      (m) =>
+        `  ${m.name === leader ? '*' : ' '} ${m.name}  ${m.data.role}  ${m.data.state}${m.data.replication_state ? ` (${m.data.replication_state})` : ''}`,
+    )
     .join('\n');
 }
 
@@ -78,11 +87,13 @@ async function confirm(question: string): Promise<boolean> {
 
 async function run(kind: ManualKind, flags: ManualFlags): Promise<void> {
   const reading = await readCluster({ configPath: flags.config, group: flags.group });
-  if (reading.citus && flags.group === undefined) throw new ShardherdError(`${kind} of a Citus cluster needs --group N`);
+  if (reading.citus && flags.group === undefined)
+    throw new ShardherdError(`${kind} of a Citus cluster needs --group N`);
   const view = groupOf(reading.view, reading.citus ? (flags.group ?? null) : null);
   const plan = planManualRequest(kind, view, flags);
   if (flags.force !== true) {
-    if (!process.stdin.isTTY) throw new ShardherdError(`not asking on a non-interactive input: pass --force to ${plan.summary}`);
+    if (!process.stdin.isTTY)
+      throw new ShardherdError(`not asking on a non-interactive input: pass --force to ${plan.summary}`);
     process.stderr.write(`${describeGroup(view)}\n`);
     if (!(await confirm(`Really ${plan.summary}?`))) throw new ShardherdError(`${kind} cancelled`);
   }
@@ -107,7 +118,10 @@ export function registerSwitchover(program: Command): void {
   program
     .command('switchover')
     .description('hand the leader role of a group to a healthy replica, gracefully')
-    .option('-c, --config <file>', 'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)')
+    .option(
+      '-c, --config <file>',
+      'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)',
+    )
     .option('--group <n>', 'Citus group', parseGroupOption)
     .option('--leader <name>', 'the current leader (checked)')
     .option('--candidate <name>', 'the member to take over (default: the healthiest replica)')
@@ -117,7 +131,10 @@ export function registerSwitchover(program: Command): void {
   program
     .command('failover')
     .description('promote a named member, also when the group has no leader')
-    .option('-c, --config <file>', 'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)')
+    .option(
+      '-c, --config <file>',
+      'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)',
+    )
     .option('--group <n>', 'Citus group', parseGroupOption)
     .option('--candidate <name>', 'the member to promote')
     .option('--force', 'do not ask for confirmation')

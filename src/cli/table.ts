@@ -26,10 +26,13 @@ export function renderTable(spec: TableSpec): string {
   const { columns } = spec;
   const aligns = columns.map((c) => spec.align?.[c] ?? 'l');
   const cells = spec.rows.map((row) => columns.map((_, i) => (row[i] ?? '').split('\n')));
-  const widths = columns.map((title, i) => Math.max(title.length, ...cells.map((row) => Math.max(...row[i].map((line) => line.length)))));
+  const widths = columns.map((title, i) =>
+    Math.max(title.length, ...cells.map((row) => Math.max(...row[i].map((line) => line.length)))),
+  );
 
   const rule = '+' + widths.map((w) => '-'.repeat(w + 2)).join('+') + '+';
-  const line = (texts: readonly string[]): string => '|' + texts.map((t, i) => ` ${pad(t, widths[i], aligns[i])} `).join('|') + '|';
+  const line = (texts: readonly string[]): string =>
+    '|' + texts.map((t, i) => ` ${pad(t, widths[i], aligns[i])} `).join('|') + '|';
   const title = spec.title.slice(0, Math.max(0, rule.length - 2));
   const top = rule[0] + title + rule.slice(1 + title.length);
 

@@ -16,7 +16,10 @@ export function registerTopology(program: Command): void {
     .command('topology')
     .description('show each group of a cluster as a tree: the leader, then its replicas')
     .argument('[scope]', 'cluster name (default: scope of the configuration)')
-    .option('-c, --config <file>', 'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)')
+    .option(
+      '-c, --config <file>',
+      'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)',
+    )
     .option('--group <n>', 'only this Citus group', parseGroupOption)
     .option('-e, --extended', 'as list -e: Pending restart, Scheduled restart, Tags, and Pooler when published')
     .action(async (scope: string | undefined, flags: TopologyFlags) => {

@@ -35,7 +35,13 @@ export function loadCtlConfig(configPath: string, env: NodeJS.ProcessEnv = proce
   const citus = readCitus(raw.citus, f);
   const bootstrap = readMap(raw.bootstrap, 'bootstrap', f) ?? {};
   const { retry_timeout } = readDynamicConfig(bootstrap.dcs, 'bootstrap.dcs', DEFAULT_DYNAMIC_CONFIG, f);
-  if (f.problems.length > 0 || scope === undefined || namespace === undefined || etcd3 === undefined || citus === undefined) {
+  if (
+    f.problems.length > 0 ||
+    scope === undefined ||
+    namespace === undefined ||
+    etcd3 === undefined ||
+    citus === undefined
+  ) {
     throw new ConfigError(f.problems.map(read.blame));
   }
   return { scope, namespace, etcd3, citus, retryTimeout: retry_timeout };

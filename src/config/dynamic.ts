@@ -42,7 +42,13 @@ export interface DynamicConfigResult {
  * derives itself (ignored when configured); the others must be equal on every member, so they
  * are dynamic only, each with Patroni's lower bound.
  */
-export const MANAGED_PARAMETERS: readonly string[] = ['listen_addresses', 'port', 'cluster_name', 'hot_standby', 'wal_log_hints'];
+export const MANAGED_PARAMETERS: readonly string[] = [
+  'listen_addresses',
+  'port',
+  'cluster_name',
+  'hot_standby',
+  'wal_log_hints',
+];
 const PARAMETER_MINIMUMS: Readonly<Record<string, number>> = {
   max_connections: 25,
   max_wal_senders: 3,
@@ -105,7 +111,12 @@ function readParameters(value: unknown, path: string, f: Findings): Record<strin
  * Reads dynamic settings. A missing setting takes Patroni's default; an invalid one is reported
  * and replaced by `fallback`'s value, so the result is always complete and usable.
  */
-export function readDynamicConfig(raw: unknown, path: string, fallback: Readonly<DynamicConfig>, f: Findings): DynamicConfig {
+export function readDynamicConfig(
+  raw: unknown,
+  path: string,
+  fallback: Readonly<DynamicConfig>,
+  f: Findings,
+): DynamicConfig {
   const d = DEFAULT_DYNAMIC_CONFIG;
   const map: RawMap = readMap(raw, path, f) ?? {};
   checkKeys(map, path, DYNAMIC, f);
@@ -165,25 +176,38 @@ export function readDynamicConfig(raw: unknown, path: string, fallback: Readonly
   return config;
 }
 
-function readDynamicCitus(raw: unknown, path: string, fallback: Readonly<DynamicConfig>, f: Findings): DynamicConfig['citus'] {
+function readDynamicCitus(
+  raw: unknown,
+  path: string,
+  fallback: Readonly<DynamicConfig>,
+  f: Findings,
+): DynamicConfig['citus'] {
   const d = DEFAULT_DYNAMIC_CONFIG.citus;
   const map = readMap(raw, path, f) ?? {};
   checkKeys(map, path, DYNAMIC_CITUS, f);
   const given = (key: keyof DynamicConfig['citus']) => map[key] !== undefined && map[key] !== null;
   return {
     pause_on_worker_failure: given('pause_on_worker_failure')
-      ? (readBool(map.pause_on_worker_failure, join(path, 'pause_on_worker_failure'), f) ?? fallback.citus.pause_on_worker_failure)
+      ? (readBool(map.pause_on_worker_failure, join(path, 'pause_on_worker_failure'), f) ??
+        fallback.citus.pause_on_worker_failure)
       : d.pause_on_worker_failure,
     failure_probe_count: given('failure_probe_count')
-      ? (readInt(map.failure_probe_count, join(path, 'failure_probe_count'), f, { min: 1 }) ?? fallback.citus.failure_probe_count)
+      ? (readInt(map.failure_probe_count, join(path, 'failure_probe_count'), f, { min: 1 }) ??
+        fallback.citus.failure_probe_count)
       : d.failure_probe_count,
     failure_pause_timeout: given('failure_pause_timeout')
-      ? (readInt(map.failure_pause_timeout, join(path, 'failure_pause_timeout'), f, { min: 1 }) ?? fallback.citus.failure_pause_timeout)
+      ? (readInt(map.failure_pause_timeout, join(path, 'failure_pause_timeout'), f, { min: 1 }) ??
+        fallback.citus.failure_pause_timeout)
       : d.failure_pause_timeout,
   };
 }
 
-function readDynamicPostgresql(raw: unknown, path: string, fallback: Readonly<DynamicConfig>, f: Findings): DynamicConfig['postgresql'] {
+function readDynamicPostgresql(
+  raw: unknown,
+  path: string,
+  fallback: Readonly<DynamicConfig>,
+  f: Findings,
+): DynamicConfig['postgresql'] {
   const d = DEFAULT_DYNAMIC_CONFIG.postgresql;
   const map = readMap(raw, path, f) ?? {};
   checkKeys(map, path, DYNAMIC_POSTGRESQL, f);

@@ -45,7 +45,12 @@ export function readMap(value: unknown, path: string, f: Findings): RawMap | und
   return f.problem(path, `expected a map, got ${describe(value)}`);
 }
 
-export function readString(value: unknown, path: string, f: Findings, opts: { nonEmpty?: boolean } = {}): string | undefined {
+export function readString(
+  value: unknown,
+  path: string,
+  f: Findings,
+  opts: { nonEmpty?: boolean } = {},
+): string | undefined {
   if (typeof value !== 'string') return f.problem(path, `expected a string, got ${describe(value)}`);
   if (opts.nonEmpty && value.trim() === '') return f.problem(path, 'must not be empty');
   return value;
@@ -55,7 +60,12 @@ export function readString(value: unknown, path: string, f: Findings, opts: { no
  * Integers may come as YAML numbers or as digit strings (environment variables, values written
  * by other tools into the `config` key); Patroni's runtime accepts both.
  */
-export function readInt(value: unknown, path: string, f: Findings, opts: { min?: number; max?: number } = {}): number | undefined {
+export function readInt(
+  value: unknown,
+  path: string,
+  f: Findings,
+  opts: { min?: number; max?: number } = {},
+): number | undefined {
   let n: number | undefined;
   if (typeof value === 'number' && Number.isInteger(value)) n = value;
   else if (typeof value === 'string' && /^\s*-?\d+\s*$/.test(value)) n = Number(value);

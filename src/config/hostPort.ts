@@ -23,7 +23,15 @@ export function formatHostPort(address: HostPort): string {
 }
 
 function quote(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a map' : String(value);
+  return typeof value === 'string'
+    ? JSON.stringify(value)
+    : value === null
+      ? 'null'
+      : Array.isArray(value)
+        ? 'a list'
+        : typeof value === 'object'
+          ? 'a map'
+          : String(value);
 }
 
 /** Splits `hosts:port` at the last colon (Patroni's rule), accepting `[v6]:port`. */
@@ -31,7 +39,8 @@ function splitHostPort(value: unknown, path: string): Parsed<{ hostPart: string;
   const fail = (message: string): Parsed<never> => ({ ok: false, problem: { path, message } });
   if (typeof value !== 'string') return fail(`expected host:port, got ${quote(value)}`);
   const text = value.trim();
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return fail(`expected host:port without a URL scheme, got ${quote(value)}`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text))
+    return fail(`expected host:port without a URL scheme, got ${quote(value)}`);
   const colon = text.lastIndexOf(':');
   if (colon < 0) return fail(`expected host:port, got ${quote(value)}`);
   const portText = text.slice(colon + 1);

@@ -37,7 +37,13 @@ function closest(key: string, candidates: readonly string[]): string | undefined
 }
 
 /** Warns once per key that is not implemented or not known at all; never a problem. */
-export function checkKeys(map: RawMap, path: string, keys: SectionKeys, f: Findings, alsoAllowed: readonly string[] = []): void {
+export function checkKeys(
+  map: RawMap,
+  path: string,
+  keys: SectionKeys,
+  f: Findings,
+  alsoAllowed: readonly string[] = [],
+): void {
   const notImplemented = keys.notImplemented ?? {};
   for (const key of Object.keys(map)) {
     if (keys.implemented.includes(key) || alsoAllowed.includes(key)) continue;
@@ -54,7 +60,19 @@ export function checkKeys(map: RawMap, path: string, keys: SectionKeys, f: Findi
 const DYNAMIC_AT_TOP = 'a dynamic setting: it belongs in bootstrap.dcs or the `config` key';
 
 export const TOP_LEVEL: SectionKeys = {
-  implemented: ['scope', 'namespace', 'name', 'restapi', 'etcd3', 'citus', 'pgbouncer', 'bootstrap', 'postgresql', 'tags', 'log'],
+  implemented: [
+    'scope',
+    'namespace',
+    'name',
+    'restapi',
+    'etcd3',
+    'citus',
+    'pgbouncer',
+    'bootstrap',
+    'postgresql',
+    'tags',
+    'log',
+  ],
   notImplemented: {
     ctl: 'patronictl settings',
     watchdog: '',

@@ -22,7 +22,9 @@ export function configFiles(configPath: string): string[] {
   try {
     stat = fs.statSync(configPath);
   } catch (err) {
-    throw new ConfigError([{ path: configPath, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
+    throw new ConfigError([
+      { path: configPath, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` },
+    ]);
   }
   if (!stat.isDirectory()) return [configPath];
   const files = fs
@@ -31,7 +33,8 @@ export function configFiles(configPath: string): string[] {
     .sort()
     .map((name) => path.join(configPath, name))
     .filter((file) => fs.statSync(file).isFile());
-  if (files.length === 0) throw new ConfigError([{ path: configPath, message: 'directory holds no *.yml or *.yaml file' }]);
+  if (files.length === 0)
+    throw new ConfigError([{ path: configPath, message: 'directory holds no *.yml or *.yaml file' }]);
   return files;
 }
 

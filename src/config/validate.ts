@@ -21,7 +21,17 @@ import {
 import { formatHostPort, isWildcardHost, parseHostPort, parseListen } from './hostPort.ts';
 import * as K from './keys.ts';
 import { readPgbouncer } from './pgbouncer.ts';
-import type { BasebackupOption, CitusConfig, Config, HostPort, InitdbOption, PostgresqlConfig, Scalar, Tags, UserAuth } from './types.ts';
+import type {
+  BasebackupOption,
+  CitusConfig,
+  Config,
+  HostPort,
+  InitdbOption,
+  PostgresqlConfig,
+  Scalar,
+  Tags,
+  UserAuth,
+} from './types.ts';
 
 export interface ValidationResult {
   /** Null when there are problems. */
@@ -44,7 +54,20 @@ const LOG_LEVELS: Readonly<Record<string, string>> = {
 
 /** Options that Shardherd passes itself; Patroni refuses them too. */
 const INITDB_NOT_ALLOWED = ['pgdata', 'nosync', 'pwfile', 'sync-only', 'version'];
-const BASEBACKUP_NOT_ALLOWED = ['pgdata', 'format', 'wal-method', 'xlog-method', 'gzip', 'version', 'compress', 'dbname', 'host', 'port', 'username', 'password'];
+const BASEBACKUP_NOT_ALLOWED = [
+  'pgdata',
+  'format',
+  'wal-method',
+  'xlog-method',
+  'gzip',
+  'version',
+  'compress',
+  'dbname',
+  'host',
+  'port',
+  'username',
+  'password',
+];
 /** A spread checkpoint delays the first replica of a fresh Citus primary by minutes (DESIGN §4). */
 const FAST_CHECKPOINT: BasebackupOption = { checkpoint: 'fast' };
 
@@ -70,7 +93,8 @@ export function validateConfig(raw: unknown): ValidationResult {
   const tags = readTags(raw.tags, f);
   const log = readLog(raw.log, f);
 
-  const missing = !scope || !name || !namespace || !restapi || !etcd3 || citus === undefined || !postgresql || !tags || !log;
+  const missing =
+    !scope || !name || !namespace || !restapi || !etcd3 || citus === undefined || !postgresql || !tags || !log;
   if (f.problems.length > 0 || missing || pgbouncer === undefined) {
     if (f.problems.length === 0) f.problem('', 'invalid configuration'); // unreachable: every undefined has a problem
     return { config: null, problems: f.problems, warnings: f.warnings };
@@ -93,7 +117,10 @@ export function readNamespace(value: unknown, f: Findings): string | undefined {
   if (value === undefined || value === null) return 'service';
   const s = readString(value, 'namespace', f);
   if (s === undefined) return undefined;
-  const bare = s.split('/').filter((part) => part !== '').join('/');
+  const bare = s
+    .split('/')
+    .filter((part) => part !== '')
+    .join('/');
   if (bare === '') return f.problem('namespace', `must name a key prefix, got ${JSON.stringify(s)}`);
   return bare;
 }
@@ -125,7 +152,10 @@ function readRestapi(value: unknown, f: Findings): Config['restapi'] | undefined
     connect = connectAddress(map.connect_address, 'restapi.connect_address', f);
   } else if (listen) {
     if (isWildcardHost(listen.host)) {
-      f.problem('restapi.connect_address', `required when restapi.listen is a wildcard address (${formatHostPort(listen)})`);
+      f.problem(
+        'restapi.connect_address',
+        `required when restapi.listen is a wildcard address (${formatHostPort(listen)})`,
+      );
     } else connect = listen;
   }
   let authentication: UserAuth | undefined;
@@ -133,8 +163,14 @@ function readRestapi(value: unknown, f: Findings): Config['restapi'] | undefined
     const auth = readMap(map.authentication, 'restapi.authentication', f);
     if (auth) {
       K.checkKeys(auth, 'restapi.authentication', K.RESTAPI_AUTH, f);
-      const username = auth.username === undefined ? f.problem('restapi.authentication.username', 'required') : readString(auth.username, 'restapi.authentication.username', f, { nonEmpty: true });
-      const password = auth.password === undefined ? f.problem('restapi.authentication.password', 'required') : readString(auth.password, 'restapi.authentication.password', f);
+      const username =
+        auth.username === undefined
+          ? f.problem('restapi.authentication.username', 'required')
+          : readString(auth.username, 'restapi.authentication.username', f, { nonEmpty: true });
+      const password =
+        auth.password === undefined
+          ? f.problem('restapi.authentication.password', 'required')
+          : readString(auth.password, 'restapi.authentication.password', f);
       if (username !== undefined && password !== undefined) authentication = { username, password };
     }
   }
@@ -143,7 +179,11 @@ function readRestapi(value: unknown, f: Findings): Config['restapi'] | undefined
 }
 
 export function readEtcd3(value: unknown, f: Findings): Config['etcd3'] | undefined {
-  if (value === undefined || value === null) return f.problem('etcd3', 'required: Shardherd keeps its state in etcd (v3 API), e.g. etcd3: {hosts: [10.0.0.1:2379]}');
+  if (value === undefined || value === null)
+    return f.problem(
+      'etcd3',
+      'required: Shardherd keeps its state in etcd (v3 API), e.g. etcd3: {hosts: [10.0.0.1:2379]}',
+    );
   const map = readMap(value, 'etcd3', f);
   if (!map) return undefined;
   K.checkKeys(map, 'etcd3', K.ETCD3, f);
@@ -154,7 +194,8 @@ export function readEtcd3(value: unknown, f: Findings): Config['etcd3'] | undefi
     if (map.host !== undefined) f.warn('etcd3.host', 'ignored because etcd3.hosts is set');
     if (typeof map.hosts === 'string') items = map.hosts.split(',').map((h) => h.trim());
     else if (Array.isArray(map.hosts)) items = map.hosts;
-    else f.problem('etcd3.hosts', `expected a list of host:port or a comma-separated string, got ${describe(map.hosts)}`);
+    else
+      f.problem('etcd3.hosts', `expected a list of host:port or a comma-separated string, got ${describe(map.hosts)}`);
   } else if (map.host !== undefined && map.host !== null) {
     hostsPath = 'etcd3.host';
     items = [map.host];
@@ -163,9 +204,12 @@ export function readEtcd3(value: unknown, f: Findings): Config['etcd3'] | undefi
   }
   let hosts: string[] | undefined;
   if (items) {
-    if (items.length === 0 || (items.length === 1 && items[0] === '')) f.problem(hostsPath, 'must name at least one etcd endpoint');
+    if (items.length === 0 || (items.length === 1 && items[0] === ''))
+      f.problem(hostsPath, 'must name at least one etcd endpoint');
     else {
-      const parsed = items.map((item, i) => parseHostPort(item, hostsPath === 'etcd3.host' ? hostsPath : join(hostsPath, i)));
+      const parsed = items.map((item, i) =>
+        parseHostPort(item, hostsPath === 'etcd3.host' ? hostsPath : join(hostsPath, i)),
+      );
       for (const r of parsed) if (!r.ok) f.problem(r.problem.path, r.problem.message);
       if (parsed.every((r) => r.ok)) hosts = parsed.map((r) => (r.ok ? formatHostPort(r.value) : ''));
     }
@@ -175,17 +219,26 @@ export function readEtcd3(value: unknown, f: Findings): Config['etcd3'] | undefi
   if (map.protocol !== undefined && map.protocol !== null) {
     const s = readString(map.protocol, 'etcd3.protocol', f);
     if (s === 'http' || s === 'https') protocol = s;
-    else protocol = s === undefined ? undefined : f.problem('etcd3.protocol', `expected "http" or "https", got ${JSON.stringify(s)}`);
+    else
+      protocol =
+        s === undefined
+          ? undefined
+          : f.problem('etcd3.protocol', `expected "http" or "https", got ${JSON.stringify(s)}`);
   }
   const optional = (key: 'username' | 'password' | 'cacert' | 'cert' | 'key'): string | undefined =>
-    map[key] === undefined || map[key] === null ? undefined : readString(map[key], join('etcd3', key), f, { nonEmpty: true });
+    map[key] === undefined || map[key] === null
+      ? undefined
+      : readString(map[key], join('etcd3', key), f, { nonEmpty: true });
   const username = optional('username');
   const password = optional('password');
   const cacert = optional('cacert');
   const cert = optional('cert');
   const key = optional('key');
   if ((map.username === undefined) !== (map.password === undefined)) {
-    f.problem(map.username === undefined ? 'etcd3.username' : 'etcd3.password', 'etcd3.username and etcd3.password go together');
+    f.problem(
+      map.username === undefined ? 'etcd3.username' : 'etcd3.password',
+      'etcd3.username and etcd3.password go together',
+    );
   }
   if ((map.cert === undefined) !== (map.key === undefined)) {
     f.problem(map.cert === undefined ? 'etcd3.cert' : 'etcd3.key', 'etcd3.cert and etcd3.key go together');
@@ -206,13 +259,20 @@ export function readCitus(value: unknown, f: Findings): CitusConfig | null | und
   const map = readMap(value, 'citus', f);
   if (!map) return undefined;
   K.checkKeys(map, 'citus', K.CITUS, f);
-  const group = map.group === undefined || map.group === null ? f.problem('citus.group', 'required (0 for the coordinator, 1.. for workers)') : readInt(map.group, 'citus.group', f, { min: 0 });
-  const database = map.database === undefined || map.database === null ? f.problem('citus.database', 'required (the database where the citus extension lives)') : readString(map.database, 'citus.database', f, { nonEmpty: true });
+  const group =
+    map.group === undefined || map.group === null
+      ? f.problem('citus.group', 'required (0 for the coordinator, 1.. for workers)')
+      : readInt(map.group, 'citus.group', f, { min: 0 });
+  const database =
+    map.database === undefined || map.database === null
+      ? f.problem('citus.database', 'required (the database where the citus extension lives)')
+      : readString(map.database, 'citus.database', f, { nonEmpty: true });
   let pooler: HostPort | undefined;
   if (map.pooler !== undefined && map.pooler !== null) {
     const parsed = parseHostPort(map.pooler, 'citus.pooler');
     if (!parsed.ok) f.problems.push(parsed.problem);
-    else if (isWildcardHost(parsed.value.host)) f.problem('citus.pooler', `must be an address other nodes can connect to, got ${formatHostPort(parsed.value)}`);
+    else if (isWildcardHost(parsed.value.host))
+      f.problem('citus.pooler', `must be an address other nodes can connect to, got ${formatHostPort(parsed.value)}`);
     else pooler = parsed.value;
     if (!parsed.ok || pooler === undefined) return undefined;
   }
@@ -221,8 +281,17 @@ export function readCitus(value: unknown, f: Findings): CitusConfig | null | und
 }
 
 /** initdb/pg_basebackup options: a list of flags and one-key maps, or Patroni's map form. */
-function readToolOptions(value: unknown, p: string, notAllowed: readonly string[], f: Findings): InitdbOption[] | undefined {
-  const items: unknown[] = isMap(value) ? Object.entries(value).map(([k, v]) => ({ [k]: v })) : Array.isArray(value) ? value : [];
+function readToolOptions(
+  value: unknown,
+  p: string,
+  notAllowed: readonly string[],
+  f: Findings,
+): InitdbOption[] | undefined {
+  const items: unknown[] = isMap(value)
+    ? Object.entries(value).map(([k, v]) => ({ [k]: v }))
+    : Array.isArray(value)
+      ? value
+      : [];
   if (!isMap(value) && !Array.isArray(value)) return f.problem(p, `expected a list of options, got ${describe(value)}`);
   const out: InitdbOption[] = [];
   let ok = true;
@@ -257,7 +326,10 @@ function readBootstrap(value: unknown, f: Findings): Config['bootstrap'] {
   const map = readMap(value, 'bootstrap', f) ?? {};
   K.checkKeys(map, 'bootstrap', K.BOOTSTRAP, f);
   const dcs = readDynamicConfig(map.dcs, 'bootstrap.dcs', DEFAULT_DYNAMIC_CONFIG, f);
-  const initdb = map.initdb === undefined || map.initdb === null ? [] : (readToolOptions(map.initdb, 'bootstrap.initdb', INITDB_NOT_ALLOWED, f) ?? []);
+  const initdb =
+    map.initdb === undefined || map.initdb === null
+      ? []
+      : (readToolOptions(map.initdb, 'bootstrap.initdb', INITDB_NOT_ALLOWED, f) ?? []);
   return { dcs, initdb };
 }
 
@@ -285,8 +357,12 @@ function readAuthentication(value: unknown, f: Findings): PostgresqlConfig['auth
   if (!map) return undefined;
   K.checkKeys(map, p, K.AUTHENTICATION, f);
   const superuser = readUser(map.superuser ?? {}, join(p, 'superuser'), f, 'postgres');
-  const replication = map.replication === undefined || map.replication === null ? f.problem(join(p, 'replication'), 'required (username of the replication user)') : readUser(map.replication, join(p, 'replication'), f);
-  const rewind = map.rewind === undefined || map.rewind === null ? undefined : readUser(map.rewind, join(p, 'rewind'), f);
+  const replication =
+    map.replication === undefined || map.replication === null
+      ? f.problem(join(p, 'replication'), 'required (username of the replication user)')
+      : readUser(map.replication, join(p, 'replication'), f);
+  const rewind =
+    map.rewind === undefined || map.rewind === null ? undefined : readUser(map.rewind, join(p, 'rewind'), f);
   if (!superuser || !replication) return undefined;
   return rewind ? { superuser, replication, rewind } : { superuser, replication };
 }
@@ -298,8 +374,13 @@ function readLocalParameters(value: unknown, f: Findings): Record<string, Scalar
   const out: Record<string, Scalar> = {};
   for (const [name, v] of Object.entries(params)) {
     const key = name.toLowerCase();
-    if (MANAGED_PARAMETERS.includes(key)) f.warn(join(p, name), 'set by Shardherd itself (from postgresql.listen and scope); ignored');
-    else if (CLUSTER_WIDE_PARAMETERS.includes(key)) f.warn(join(p, name), 'must be equal on every member; set it in bootstrap.dcs.postgresql.parameters; ignored here');
+    if (MANAGED_PARAMETERS.includes(key))
+      f.warn(join(p, name), 'set by Shardherd itself (from postgresql.listen and scope); ignored');
+    else if (CLUSTER_WIDE_PARAMETERS.includes(key))
+      f.warn(
+        join(p, name),
+        'must be equal on every member; set it in bootstrap.dcs.postgresql.parameters; ignored here',
+      );
     else out[name] = v;
   }
   return out;
@@ -309,16 +390,21 @@ function readLocalParameters(value: unknown, f: Findings): Record<string, Scalar
 function deriveConnectAddress(listen: { hosts: string[]; port: number }, f: Findings): HostPort | undefined {
   const usable = listen.hosts.filter((h) => !isWildcardHost(h));
   const preferred = usable.filter((h) => !/^(localhost|127\.|::1$)/.test(h));
-  const pick = preferred.length === 1 ? preferred[0] : preferred.length === 0 && usable.length === 1 ? usable[0] : undefined;
+  const pick =
+    preferred.length === 1 ? preferred[0] : preferred.length === 0 && usable.length === 1 ? usable[0] : undefined;
   if (pick === undefined) {
-    return f.problem('postgresql.connect_address', `required: cannot derive one address from postgresql.listen (${listen.hosts.join(',')}:${listen.port})`);
+    return f.problem(
+      'postgresql.connect_address',
+      `required: cannot derive one address from postgresql.listen (${listen.hosts.join(',')}:${listen.port})`,
+    );
   }
   return { host: pick, port: listen.port };
 }
 
 function readPostgresql(value: unknown, f: Findings): PostgresqlConfig | undefined {
   const p = 'postgresql';
-  if (value === undefined || value === null) return f.problem(p, 'required (at least listen, data_dir and authentication)');
+  if (value === undefined || value === null)
+    return f.problem(p, 'required (at least listen, data_dir and authentication)');
   const map = readMap(value, p, f);
   if (!map) return undefined;
   K.checkKeys(map, p, K.POSTGRESQL, f);
@@ -336,10 +422,14 @@ function readPostgresql(value: unknown, f: Findings): PostgresqlConfig | undefin
     : listen
       ? deriveConnectAddress(listen, f)
       : undefined;
-  const data_dir = present('data_dir') ? readString(map.data_dir, 'postgresql.data_dir', f, { nonEmpty: true }) : f.problem('postgresql.data_dir', 'required');
+  const data_dir = present('data_dir')
+    ? readString(map.data_dir, 'postgresql.data_dir', f, { nonEmpty: true })
+    : f.problem('postgresql.data_dir', 'required');
   const bin_dir = present('bin_dir') ? readString(map.bin_dir, 'postgresql.bin_dir', f) : '';
   // Patroni's default: a file named pgpass in the home directory of the user running the agent.
-  const pgpassRaw = present('pgpass') ? readString(map.pgpass, 'postgresql.pgpass', f, { nonEmpty: true }) : path.join(os.homedir(), 'pgpass');
+  const pgpassRaw = present('pgpass')
+    ? readString(map.pgpass, 'postgresql.pgpass', f, { nonEmpty: true })
+    : path.join(os.homedir(), 'pgpass');
   const authentication = readAuthentication(map.authentication, f);
   const parameters = readLocalParameters(map.parameters, f);
   const pg_hba = present('pg_hba') ? (readStringList(map.pg_hba, 'postgresql.pg_hba', f) ?? null) : null;
@@ -347,17 +437,33 @@ function readPostgresql(value: unknown, f: Findings): PostgresqlConfig | undefin
   let basebackup: BasebackupOption[] | undefined = [FAST_CHECKPOINT];
   if (present('basebackup')) {
     basebackup = readToolOptions(map.basebackup, 'postgresql.basebackup', BASEBACKUP_NOT_ALLOWED, f);
-    const mentionsCheckpoint = basebackup?.some((o) => (typeof o === 'string' ? o : Object.keys(o)[0]).replace(/^--/, '') === 'checkpoint');
+    const mentionsCheckpoint = basebackup?.some(
+      (o) => (typeof o === 'string' ? o : Object.keys(o)[0]).replace(/^--/, '') === 'checkpoint',
+    );
     if (basebackup && !mentionsCheckpoint) basebackup = [...basebackup, FAST_CHECKPOINT];
   }
-  const pg_ctl_timeout = present('pg_ctl_timeout') ? readInt(map.pg_ctl_timeout, 'postgresql.pg_ctl_timeout', f, { min: 1 }) : 60;
-  const bool = (key: string, dflt: boolean): boolean => (present(key) ? (readBool(map[key], join(p, key), f) ?? dflt) : dflt);
+  const pg_ctl_timeout = present('pg_ctl_timeout')
+    ? readInt(map.pg_ctl_timeout, 'postgresql.pg_ctl_timeout', f, { min: 1 })
+    : 60;
+  const bool = (key: string, dflt: boolean): boolean =>
+    present(key) ? (readBool(map[key], join(p, key), f) ?? dflt) : dflt;
   const use_unix_socket = bool('use_unix_socket', false);
   const remove_data_directory_on_rewind_failure = bool('remove_data_directory_on_rewind_failure', false);
   const remove_data_directory_on_diverged_timelines = bool('remove_data_directory_on_diverged_timelines', false);
-  const use_pg_rewind = present('use_pg_rewind') ? readBool(map.use_pg_rewind, 'postgresql.use_pg_rewind', f) : undefined;
+  const use_pg_rewind = present('use_pg_rewind')
+    ? readBool(map.use_pg_rewind, 'postgresql.use_pg_rewind', f)
+    : undefined;
 
-  if (!listen || !connect || data_dir === undefined || bin_dir === undefined || pgpassRaw === undefined || !authentication || !basebackup || pg_ctl_timeout === undefined) {
+  if (
+    !listen ||
+    !connect ||
+    data_dir === undefined ||
+    bin_dir === undefined ||
+    pgpassRaw === undefined ||
+    !authentication ||
+    !basebackup ||
+    pg_ctl_timeout === undefined
+  ) {
     return undefined;
   }
   const out: PostgresqlConfig = {
@@ -386,8 +492,11 @@ function readTags(value: unknown, f: Findings): Tags | undefined {
   const bool = (key: string): boolean | undefined =>
     map[key] === undefined || map[key] === null ? undefined : readBool(map[key], join('tags', key), f);
   const nofailover = bool('nofailover');
-  const priority = map.failover_priority === undefined || map.failover_priority === null ? undefined : readInt(map.failover_priority, 'tags.failover_priority', f, { min: 0 });
-  if (nofailover !== undefined && priority !== undefined && nofailover === (priority > 0)) {
+  const priority =
+    map.failover_priority === undefined || map.failover_priority === null
+      ? undefined
+      : readInt(map.failover_priority, 'tags.failover_priority', f, { min: 0 });
+  if (nofailover !== undefined && priority !== undefined && nofailover === priority > 0) {
     f.problem(
       'tags.failover_priority',
       `conflicts with tags.nofailover: ${nofailover}; nofailover true means failover_priority 0 and false means a priority above 0, got ${priority}`,
@@ -403,7 +512,11 @@ function readTags(value: unknown, f: Findings): Tags | undefined {
   };
   for (const [key, v] of Object.entries(map)) {
     if (KNOWN_TAGS.includes(key) || v === null) continue;
-    if (key === 'replicatefrom') f.warn('tags.replicatefrom', 'not implemented yet by Shardherd; replicas follow the leader (published as a plain tag)');
+    if (key === 'replicatefrom')
+      f.warn(
+        'tags.replicatefrom',
+        'not implemented yet by Shardherd; replicas follow the leader (published as a plain tag)',
+      );
     else {
       const near = KNOWN_TAGS.find((t) => t !== key && t.length > 4 && similar(t, key));
       if (near) f.warn(join('tags', key), `not a known tag; published as a custom tag (did you mean "${near}"?)`);
@@ -429,6 +542,10 @@ function readLog(value: unknown, f: Findings): Config['log'] | undefined {
   const s = readString(map.level, 'log.level', f);
   if (s === undefined) return undefined;
   const level = LOG_LEVELS[s.toLowerCase()];
-  if (!level) return f.problem('log.level', `expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL (or trace, silent), got ${JSON.stringify(s)}`);
+  if (!level)
+    return f.problem(
+      'log.level',
+      `expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL (or trace, silent), got ${JSON.stringify(s)}`,
+    );
   return { level };
 }

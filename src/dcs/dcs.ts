@@ -65,7 +65,9 @@ function isPermanent(err: unknown): boolean {
 }
 
 function isLeaseGone(err: unknown): boolean {
-  return err instanceof EtcdLeaseInvalidError || (err instanceof DcsError && err.cause instanceof EtcdLeaseInvalidError);
+  return (
+    err instanceof EtcdLeaseInvalidError || (err instanceof DcsError && err.cause instanceof EtcdLeaseInvalidError)
+  );
 }
 
 function toStored(kv: IKeyValue): StoredKey {
@@ -110,7 +112,8 @@ export class Dcs {
         'grpc.max_reconnect_backoff_ms': 1_000,
       },
     };
-    if (options.username && options.password) clientOptions.auth = { username: options.username, password: options.password };
+    if (options.username && options.password)
+      clientOptions.auth = { username: options.username, password: options.password };
     this.client = new Etcd3(clientOptions);
   }
 
@@ -157,7 +160,14 @@ export class Dcs {
    */
   watch(fromRevision: string, onEvents: WatchListener): DcsWatch {
     if (this.closed) throw new DcsError(this.layout.scopePrefix, 'watch on a closed client');
-    const inner = new PrefixWatch(this.client, this.layout.scopePrefix, (k) => this.layout.parse(k), fromRevision, onEvents, this.logger);
+    const inner = new PrefixWatch(
+      this.client,
+      this.layout.scopePrefix,
+      (k) => this.layout.parse(k),
+      fromRevision,
+      onEvents,
+      this.logger,
+    );
     const handle: DcsWatch = {
       close: () => {
         this.watches.delete(handle);
@@ -207,14 +217,18 @@ export class Dcs {
 
   /** Grants a lease and re-attaches the member key to it. Call inside serializeLease. */
   private async grantLease(deadline: number): Promise<string> {
-    const res = await this.call('lease', 'grant', deadline, (opts) => this.client.leaseClient.leaseGrant({ TTL: this.ttl }, opts));
+    const res = await this.call('lease', 'grant', deadline, (opts) =>
+      this.client.leaseClient.leaseGrant({ TTL: this.ttl }, opts),
+    );
     if (res.error) throw new DcsError('lease', `grant failed: ${res.error}`);
     this.lease = res.ID;
     this.logger.info({ lease: res.ID, ttl: this.ttl }, 'lease granted');
     if (this.lastMember) {
       const { name, value } = this.lastMember;
       const key = this.layout.member(name);
-      await this.call(key, 'put', deadline, (opts) => this.client.kv.put({ key: Buffer.from(key), value: Buffer.from(value), lease: res.ID }, opts));
+      await this.call(key, 'put', deadline, (opts) =>
+        this.client.kv.put({ key: Buffer.from(key), value: Buffer.from(value), lease: res.ID }, opts),
+      );
     }
     return res.ID;
   }
@@ -274,14 +288,18 @@ export class Dcs {
     this.lastMember = { name, value };
     const deadline = this.deadline();
     await this.withLease(deadline, (lease) =>
-      this.call(key, 'put', deadline, (opts) => this.client.kv.put({ key: Buffer.from(key), value: Buffer.from(value), lease }, opts)),
+      this.call(key, 'put', deadline, (opts) =>
+        this.client.kv.put({ key: Buffer.from(key), value: Buffer.from(value), lease }, opts),
+      ),
     );
   }
 
   async deleteMember(name: string): Promise<void> {
     if (this.lastMember?.name === name) this.lastMember = null;
     const key = this.layout.member(name);
-    await this.call(key, 'delete', this.deadline(), (opts) => this.client.kv.deleteRange({ key: Buffer.from(key) }, opts));
+    await this.call(key, 'delete', this.deadline(), (opts) =>
+      this.client.kv.deleteRange({ key: Buffer.from(key) }, opts),
+    );
   }
 
   // ---- leader lock --------------------------------------------------------------------
@@ -296,9 +314,13 @@ export class Dcs {
     const deadline = this.deadline();
     await this.renewLease(deadline);
     return this.withLease(deadline, async (lease) => {
-      const res = await this.txn(key, deadline, [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
+      const res = await this.txn(
+        key,
+        deadline,
+        [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
         [{ request_put: { key: k, value: Buffer.from(name), lease } }],
-        [{ request_range: { key: k } }]);
+        [{ request_range: { key: k } }],
+      );
       if (res.succeeded) {
         this.logger.info({ member: name, lease }, 'leader lock acquired');
         return true;
@@ -321,14 +343,25 @@ export class Dcs {
     const deadline = this.deadline();
     await this.renewLease(deadline);
     return this.withLease(deadline, async (lease) => {
-      const check = await this.txn(key, deadline,
-        [{ key: k, target: 'Value', result: 'Equal', value: v }, { key: k, target: 'Lease', result: 'Equal', lease }],
-        [], [{ request_range: { key: k } }]);
+      const check = await this.txn(
+        key,
+        deadline,
+        [
+          { key: k, target: 'Value', result: 'Equal', value: v },
+          { key: k, target: 'Lease', result: 'Equal', lease },
+        ],
+        [],
+        [{ request_range: { key: k } }],
+      );
       if (check.succeeded) return true;
       const holder = check.responses[0]?.response_range?.kvs?.[0];
       if (!holder || holder.value.toString() !== name) return false;
-      const moved = await this.txn(key, deadline, [{ key: k, target: 'Value', result: 'Equal', value: v }],
-        [{ request_put: { key: k, value: v, lease } }]);
+      const moved = await this.txn(
+        key,
+        deadline,
+        [{ key: k, target: 'Value', result: 'Equal', value: v }],
+        [{ request_put: { key: k, value: v, lease } }],
+      );
       if (moved.succeeded) this.logger.info({ member: name, lease }, 'leader key moved to the new lease');
       return moved.succeeded;
     });
@@ -338,8 +371,12 @@ export class Dcs {
   async deleteLeader(name: string): Promise<boolean> {
     const key = this.layout.key(KEY.leader);
     const k = Buffer.from(key);
-    const res = await this.txn(key, this.deadline(), [{ key: k, target: 'Value', result: 'Equal', value: Buffer.from(name) }],
-      [{ request_delete_range: { key: k } }]);
+    const res = await this.txn(
+      key,
+      this.deadline(),
+      [{ key: k, target: 'Value', result: 'Equal', value: Buffer.from(name) }],
+      [{ request_delete_range: { key: k } }],
+    );
     if (res.succeeded) this.logger.info({ member: name }, 'leader lock released');
     return res.succeeded;
   }
@@ -393,7 +430,9 @@ export class Dcs {
   async deleteGroup(): Promise<void> {
     const prefix = this.layout.groupPrefix;
     const key = Buffer.from(prefix);
-    await this.call(prefix, 'delete', this.deadline(), (opts) => this.client.kv.deleteRange({ key, range_end: prefixRangeEnd(key) }, opts));
+    await this.call(prefix, 'delete', this.deadline(), (opts) =>
+      this.client.kv.deleteRange({ key, range_end: prefixRangeEnd(key) }, opts),
+    );
   }
 
   /** Stops every watch and the connection. The lease is left to expire. */
@@ -406,16 +445,34 @@ export class Dcs {
 
   // ---- plumbing -----------------------------------------------------------------------
 
-  private async putValue(name: string, value: string, cmp: { createRevision?: number; modRevision?: string }): Promise<boolean> {
+  private async putValue(
+    name: string,
+    value: string,
+    cmp: { createRevision?: number; modRevision?: string },
+  ): Promise<boolean> {
     const key = this.layout.key(name);
     const k = Buffer.from(key);
     const put: IRequestOp = { request_put: { key: k, value: Buffer.from(value) } };
     const deadline = this.deadline();
     if (cmp.createRevision !== undefined) {
-      return (await this.txn(key, deadline, [{ key: k, target: 'Create', result: 'Equal', create_revision: cmp.createRevision }], [put])).succeeded;
+      return (
+        await this.txn(
+          key,
+          deadline,
+          [{ key: k, target: 'Create', result: 'Equal', create_revision: cmp.createRevision }],
+          [put],
+        )
+      ).succeeded;
     }
     if (cmp.modRevision !== undefined) {
-      return (await this.txn(key, deadline, [{ key: k, target: 'Mod', result: 'Equal', mod_revision: cmp.modRevision }], [put])).succeeded;
+      return (
+        await this.txn(
+          key,
+          deadline,
+          [{ key: k, target: 'Mod', result: 'Equal', mod_revision: cmp.modRevision }],
+          [put],
+        )
+      ).succeeded;
     }
     await this.call(key, 'put', deadline, (opts) => this.client.kv.put({ key: k, value: Buffer.from(value) }, opts));
     return true;
@@ -426,13 +483,26 @@ export class Dcs {
     const k = Buffer.from(key);
     const deadline = this.deadline();
     if (modRevision !== undefined) {
-      return (await this.txn(key, deadline, [{ key: k, target: 'Mod', result: 'Equal', mod_revision: modRevision }], [{ request_delete_range: { key: k } }])).succeeded;
+      return (
+        await this.txn(
+          key,
+          deadline,
+          [{ key: k, target: 'Mod', result: 'Equal', mod_revision: modRevision }],
+          [{ request_delete_range: { key: k } }],
+        )
+      ).succeeded;
     }
     await this.call(key, 'delete', deadline, (opts) => this.client.kv.deleteRange({ key: k }, opts));
     return true;
   }
 
-  private txn(key: string, deadline: number, compare: ICompare[], success: IRequestOp[], failure: IRequestOp[] = []): Promise<ITxnResponse> {
+  private txn(
+    key: string,
+    deadline: number,
+    compare: ICompare[],
+    success: IRequestOp[],
+    failure: IRequestOp[] = [],
+  ): Promise<ITxnResponse> {
     return this.call(key, 'txn', deadline, (opts) => this.client.kv.txn({ compare, success, failure }, opts));
   }
 
@@ -444,7 +514,12 @@ export class Dcs {
    * Runs one etcd request, retrying transient failures until `deadline`; each attempt
    * carries the deadline to grpc, so a hung etcd cannot hold the caller longer.
    */
-  private async call<T>(key: string, what: string, deadline: number, op: (opts: CallOptions) => Promise<T>): Promise<T> {
+  private async call<T>(
+    key: string,
+    what: string,
+    deadline: number,
+    op: (opts: CallOptions) => Promise<T>,
+  ): Promise<T> {
     if (this.closed) throw new DcsError(key, `${what}: client is closed`);
     const left = () => deadline - Date.now();
     try {

@@ -66,7 +66,8 @@ export function keyLayout(options: KeyLayoutOptions): KeyLayout {
     groupPrefix,
     citus,
     key: (name, g) => (g === undefined ? groupPrefix : prefixOf(citus ? g : null)) + name.replace(/^\/+/, ''),
-    member: (memberName, g) => (g === undefined ? groupPrefix : prefixOf(citus ? g : null)) + KEY.membersDir + memberName,
+    member: (memberName, g) =>
+      (g === undefined ? groupPrefix : prefixOf(citus ? g : null)) + KEY.membersDir + memberName,
     parse: (key) => parseKey(scopePrefix, citus, key),
   };
 }

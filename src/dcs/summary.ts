@@ -80,7 +80,8 @@ export function summarizeGroup(view: GroupView): ClusterSummary {
   const sync = new Set(syncStandbys(view));
 
   const members = view.members.map((member): MemberSummary => {
-    const role: SummaryRole = member.name === leaderName ? 'leader' : sync.has(member.name) ? 'sync_standby' : 'replica';
+    const role: SummaryRole =
+      member.name === leaderName ? 'leader' : sync.has(member.name) ? 'sync_standby' : 'replica';
     const summary: MemberSummary = {
       name: member.name,
       role,

@@ -68,15 +68,27 @@ export function parseGroup(group: number | null, nodes: ReadonlyMap<string, Stor
   const members: Member[] = [];
   for (const [name, kv] of nodes) {
     const member = memberName(name);
-    if (member !== null) members.push({ name: member, data: parseMemberData(kv.value), modRevision: kv.modRevision, lease: kv.lease || '0' });
+    if (member !== null)
+      members.push({
+        name: member,
+        data: parseMemberData(kv.value),
+        modRevision: kv.modRevision,
+        lease: kv.lease || '0',
+      });
   }
   members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
   const leaderKv = nodes.get(KEY.leader);
   // An empty leader value means "unlocked" to Patroni too.
-  const leader: LeaderKey | null = leaderKv && leaderKv.value !== ''
-    ? { name: leaderKv.value, modRevision: leaderKv.modRevision, createRevision: leaderKv.createRevision, lease: leaderKv.lease || '0' }
-    : null;
+  const leader: LeaderKey | null =
+    leaderKv && leaderKv.value !== ''
+      ? {
+          name: leaderKv.value,
+          modRevision: leaderKv.modRevision,
+          createRevision: leaderKv.createRevision,
+          lease: leaderKv.lease || '0',
+        }
+      : null;
 
   return {
     group,

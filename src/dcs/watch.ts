@@ -87,7 +87,10 @@ export class PrefixWatch implements DcsWatch {
     if (stream !== this.stream) return;
     if (res.canceled) {
       if (res.compact_revision && res.compact_revision !== '0') {
-        this.logger.warn({ compactRevision: res.compact_revision, from: this.next?.toString() }, 'watch revision compacted; resyncing');
+        this.logger.warn(
+          { compactRevision: res.compact_revision, from: this.next?.toString() },
+          'watch revision compacted; resyncing',
+        );
         this.next = null;
         this.resyncPending = true;
         this.reconnect(0);

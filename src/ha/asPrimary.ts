@@ -23,7 +23,11 @@ export function decideAsPrimary(input: DecideInput, me: RunningPrimary): Decisio
   }
 
   if (leader !== name) {
-    if (paused) return waiting(`paused: running as primary while ${leader} holds the leader key; not demoting in pause`, 'primary');
+    if (paused)
+      return waiting(
+        `paused: running as primary while ${leader} holds the leader key; not demoting in pause`,
+        'primary',
+      );
     return decision(
       [{ kind: 'demote', mode: 'immediate' }],
       `demoting: the leader key is held by ${leader}, not by this primary`,
@@ -32,7 +36,8 @@ export function decideAsPrimary(input: DecideInput, me: RunningPrimary): Decisio
   }
 
   if (lostOnLastRefresh(input) && holdsLock(input)) {
-    if (paused) return waiting('paused: the last lock refresh failed; continuing as primary without demoting', 'primary');
+    if (paused)
+      return waiting('paused: the last lock refresh failed; continuing as primary without demoting', 'primary');
     return decision(
       [{ kind: 'demote', mode: 'immediate' }],
       `demoting: the last lock refresh was refused (${input.lastCycle?.failed?.message ?? 'compare failed'})`,

@@ -21,7 +21,11 @@ export function decideAsReplica(input: DecideInput, me: RunningReplica): Decisio
   if (leader === name) {
     if (paused) {
       // Pause forbids promotion, and a lock holder that is not a primary misleads everyone.
-      return decision([{ kind: 'releaseLock' }], 'paused: holding the leader key while running as a replica; releasing it', 'replica');
+      return decision(
+        [{ kind: 'releaseLock' }],
+        'paused: holding the leader key while running as a replica; releasing it',
+        'replica',
+      );
     }
     const lsn = replicaPosition(me);
     const why = 'holding the leader key while running as a replica';
@@ -56,5 +60,8 @@ export function decideAsReplica(input: DecideInput, me: RunningReplica): Decisio
       'replica',
     );
   }
-  return waiting(`no action: a replica following leader ${leader}${me.streaming ? '' : ' (not streaming yet)'}`, 'replica');
+  return waiting(
+    `no action: a replica following leader ${leader}${me.streaming ? '' : ' (not streaming yet)'}`,
+    'replica',
+  );
 }

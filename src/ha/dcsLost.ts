@@ -11,7 +11,11 @@ export function decideWithoutDcs(input: DecideInput): Decision {
 
   if (input.shuttingDown && !input.config.pause) {
     if (local.kind === 'runningPrimary') {
-      return decision([{ kind: 'demote', mode: 'offline' }], `shutting down while ${outage}: stopping the primary; the lease will expire`, 'demoted');
+      return decision(
+        [{ kind: 'demote', mode: 'offline' }],
+        `shutting down while ${outage}: stopping the primary; the lease will expire`,
+        'demoted',
+      );
     }
     if (local.kind === 'runningReplica' || local.kind === 'starting') {
       return decision([{ kind: 'stopPostgres', mode: 'fast' }], `shutting down while ${outage}: stopping PostgreSQL`);
@@ -27,7 +31,10 @@ export function decideWithoutDcs(input: DecideInput): Decision {
   if (lock.kind === 'held') {
     const age = input.now - lock.confirmedAt;
     if (age < limitMs) {
-      return waiting(`${outage}: lock confirmed ${seconds(age)} ago; demoting if not confirmed within ${seconds(limitMs - age)}`, 'primary');
+      return waiting(
+        `${outage}: lock confirmed ${seconds(age)} ago; demoting if not confirmed within ${seconds(limitMs - age)}`,
+        'primary',
+      );
     }
     return decision(
       [{ kind: 'demote', mode: 'offline' }],
@@ -35,5 +42,9 @@ export function decideWithoutDcs(input: DecideInput): Decision {
       'demoted',
     );
   }
-  return decision([{ kind: 'demote', mode: 'offline' }], `self-fencing: ${outage} and this primary never confirmed the leader lock`, 'demoted');
+  return decision(
+    [{ kind: 'demote', mode: 'offline' }],
+    `self-fencing: ${outage} and this primary never confirmed the leader lock`,
+    'demoted',
+  );
 }

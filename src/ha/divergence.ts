@@ -2,10 +2,7 @@
 // (the switch points of past promotions) so that the check stays pure and needs no connection.
 import type { HistoryEntry } from '../dcs/types.ts';
 
-export type Divergence =
-  | { kind: 'none' }
-  | { kind: 'diverged'; why: string }
-  | { kind: 'unknown'; why: string };
+export type Divergence = { kind: 'none' } | { kind: 'diverged'; why: string } | { kind: 'unknown'; why: string };
 
 export interface LocalPosition {
   timeline: number;
@@ -31,7 +28,10 @@ export function divergence(
   const sw = history.find((h) => h[0] === local.timeline);
   if (!sw) return { kind: 'unknown', why: `history has no switch point for timeline ${local.timeline}` };
   if (local.lsn > sw[1]) {
-    return { kind: 'diverged', why: `local WAL ${local.lsn} is past timeline ${local.timeline}'s switch point ${sw[1]}` };
+    return {
+      kind: 'diverged',
+      why: `local WAL ${local.lsn} is past timeline ${local.timeline}'s switch point ${sw[1]}`,
+    };
   }
   // An unclean shutdown only gives a lower bound of where local WAL ends, so being at or before
   // the switch point proves nothing.

@@ -89,7 +89,8 @@ export class Executor {
         const message = errorText(err);
         this.deps.log.error({ action: action.kind, err: message }, `action ${action.kind} failed`);
         // A lock step that failed means the lock is not ours, whatever we thought before.
-        if (action.kind === 'updateLock' || action.kind === 'acquireLock') lock = err instanceof LockLost ? { kind: 'notHeld' } : lock;
+        if (action.kind === 'updateLock' || action.kind === 'acquireLock')
+          lock = err instanceof LockLost ? { kind: 'notHeld' } : lock;
         return { lock, failed: { action, message }, dcsError: err instanceof DcsError ? message : null, hurry: false };
       }
     }
@@ -156,15 +157,18 @@ export class Executor {
         return lock;
       }
       case 'startPostgres': {
-        const target = action.as === 'primary' ? null : this.replicaTarget(input.view, input.view.leader?.name ?? null, dynamic);
+        const target =
+          action.as === 'primary' ? null : this.replicaTarget(input.view, input.view.leader?.name ?? null, dynamic);
         await node.writeConfig(dynamic, target);
         this.startInBackground(action.as);
         return lock;
       }
       case 'restartInPlace':
-        this.startInBackground(input.local.kind === 'crashed' || input.local.kind === 'startFailed' || input.local.kind === 'stopped'
-          ? (input.local.data.lastRole)
-          : 'primary');
+        this.startInBackground(
+          input.local.kind === 'crashed' || input.local.kind === 'startFailed' || input.local.kind === 'stopped'
+            ? input.local.data.lastRole
+            : 'primary',
+        );
         return lock;
       case 'rewind': {
         const source = this.memberAddress(input.view, action.from);
@@ -230,7 +234,9 @@ export class Executor {
       // The checkpoint goes first: it flushes most dirty buffers while writes still flow, so the
       // shutdown checkpoint (taken while the coordinator holds writes) is short.
       await node.checkpoint().catch((err: unknown) => log.warn({ err: String(err) }, 'checkpoint before stop failed'));
-      await hooks.beforeDemote?.({ dynamic }).catch((err: unknown) => log.warn({ err: String(err) }, 'before-demote hook failed'));
+      await hooks
+        .beforeDemote?.({ dynamic })
+        .catch((err: unknown) => log.warn({ err: String(err) }, 'before-demote hook failed'));
     }
     await node.stop(mode === 'immediate' ? 'immediate' : 'fast');
     await node.markStandby();
@@ -245,12 +251,17 @@ export class Executor {
   private async restart(role: 'primary' | 'replica', dynamic: DynamicConfig): Promise<void> {
     const { node, hooks, log } = this.deps;
     if (role === 'primary') {
-      await node.checkpoint().catch((err: unknown) => log.warn({ err: String(err) }, 'checkpoint before restart failed'));
-      await hooks.beforeDemote?.({ dynamic }).catch((err: unknown) => log.warn({ err: String(err) }, 'before-demote hook failed'));
+      await node
+        .checkpoint()
+        .catch((err: unknown) => log.warn({ err: String(err) }, 'checkpoint before restart failed'));
+      await hooks
+        .beforeDemote?.({ dynamic })
+        .catch((err: unknown) => log.warn({ err: String(err) }, 'before-demote hook failed'));
     }
     await node.stop('fast');
     const started = await node.start();
-    if (started.kind !== 'ready') throw new PostgresError('restart', `postgres did not start again: ${describeStart(started)}`);
+    if (started.kind !== 'ready')
+      throw new PostgresError('restart', `postgres did not start again: ${describeStart(started)}`);
     log.info({ action: 'restart', role }, 'PostgreSQL restarted');
   }
 
@@ -262,7 +273,8 @@ export class Executor {
       await hooks.afterBootstrap?.(node);
       await dcs.initialize(systemId, false);
       await dcs.setConfig(dynamicConfigToJson(dynamic));
-      if (!(await dcs.attemptToAcquireLeader(config.name))) throw new ShardherdError('could not take the leader key after bootstrap');
+      if (!(await dcs.attemptToAcquireLeader(config.name)))
+        throw new ShardherdError('could not take the leader key after bootstrap');
       this.deps.tracker.lockAcquiredAt = this.deps.now();
       log.info({ action: 'bootstrap', role: 'primary', systemId }, 'bootstrapped a new cluster');
     } catch (err) {
@@ -329,7 +341,8 @@ export class Executor {
     const others = input.view.members.map((m) => m.name).filter((n) => n !== this.deps.config.name);
     try {
       const result = await this.deps.node.syncSlots(others);
-      if (result.created.length || result.dropped.length) this.deps.log.info({ created: result.created, dropped: result.dropped }, 'replication slots synced');
+      if (result.created.length || result.dropped.length)
+        this.deps.log.info({ created: result.created, dropped: result.dropped }, 'replication slots synced');
     } catch (err) {
       this.deps.log.warn({ err: String(err) }, 'replication slot sync failed');
     }
@@ -340,7 +353,12 @@ export class Executor {
    * checkpoint, at most `timeoutMs`. A successor short of it is logged; the lock is released
    * anyway, as the old primary cannot serve again without a new start.
    */
-  private async awaitHandover(view: GroupView, members: string[], checkpointLsn: number, timeoutMs: number): Promise<void> {
+  private async awaitHandover(
+    view: GroupView,
+    members: string[],
+    checkpointLsn: number,
+    timeoutMs: number,
+  ): Promise<void> {
     const { log } = this.deps;
     const started = this.deps.now();
     const deadline = started + timeoutMs;
@@ -352,7 +370,10 @@ export class Executor {
         return a?.kind === 'answered' && a.role === 'replica' && a.walPosition > checkpointLsn;
       });
       if (caughtUp !== undefined) {
-        log.info({ action: 'releaseLock', member: caughtUp, checkpointLsn, ms: this.deps.now() - started }, `${caughtUp} received the shutdown checkpoint`);
+        log.info(
+          { action: 'releaseLock', member: caughtUp, checkpointLsn, ms: this.deps.now() - started },
+          `${caughtUp} received the shutdown checkpoint`,
+        );
         return;
       }
       positions = members
@@ -364,7 +385,10 @@ export class Executor {
       if (this.deps.now() >= deadline) break;
       await new Promise((resolve) => setTimeout(resolve, HANDOVER_POLL_MS));
     }
-    log.warn({ action: 'releaseLock', checkpointLsn, positions }, `no successor reported the shutdown checkpoint ${checkpointLsn} within ${timeoutMs} ms; releasing the leader key anyway`);
+    log.warn(
+      { action: 'releaseLock', checkpointLsn, positions },
+      `no successor reported the shutdown checkpoint ${checkpointLsn} within ${timeoutMs} ms; releasing the leader key anyway`,
+    );
   }
 
   private async shutdownOptime(): Promise<number | null> {
@@ -382,7 +406,8 @@ export class Executor {
     const { tracker, node } = this.deps;
     if (tracker.task !== null) return busyState(tracker.task);
     if (tracker.start !== null && !tracker.start.settled && before.kind !== 'starting') {
-      const data = before.kind === 'stopped' || before.kind === 'crashed' || before.kind === 'startFailed' ? before.data : null;
+      const data =
+        before.kind === 'stopped' || before.kind === 'crashed' || before.kind === 'startFailed' ? before.data : null;
       if (data) return { kind: 'starting', as: tracker.start.as, since: tracker.start.since, data };
     }
     if (!node.isRunning && (before.kind === 'runningPrimary' || before.kind === 'runningReplica')) {

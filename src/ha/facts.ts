@@ -77,7 +77,10 @@ export function syncMatches(view: GroupView, name: string): boolean {
   const sync = view.sync?.value;
   if (!sync) return false;
   if (sync.leader === name) return true;
-  return (sync.sync_standby ?? '').split(',').map((s) => s.trim()).includes(name);
+  return (sync.sync_standby ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .includes(name);
 }
 
 /** A system id as the bootstrap winner writes it: digits; `""` means bootstrap is still running. */

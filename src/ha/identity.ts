@@ -20,7 +20,10 @@ export function checkIdentity(input: DecideInput, local: WithData): IdentityVerd
   if (validSystemId(theirs) && theirs !== mine) {
     const why = `system id ${mine} differs from the cluster's ${theirs}: refusing to join`;
     const release: Action[] = holdsLock(input) ? [{ kind: 'releaseLock' }] : [];
-    if (paused) return refuse(release.length ? decision(release, `paused; ${why}; releasing the leader key`) : waiting(`paused; ${why}`));
+    if (paused)
+      return refuse(
+        release.length ? decision(release, `paused; ${why}; releasing the leader key`) : waiting(`paused; ${why}`),
+      );
     const stop: Action[] =
       local.kind === 'runningPrimary'
         ? [{ kind: 'demote', mode: 'offline' }]

@@ -11,7 +11,16 @@ import {
   syncRestricts,
   waiting,
 } from './facts.ts';
-import { answerOf, askablePeers, askPeers, canTakeOver, inSync, outranks, viableSuccessors, type Standing } from './peers.ts';
+import {
+  answerOf,
+  askablePeers,
+  askPeers,
+  canTakeOver,
+  inSync,
+  outranks,
+  viableSuccessors,
+  type Standing,
+} from './peers.ts';
 import type { DecideInput, Decision, LocalState } from './types.ts';
 
 type RunningReplica = Extract<LocalState, { kind: 'runningReplica' }>;
@@ -31,7 +40,9 @@ export function raceForLeader(input: DecideInput, me: RunningReplica): Decision 
   // A replica that never streamed may miss commits its base backup predates; it qualifies only
   // when it already holds everything the last leader reported (a whole-group restart).
   if (!streamed && !(known !== null && lsn >= known)) {
-    return stayReplica(`has not streamed from a leader since start and is at ${lsn}, behind the last leader position ${known ?? 'unknown'}`);
+    return stayReplica(
+      `has not streamed from a leader since start and is at ${lsn}, behind the last leader position ${known ?? 'unknown'}`,
+    );
   }
 
   const request = failoverRequest(input.view);
@@ -52,8 +63,9 @@ export function raceForLeader(input: DecideInput, me: RunningReplica): Decision 
 
   const sync = syncRestricts(input);
   const peers = askablePeers(input.view, name, sync ? inSync(input.view) : undefined);
-  if (peers.length > 0 && input.peers === null) return decision([askPeers(peers)], 'no leader: asking peers for their positions before the leader race');
-  const formerSyncLeader = sync ? input.view.sync?.value.leader ?? null : null;
+  if (peers.length > 0 && input.peers === null)
+    return decision([askPeers(peers)], 'no leader: asking peers for their positions before the leader race');
+  const formerSyncLeader = sync ? (input.view.sync?.value.leader ?? null) : null;
   const blocker = outrankedBy(input, standing(input, lsn), peers, formerSyncLeader);
   if (blocker) return stayReplica(blocker);
   return win(input, me, lsn, `won the leader race at position ${lsn} on timeline ${me.timeline}`, false);
@@ -69,7 +81,10 @@ function raceUnderRequest(input: DecideInput, me: RunningReplica, lsn: number, r
   const peers = askablePeers(input.view, name);
   const candidate = req.member;
   if (peers.length > 0 && input.peers === null) {
-    return decision([askPeers(peers)], `manual failover${candidate ? ` to ${candidate}` : ''} pending: asking peers for their state`);
+    return decision(
+      [askPeers(peers)],
+      `manual failover${candidate ? ` to ${candidate}` : ''} pending: asking peers for their state`,
+    );
   }
   if (candidate && canTakeOver(answerOf(input.peers, candidate))) {
     return stayReplica(`manual failover to ${candidate} requested and ${candidate} is healthy: leaving the lock to it`);
@@ -83,11 +98,19 @@ function raceUnderRequest(input: DecideInput, me: RunningReplica, lsn: number, r
     if (successors.length > 0) {
       return stayReplica(`switched away from as leader; ${successors.join(', ')} can take over`);
     }
-    return win(input, me, lsn, 'manual failover away from this member found no healthy successor: taking the lock back', true);
+    return win(
+      input,
+      me,
+      lsn,
+      'manual failover away from this member found no healthy successor: taking the lock back',
+      true,
+    );
   }
   const blocker = outrankedBy(input, standing(input, lsn), others, null);
   if (blocker) return stayReplica(blocker);
-  const why = candidate ? `manual failover to ${candidate}, which cannot take over: won the race instead` : 'manual failover: won the race';
+  const why = candidate
+    ? `manual failover to ${candidate}, which cannot take over: won the race instead`
+    : 'manual failover: won the race';
   return win(input, me, lsn, `${why} at position ${lsn}`, true);
 }
 

@@ -341,7 +341,9 @@ export class HaLoop {
   /** Renders PostgreSQL's configuration for its current role and signals it; a stopped one gets it at its next start. */
   private async renderConfiguration(input: DecideInput, decision: Decision): Promise<void> {
     // Only on a cycle that changed nothing: a role change renders for the new role itself.
-    const quiet = decision.actions.every((a) => a.kind === 'updateLock' || a.kind === 'touchMember' || a.kind === 'wait');
+    const quiet = decision.actions.every(
+      (a) => a.kind === 'updateLock' || a.kind === 'touchMember' || a.kind === 'wait',
+    );
     if (this.tracker.task !== null || !quiet) {
       this.requests.wantRender();
       return;
@@ -349,7 +351,10 @@ export class HaLoop {
     if (input.local.kind !== 'runningPrimary' && input.local.kind !== 'runningReplica') return;
     try {
       const changed = await this.executor.rerender(input);
-      this.log.info({ action: 'reload', changed }, changed ? 'PostgreSQL configuration rendered again and reloaded' : 'PostgreSQL configuration unchanged');
+      this.log.info(
+        { action: 'reload', changed },
+        changed ? 'PostgreSQL configuration rendered again and reloaded' : 'PostgreSQL configuration unchanged',
+      );
     } catch (err) {
       this.log.error({ action: 'reload', err: errorText(err) }, 'cannot render the PostgreSQL configuration');
     }

@@ -63,7 +63,12 @@ export interface MemberExtras {
   scheduledRestart?: Record<string, unknown> | null;
 }
 
-export function buildMemberData(config: Config, local: LocalState, holdsLock: boolean, extras: MemberExtras): MemberData {
+export function buildMemberData(
+  config: Config,
+  local: LocalState,
+  holdsLock: boolean,
+  extras: MemberExtras,
+): MemberData {
   const pg = config.postgresql.connect_address;
   const api = config.restapi.connect_address;
   const data: MemberData = {

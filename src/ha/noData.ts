@@ -6,9 +6,14 @@ import type { DecideInput, Decision } from './types.ts';
 export function decideWithoutData(input: DecideInput): Decision {
   const view = input.view;
   if (holdsLock(input)) {
-    return decision([{ kind: 'releaseLock' }], 'data directory is empty while holding the leader key: releasing it', 'uninitialized');
+    return decision(
+      [{ kind: 'releaseLock' }],
+      'data directory is empty while holding the leader key: releasing it',
+      'uninitialized',
+    );
   }
-  if (input.config.pause) return waiting('paused: data directory is empty; not bootstrapping or cloning', 'uninitialized');
+  if (input.config.pause)
+    return waiting('paused: data directory is empty; not bootstrapping or cloning', 'uninitialized');
 
   const leader = leaderName(view);
   if (leader !== null) {
@@ -21,7 +26,11 @@ export function decideWithoutData(input: DecideInput): Decision {
     if (input.self.tags.nofailover) {
       return waiting('no cluster yet, but tagged nofailover: waiting for another member to bootstrap', 'uninitialized');
     }
-    return decision([{ kind: 'bootstrap' }], 'no initialize key and no leader: racing to bootstrap a new cluster', 'primary');
+    return decision(
+      [{ kind: 'bootstrap' }],
+      'no initialize key and no leader: racing to bootstrap a new cluster',
+      'primary',
+    );
   }
   if (view.initialize === '') return waiting('another member is bootstrapping the cluster', 'uninitialized');
   return waiting(`cluster ${view.initialize} exists but has no leader to clone from`, 'uninitialized');

@@ -21,18 +21,29 @@ export function decideWhileDown(input: DecideInput, local: Down): Decision {
 
   if (holdsLock(input)) {
     if (local.kind === 'startFailed') {
-      return decision([{ kind: 'releaseLock' }], `${context}: releasing the leader key so a replica can take over`, 'demoted');
+      return decision(
+        [{ kind: 'releaseLock' }],
+        `${context}: releasing the leader key so a replica can take over`,
+        'demoted',
+      );
     }
     if (data.lastRole !== 'primary') {
       return decision(
-        [{ kind: 'updateLock', optime: null }, { kind: 'follow', leader: null }, { kind: 'startPostgres', as: 'replica' }],
+        [
+          { kind: 'updateLock', optime: null },
+          { kind: 'follow', leader: null },
+          { kind: 'startPostgres', as: 'replica' },
+        ],
         `${context} while holding the leader key; starting as a replica to promote once up`,
         'replica',
       );
     }
     if (local.kind === 'crashed') return crashedLeader(input, local);
     return decision(
-      [{ kind: 'updateLock', optime: data.lsn }, { kind: 'startPostgres', as: 'primary' }],
+      [
+        { kind: 'updateLock', optime: data.lsn },
+        { kind: 'startPostgres', as: 'primary' },
+      ],
       `${context} while holding the leader key; starting as primary`,
       'primary',
     );
@@ -40,7 +51,10 @@ export function decideWhileDown(input: DecideInput, local: Down): Decision {
 
   if (leader === null) {
     return decision(
-      [{ kind: 'follow', leader: null }, { kind: 'startPostgres', as: 'replica' }],
+      [
+        { kind: 'follow', leader: null },
+        { kind: 'startPostgres', as: 'replica' },
+      ],
       `${context} and the group has no leader; starting as a replica without upstream to join the leader race`,
       'replica',
     );
@@ -59,7 +73,9 @@ function crashedLeader(input: DecideInput, local: Extract<Down, { kind: 'crashed
   const restart = (why: string) =>
     decision([{ kind: 'updateLock', optime: local.data.lsn }, { kind: 'restartInPlace' }], why, 'primary');
   if (elapsed < timeoutMs) {
-    return restart(`primary crashed ${seconds(elapsed)} ago: restarting in place (primary_start_timeout leaves ${seconds(timeoutMs - elapsed)})`);
+    return restart(
+      `primary crashed ${seconds(elapsed)} ago: restarting in place (primary_start_timeout leaves ${seconds(timeoutMs - elapsed)})`,
+    );
   }
   const giveUp = successorDecision(input, (successors) =>
     decision(
@@ -68,7 +84,12 @@ function crashedLeader(input: DecideInput, local: Extract<Down, { kind: 'crashed
       'demoted',
     ),
   );
-  return giveUp ?? restart(`primary crashed ${seconds(elapsed)} ago, beyond primary_start_timeout, but no replica can take over: restarting in place`);
+  return (
+    giveUp ??
+    restart(
+      `primary crashed ${seconds(elapsed)} ago, beyond primary_start_timeout, but no replica can take over: restarting in place`,
+    )
+  );
 }
 
 /**
@@ -79,7 +100,12 @@ export function successorDecision(input: DecideInput, onPossible: (successors: s
   const peers = askablePeers(input.view, input.self.name);
   if (peers.length === 0) return null;
   if (input.peers === null) return decision([askPeers(peers)], 'asking peers whether a replica could take over');
-  const ready = viableSuccessors(input.peers, peers, lastKnownLeaderLsn(input.view), input.config.maximum_lag_on_failover);
+  const ready = viableSuccessors(
+    input.peers,
+    peers,
+    lastKnownLeaderLsn(input.view),
+    input.config.maximum_lag_on_failover,
+  );
   return ready.length > 0 ? onPossible(ready) : null;
 }
 

@@ -51,7 +51,9 @@ export class LocalTracker {
 
 /** The busy state for a running long task. */
 export function busyState(task: RunningTask): LocalState {
-  return task.role === undefined ? { kind: 'busy', task: task.task, since: task.since } : { kind: 'busy', task: task.task, since: task.since, role: task.role };
+  return task.role === undefined
+    ? { kind: 'busy', task: task.task, since: task.since }
+    : { kind: 'busy', task: task.task, since: task.since, role: task.role };
 }
 
 export function dataFacts(control: ControlData): DataDirFacts {
@@ -75,7 +77,12 @@ export function memberAt(view: GroupView | null, address: HostPort | null): stri
   return null;
 }
 
-export async function observeLocal(node: PostgresNode, tracker: LocalTracker, view: GroupView | null, now: number): Promise<LocalState> {
+export async function observeLocal(
+  node: PostgresNode,
+  tracker: LocalTracker,
+  view: GroupView | null,
+  now: number,
+): Promise<LocalState> {
   if (tracker.task !== null) return busyState(tracker.task);
   const dir = await node.dataState();
   if (dir.kind === 'missing' || dir.kind === 'empty') {
@@ -91,11 +98,14 @@ export async function observeLocal(node: PostgresNode, tracker: LocalTracker, vi
       const systemId = await node.systemId();
       if (tracker.start?.settled !== false) tracker.start = null;
       tracker.noteHealthy();
-      if (status.role === 'primary') return { kind: 'runningPrimary', systemId, timeline: status.timeline, walLsn: status.walLsn };
+      if (status.role === 'primary')
+        return { kind: 'runningPrimary', systemId, timeline: status.timeline, walLsn: status.walLsn };
       const receiver = status.receiver;
       const upstream =
         memberAt(view, node.target?.upstream ?? null) ??
-        (receiver?.upstreamHost && receiver.upstreamPort ? memberAt(view, { host: receiver.upstreamHost, port: receiver.upstreamPort }) : null);
+        (receiver?.upstreamHost && receiver.upstreamPort
+          ? memberAt(view, { host: receiver.upstreamHost, port: receiver.upstreamPort })
+          : null);
       return {
         kind: 'runningReplica',
         systemId,

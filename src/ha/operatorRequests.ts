@@ -26,7 +26,11 @@ interface Waiting {
 /** A request the current cycle carries, and how to tell its caller what became of it. */
 export interface TakenRequest {
   request: HaRequest;
-  settle(decision: Decision, failed: { action: { kind: string }; message: string } | null, started: { task: LongTask; outcome: Promise<void> } | null): void;
+  settle(
+    decision: Decision,
+    failed: { action: { kind: string }; message: string } | null,
+    started: { task: LongTask; outcome: Promise<void> } | null,
+  ): void;
 }
 
 /** A scheduled time missed by more than this many loop_waits is dropped, not run late. */
@@ -42,7 +46,10 @@ export class OperatorRequests {
   /** Queues `request` for the next cycle; a second request while one waits is refused at once. */
   submit(request: HaRequest): Promise<RequestOutcome> {
     if (this.waiting !== null) {
-      return Promise.resolve({ kind: 'refused', reason: `a ${this.waiting.request.kind} request is already waiting for the HA loop` });
+      return Promise.resolve({
+        kind: 'refused',
+        reason: `a ${this.waiting.request.kind} request is already waiting for the HA loop`,
+      });
     }
     return new Promise((resolve) => {
       this.waiting = { request, resolve };
@@ -77,7 +84,11 @@ export class OperatorRequests {
   published(): Record<string, unknown> | null {
     const s = this.scheduledRestart;
     if (s === null) return null;
-    return { schedule: s.schedule, ...(s.role !== null && { role: s.role }), ...(s.onlyIfPending && { restart_pending: true }) };
+    return {
+      schedule: s.schedule,
+      ...(s.role !== null && { role: s.role }),
+      ...(s.onlyIfPending && { restart_pending: true }),
+    };
   }
 
   /** Milliseconds until the scheduled restart is due (0 when due), or null without one. */
@@ -101,14 +112,20 @@ export class OperatorRequests {
     const waiting = this.waiting;
     if (waiting !== null) {
       this.waiting = null;
-      return { request: waiting.request, settle: (d, failed, started) => waiting.resolve(outcomeOf(waiting.request, d, failed, started)) };
+      return {
+        request: waiting.request,
+        settle: (d, failed, started) => waiting.resolve(outcomeOf(waiting.request, d, failed, started)),
+      };
     }
     const s = this.scheduledRestart;
     if (s === null || now < s.at) return null;
     // Whatever happens now, this schedule has had its turn (Patroni forgets it after one attempt).
     this.scheduledRestart = null;
     if (now - s.at > STALE_LOOPS * loopWaitSeconds * 1000) {
-      this.log.warn({ action: 'restart', schedule: s.schedule }, `scheduled restart at ${s.schedule} was missed; dropping it`);
+      this.log.warn(
+        { action: 'restart', schedule: s.schedule },
+        `scheduled restart at ${s.schedule} was missed; dropping it`,
+      );
       return null;
     }
     const request: HaRequest = { kind: 'restart', role: s.role, onlyIfPending: s.onlyIfPending };
@@ -117,7 +134,10 @@ export class OperatorRequests {
       settle: (d, failed, started) => {
         const outcome = outcomeOf(request, d, failed, started);
         if (outcome.kind === 'refused') {
-          this.log.warn({ action: 'restart', schedule: s.schedule, reason: outcome.reason }, `scheduled restart not done: ${outcome.reason}`);
+          this.log.warn(
+            { action: 'restart', schedule: s.schedule, reason: outcome.reason },
+            `scheduled restart not done: ${outcome.reason}`,
+          );
         } else {
           this.log.info({ action: 'restart', schedule: s.schedule }, 'scheduled restart started');
         }
@@ -133,9 +153,11 @@ function outcomeOf(
   started: { task: LongTask; outcome: Promise<void> } | null,
 ): RequestOutcome {
   const answer = decision.answer;
-  if (answer === undefined) return { kind: 'refused', reason: `the HA loop did not answer the ${request.kind} request (${decision.reason})` };
+  if (answer === undefined)
+    return { kind: 'refused', reason: `the HA loop did not answer the ${request.kind} request (${decision.reason})` };
   if (answer.kind === 'refused') return { kind: 'refused', reason: answer.reason };
   if (failed !== null) return { kind: 'refused', reason: `${failed.action.kind} failed: ${failed.message}` };
-  if (started === null || started.task !== request.kind) return { kind: 'refused', reason: `${request.kind} did not start` };
+  if (started === null || started.task !== request.kind)
+    return { kind: 'refused', reason: `${request.kind} did not start` };
   return { kind: 'started', message: answer.message, done: started.outcome };
 }

@@ -18,13 +18,18 @@ export function repairFrom(input: DecideInput, leader: string, why: string): Dec
     );
   }
   const via = rewindFailed ? `pg_rewind failed (${failed?.message ?? 'unknown error'})` : 'use_pg_rewind is off';
-  return decision([{ kind: 'reinitialize', from: leader }], `reinitializing from leader ${leader}: ${why}; ${via}`, 'replica');
+  return decision(
+    [{ kind: 'reinitialize', from: leader }],
+    `reinitializing from leader ${leader}: ${why}; ${via}`,
+    'replica',
+  );
 }
 
 /** A stopped (or crashed, or failed-to-start) non-leader whose group has leader `leader`. */
 export function rejoinLeader(input: DecideInput, data: DataDirFacts, leader: string, context: string): Decision {
   const leaderMember = memberNamed(input.view, leader);
-  if (!leaderMember) return waiting(`${context}; leader ${leader} has no member key yet, waiting before starting`, 'replica');
+  if (!leaderMember)
+    return waiting(`${context}; leader ${leader} has no member key yet, waiting before starting`, 'replica');
   const div = divergence(data, leaderMember.data.timeline, input.view.history?.value ?? []);
   if (div.kind === 'diverged') return repairFrom(input, leader, div.why);
   if (div.kind === 'unknown' && data.lastRole === 'primary') {
@@ -34,10 +39,16 @@ export function rejoinLeader(input: DecideInput, data: DataDirFacts, leader: str
     if (leaderUp && input.config.postgresql.use_pg_rewind && input.lastCycle?.failed?.action.kind !== 'rewind') {
       return repairFrom(input, leader, `former primary, divergence unknown (${div.why})`);
     }
-    return waiting(`${context}; former primary, cannot tell yet whether it diverged from ${leader} (${div.why})`, 'demoted');
+    return waiting(
+      `${context}; former primary, cannot tell yet whether it diverged from ${leader} (${div.why})`,
+      'demoted',
+    );
   }
   return decision(
-    [{ kind: 'follow', leader }, { kind: 'startPostgres', as: 'replica' }],
+    [
+      { kind: 'follow', leader },
+      { kind: 'startPostgres', as: 'replica' },
+    ],
     `${context}; starting as a replica of leader ${leader}`,
     'replica',
   );

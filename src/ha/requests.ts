@@ -72,7 +72,13 @@ function answerReinitialize(input: DecideInput, base: Decision): Decision {
 /** A running member tagged clonefrom (first by name), else the leader; null when the leader has no member key. */
 export function cloneSource(input: DecideInput, leader: string): string | null {
   const tagged = input.view.members
-    .filter((m) => m.name !== input.self.name && memberClonefrom(m) && m.data.state === 'running' && typeof m.data.conn_url === 'string')
+    .filter(
+      (m) =>
+        m.name !== input.self.name &&
+        memberClonefrom(m) &&
+        m.data.state === 'running' &&
+        typeof m.data.conn_url === 'string',
+    )
     .map((m) => m.name)
     .sort();
   if (tagged.length > 0) return tagged[0]!;

@@ -11,18 +11,30 @@ export function decideWhileStarting(input: DecideInput, local: Starting): Decisi
   const elapsed = input.now - local.since;
   if (!holdsLock(input)) {
     if (local.as === 'primary' && !input.config.pause) {
-      return decision([{ kind: 'demote', mode: 'immediate' }], 'stopping PostgreSQL that is starting as primary without holding the leader key', 'demoted');
+      return decision(
+        [{ kind: 'demote', mode: 'immediate' }],
+        'stopping PostgreSQL that is starting as primary without holding the leader key',
+        'demoted',
+      );
     }
     return waiting(`PostgreSQL is starting as ${local.as} (${seconds(elapsed)} so far)`, local.as);
   }
 
   const keep = { kind: 'updateLock', optime: null } as const;
   if (local.as === 'replica') {
-    return decision([keep], `holding the leader key while PostgreSQL starts as a replica; promoting once it is up`, 'replica');
+    return decision(
+      [keep],
+      `holding the leader key while PostgreSQL starts as a replica; promoting once it is up`,
+      'replica',
+    );
   }
   const timeoutMs = input.config.primary_start_timeout * 1000;
   if (elapsed < timeoutMs || input.config.pause) {
-    return decision([keep], `PostgreSQL is starting as primary, ${seconds(Math.max(0, timeoutMs - elapsed))} until primary_start_timeout`, 'primary');
+    return decision(
+      [keep],
+      `PostgreSQL is starting as primary, ${seconds(Math.max(0, timeoutMs - elapsed))} until primary_start_timeout`,
+      'primary',
+    );
   }
   const giveUp = successorDecision(input, (successors) =>
     decision(
@@ -31,5 +43,12 @@ export function decideWhileStarting(input: DecideInput, local: Starting): Decisi
       'demoted',
     ),
   );
-  return giveUp ?? decision([keep], 'primary start exceeded primary_start_timeout, but no replica can take over: still waiting', 'primary');
+  return (
+    giveUp ??
+    decision(
+      [keep],
+      'primary start exceeded primary_start_timeout, but no replica can take over: still waiting',
+      'primary',
+    )
+  );
 }

@@ -21,7 +21,11 @@ export function switchoverFromLeader(input: DecideInput, walLsn: number, keep: A
     const delta = at - input.now;
     const loopMs = input.config.loop_wait * 1000;
     if (delta > loopMs) {
-      return decision([keep], `leader with the lock; switchover scheduled at ${req.scheduled_at} (in ${seconds(delta)})`, 'primary');
+      return decision(
+        [keep],
+        `leader with the lock; switchover scheduled at ${req.scheduled_at} (in ${seconds(delta)})`,
+        'primary',
+      );
     }
     if (delta < -1.5 * loopMs) return clear(`scheduled_at ${req.scheduled_at} passed ${seconds(-delta)} ago`);
   }
@@ -33,13 +37,20 @@ export function switchoverFromLeader(input: DecideInput, walLsn: number, keep: A
   if (candidate && syncRestricts(input) && !syncMatches(input.view, candidate)) {
     return clear(`candidate ${candidate} is not a synchronous standby`);
   }
-  const eligible = candidate ? [candidate] : askablePeers(input.view, name, syncRestricts(input) ? inSync(input.view) : undefined);
+  const eligible = candidate
+    ? [candidate]
+    : askablePeers(input.view, name, syncRestricts(input) ? inSync(input.view) : undefined);
   if (eligible.length === 0) return clear('no member could take over');
-  if (input.peers === null) return decision([askPeers(eligible)], 'switchover requested: asking candidates for their state');
+  if (input.peers === null)
+    return decision([askPeers(eligible)], 'switchover requested: asking candidates for their state');
 
   const ready = viableSuccessors(input.peers, eligible, walLsn, input.config.maximum_lag_on_failover);
   if (ready.length === 0) {
-    return clear(candidate ? `candidate ${candidate} is not healthy or lags too far` : 'no healthy replica within maximum_lag_on_failover');
+    return clear(
+      candidate
+        ? `candidate ${candidate} is not healthy or lags too far`
+        : 'no healthy replica within maximum_lag_on_failover',
+    );
   }
   return decision(
     [keep, { kind: 'demote', mode: 'graceful' }, { kind: 'releaseLock', handover: candidate ? [candidate] : ready }],

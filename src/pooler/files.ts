@@ -53,7 +53,7 @@ export async function ensureCertificate(settings: PgbouncerSettings): Promise<bo
   } catch (err) {
     // openssl draws its key generation progress on stderr; the reason is the last line.
     const said = (err as { stderr?: string }).stderr?.trim().split('\n').at(-1);
-    const detail = said || (errorText(err));
+    const detail = said || errorText(err);
     const message = `cannot generate a certificate in ${settings.paths.dir}: ${detail}`;
     throw new PoolerError('openssl', message, { cause: err });
   }

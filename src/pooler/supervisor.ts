@@ -39,8 +39,7 @@ export interface PgbouncerSupervisorOptions {
 }
 
 type ChildExit =
-  | { kind: 'exit'; code: number | null; signal: NodeJS.Signals | null }
-  | { kind: 'error'; message: string };
+  { kind: 'exit'; code: number | null; signal: NodeJS.Signals | null } | { kind: 'error'; message: string };
 
 interface Running {
   child: ChildProcess;

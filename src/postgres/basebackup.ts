@@ -8,7 +8,22 @@ import { dataDirectoryState, ensureDataDirectory, removeDataDirectory } from './
 import { optionArgs } from './initdb.ts';
 import { runProgram } from './run.ts';
 
-const RESERVED = new Set(['pgdata', 'D', 'dbname', 'd', 'host', 'h', 'port', 'p', 'username', 'U', 'format', 'F', 'write-recovery-conf', 'R']);
+const RESERVED = new Set([
+  'pgdata',
+  'D',
+  'dbname',
+  'd',
+  'host',
+  'h',
+  'port',
+  'p',
+  'username',
+  'U',
+  'format',
+  'F',
+  'write-recovery-conf',
+  'R',
+]);
 
 /**
  * The command line. `--checkpoint=fast` and `-X stream` are defaults a user option replaces:
@@ -16,7 +31,8 @@ const RESERVED = new Set(['pgdata', 'D', 'dbname', 'd', 'host', 'h', 'port', 'p'
  */
 export function basebackupArgs(dataDir: string, from: ConnParams, options: BasebackupOption[]): string[] {
   const user = optionArgs('pg_basebackup', options, RESERVED);
-  const given = (...names: string[]): boolean => user.some((a) => names.some((n) => a === `--${n}` || a.startsWith(`--${n}=`)));
+  const given = (...names: string[]): boolean =>
+    user.some((a) => names.some((n) => a === `--${n}` || a.startsWith(`--${n}=`)));
   const args = ['-D', dataDir, '-d', formatConnInfo(from)];
   if (!given('checkpoint', 'c')) args.push('--checkpoint=fast');
   if (!given('wal-method', 'X')) args.push('--wal-method=stream');

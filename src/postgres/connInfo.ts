@@ -26,7 +26,16 @@ export function quoteConnValue(value: string): string {
  * conninfo ends up in postgresql.conf and process lists, so tools read it from `passfile`.
  */
 export function formatConnInfo(params: ConnParams): string {
-  const keys = ['host', 'port', 'user', 'dbname', 'passfile', 'application_name', 'sslmode', 'connect_timeout'] as const;
+  const keys = [
+    'host',
+    'port',
+    'user',
+    'dbname',
+    'passfile',
+    'application_name',
+    'sslmode',
+    'connect_timeout',
+  ] as const;
   const values: Record<(typeof keys)[number], string | number | undefined> = {
     host: params.host,
     port: params.port,

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { PostgresError } from '../errors.ts';
 import { readPostmasterPid, postmasterAlive } from './postmasterPid.ts';
 
-export type DataDirState = { kind: 'missing' } | { kind: 'empty' } | { kind: 'initialized'; version: string } | { kind: 'foreign' };
+export type DataDirState =
+  { kind: 'missing' } | { kind: 'empty' } | { kind: 'initialized'; version: string } | { kind: 'foreign' };
 
 /** 'foreign' means files are there but no PG_VERSION: not something to start, clone into or delete silently. */
 export async function dataDirectoryState(dataDir: string): Promise<DataDirState> {

@@ -16,7 +16,8 @@ export function optionArgs(command: string, options: InitdbOption[], reserved: S
   const args: string[] = [];
   const add = (name: string, value: string | null): void => {
     if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(name)) throw new PostgresError(command, `invalid option name '${name}'`);
-    if (reserved.has(name)) throw new PostgresError(command, `option '${name}' is set by shardherd and cannot be configured`);
+    if (reserved.has(name))
+      throw new PostgresError(command, `option '${name}' is set by shardherd and cannot be configured`);
     args.push(value === null ? `--${name}` : `--${name}=${value}`);
   };
   for (const option of options) {
@@ -24,7 +25,8 @@ export function optionArgs(command: string, options: InitdbOption[], reserved: S
       add(option, null);
     } else {
       const entries = Object.entries(option);
-      if (entries.length !== 1) throw new PostgresError(command, `each option map must have exactly one key, got ${entries.length}`);
+      if (entries.length !== 1)
+        throw new PostgresError(command, `each option map must have exactly one key, got ${entries.length}`);
       const [name, value] = entries[0]!;
       add(name, String(value));
     }
@@ -32,7 +34,12 @@ export function optionArgs(command: string, options: InitdbOption[], reserved: S
   return args;
 }
 
-export function initdbArgs(dataDir: string, options: InitdbOption[], superuser: UserAuth, pwfile: string | null): string[] {
+export function initdbArgs(
+  dataDir: string,
+  options: InitdbOption[],
+  superuser: UserAuth,
+  pwfile: string | null,
+): string[] {
   const args = ['-D', dataDir, `--username=${superuser.username}`, ...optionArgs('initdb', options, RESERVED)];
   if (pwfile !== null) args.push(`--pwfile=${pwfile}`);
   return args;
@@ -56,12 +63,19 @@ export async function initdb(
     await writeFile(pwfile, params.superuser.password + '\n', { mode: 0o600 });
   }
   try {
-    const result = await runProgram(bin.path('initdb'), initdbArgs(params.dataDir, params.options, params.superuser, pwfile), {
-      timeoutMs: params.timeoutMs ?? 300_000,
-    });
+    const result = await runProgram(
+      bin.path('initdb'),
+      initdbArgs(params.dataDir, params.options, params.superuser, pwfile),
+      {
+        timeoutMs: params.timeoutMs ?? 300_000,
+      },
+    );
     if (result.code !== 0) {
       await removeDataDirectory(params.dataDir);
-      throw new PostgresError('initdb', `exit ${result.code ?? result.signal}: ${result.stderr.trim() || result.stdout.trim()}`);
+      throw new PostgresError(
+        'initdb',
+        `exit ${result.code ?? result.signal}: ${result.stderr.trim() || result.stdout.trim()}`,
+      );
     }
   } finally {
     if (pwdir !== null) await rm(pwdir, { recursive: true, force: true });

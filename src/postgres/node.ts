@@ -110,7 +110,8 @@ export class PostgresNode {
     try {
       return await client.query<R>(sql, params);
     } catch (err) {
-      if (!(err instanceof Error && 'code' in err && typeof (err as { code: unknown }).code === 'string')) this.dropClient(client);
+      if (!(err instanceof Error && 'code' in err && typeof (err as { code: unknown }).code === 'string'))
+        this.dropClient(client);
       throw err;
     }
   }
@@ -194,7 +195,10 @@ export class PostgresNode {
     const timeoutMs = this.config.pg_ctl_timeout * 1000;
     const result = await this.process.stop(mode, { timeoutMs });
     if (result.kind !== 'timeout') return;
-    this.log.warn({ action: 'stop', mode }, `postgres did not stop within ${this.config.pg_ctl_timeout}s; stopping immediately`);
+    this.log.warn(
+      { action: 'stop', mode },
+      `postgres did not stop within ${this.config.pg_ctl_timeout}s; stopping immediately`,
+    );
     const again = await this.process.stop('immediate', { timeoutMs });
     if (again.kind === 'timeout') throw new PostgresError('stop', `postmaster ${again.pid} does not exit`);
   }
@@ -217,10 +221,15 @@ export class PostgresNode {
 
   /** initdb, render as primary, start, create roles. Returns the new system identifier. */
   async bootstrap(dynamic: DynamicConfig, initdbOptions: InitdbOption[]): Promise<string> {
-    await initdb(this.bin, { dataDir: this.dataDir, options: initdbOptions, superuser: this.config.authentication.superuser });
+    await initdb(this.bin, {
+      dataDir: this.dataDir,
+      options: initdbOptions,
+      superuser: this.config.authentication.superuser,
+    });
     await this.writeConfig(dynamic, null);
     const started = await this.start();
-    if (started.kind !== 'ready') throw new PostgresError('bootstrap', `postgres did not start: ${describeStart(started)}`);
+    if (started.kind !== 'ready')
+      throw new PostgresError('bootstrap', `postgres did not start: ${describeStart(started)}`);
     // initdb's pg_hba may only allow the OS user; the superuser connects over TCP with the configured rules.
     await bootstrapRoles(await this.sharedClient(), this.config.authentication);
     return this.systemId();
@@ -256,7 +265,14 @@ export class PostgresNode {
     const user = auth.rewind ?? auth.superuser;
     const result = await rewind(this.bin, {
       dataDir: this.dataDir,
-      source: { host: source.host, port: source.port, user: user.username, password: user.password, passfile: this.config.pgpass, connect_timeout: 5 },
+      source: {
+        host: source.host,
+        port: source.port,
+        user: user.username,
+        password: user.password,
+        passfile: this.config.pgpass,
+        connect_timeout: 5,
+      },
     });
     // pg_rewind copies the source's configuration; render ours again whatever the outcome.
     await this.writeConfig(dynamic, target);

@@ -185,11 +185,18 @@ export class PostgresProcess {
   async promote(opts: { timeoutMs: number }): Promise<void> {
     if (this.current === null) throw new PostgresError('promote', 'postgres is not running');
     const seconds = Math.max(1, Math.ceil(opts.timeoutMs / 1000));
-    const result = await runProgram(this.bin.path('pg_ctl'), ['promote', '-D', this.dataDir, '-w', '-t', String(seconds)], {
-      timeoutMs: opts.timeoutMs + 5000,
-    });
+    const result = await runProgram(
+      this.bin.path('pg_ctl'),
+      ['promote', '-D', this.dataDir, '-w', '-t', String(seconds)],
+      {
+        timeoutMs: opts.timeoutMs + 5000,
+      },
+    );
     if (result.code !== 0) {
-      throw new PostgresError('promote', `pg_ctl exit ${result.code ?? result.signal}: ${(result.stderr || result.stdout).trim()}`);
+      throw new PostgresError(
+        'promote',
+        `pg_ctl exit ${result.code ?? result.signal}: ${(result.stderr || result.stdout).trim()}`,
+      );
     }
     this.log.info({ action: 'promote', pid: this.current.pid }, 'promoted');
   }
@@ -242,7 +249,10 @@ export class PostgresProcess {
     void pm.exited.then((exit) => {
       if (this.current === pm) this.current = null;
       const level = exit.expected ? 'info' : 'warn';
-      this.log[level]({ action: 'exit', pid: exit.pid, code: exit.code, signal: exit.signal, expected: exit.expected }, 'postmaster exited');
+      this.log[level](
+        { action: 'exit', pid: exit.pid, code: exit.code, signal: exit.signal, expected: exit.expected },
+        'postmaster exited',
+      );
       for (const listener of this.listeners) listener(exit);
     });
   }

@@ -131,6 +131,8 @@ export async function connectedReplicas(db: Db): Promise<ReplicaConnection[]> {
 
 /** The cluster's system identifier as a decimal string (it does not fit a JS number). */
 export async function systemIdentifier(db: Db): Promise<string> {
-  const { rows } = await db.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_catalog.pg_control_system()');
+  const { rows } = await db.query<{ id: string }>(
+    'SELECT system_identifier::text AS id FROM pg_catalog.pg_control_system()',
+  );
   return rows[0]!.id;
 }

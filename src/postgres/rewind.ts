@@ -17,7 +17,11 @@ export type RewindResult = { kind: 'rewound'; output: string } | { kind: 'failed
  * a shutdown checkpoint when its stdin ends. Retried briefly because backends of a postmaster
  * killed a moment ago may still hold its shared memory.
  */
-export async function ensureCleanShutdown(bin: PgBinaries, dataDir: string, opts: { timeoutMs: number }): Promise<void> {
+export async function ensureCleanShutdown(
+  bin: PgBinaries,
+  dataDir: string,
+  opts: { timeoutMs: number },
+): Promise<void> {
   const control = await readControlData(bin, dataDir);
   if (control.cleanShutdown) return;
   // A standby.signal would make single-user mode refuse to start; the caller renders it again afterwards.

@@ -11,7 +11,9 @@ import type { Db } from './queries.ts';
 export function slotNameFromMemberName(member: string): string {
   const mapped = member
     .toLowerCase()
-    .replace(/[^a-z0-9_]/gu, (c) => (c === '-' || c === '.' ? '_' : `u${c.codePointAt(0)!.toString().padStart(4, '0')}`));
+    .replace(/[^a-z0-9_]/gu, (c) =>
+      c === '-' || c === '.' ? '_' : `u${c.codePointAt(0)!.toString().padStart(4, '0')}`,
+    );
   return mapped.slice(0, 63);
 }
 
@@ -51,7 +53,10 @@ export async function physicalSlots(db: Db): Promise<{ name: string; active: boo
  */
 export async function syncSlots(db: Db, members: string[]): Promise<SlotSyncResult> {
   const wanted = members.map(slotNameFromMemberName);
-  const plan = planSlotSync(wanted, (await physicalSlots(db)).map((s) => s.name));
+  const plan = planSlotSync(
+    wanted,
+    (await physicalSlots(db)).map((s) => s.name),
+  );
   const result: SlotSyncResult = { created: [], dropped: [], failed: [] };
   for (const slot of plan.create) {
     try {

@@ -29,11 +29,7 @@ export interface CleanupOptions {
 }
 
 /** Registers an undo step; the returned function unregisters it (after undoing by hand). */
-export function onCleanup(
-  name: string,
-  run: () => void | Promise<void>,
-  opts: CleanupOptions = {},
-): () => void {
+export function onCleanup(name: string, run: () => void | Promise<void>, opts: CleanupOptions = {}): () => void {
   installHandlers();
   const entry: Entry = { name, phase: opts.phase ?? 'resources', run, runSync: opts.runSync };
   entries.add(entry);
@@ -88,7 +84,10 @@ function installHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
   process.on('exit', runSyncAll);
-  for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
+  for (const [signal, number] of [
+    ['SIGINT', 2],
+    ['SIGTERM', 15],
+  ] as const) {
     process.on(signal, () => {
       // A second signal while cleaning up means "now": kill synchronously and leave.
       if (running !== undefined) {

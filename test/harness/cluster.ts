@@ -204,7 +204,8 @@ export class TestMember {
       agent.exited.then(() => true),
       new Promise<boolean>((done) => setTimeout(() => done(false), timeoutMs).unref()),
     ]);
-    if (!exited) throw new Error(`${this.name}: the agent did not exit within ${timeoutMs} ms of SIGTERM\n${this.log()}`);
+    if (!exited)
+      throw new Error(`${this.name}: the agent did not exit within ${timeoutMs} ms of SIGTERM\n${this.log()}`);
   }
 
   /**
@@ -269,7 +270,11 @@ export class TestMember {
     if (pid === null) throw new Error(`${this.name}: no running postmaster`);
     signalPid(pid, signal);
     if (signal === 'SIGKILL') {
-      await waitFor(() => !isAlive(pid), { timeout: 10_000, interval: 50, message: `${this.name}: postmaster ${pid} is gone` });
+      await waitFor(() => !isAlive(pid), {
+        timeout: 10_000,
+        interval: 50,
+        message: `${this.name}: postmaster ${pid} is gone`,
+      });
     }
     return pid;
   }
@@ -463,7 +468,8 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
   };
   const members: TestMember[] = [];
   for (const group of groups) {
-    for (let index = 0; index < perGroup; index++) members.push(await writeMember(scope, etcd, dir, group, index, settings));
+    for (let index = 0; index < perGroup; index++)
+      members.push(await writeMember(scope, etcd, dir, group, index, settings));
   }
   return new TestCluster(scope, etcd, dir, members, settings);
 }

@@ -100,11 +100,7 @@ export function memberConfig(input: MemberConfigInput): Record<string, unknown> 
         replication: { username: 'replicator', password: CLUSTER_PASSWORDS.replication },
         rewind: { username: 'rewinder', password: CLUSTER_PASSWORDS.rewind },
       },
-      pg_hba: [
-        'local all all trust',
-        'host all all 127.0.0.1/32 md5',
-        'host replication replicator 127.0.0.1/32 md5',
-      ],
+      pg_hba: ['local all all trust', 'host all all 127.0.0.1/32 md5', 'host replication replicator 127.0.0.1/32 md5'],
       // Each member's socket in its own directory: members share a host but not a socket path.
       parameters: { unix_socket_directories: input.memberDir },
     },

@@ -103,9 +103,27 @@ export class TestPgBouncer {
     mkdirSync(dir, { recursive: true });
     const key = join(dir, 'server.key');
     const crt = join(dir, 'server.crt');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=127.0.0.1', '-keyout', key, '-out', crt], {
-      stdio: 'ignore',
-    });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '30',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-keyout',
+        key,
+        '-out',
+        crt,
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
     writeFileSync(join(dir, 'userlist.txt'), `"${user}" "${password}"\n`, { mode: 0o600 });
     writeFileSync(
       ini,

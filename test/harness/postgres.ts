@@ -145,7 +145,8 @@ export async function createPostgres(opts: CreatePostgresOptions = {}): Promise<
   const initdb = spawnManaged(
     join(binDir, 'initdb'),
     [
-      '-D', server.dataDir,
+      '-D',
+      server.dataDir,
       '--username=postgres',
       '--auth=trust',
       '--encoding=UTF8',

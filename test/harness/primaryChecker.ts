@@ -34,8 +34,7 @@ export interface PrimaryChecker {
   stop(): Promise<PrimaryCheckReport>;
 }
 
-const WRITABLE_SQL =
-  "select not pg_is_in_recovery() and current_setting('transaction_read_only') = 'off' as writable";
+const WRITABLE_SQL = "select not pg_is_in_recovery() and current_setting('transaction_read_only') = 'off' as writable";
 
 /** One member's pool: a single connection, reopened whenever the server went away. */
 function memberPool(target: PrimaryCheckTarget, timeoutMs: number): pg.Pool {

@@ -11,7 +11,11 @@ export class TcpProxy {
   #holding = false;
   readonly #waiting: Array<() => void> = [];
 
-  private constructor(readonly port: number, readonly targetPort: number, server: Server) {
+  private constructor(
+    readonly port: number,
+    readonly targetPort: number,
+    server: Server,
+  ) {
     this.#server = server;
   }
 

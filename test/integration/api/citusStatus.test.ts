@@ -107,10 +107,10 @@ test('GET /citus shows the pg_dist_node and pg_dist_poolinfo rows the manager wr
   assert.equal(body.pauses.committed, 0);
   assert.equal(body.metadata?.read_at, '2030-01-02T03:04:05.000Z');
   const nodes = body.metadata?.pg_dist_node ?? [];
-  assert.deepEqual(
-    nodes.map((n) => [n.groupid, n.noderole, `${n.nodename}:${n.nodeport}`, n.isactive]).sort(),
-    [[0, 'primary', `${H}:${coordinator.port}`, true], [0, 'secondary', `${H}:21001`, true]],
-  );
+  assert.deepEqual(nodes.map((n) => [n.groupid, n.noderole, `${n.nodename}:${n.nodeport}`, n.isactive]).sort(), [
+    [0, 'primary', `${H}:${coordinator.port}`, true],
+    [0, 'secondary', `${H}:21001`, true],
+  ]);
   const primary = nodes.find((n) => n.noderole === 'primary');
   assert.deepEqual(body.metadata?.pg_dist_poolinfo, [{ nodeid: primary?.nodeid, poolinfo: `host=${H} port=6432` }]);
 

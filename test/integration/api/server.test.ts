@@ -55,7 +55,10 @@ function groupView(overrides: Partial<GroupView> = {}): GroupView {
     ],
     sync: null,
     failover: null,
-    history: { value: [[1, 50331808, 'no recovery target specified', '2024-05-01T10:00:00+00:00', 'node1']], modRevision: '8' },
+    history: {
+      value: [[1, 50331808, 'no recovery target specified', '2024-05-01T10:00:00+00:00', 'node1']],
+      modRevision: '8',
+    },
     status: { optime: LEADER_OPTIME },
     failsafe: null,
     ...overrides,
@@ -331,7 +334,10 @@ test('/patroni reports pause, failsafe and a sync standby role', async () => {
 test('/cluster serves members with roles, addresses and lag from a fresh etcd read', async () => {
   const agent = new TestAgent();
   agent.view = groupView({
-    failover: { value: { leader: 'node1', member: 'node2', scheduled_at: '2030-01-01T00:00:00+00:00' }, modRevision: '11' },
+    failover: {
+      value: { leader: 'node1', member: 'node2', scheduled_at: '2030-01-01T00:00:00+00:00' },
+      modRevision: '11',
+    },
   });
   const base = await serve(agent);
   const { status, body } = await getJson(base, '/cluster');
@@ -339,7 +345,15 @@ test('/cluster serves members with roles, addresses and lag from a fresh etcd re
   assert.equal(agent.freshReads, 1);
   assert.deepEqual(body, {
     members: [
-      { name: 'node1', role: 'leader', state: 'running', api_url: 'http://127.0.0.1:8008/patroni', host: '127.0.0.1', port: 5432, timeline: 3 },
+      {
+        name: 'node1',
+        role: 'leader',
+        state: 'running',
+        api_url: 'http://127.0.0.1:8008/patroni',
+        host: '127.0.0.1',
+        port: 5432,
+        timeline: 3,
+      },
       {
         name: 'node2',
         role: 'replica',
@@ -351,7 +365,16 @@ test('/cluster serves members with roles, addresses and lag from a fresh etcd re
         tags: { zone: 'b' },
         lag: 2 * MB,
       },
-      { name: 'node3', role: 'replica', state: 'running', api_url: 'http://127.0.0.3:8008/patroni', host: '127.0.0.3', port: 5432, timeline: 3, lag: 20 * MB },
+      {
+        name: 'node3',
+        role: 'replica',
+        state: 'running',
+        api_url: 'http://127.0.0.3:8008/patroni',
+        host: '127.0.0.3',
+        port: 5432,
+        timeline: 3,
+        lag: 20 * MB,
+      },
     ],
     scheduled_switchover: { at: '2030-01-01T00:00:00+00:00', from: 'node1', to: 'node2' },
   });
@@ -430,7 +453,11 @@ test('unknown paths and methods answer 404 with a JSON error', async () => {
   assert.equal(status, 404);
   assert.match(type ?? '', /^application\/json/);
   assert.match((body as { error: string }).error, /no-such-thing/);
-  const post = await fetch(`${base}/switchover`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+  const post = await fetch(`${base}/switchover`, {
+    method: 'POST',
+    body: '{}',
+    headers: { 'content-type': 'application/json' },
+  });
   assert.equal(post.status, 404);
   assert.equal(typeof ((await post.json()) as { error: unknown }).error, 'string');
 });
@@ -439,7 +466,12 @@ test('requests are logged at debug level through the given pino logger', async (
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString().split('\n').filter((l) => l !== ''));
+      lines.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
       done();
     },
   });

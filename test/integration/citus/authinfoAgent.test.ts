@@ -58,23 +58,26 @@ async function setSuperuserPassword(member: TestMember, password: string): Promi
   assert.equal(res.status, 202, await res.text());
 }
 
-before(async () => {
-  cluster = await startCluster({ groups: [1], membersPerGroup: 2, ttl: 10, loopWait: 1, retryTimeout: 4 });
-  cluster.startAll();
-  leader = await waitForLeader(cluster, 1, { timeout: 120_000 });
-  [replica] = await waitForReplicas(cluster, 1, { timeout: 120_000 });
-}, { timeout: 240_000 });
+before(
+  async () => {
+    cluster = await startCluster({ groups: [1], membersPerGroup: 2, ttl: 10, loopWait: 1, retryTimeout: 4 });
+    cluster.startAll();
+    leader = await waitForLeader(cluster, 1, { timeout: 120_000 });
+    [replica] = await waitForReplicas(cluster, 1, { timeout: 120_000 });
+  },
+  { timeout: 240_000 },
+);
 
 after(async () => {
   await cluster?.stopAll();
 });
 
-test('a reloaded superuser password reaches the primary\'s pg_dist_authinfo and streams on', LONG, async () => {
+test("a reloaded superuser password reaches the primary's pg_dist_authinfo and streams on", LONG, async () => {
   assert.equal(await authinfoRow(leader), 'password=super');
   // The operator's order: the role's password first, then every member's file.
   await overSocket(leader, "ALTER ROLE postgres PASSWORD 'super2'");
   for (const member of [leader, replica]) await setSuperuserPassword(member, 'super2');
-  await waitFor(rowIs(leader, 'password=super2'), { ...WAIT, message: 'the primary\'s row has the new password' });
+  await waitFor(rowIs(leader, 'password=super2'), { ...WAIT, message: "the primary's row has the new password" });
   await waitFor(rowIs(replica, 'password=super2'), { ...WAIT, message: 'the row streamed to the replica' });
 });
 

@@ -53,7 +53,9 @@ export function groupLeader(running: RunningCitusCluster, group: number): TestMe
 }
 
 /** Starts every member under the checker and waits for one leader and one streaming replica per group. */
-export async function startCitusCluster(opts: StartClusterOptions & { groups: number[] }): Promise<RunningCitusCluster> {
+export async function startCitusCluster(
+  opts: StartClusterOptions & { groups: number[] },
+): Promise<RunningCitusCluster> {
   const cluster = await startCluster({ membersPerGroup: 2, ...TIMING, ...opts });
   keepLogs(cluster);
   const checker = startPrimaryChecker(cluster);
@@ -121,7 +123,9 @@ export async function distNodes(source: pg.Client | TestMember): Promise<DistNod
   const sql =
     'select nodeid, groupid, nodename, nodeport, noderole::text as noderole from pg_catalog.pg_dist_node order by groupid, noderole, nodeport';
   const result =
-    source instanceof pg.Client ? await source.query<DistNode>(sql) : await source.query<DistNode>(sql, [], { database: CITUS_DATABASE });
+    source instanceof pg.Client
+      ? await source.query<DistNode>(sql)
+      : await source.query<DistNode>(sql, [], { database: CITUS_DATABASE });
   return result.rows;
 }
 
@@ -139,7 +143,8 @@ export function expectedRows(groups: { leader: TestMember; secondaries: TestMemb
   for (const { leader, secondaries } of groups) {
     const groupid = leader.group ?? -1;
     rows.push({ groupid, nodename: '127.0.0.1', nodeport: leader.pgPort, noderole: 'primary' });
-    for (const s of secondaries) rows.push({ groupid, nodename: '127.0.0.1', nodeport: s.pgPort, noderole: 'secondary' });
+    for (const s of secondaries)
+      rows.push({ groupid, nodename: '127.0.0.1', nodeport: s.pgPort, noderole: 'secondary' });
   }
   return describeRows(rows);
 }
@@ -159,9 +164,12 @@ export async function waitForRows(coordinator: TestMember, want: string[], timeo
     assert.ok(rows);
     return rows;
   } catch (err) {
-    throw new Error(`${(err as Error).message}\nwanted:\n  ${want.join('\n  ')}\nlast read:\n  ${last.join('\n  ')}\n${coordinator.log(3000)}`, {
-      cause: err,
-    });
+    throw new Error(
+      `${(err as Error).message}\nwanted:\n  ${want.join('\n  ')}\nlast read:\n  ${last.join('\n  ')}\n${coordinator.log(3000)}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -176,7 +184,11 @@ export interface PrimaryKeyWatch {
  * Watches the scope from now and notes when a member of `group` (other than `except`) first
  * has a member key with role primary and state running, as the manager's own watch sees it.
  */
-export async function watchPrimaryKey(cluster: TestCluster, group: number, except: string | null = null): Promise<PrimaryKeyWatch> {
+export async function watchPrimaryKey(
+  cluster: TestCluster,
+  group: number,
+  except: string | null = null,
+): Promise<PrimaryKeyWatch> {
   const dcs = new Dcs({
     hosts: [cluster.etcd.endpoint],
     namespace: 'service',
@@ -198,7 +210,8 @@ export async function watchPrimaryKey(cluster: TestCluster, group: number, excep
   dcs.watch(view.revision, (events) => {
     const at = performance.now();
     for (const event of events) {
-      if (event.group !== group || event.type !== 'put' || !event.name.startsWith('members/') || event.value === null) continue;
+      if (event.group !== group || event.type !== 'put' || !event.name.startsWith('members/') || event.value === null)
+        continue;
       const member = event.name.slice('members/'.length);
       if (member === except) continue;
       const data = JSON.parse(event.value) as MemberData;

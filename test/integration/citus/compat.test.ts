@@ -157,17 +157,23 @@ describe('catalog', () => {
       ],
     );
     const enumValues = await coordinator.query<{ v: string }>(
-      "SELECT unnest(enum_range(NULL::pg_catalog.noderole))::text AS v",
+      'SELECT unnest(enum_range(NULL::pg_catalog.noderole))::text AS v',
     );
-    assert.deepEqual(enumValues.rows.map((e) => e.v), ['primary', 'secondary', 'unavailable']);
+    assert.deepEqual(
+      enumValues.rows.map((e) => e.v),
+      ['primary', 'secondary', 'unavailable'],
+    );
     const constraints = await coordinator.query<{ def: string }>(
       "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'pg_catalog.pg_dist_node'::regclass ORDER BY conname",
     );
-    assert.deepEqual(constraints.rows.map((c) => c.def), [
-      'UNIQUE (nodename, nodeport)',
-      'PRIMARY KEY (nodeid)',
-      "CHECK ((NOT ((nodecluster <> 'default'::name) AND (noderole = 'primary'::noderole))))",
-    ]);
+    assert.deepEqual(
+      constraints.rows.map((c) => c.def),
+      [
+        'UNIQUE (nodename, nodeport)',
+        'PRIMARY KEY (nodeid)',
+        "CHECK ((NOT ((nodecluster <> 'default'::name) AND (noderole = 'primary'::noderole))))",
+      ],
+    );
   });
 
   test('pg_dist_poolinfo and pg_dist_authinfo have Citus columns and keys', async () => {
@@ -291,7 +297,9 @@ describe('node functions', () => {
     const id = await addNode('127.0.0.1', w1.port, 1);
     await coordinator.query("INSERT INTO pg_dist_poolinfo VALUES ($1, 'host=127.0.0.1')", [id]);
     await coordinator.query("SELECT citus_remove_node('127.0.0.1', $1)", [w1.port]);
-    const left = await coordinator.query('SELECT (SELECT count(*) FROM pg_dist_node) + (SELECT count(*) FROM pg_dist_poolinfo) AS n');
+    const left = await coordinator.query(
+      'SELECT (SELECT count(*) FROM pg_dist_node) + (SELECT count(*) FROM pg_dist_poolinfo) AS n',
+    );
     assert.equal(Number(left.rows[0].n), 0);
     const err = await sqlError(coordinator.query("SELECT citus_remove_node('10.0.0.1', 5432)"));
     assert.equal(err.message, 'node at "10.0.0.1:5432" does not exist');
@@ -304,7 +312,14 @@ describe('node functions', () => {
       'SELECT nodeid, groupid, nodename, nodeport, shouldhaveshards, hasmetadata FROM pg_dist_node',
     );
     assert.deepEqual(added.rows, [
-      { nodeid: added.rows[0].nodeid, groupid: 0, nodename: '10.0.0.100', nodeport: coordinator.port, shouldhaveshards: false, hasmetadata: true },
+      {
+        nodeid: added.rows[0].nodeid,
+        groupid: 0,
+        nodename: '10.0.0.100',
+        nodeport: coordinator.port,
+        shouldhaveshards: false,
+        hasmetadata: true,
+      },
     ]);
     await coordinator.query("SELECT citus_set_coordinator_host('10.0.0.101', 5999, 'primary', 'default')");
     const moved = await coordinator.query('SELECT nodeid, nodename, nodeport FROM pg_dist_node');
@@ -327,7 +342,9 @@ describe('node functions', () => {
     assert.deepEqual((await w1.query('SELECT shouldhaveshards FROM pg_dist_node')).rows, [{ shouldhaveshards: false }]);
     const err = await sqlError(coordinator.query(set, [w1.port, 'isactive']));
     assert.equal(err.message, "only the 'shouldhaveshards' property can be set using this function");
-    const unknown = await sqlError(coordinator.query("SELECT citus_set_node_property('x', 1, 'shouldhaveshards', true)"));
+    const unknown = await sqlError(
+      coordinator.query("SELECT citus_set_node_property('x', 1, 'shouldhaveshards', true)"),
+    );
     assert.equal(unknown.message, 'node at "x:1" does not exist');
   });
 });
@@ -342,7 +359,10 @@ describe('routed writes and the locks of an address change', () => {
 
   function routedWrite(client: pg.Client, group: number, note: string): Promise<number> {
     return client
-      .query<{ n: string }>('SELECT citus_compat.routed_write($1, $2) AS n', [group, `INSERT INTO t VALUES ('${note}')`])
+      .query<{ n: string }>('SELECT citus_compat.routed_write($1, $2) AS n', [
+        group,
+        `INSERT INTO t VALUES ('${note}')`,
+      ])
       .then((r) => Number(r.rows[0].n));
   }
 
@@ -408,7 +428,9 @@ describe('routed writes and the locks of an address change', () => {
     await w1.query("INSERT INTO t VALUES ('old primary')");
     const mover = await openAddressChange();
     const reader = await connect(coordinator);
-    const read = track(reader.query<{ r: { note: string } }>("SELECT citus_compat.routed_read(1, 'SELECT note FROM t') AS r"));
+    const read = track(
+      reader.query<{ r: { note: string } }>("SELECT citus_compat.routed_read(1, 'SELECT note FROM t') AS r"),
+    );
     await waitFor(read.settled, { ...WAIT, message: 'the routed read completes during the address change' });
     const rows = (await read.promise).rows.map((row) => row.r.note);
     assert.deepEqual(rows, ['old primary']);
@@ -419,7 +441,10 @@ describe('routed writes and the locks of an address change', () => {
     const mover = await openAddressChange();
     const app = await connect(coordinator);
     const write = track(routedWrite(app, 2, 'other group'));
-    await waitFor(write.settled, { ...WAIT, message: "group 2's routed write completes during group 1's address change" });
+    await waitFor(write.settled, {
+      ...WAIT,
+      message: "group 2's routed write completes during group 1's address change",
+    });
     assert.equal(await write.promise, 1);
     assert.deepEqual(await rowsOn(w3), ['other group']);
     await mover.query('ROLLBACK');
@@ -431,7 +456,9 @@ describe('routed writes and the locks of an address change', () => {
     const otherPid = await pidOf(other);
     const group2 = await coordinator.query<{ nodeid: number }>('SELECT nodeid FROM pg_dist_node WHERE groupid = 2');
     // Citus unsets metadatasynced under an ExclusiveLock on pg_dist_node held to COMMIT.
-    const repoint = track(other.query("SELECT citus_update_node($1, '127.0.0.2', $2)", [group2.rows[0].nodeid, w3.port]));
+    const repoint = track(
+      other.query("SELECT citus_update_node($1, '127.0.0.2', $2)", [group2.rows[0].nodeid, w3.port]),
+    );
     await waitFor(() => waitsForLock(otherPid), { ...WAIT, message: "group 2's update waits for group 1's" });
     assert.equal(repoint.settled(), false);
     await mover.query('COMMIT');
@@ -523,7 +550,8 @@ describe('routed writes and the locks of an address change', () => {
     const r = await coordinator.query('SELECT nodeport FROM pg_dist_node WHERE nodeid = $1', [group1]);
     assert.deepEqual(r.rows, [{ nodeport: w2.port }]);
     await waitFor(
-      async () => (await coordinator.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [blocker.pid])).rowCount === 0,
+      async () =>
+        (await coordinator.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [blocker.pid])).rowCount === 0,
       { ...WAIT, message: 'the blocking backend is gone' },
     );
     await assert.rejects(blocker.client.query('SELECT 1'));

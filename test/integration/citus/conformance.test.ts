@@ -358,7 +358,9 @@ const CASES: Case[] = [
   {
     name: "§1 the coordinator's and a worker primary's rows have metadata and are synced",
     call: async (ctx) => {
-      const r = await (await ctx.connect()).query(
+      const r = await (
+        await ctx.connect()
+      ).query(
         'SELECT hasmetadata, metadatasynced, isactive FROM pg_dist_node WHERE nodeid IN ($1, $2) ORDER BY groupid',
         [ctx.f.ids.coordinator, ctx.f.ids.w1],
       );
@@ -377,7 +379,7 @@ const CASES: Case[] = [
     expect: { error: { sqlstate: 'XX000', message: 'node at "127.0.0.1:1" does not exist' } },
   },
   {
-    name: "§1 in nontransactional metadata sync mode citus_add_secondary_node fails",
+    name: '§1 in nontransactional metadata sync mode citus_add_secondary_node fails',
     call: async (ctx) => {
       const c = await ctx.connect();
       await c.query('BEGIN');
@@ -509,7 +511,7 @@ const CASES: Case[] = [
       const { f } = ctx;
       const c = await ctx.connect();
       const copy = await ctx.connect(f.w1);
-      const versions = 'SELECT string_agg(xmin::text, \',\' ORDER BY nodeid) FROM pg_dist_node';
+      const versions = "SELECT string_agg(xmin::text, ',' ORDER BY nodeid) FROM pg_dist_node";
       const before = await one<string>(copy, versions);
       await c.query('BEGIN');
       await repoint(c, f.ids.w2, `${H}-demoted`, f.w2.port);

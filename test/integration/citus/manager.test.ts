@@ -73,7 +73,12 @@ function agent(scope: string, group: number): Dcs {
 /** An agent of one member: its own client and lease, as a real agent has. */
 class FakeMember {
   readonly dcs: Dcs;
-  constructor(scope: string, readonly group: number, readonly name: string, readonly port: number) {
+  constructor(
+    scope: string,
+    readonly group: number,
+    readonly name: string,
+    readonly port: number,
+  ) {
     this.dcs = agent(scope, group);
   }
   report(role: 'primary' | 'replica', extra: Partial<MemberData> = {}): Promise<void> {
@@ -176,7 +181,11 @@ describe('citus manager on one scope, groups 0..4', () => {
     w1b = new FakeMember(SCOPE, 1, 'w1-b', W1B.port);
     w2a = new FakeMember(SCOPE, 2, 'w2-a', W2A.port);
     w2b = new FakeMember(SCOPE, 2, 'w2-b', 21021);
-    for (const [primary, replica] of [[c0, c1], [w1a, w1b], [w2a, w2b]]) {
+    for (const [primary, replica] of [
+      [c0, c1],
+      [w1a, w1b],
+      [w2a, w2b],
+    ]) {
       await primary.report('primary');
       await primary.lead();
       await replica.report('replica');
@@ -193,14 +202,17 @@ describe('citus manager on one scope, groups 0..4', () => {
 
   test('start registers the coordinator with its secondary and each worker group with primary and secondary', async () => {
     await manager.start();
-    assert.deepEqual(await rows(), [
-      `0 primary ${H}:${coordinator.port}`,
-      `0 secondary ${H}:21001`,
-      `1 primary ${H}:${W1A.port}`,
-      `1 secondary ${H}:${W1B.port}`,
-      `2 primary ${H}:${W2A.port}`,
-      `2 secondary ${H}:21021`,
-    ].sort());
+    assert.deepEqual(
+      await rows(),
+      [
+        `0 primary ${H}:${coordinator.port}`,
+        `0 secondary ${H}:21001`,
+        `1 primary ${H}:${W1A.port}`,
+        `1 secondary ${H}:${W1B.port}`,
+        `2 primary ${H}:${W2A.port}`,
+        `2 secondary ${H}:21021`,
+      ].sort(),
+    );
     const stats = manager.stats();
     assert.equal(stats.running, true);
     assert.equal(stats.statementsApplied, 6);
@@ -216,26 +228,44 @@ describe('citus manager on one scope, groups 0..4', () => {
     await w1b.report('primary');
     const t0 = performance.now();
     await w1b.lead();
-    await waitFor(() => sameRows([
-      `0 primary ${H}:${coordinator.port}`, `0 secondary ${H}:21001`,
-      `1 primary ${H}:${W1B.port}`,
-      `2 primary ${H}:${W2A.port}`, `2 secondary ${H}:21021`,
-    ]), { ...WAIT, message: 'group 1 primary row repointed to w1-b, the dead node\'s row removed once synced' });
-    t.diagnostic(`worker failover: leader key write -> primary row repointed in ${(performance.now() - t0).toFixed(1)} ms`);
+    await waitFor(
+      () =>
+        sameRows([
+          `0 primary ${H}:${coordinator.port}`,
+          `0 secondary ${H}:21001`,
+          `1 primary ${H}:${W1B.port}`,
+          `2 primary ${H}:${W2A.port}`,
+          `2 secondary ${H}:21021`,
+        ]),
+      { ...WAIT, message: "group 1 primary row repointed to w1-b, the dead node's row removed once synced" },
+    );
+    t.diagnostic(
+      `worker failover: leader key write -> primary row repointed in ${(performance.now() - t0).toFixed(1)} ms`,
+    );
     assert.equal(await nodeid(H, W1B.port), primaryId);
 
     await w1a.report('replica');
-    await waitFor(() => sameRows([
-      `0 primary ${H}:${coordinator.port}`, `0 secondary ${H}:21001`,
-      `1 primary ${H}:${W1B.port}`, `1 secondary ${H}:${W1A.port}`,
-      `2 primary ${H}:${W2A.port}`, `2 secondary ${H}:21021`,
-    ]), { ...WAIT, message: 'w1-a back as group 1 secondary' });
+    await waitFor(
+      () =>
+        sameRows([
+          `0 primary ${H}:${coordinator.port}`,
+          `0 secondary ${H}:21001`,
+          `1 primary ${H}:${W1B.port}`,
+          `1 secondary ${H}:${W1A.port}`,
+          `2 primary ${H}:${W2A.port}`,
+          `2 secondary ${H}:21021`,
+        ]),
+      { ...WAIT, message: 'w1-a back as group 1 secondary' },
+    );
     assert.equal(await nodeid(H, W1B.port), primaryId);
   });
 
   test('a replica leaving removes its secondary row', async () => {
     await w2b.dcs.deleteMember('w2-b');
-    await waitFor(async () => !(await rows()).includes(`2 secondary ${H}:21021`), { ...WAIT, message: 'w2-b row removed' });
+    await waitFor(async () => !(await rows()).includes(`2 secondary ${H}:21021`), {
+      ...WAIT,
+      message: 'w2-b row removed',
+    });
     assert.ok((await rows()).includes(`2 primary ${H}:${W2A.port}`));
   });
 
@@ -245,7 +275,10 @@ describe('citus manager on one scope, groups 0..4', () => {
     // A later change in the same group: once it shows, the tagged member's event was handled too.
     const visible = new FakeMember(SCOPE, 2, 'w2-d', 21023);
     await visible.report('replica');
-    await waitFor(async () => (await rows()).includes(`2 secondary ${H}:21023`), { ...WAIT, message: 'w2-d registered' });
+    await waitFor(async () => (await rows()).includes(`2 secondary ${H}:21023`), {
+      ...WAIT,
+      message: 'w2-d registered',
+    });
     assert.ok(!(await rows()).includes(`2 secondary ${H}:21022`));
   });
 
@@ -256,18 +289,30 @@ describe('citus manager on one scope, groups 0..4', () => {
     await r.report('replica');
     const t0 = performance.now();
     await p.lead();
-    await waitFor(async () => (await rows()).includes(`3 primary ${H}:${W3A.port}`), { ...WAIT, message: 'group 3 primary registered' });
+    await waitFor(async () => (await rows()).includes(`3 primary ${H}:${W3A.port}`), {
+      ...WAIT,
+      message: 'group 3 primary registered',
+    });
     t.diagnostic(`new group: leader key write -> primary row visible in ${(performance.now() - t0).toFixed(1)} ms`);
-    await waitFor(async () => (await rows()).includes(`3 secondary ${H}:21031`), { ...WAIT, message: 'group 3 secondary registered' });
+    await waitFor(async () => (await rows()).includes(`3 secondary ${H}:21031`), {
+      ...WAIT,
+      message: 'group 3 secondary registered',
+    });
   });
 
   test('a row added behind the manager is found when Citus refuses the add, and repointed keeping its nodeid', async () => {
     // A primary row for group 4 the manager's cached rows do not know, under another name of W4A.
-    const ghost = await coordinator.query<{ id: number }>("SELECT pg_catalog.citus_add_node('localhost', $1, 4, 'primary') AS id", [W4A.port]);
+    const ghost = await coordinator.query<{ id: number }>(
+      "SELECT pg_catalog.citus_add_node('localhost', $1, 4, 'primary') AS id",
+      [W4A.port],
+    );
     const p = new FakeMember(SCOPE, 4, 'w4-a', W4A.port);
     await p.report('primary');
     await p.lead();
-    await waitFor(async () => (await rows()).includes(`4 primary ${H}:${W4A.port}`), { ...WAIT, message: 'group 4 primary registered' });
+    await waitFor(async () => (await rows()).includes(`4 primary ${H}:${W4A.port}`), {
+      ...WAIT,
+      message: 'group 4 primary registered',
+    });
     assert.equal(await nodeid(H, W4A.port), ghost.rows[0].id, 'the hand-made row was repointed, not replaced');
   });
 
@@ -277,16 +322,22 @@ describe('citus manager on one scope, groups 0..4', () => {
     await lonely.report('replica', { proxy_url: `postgres://${H}:${deadPort}/postgres` });
     const other = new FakeMember(SCOPE, 2, 'w2-e', 21024);
     await other.report('replica');
-    await waitFor(async () => {
-      const r = await rows();
-      return r.includes(`3 secondary ${H}:21032`) && r.includes(`2 secondary ${H}:21024`);
-    }, { ...WAIT, message: 'both replicas registered' });
+    await waitFor(
+      async () => {
+        const r = await rows();
+        return r.includes(`3 secondary ${H}:21032`) && r.includes(`2 secondary ${H}:21024`);
+      },
+      { ...WAIT, message: 'both replicas registered' },
+    );
     const pool = await coordinator.query<{ poolinfo: string }>(
       'SELECT poolinfo FROM pg_catalog.pg_dist_poolinfo JOIN pg_catalog.pg_dist_node USING (nodeid) WHERE nodeport = 21032',
     );
     assert.deepEqual(pool.rows, [{ poolinfo: `host=${H} port=${deadPort}` }]);
     await waitFor(
-      () => logLines.some((l) => l.includes('pooler in pg_dist_poolinfo cannot be reached') && l.includes(`port=${deadPort}`)),
+      () =>
+        logLines.some(
+          (l) => l.includes('pooler in pg_dist_poolinfo cannot be reached') && l.includes(`port=${deadPort}`),
+        ),
       { ...WAIT, message: 'the unreachable pooler is logged' },
     );
   });
@@ -296,7 +347,8 @@ describe('citus manager on one scope, groups 0..4', () => {
     assert.equal(source.open(), 0);
     assert.equal(manager.stats().running, false);
     await waitFor(
-      async () => (await coordinator.query('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', [APP])).rowCount === 0,
+      async () =>
+        (await coordinator.query('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', [APP])).rowCount === 0,
       { ...WAIT, message: 'manager connection closed' },
     );
     await assert.rejects(manager.reconcileNow(), /stopped/);
@@ -319,11 +371,21 @@ describe('citus manager reconcileNow on another scope and database', () => {
     await b.report('replica');
     await p.report('primary');
     await p.lead();
-    const manager = new CitusManager({ dcs: agent(SCOPE, 0), connect: connectTo(coordinator, 'errors'), logger: silentLogger, retryTimeout: 5 });
+    const manager = new CitusManager({
+      dcs: agent(SCOPE, 0),
+      connect: connectTo(coordinator, 'errors'),
+      logger: silentLogger,
+      retryTimeout: 5,
+    });
     try {
       const first = await manager.reconcileNow();
       assert.ok(first.kind === 'applied' && first.waiting === null, JSON.stringify(first));
-      const settled = [`0 primary ${H}:${coordinator.port}`, `1 primary ${H}:${W1A.port}`, `1 secondary ${H}:22011`, `2 primary ${H}:${W2A.port}`];
+      const settled = [
+        `0 primary ${H}:${coordinator.port}`,
+        `1 primary ${H}:${W1A.port}`,
+        `1 secondary ${H}:22011`,
+        `2 primary ${H}:${W2A.port}`,
+      ];
       assert.deepEqual(await rows('errors'), [...settled].sort());
 
       // Group 2's primary goes down (etcd has not noticed yet) while a replica joins group 1.
@@ -361,7 +423,13 @@ describe('citus manager reconcileNow on another scope and database', () => {
       );
       assert.deepEqual(
         await rows('errors'),
-        [`0 primary ${H}:${coordinator.port}`, `1 primary ${H}:${W1B.port}`, `1 secondary ${H}:22011`, `1 secondary ${H}:22012`, `2 primary ${H}:${W2A.port}`].sort(),
+        [
+          `0 primary ${H}:${coordinator.port}`,
+          `1 primary ${H}:${W1B.port}`,
+          `1 secondary ${H}:22011`,
+          `1 secondary ${H}:22012`,
+          `2 primary ${H}:${W2A.port}`,
+        ].sort(),
       );
     } finally {
       await manager.stop();

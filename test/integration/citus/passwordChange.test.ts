@@ -7,7 +7,14 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { parse, stringify } from 'yaml';
 import { CITUS_DATABASE, useHarness, waitFor, type TestMember } from '../../harness/index.ts';
-import { CitusApp, finishCitusCluster, groupLeader, memberAddress, startCitusCluster, type RunningCitusCluster } from './clusterSteps.ts';
+import {
+  CitusApp,
+  finishCitusCluster,
+  groupLeader,
+  memberAddress,
+  startCitusCluster,
+  type RunningCitusCluster,
+} from './clusterSteps.ts';
 
 useHarness();
 
@@ -37,42 +44,62 @@ async function routedWrite(id: number): Promise<string | null> {
   }
 }
 
-before(async () => {
-  running = await startCitusCluster({ groups: [0, 1], membersPerGroup: 1 });
-  const coordinator = groupLeader(running, 0);
-  await waitFor(async () => (await coordinator.query('SELECT 1 FROM pg_catalog.pg_dist_node WHERE groupid = 1', [], { database: CITUS_DATABASE })).rowCount === 1, {
-    timeout: 60_000,
-    message: 'group 1 is registered',
-  });
-  app = await CitusApp.detect(memberAddress(coordinator));
-  await app.setup(1, [memberAddress(groupLeader(running, 1))]);
-  appClient = new pg.Client(memberAddress(coordinator));
-  appClient.on('error', () => undefined);
-  await appClient.connect();
-}, { timeout: 180_000 });
+before(
+  async () => {
+    running = await startCitusCluster({ groups: [0, 1], membersPerGroup: 1 });
+    const coordinator = groupLeader(running, 0);
+    await waitFor(
+      async () =>
+        (
+          await coordinator.query('SELECT 1 FROM pg_catalog.pg_dist_node WHERE groupid = 1', [], {
+            database: CITUS_DATABASE,
+          })
+        ).rowCount === 1,
+      {
+        timeout: 60_000,
+        message: 'group 1 is registered',
+      },
+    );
+    app = await CitusApp.detect(memberAddress(coordinator));
+    await app.setup(1, [memberAddress(groupLeader(running, 1))]);
+    appClient = new pg.Client(memberAddress(coordinator));
+    appClient.on('error', () => undefined);
+    await appClient.connect();
+  },
+  { timeout: 180_000 },
+);
 
 after(async () => {
   await appClient?.end().catch(() => undefined);
   if (running !== undefined) await finishCitusCluster(running);
 });
 
-test('a superuser password changed by ALTER ROLE and reload: routed writes fail in between and work again afterwards', { timeout: 120_000 }, async () => {
-  assert.equal(await routedWrite(await app.nextId(1)), null, 'routed writes work with the first password');
-  const members = running.cluster.members;
-  for (const m of members) await overSocket(m, "ALTER ROLE postgres PASSWORD 'super-2'");
-  // pg_dist_authinfo still holds the old password: the coordinator cannot log in to the worker.
-  assert.match((await routedWrite(await app.nextId(1))) ?? 'no error', /could not establish connection|password authentication failed/);
-  for (const m of members) {
-    const config = parse(await readFile(m.configPath, 'utf8')) as { postgresql: { authentication: { superuser: { password?: string } } } };
-    config.postgresql.authentication.superuser.password = 'super-2';
-    await writeFile(m.configPath, stringify(config, { version: '1.1' }));
-    const res = await fetch(`${m.apiUrl}/reload`, { method: 'POST', signal: AbortSignal.timeout(30_000) });
-    assert.ok(res.status === 200 || res.status === 202, `${m.name} reload: ${res.status}`);
-  }
-  let last: string | null = 'not tried';
-  await waitFor(async () => (last = await routedWrite(await app.nextId(1))) === null, {
-    timeout: 30_000,
-    interval: 200,
-    message: 'routed writes work again with the new password',
-  }).catch((err: Error) => assert.fail(`${err.message}: ${last}`));
-});
+test(
+  'a superuser password changed by ALTER ROLE and reload: routed writes fail in between and work again afterwards',
+  { timeout: 120_000 },
+  async () => {
+    assert.equal(await routedWrite(await app.nextId(1)), null, 'routed writes work with the first password');
+    const members = running.cluster.members;
+    for (const m of members) await overSocket(m, "ALTER ROLE postgres PASSWORD 'super-2'");
+    // pg_dist_authinfo still holds the old password: the coordinator cannot log in to the worker.
+    assert.match(
+      (await routedWrite(await app.nextId(1))) ?? 'no error',
+      /could not establish connection|password authentication failed/,
+    );
+    for (const m of members) {
+      const config = parse(await readFile(m.configPath, 'utf8')) as {
+        postgresql: { authentication: { superuser: { password?: string } } };
+      };
+      config.postgresql.authentication.superuser.password = 'super-2';
+      await writeFile(m.configPath, stringify(config, { version: '1.1' }));
+      const res = await fetch(`${m.apiUrl}/reload`, { method: 'POST', signal: AbortSignal.timeout(30_000) });
+      assert.ok(res.status === 200 || res.status === 202, `${m.name} reload: ${res.status}`);
+    }
+    let last: string | null = 'not tried';
+    await waitFor(async () => (last = await routedWrite(await app.nextId(1))) === null, {
+      timeout: 30_000,
+      interval: 200,
+      message: 'routed writes work again with the new password',
+    }).catch((err: Error) => assert.fail(`${err.message}: ${last}`));
+  },
+);

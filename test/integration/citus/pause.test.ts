@@ -47,7 +47,11 @@ const notes = new Map<number, string>();
 
 class FakeMember {
   readonly dcs: Dcs;
-  constructor(readonly group: number, readonly name: string, readonly port: number) {
+  constructor(
+    readonly group: number,
+    readonly name: string,
+    readonly port: number,
+  ) {
     this.dcs = new Dcs({ hosts: [etcd.endpoint], namespace: 'service', scope: SCOPE, group, retryTimeout: 5, ttl: 30 });
     agents.push(this.dcs);
   }
@@ -112,7 +116,10 @@ function routedWrite(client: pg.Client, group: number, note: string) {
 
 async function waitsForLock(client: pg.Client): Promise<boolean> {
   const pid = (client as unknown as { processID: number }).processID;
-  const r = await coordinator.query<{ w: string | null }>('SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = $1', [pid]);
+  const r = await coordinator.query<{ w: string | null }>(
+    'SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = $1',
+    [pid],
+  );
   return r.rows[0]?.w === 'Lock';
 }
 
@@ -161,17 +168,31 @@ describe('pause protocol on a coordinator and two worker groups', () => {
     w1b = new FakeMember(1, 'w1-b', serverB.port);
     w2a = new FakeMember(2, 'w2-a', serverC.port);
     w2b = new FakeMember(2, 'w2-b', serverD.port);
-    for (const [primary, replica] of [[c0, null], [w1a, w1b], [w2a, w2b]] as const) {
+    for (const [primary, replica] of [
+      [c0, null],
+      [w1a, w1b],
+      [w2a, w2b],
+    ] as const) {
       await primary.report('primary');
       await primary.lead();
       await replica?.report('replica');
     }
-    const dcs = new Dcs({ hosts: [etcd.endpoint], namespace: 'service', scope: SCOPE, group: 0, retryTimeout: 5, ttl: 30 });
+    const dcs = new Dcs({
+      hosts: [etcd.endpoint],
+      namespace: 'service',
+      scope: SCOPE,
+      group: 0,
+      retryTimeout: 5,
+      ttl: 30,
+    });
     agents.push(dcs);
     manager = new CitusManager({
       dcs,
       connect: async () => {
-        const client = new pg.Client({ connectionString: coordinator.connectionString(), application_name: 'citus-manager' });
+        const client = new pg.Client({
+          connectionString: coordinator.connectionString(),
+          application_name: 'citus-manager',
+        });
         await client.connect();
         return client;
       },
@@ -180,18 +201,27 @@ describe('pause protocol on a coordinator and two worker groups', () => {
       pause: { unplanned: { timeout: 10, cooldownMs: 1000 }, viewWaitMs: 1500 },
     });
     await manager.start();
-    assert.deepEqual(await rows(), [
-      `0 primary ${H}:${coordinator.port}`,
-      `1 primary ${H}:${serverA.port}`,
-      `1 secondary ${H}:${serverB.port}`,
-      `2 primary ${H}:${serverC.port}`,
-      `2 secondary ${H}:${serverD.port}`,
-    ].sort());
+    assert.deepEqual(
+      await rows(),
+      [
+        `0 primary ${H}:${coordinator.port}`,
+        `1 primary ${H}:${serverA.port}`,
+        `1 secondary ${H}:${serverB.port}`,
+        `2 primary ${H}:${serverC.port}`,
+        `2 secondary ${H}:${serverD.port}`,
+      ].sort(),
+    );
     // t where each group's writes may land: both its servers (they do not replicate), or
     // distributed once the groups are registered.
     citusApp = await CitusApp.detect({ connectionString: coordinator.connectionString() });
-    await citusApp.setup(1, [serverA, serverB].map((s) => ({ connectionString: s.connectionString() })));
-    await citusApp.setup(2, [serverC, serverD].map((s) => ({ connectionString: s.connectionString() })));
+    await citusApp.setup(
+      1,
+      [serverA, serverB].map((s) => ({ connectionString: s.connectionString() })),
+    );
+    await citusApp.setup(
+      2,
+      [serverC, serverD].map((s) => ({ connectionString: s.connectionString() })),
+    );
   });
 
   after(async () => {
@@ -217,7 +247,10 @@ describe('pause protocol on a coordinator and two worker groups', () => {
       refusal: 'not-a-worker-group',
       message: 'group 0 is not a worker group',
     });
-    const bad = await manager.handleEvent({ ...event({ type: 'before_demote', group: 1, leader: 'w1-a' }), timeout: -1 });
+    const bad = await manager.handleEvent({
+      ...event({ type: 'before_demote', group: 1, leader: 'w1-a' }),
+      timeout: -1,
+    });
     assert.equal(pauseStatus(bad), 400);
     assert.match(bad.message, /timeout/);
     const notPromoted = await manager.handleEvent(event({ type: 'after_promote', group: 1, leader: 'w1-b' }));
@@ -255,11 +288,16 @@ describe('pause protocol on a coordinator and two worker groups', () => {
     await write.done;
     const result = write.settled();
     assert.ok(result?.ok, JSON.stringify(result));
-    t.diagnostic(`write waited ${(result.at - write.started).toFixed(1)} ms; pause ${manager.pauseStats().durationsMs.at(-1)} ms`);
+    t.diagnostic(
+      `write waited ${(result.at - write.started).toFixed(1)} ms; pause ${manager.pauseStats().durationsMs.at(-1)} ms`,
+    );
     assert.deepEqual(await notesOn(serverB), ['during switchover']);
     assert.deepEqual(await notesOn(serverA), []);
     assert.deepEqual(await primaryOf(1), { nodeid, addr: `${H}:${serverB.port}` });
-    await waitFor(async () => (await rows()).includes(`1 secondary ${H}:${serverA.port}`), { ...WAIT, message: 'w1-a registered as secondary' });
+    await waitFor(async () => (await rows()).includes(`1 secondary ${H}:${serverA.port}`), {
+      ...WAIT,
+      message: 'w1-a registered as secondary',
+    });
     assert.ok(!(await rows()).some((r) => r.includes('-demoted')));
     const stats = manager.pauseStats();
     assert.deepEqual([stats.opened, stats.committed, stats.rolledBack, stats.open], [1, 1, 0, []]);
@@ -278,10 +316,18 @@ describe('pause protocol on a coordinator and two worker groups', () => {
     const t0 = performance.now();
     await w2a.report('primary', { proxy_url: `postgres://${H}:${serverC.port}/postgres` });
     await waitFor(
-      async () => (await coordinator.query('SELECT 1 FROM pg_catalog.pg_dist_poolinfo WHERE nodeid = $1 AND poolinfo = $2', [group2, `host=${H} port=${serverC.port}`])).rowCount === 1,
+      async () =>
+        (
+          await coordinator.query('SELECT 1 FROM pg_catalog.pg_dist_poolinfo WHERE nodeid = $1 AND poolinfo = $2', [
+            group2,
+            `host=${H} port=${serverC.port}`,
+          ])
+        ).rowCount === 1,
       { ...WAIT, message: 'group 2 poolinfo registered' },
     );
-    t.diagnostic(`group 2 change registered ${(performance.now() - t0).toFixed(1)} ms after its member key write, while group 1 was paused`);
+    t.diagnostic(
+      `group 2 change registered ${(performance.now() - t0).toFixed(1)} ms after its member key write, while group 1 was paused`,
+    );
     // It landed while group 1 was still paused, so the pause did not hold it back.
     assert.deepEqual(manager.pauseStats().held, [1]);
     assert.equal(blocked.settled(), null);
@@ -317,19 +363,27 @@ describe('pause protocol on a coordinator and two worker groups', () => {
     const result = write.settled();
     assert.ok(result?.ok, JSON.stringify(result));
     const late = result.at - (t0 + timeout * 1000);
-    t.diagnostic(`write released ${late.toFixed(1)} ms after the deadline (pause ${manager.pauseStats().durationsMs.at(-1)} ms)`);
+    t.diagnostic(
+      `write released ${late.toFixed(1)} ms after the deadline (pause ${manager.pauseStats().durationsMs.at(-1)} ms)`,
+    );
     assert.ok(late >= 0, `released ${late.toFixed(1)} ms before the deadline`);
     assert.ok(late < 1000, `released ${late.toFixed(1)} ms after the deadline`);
     // Rolled back: the write went to the old address, the row was never moved.
     assert.ok((await notesOn(serverB)).includes('after the deadline'));
     // The server releases the write as the ROLLBACK runs; the counter moves once it returns.
-    await waitFor(() => manager.pauseStats().rolledBack === rolledBefore + 1, { ...WAIT, message: 'the rollback is counted once' });
+    await waitFor(() => manager.pauseStats().rolledBack === rolledBefore + 1, {
+      ...WAIT,
+      message: 'the rollback is counted once',
+    });
     assert.equal(manager.pauseStats().rolledBack, rolledBefore + 1);
     assert.equal((await primaryOf(1)).addr, `${H}:${serverB.port}`);
 
     // w1-a runs as primary at last: the ordinary reconcile repoints the row.
     await w1a.report('primary');
-    await waitFor(async () => (await primaryOf(1)).addr === `${H}:${serverA.port}`, { ...WAIT, message: 'group 1 repointed to w1-a' });
+    await waitFor(async () => (await primaryOf(1)).addr === `${H}:${serverA.port}`, {
+      ...WAIT,
+      message: 'group 1 repointed to w1-a',
+    });
   });
 
   test('a vanished worker leader key opens a pause that commits once the new leader runs as primary', async (t) => {
@@ -352,7 +406,10 @@ describe('pause protocol on a coordinator and two worker groups', () => {
     assert.deepEqual(await notesOn(serverD), ['during failover']);
     assert.deepEqual(await primaryOf(2), { nodeid, addr: `${H}:${serverD.port}` });
     // The server releases the write at COMMIT; the counter moves once the COMMIT returns.
-    await waitFor(() => manager.pauseStats().committed === stats0.committed + 1, { ...WAIT, message: 'the commit is counted once' });
+    await waitFor(() => manager.pauseStats().committed === stats0.committed + 1, {
+      ...WAIT,
+      message: 'the commit is counted once',
+    });
     const stats = manager.pauseStats();
     assert.equal(stats.opened, stats0.opened + 1);
     assert.equal(stats.committed, stats0.committed + 1);
@@ -368,7 +425,9 @@ describe('pause protocol on a coordinator and two worker groups', () => {
     const timeout = 2;
     const t0 = performance.now();
     // A cooldown past the deadline: the lock helper never gets to end the blocker.
-    const answer = await manager.handleEvent(event({ type: 'before_demote', group: 2, leader: 'w2-b', timeout, cooldown: 60_000 }));
+    const answer = await manager.handleEvent(
+      event({ type: 'before_demote', group: 2, leader: 'w2-b', timeout, cooldown: 60_000 }),
+    );
     const late = performance.now() - (t0 + timeout * 1000);
     t.diagnostic(`before_demote answered ${late.toFixed(1)} ms after the deadline: ${answer.message}`);
     assert.equal(answer.ok, false);
@@ -393,7 +452,7 @@ describe('pause protocol on a coordinator and two worker groups', () => {
     assert.equal((await primaryOf(2)).addr, `${H}:${serverD.port}`);
   });
 
-  test('after_promote while the old primary is not yet a running replica (seen on real Citus): the pause commits with update_node only; the old primary\'s row goes once synced and comes back with it', async (t) => {
+  test("after_promote while the old primary is not yet a running replica (seen on real Citus): the pause commits with update_node only; the old primary's row goes once synced and comes back with it", async (t) => {
     const oldIsA = (await primaryOf(1)).addr === `${H}:${serverA.port}`;
     const [current, next] = oldIsA ? [w1a, w1b] : [w1b, w1a];
     const [oldServer, newServer] = oldIsA ? [serverA, serverB] : [serverB, serverA];
@@ -419,10 +478,16 @@ describe('pause protocol on a coordinator and two worker groups', () => {
     assert.deepEqual(await primaryOf(1), { nodeid, addr: `${H}:${newServer.port}` });
     assert.equal(manager.pauseStats().rolledBack, rolledBefore, 'the pause committed');
     // Once Citus synced the metadata workers, the row of the stopped node is removed ...
-    await waitFor(async () => !(await rows()).includes(`1 secondary ${H}:${oldServer.port}`), { ...WAIT, message: 'the stopped node\'s row removed' });
+    await waitFor(async () => !(await rows()).includes(`1 secondary ${H}:${oldServer.port}`), {
+      ...WAIT,
+      message: "the stopped node's row removed",
+    });
     // ... and registered again when it runs as a replica.
     await current.report('replica');
-    await waitFor(async () => (await rows()).includes(`1 secondary ${H}:${oldServer.port}`), { ...WAIT, message: 'the old primary back as secondary' });
+    await waitFor(async () => (await rows()).includes(`1 secondary ${H}:${oldServer.port}`), {
+      ...WAIT,
+      message: 'the old primary back as secondary',
+    });
     t.diagnostic(`pause ${manager.pauseStats().durationsMs.at(-1)} ms`);
   });
 });

@@ -43,13 +43,26 @@ async function load(rows: PgDistNodeRow[], poolinfo: PoolinfoRow[]): Promise<voi
     await client.query(
       `INSERT INTO pg_catalog.pg_dist_node (nodeid, groupid, nodename, nodeport, noderack, hasmetadata, isactive,
          noderole, nodecluster, metadatasynced, shouldhaveshards) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`,
-      [r.nodeid, r.groupid, r.nodename, r.nodeport, r.noderack, false, r.isactive, r.noderole, r.nodecluster, false, r.shouldhaveshards],
+      [
+        r.nodeid,
+        r.groupid,
+        r.nodename,
+        r.nodeport,
+        r.noderack,
+        false,
+        r.isactive,
+        r.noderole,
+        r.nodecluster,
+        false,
+        r.shouldhaveshards,
+      ],
     );
   }
   // Plans may hold poolinfo of nodeids that are gone; the stand-in's foreign key would refuse
   // such rows, so those cases load only the rows it accepts.
   for (const p of poolinfo) {
-    if (rows.some((r) => r.nodeid === p.nodeid)) await client.query('INSERT INTO pg_catalog.pg_dist_poolinfo VALUES ($1, $2)', [p.nodeid, p.poolinfo]);
+    if (rows.some((r) => r.nodeid === p.nodeid))
+      await client.query('INSERT INTO pg_catalog.pg_dist_poolinfo VALUES ($1, $2)', [p.nodeid, p.poolinfo]);
   }
   // New nodes get the next nodeid, as in the simulator.
   const max = Math.max(0, ...rows.map((r) => r.nodeid));
@@ -62,11 +75,14 @@ async function read(): Promise<{ rows: PgDistNodeRow[]; poolinfo: PoolinfoRow[] 
             nodecluster::text AS nodecluster, metadatasynced, shouldhaveshards
        FROM pg_catalog.pg_dist_node ORDER BY nodeid`,
   );
-  const poolinfo = await client.query<PoolinfoRow>('SELECT nodeid, poolinfo FROM pg_catalog.pg_dist_poolinfo ORDER BY nodeid');
+  const poolinfo = await client.query<PoolinfoRow>(
+    'SELECT nodeid, poolinfo FROM pg_catalog.pg_dist_poolinfo ORDER BY nodeid',
+  );
   return { rows: rows.rows, poolinfo: poolinfo.rows };
 }
 
-const brief = (rows: PgDistNodeRow[]) => rows.map((r) => [r.nodeid, r.groupid, r.nodename, r.nodeport, r.noderole, r.nodecluster]);
+const brief = (rows: PgDistNodeRow[]) =>
+  rows.map((r) => [r.nodeid, r.groupid, r.nodename, r.nodeport, r.noderole, r.nodecluster]);
 
 describe('planMetadata against the Citus stand-in', () => {
   for (const c of cases) {
@@ -76,7 +92,8 @@ describe('planMetadata against the Citus stand-in', () => {
       await load(c.rows, poolinfo);
       const plan = planMetadata(c.desired, c.rows, poolinfo);
       // Adding a worker primary makes Citus copy the metadata to it, and these hosts do not exist.
-      const addsWorker = (ch: Change) => ch.statements.some((st) => /citus_add_node/.test(st.sql) && st.params[3] === 'primary' && st.params[2] !== 0);
+      const addsWorker = (ch: Change) =>
+        ch.statements.some((st) => /citus_add_node/.test(st.sql) && st.params[3] === 'primary' && st.params[2] !== 0);
       const skipped = new Set(plan.membership.filter(addsWorker).map((ch) => ch.group));
       const runnable = [...plan.local, ...plan.membership.filter((ch) => !skipped.has(ch.group))];
       for (const change of runnable) {
@@ -86,13 +103,21 @@ describe('planMetadata against the Citus stand-in', () => {
           await client.query('COMMIT');
         } catch (err) {
           await client.query('ROLLBACK');
-          throw new Error(`${(err as Error).message} while running ${change.statements.map(describeStatement).join('; ')}`);
+          throw new Error(
+            `${(err as Error).message} while running ${change.statements.map(describeStatement).join('; ')}`,
+          );
         }
       }
       const actual = await read();
-      const expected = simulate({ rows: c.rows.map((r) => ({ ...r, hasmetadata: false, metadatasynced: false })), poolinfo }, runnable.flatMap((ch) => ch.statements));
+      const expected = simulate(
+        { rows: c.rows.map((r) => ({ ...r, hasmetadata: false, metadatasynced: false })), poolinfo },
+        runnable.flatMap((ch) => ch.statements),
+      );
       assert.deepEqual(brief(actual.rows), brief([...expected.rows].sort((a, b) => a.nodeid - b.nodeid)));
-      assert.deepEqual(actual.poolinfo, [...expected.poolinfo].sort((a, b) => a.nodeid - b.nodeid));
+      assert.deepEqual(
+        actual.poolinfo,
+        [...expected.poolinfo].sort((a, b) => a.nodeid - b.nodeid),
+      );
       if (runnable.length === plan.local.length + plan.membership.length) {
         const again = planMetadata(c.desired, actual.rows, actual.poolinfo);
         assert.deepEqual([...again.local, ...again.membership], []);

@@ -16,9 +16,18 @@ describe('deadlines', () => {
     etcd.process?.kill('SIGSTOP');
     try {
       const started = Date.now();
-      await assert.rejects(dcs.loadCluster(), (err: unknown) => err instanceof DcsError && err.key === '/service/hung/');
-      await assert.rejects(dcs.attemptToAcquireLeader('a'), (err: unknown) => err instanceof DcsError && /^lease/.test(err.key));
-      await assert.rejects(dcs.setConfig({ a: 1 }), (err: unknown) => err instanceof DcsError && err.key === '/service/hung/config');
+      await assert.rejects(
+        dcs.loadCluster(),
+        (err: unknown) => err instanceof DcsError && err.key === '/service/hung/',
+      );
+      await assert.rejects(
+        dcs.attemptToAcquireLeader('a'),
+        (err: unknown) => err instanceof DcsError && /^lease/.test(err.key),
+      );
+      await assert.rejects(
+        dcs.setConfig({ a: 1 }),
+        (err: unknown) => err instanceof DcsError && err.key === '/service/hung/config',
+      );
       // Three calls of one second each, with generous slack for a loaded machine.
       assert.ok(Date.now() - started < 3 * 1000 + 2000, `took ${Date.now() - started} ms`);
     } finally {
@@ -31,8 +40,10 @@ describe('deadlines', () => {
     const port = await freePort();
     const dcs = dcsOn({ clientPort: port }, { scope: 'absent', retryTimeout: 1 });
     const started = Date.now();
-    await assert.rejects(dcs.touchMember('m', { conn_url: '', api_url: '', state: 'running', role: 'replica', version: '' }),
-      (err: unknown) => err instanceof DcsError);
+    await assert.rejects(
+      dcs.touchMember('m', { conn_url: '', api_url: '', state: 'running', role: 'replica', version: '' }),
+      (err: unknown) => err instanceof DcsError,
+    );
     assert.ok(Date.now() - started < 1000 + 2000, `took ${Date.now() - started} ms`);
   });
 });

@@ -4,7 +4,10 @@ import type { MemberData } from '../../../src/dcs/types.ts';
 import { onCleanup, type EtcdServer } from '../../harness/index.ts';
 
 /** A Dcs on `etcd` (only its port is used), closed at cleanup. */
-export function dcsOn(etcd: Pick<EtcdServer, 'clientPort'>, options: Partial<DcsOptions> & Pick<DcsOptions, 'scope'>): Dcs {
+export function dcsOn(
+  etcd: Pick<EtcdServer, 'clientPort'>,
+  options: Partial<DcsOptions> & Pick<DcsOptions, 'scope'>,
+): Dcs {
   const dcs = new Dcs({
     hosts: [`127.0.0.1:${etcd.clientPort}`],
     namespace: 'service',

@@ -19,7 +19,10 @@ describe('lease', () => {
     const stopping = dcsOn(etcd, { scope: 'expire', group: 1, ttl: TTL });
     const renewing = dcsOn(etcd, { scope: 'expire', group: 2, ttl: TTL });
     const observer = dcsOn(etcd, { scope: 'expire', group: 0 });
-    for (const [dcs, name] of [[stopping, 's'], [renewing, 'r']] as const) {
+    for (const [dcs, name] of [
+      [stopping, 's'],
+      [renewing, 'r'],
+    ] as const) {
       await dcs.touchMember(name, memberData(name, 'primary'));
       assert.equal(await dcs.attemptToAcquireLeader(name), true);
     }
@@ -42,26 +45,42 @@ describe('lease', () => {
       const lastRenewal = Date.now();
 
       const groupOf = async (g: number) => (await observer.loadCluster()).groups.find((x) => x.group === g);
-      await waitFor(async () => {
-        // A group without any key is absent from the view.
-        const g1 = await groupOf(1);
-        return g1 === undefined || (g1.leader === null && g1.members.length === 0);
-      }, { timeout: lastRenewal + (TTL + 1) * 1000 - Date.now(), interval: 50, message: 'keys of the client that stopped renewing expire' });
+      await waitFor(
+        async () => {
+          // A group without any key is absent from the view.
+          const g1 = await groupOf(1);
+          return g1 === undefined || (g1.leader === null && g1.members.length === 0);
+        },
+        {
+          timeout: lastRenewal + (TTL + 1) * 1000 - Date.now(),
+          interval: 50,
+          message: 'keys of the client that stopped renewing expire',
+        },
+      );
 
       const g2 = await groupOf(2);
       assert.equal(g2?.leader?.name, 'r');
-      assert.deepEqual(g2?.members.map((m) => m.name), ['r']);
+      assert.deepEqual(
+        g2?.members.map((m) => m.name),
+        ['r'],
+      );
       assert.equal(g2?.leader?.lease, renewedLease);
       // Keep renewing for more than another ttl (renewals come every 500 ms), to show that
       // renewal, not timing luck, keeps the keys.
       const target = renewals + 2 * (TTL + 1);
-      await waitFor(() => renewals >= target || renewFailure !== null,
-        { timeout: 4 * (TTL + 1) * 1000, interval: 100, message: `renewing client renews ${target} times` });
+      await waitFor(() => renewals >= target || renewFailure !== null, {
+        timeout: 4 * (TTL + 1) * 1000,
+        interval: 100,
+        message: `renewing client renews ${target} times`,
+      });
       assert.equal(renewFailure, null);
       const later = await groupOf(2);
       assert.equal(later?.leader?.name, 'r');
       assert.equal(later?.leader?.lease, renewedLease);
-      assert.deepEqual(later?.members.map((m) => m.name), ['r']);
+      assert.deepEqual(
+        later?.members.map((m) => m.name),
+        ['r'],
+      );
     } finally {
       clearInterval(timer);
     }
@@ -74,13 +93,20 @@ describe('lease', () => {
     assert.equal(await dcs.attemptToAcquireLeader('m'), true);
     const oldLease = dcs.leaseId;
 
-    await waitFor(async () => (await observer.loadCluster()).groups[0].leader === null,
-      { timeout: (TTL + 2) * 1000, interval: 100, message: 'the unrenewed lease expires' });
+    await waitFor(async () => (await observer.loadCluster()).groups[0].leader === null, {
+      timeout: (TTL + 2) * 1000,
+      interval: 100,
+      message: 'the unrenewed lease expires',
+    });
 
     assert.equal(await dcs.refreshLease(), false, 'the lease had to be replaced');
     assert.notEqual(dcs.leaseId, oldLease);
     const view = (await observer.loadCluster()).groups[0];
-    assert.deepEqual(view.members.map((m) => [m.name, m.lease]), [['m', dcs.leaseId]], 'member key re-attached to the new lease');
+    assert.deepEqual(
+      view.members.map((m) => [m.name, m.lease]),
+      [['m', dcs.leaseId]],
+      'member key re-attached to the new lease',
+    );
     assert.equal(view.leader, null);
     assert.equal(await dcs.updateLeader('m'), false, 'an expired lock is not silently recreated');
     assert.equal(await dcs.attemptToAcquireLeader('m'), true);

@@ -29,14 +29,28 @@ async function patronictlList(etcd: EtcdServer, scope: string, citusGroup: numbe
 
 /** The rows of patronictl's pretty table, keyed by column title. */
 function tableRows(output: string): Array<Record<string, string>> {
-  const cells = output.split('\n').filter((l) => l.startsWith('|')).map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
+  const cells = output
+    .split('\n')
+    .filter((l) => l.startsWith('|'))
+    .map((l) =>
+      l
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
   const [header, ...rows] = cells;
   assert.ok(header, `no table in patronictl output:\n${output}`);
   return rows.map((row) => Object.fromEntries(header.map((title, i) => [title, row[i] ?? ''])));
 }
 
 /** Writes one group the way a running agent pair would: two members, leader, status. */
-async function writeGroup(primary: Dcs, replica: Dcs, names: [string, string], hosts: [string, string], timeline: number): Promise<void> {
+async function writeGroup(
+  primary: Dcs,
+  replica: Dcs,
+  names: [string, string],
+  hosts: [string, string],
+  timeline: number,
+): Promise<void> {
   const optime = 64 * MB;
   await primary.touchMember(names[0], memberData(hosts[0], 'primary', { timeline, xlog_location: optime }));
   await replica.touchMember(names[1], memberData(hosts[1], 'replica', { timeline, xlog_location: optime - 3 * MB }));
@@ -64,15 +78,43 @@ describe('patronictl 3.0.2 compatibility', () => {
 
   test('patronictl list in citus mode shows groups 0 and 1 with their own leaders and timelines', async () => {
     const scope = 'citus-compat';
-    await writeGroup(dcsOn(etcd, { scope, group: 0 }), dcsOn(etcd, { scope, group: 0 }), ['coord-a', 'coord-b'], ['127.0.0.1', '127.0.0.2'], 1);
-    await writeGroup(dcsOn(etcd, { scope, group: 1 }), dcsOn(etcd, { scope, group: 1 }), ['work-a', 'work-b'], ['127.0.1.1', '127.0.1.2'], 4);
+    await writeGroup(
+      dcsOn(etcd, { scope, group: 0 }),
+      dcsOn(etcd, { scope, group: 0 }),
+      ['coord-a', 'coord-b'],
+      ['127.0.0.1', '127.0.0.2'],
+      1,
+    );
+    await writeGroup(
+      dcsOn(etcd, { scope, group: 1 }),
+      dcsOn(etcd, { scope, group: 1 }),
+      ['work-a', 'work-b'],
+      ['127.0.1.1', '127.0.1.2'],
+      4,
+    );
     const output = await patronictlList(etcd, scope, 0);
     assert.match(output, /Citus cluster: citus-compat/);
     assert.deepEqual(tableRows(output), [
       { Group: '0', Member: 'coord-a', Host: '127.0.0.1', Role: 'Leader', State: 'running', TL: '1', 'Lag in MB': '' },
-      { Group: '0', Member: 'coord-b', Host: '127.0.0.2', Role: 'Replica', State: 'streaming', TL: '1', 'Lag in MB': '3' },
+      {
+        Group: '0',
+        Member: 'coord-b',
+        Host: '127.0.0.2',
+        Role: 'Replica',
+        State: 'streaming',
+        TL: '1',
+        'Lag in MB': '3',
+      },
       { Group: '1', Member: 'work-a', Host: '127.0.1.1', Role: 'Leader', State: 'running', TL: '4', 'Lag in MB': '' },
-      { Group: '1', Member: 'work-b', Host: '127.0.1.2', Role: 'Replica', State: 'streaming', TL: '4', 'Lag in MB': '3' },
+      {
+        Group: '1',
+        Member: 'work-b',
+        Host: '127.0.1.2',
+        Role: 'Replica',
+        State: 'streaming',
+        TL: '4',
+        'Lag in MB': '3',
+      },
     ]);
   });
 });

@@ -18,7 +18,10 @@ interface Seen {
 }
 
 function leaderChanges(seen: Seen[]): string[] {
-  return seen.flatMap((s) => s.events).filter((e) => e.name === 'leader').map((e) => `${e.group}:${e.type}:${e.value ?? ''}`);
+  return seen
+    .flatMap((s) => s.events)
+    .filter((e) => e.name === 'leader')
+    .map((e) => `${e.group}:${e.type}:${e.value ?? ''}`);
 }
 
 describe('watch', () => {
@@ -33,16 +36,24 @@ describe('watch', () => {
     const worker2 = dcsOn(etcd, { scope: 'w', group: 2 });
     const view = await coordinator.loadCluster();
     const seen: Seen[] = [];
-    const watch = coordinator.watch(view.revision, (events, revision, signal) => seen.push({ events, revision, signal }));
+    const watch = coordinator.watch(view.revision, (events, revision, signal) =>
+      seen.push({ events, revision, signal }),
+    );
     try {
       assert.equal(await coordinator.attemptToAcquireLeader('c'), true);
       assert.equal(await worker1.attemptToAcquireLeader('w1'), true);
       assert.equal(await worker2.attemptToAcquireLeader('w2'), true);
       await worker1.touchMember('w1', memberData('w1', 'primary'));
       const expected = ['0:put:c', '1:put:w1', '2:put:w2'];
-      await waitFor(() => leaderChanges(seen).length >= 3, { timeout: 10_000, message: 'leader puts of groups 0, 1, 2 arrive' });
+      await waitFor(() => leaderChanges(seen).length >= 3, {
+        timeout: 10_000,
+        message: 'leader puts of groups 0, 1, 2 arrive',
+      });
       assert.deepEqual(leaderChanges(seen), expected);
-      await waitFor(() => seen.some((s) => s.events.some((e) => e.group === 1 && e.name === 'members/w1')), { timeout: 10_000, message: 'member put arrives' });
+      await waitFor(() => seen.some((s) => s.events.some((e) => e.group === 1 && e.name === 'members/w1')), {
+        timeout: 10_000,
+        message: 'member put arrives',
+      });
 
       await etcd.stop();
       await etcd.start();
@@ -51,12 +62,18 @@ describe('watch', () => {
       assert.equal(await worker2.deleteLeader('w2'), true);
       assert.equal(await worker1.attemptToAcquireLeader('w1b'), true);
       expected.push('1:delete:', '2:delete:', '1:put:w1b');
-      await waitFor(() => leaderChanges(seen).length >= expected.length, { timeout: 20_000, message: 'changes after the restart arrive' });
+      await waitFor(() => leaderChanges(seen).length >= expected.length, {
+        timeout: 20_000,
+        message: 'changes after the restart arrive',
+      });
       // Resumed from the last revision seen: nothing lost, nothing delivered twice.
       assert.deepEqual(leaderChanges(seen), expected);
       assert.ok(seen.every((s) => s.signal === 'events'));
       const revisions = seen.flatMap((s) => s.events.map((e) => BigInt(e.modRevision)));
-      assert.deepEqual(revisions, [...revisions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+      assert.deepEqual(
+        revisions,
+        [...revisions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
+      );
       assert.ok(revisions.every((r) => r > BigInt(view.revision)));
     } finally {
       watch.close();
@@ -81,8 +98,10 @@ describe('watch', () => {
       assert.ok(BigInt(seen[0].revision) >= BigInt(current.revision));
 
       await dcs.setConfig({ round: 'after' });
-      await waitFor(() => seen.some((s) => s.events.some((e) => e.name === 'config' && e.value === '{"round":"after"}')),
-        { timeout: 10_000, message: 'a change after the resync arrives' });
+      await waitFor(
+        () => seen.some((s) => s.events.some((e) => e.name === 'config' && e.value === '{"round":"after"}')),
+        { timeout: 10_000, message: 'a change after the resync arrives' },
+      );
       assert.equal(seen.filter((s) => s.signal === 'resync').length, 1);
     } finally {
       watch.close();
@@ -99,7 +118,10 @@ describe('watch', () => {
       await stranger.setConfig({ x: 1 });
       await worker.setConfig({ y: 1 });
       await waitFor(() => seen.length > 0, { timeout: 10_000, message: 'own change arrives' });
-      assert.deepEqual(seen.flatMap((s) => s.events).map((e) => [e.group, e.name, e.value]), [[3, 'config', '{"y":1}']]);
+      assert.deepEqual(
+        seen.flatMap((s) => s.events).map((e) => [e.group, e.name, e.value]),
+        [[3, 'config', '{"y":1}']],
+      );
     } finally {
       watch.close();
     }

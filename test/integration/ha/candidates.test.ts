@@ -74,7 +74,9 @@ async function withGroupDetail<T>(promise: Promise<T>): Promise<T> {
 async function statusOptime(): Promise<number | null> {
   const client = new Etcd3({ hosts: cluster.etcd.endpoint });
   try {
-    const raw = await client.get(keyLayout({ namespace: 'service', scope: cluster.scope, group: null }).key(KEY.status)).string();
+    const raw = await client
+      .get(keyLayout({ namespace: 'service', scope: cluster.scope, group: null }).key(KEY.status))
+      .string();
     if (raw === null) return null;
     const optime = (JSON.parse(raw) as { optime?: unknown }).optime;
     return typeof optime === 'number' ? optime : null;
@@ -87,7 +89,8 @@ async function statusOptime(): Promise<number | null> {
 async function replicaPosition(member: TestMember): Promise<number> {
   const status = await member.status();
   const xlog = status?.xlog;
-  if (xlog === undefined || !('received_location' in xlog)) throw new Error(`${member.name} reports no replica position`);
+  if (xlog === undefined || !('received_location' in xlog))
+    throw new Error(`${member.name} reports no replica position`);
   return Math.max(Number(xlog.received_location ?? 0), Number(xlog.replayed_location ?? 0));
 }
 
@@ -143,9 +146,13 @@ test('a replica lagging more than maximum_lag_on_failover never takes the lock',
   await withGroupDetail(
     waitFor(
       async () => {
-        const statuses = await Promise.all([m2, m4].map((m) => m.query<{ port: number }>(
-          "select sender_port as port from pg_stat_wal_receiver where status = 'streaming'",
-        )));
+        const statuses = await Promise.all(
+          [m2, m4].map((m) =>
+            m.query<{ port: number }>(
+              "select sender_port as port from pg_stat_wal_receiver where status = 'streaming'",
+            ),
+          ),
+        );
         return statuses.every((s) => s.rows[0]?.port === m3.pgPort);
       },
       { timeout: 45_000, message: 'm2 and m4 stream from m3' },
@@ -165,10 +172,10 @@ test('a replica lagging more than maximum_lag_on_failover never takes the lock',
     // The last leader position in etcd (written with every lock refresh) shows the lag, and
     // m4 is up to date: it would be a perfect candidate but for its nofailover tag.
     await withGroupDetail(
-      waitFor(
-        async () => ((await statusOptime()) ?? 0) >= written && (await replicaPosition(m4)) >= written,
-        { timeout: 20_000, message: 'the status optime and m4 reach the written position' },
-      ),
+      waitFor(async () => ((await statusOptime()) ?? 0) >= written && (await replicaPosition(m4)) >= written, {
+        timeout: 20_000,
+        message: 'the status optime and m4 reach the written position',
+      }),
     );
     assert.equal(await replicaPosition(m2), frozenAt, 'm2 received nothing new');
 

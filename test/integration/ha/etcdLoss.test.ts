@@ -53,7 +53,9 @@ before(async () => {
   await leader.query("insert into t values (1, 'before the outage')");
   await waitFor(
     async () => {
-      const counts = await Promise.all(replicas.map((r) => r.query('select 1 from t where id = 1').then((x) => x.rowCount)));
+      const counts = await Promise.all(
+        replicas.map((r) => r.query('select 1 from t where id = 1').then((x) => x.rowCount)),
+      );
       return counts.every((c) => c === 1);
     },
     { timeout: 15_000, message: 'the row reaches both replicas' },
@@ -109,7 +111,14 @@ test('after etcd returns the group elects a leader again and accepts writes', as
   const others = cluster.members.filter((m) => m !== next);
   await waitFor(
     async () => {
-      const counts = await Promise.all(others.map((m) => m.query('select 1 from t where id = 2').then((x) => x.rowCount).catch(() => 0)));
+      const counts = await Promise.all(
+        others.map((m) =>
+          m
+            .query('select 1 from t where id = 2')
+            .then((x) => x.rowCount)
+            .catch(() => 0),
+        ),
+      );
       return counts.every((c) => c === 1);
     },
     { timeout: 45_000, message: 'the new row reaches the other members' },
@@ -128,7 +137,10 @@ test('with etcd hung right after a lock refresh the primary stops being writable
   let hungAt = 0;
   let watcher: Watcher | undefined;
   try {
-    watcher = await client.watch().key(keyLayout({ namespace: 'service', scope: cluster.scope, group: null }).key(KEY.status)).create();
+    watcher = await client
+      .watch()
+      .key(keyLayout({ namespace: 'service', scope: cluster.scope, group: null }).key(KEY.status))
+      .create();
     const events = watcher;
     await new Promise<void>((resolve) => {
       events.on('put', () => {

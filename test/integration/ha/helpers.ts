@@ -118,7 +118,9 @@ export async function waitForMarker(member: TestMember, id: number, note: string
 
 /** A primary's current timeline, from the name of the WAL file it writes to. */
 export async function primaryTimeline(primary: TestMember): Promise<number> {
-  const result = await primary.query<{ tli: string }>('select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) as tli');
+  const result = await primary.query<{ tli: string }>(
+    'select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) as tli',
+  );
   return Number.parseInt(result.rows[0]?.tli ?? '', 16);
 }
 
@@ -154,7 +156,11 @@ export function recordLeaderKey(cluster: TestCluster): LeaderKeyRecorder {
 }
 
 /** Waits until the leader key names a member other than `old`; returns that member. */
-export async function waitForLeaderKeyMovedFrom(cluster: TestCluster, old: TestMember, timeout: number): Promise<TestMember> {
+export async function waitForLeaderKeyMovedFrom(
+  cluster: TestCluster,
+  old: TestMember,
+  timeout: number,
+): Promise<TestMember> {
   const name = await waitFor(
     async () => {
       const current = await readLeaderKey(cluster.etcd, cluster.scope, null);

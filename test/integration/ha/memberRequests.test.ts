@@ -65,7 +65,11 @@ async function memberEntry(member: TestMember): Promise<Record<string, unknown>>
 
 async function shardherd(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '-c', ctlConfig], { timeout: 300_000 });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', ...args, '-c', ctlConfig],
+      { timeout: 300_000 },
+    );
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -92,7 +96,10 @@ before(async () => {
   [replicaA, replicaB] = group.replicas as [TestMember, TestMember];
   await createMarkerTable(leader);
   ctlConfig = join(await tempDir('member-requests-ctl'), 'ctl.yml');
-  await writeFile(ctlConfig, `scope: ${group.cluster.scope}\nnamespace: /service/\netcd3:\n  hosts: 127.0.0.1:${group.cluster.etcd.clientPort}\n`);
+  await writeFile(
+    ctlConfig,
+    `scope: ${group.cluster.scope}\nnamespace: /service/\netcd3:\n  hosts: 127.0.0.1:${group.cluster.etcd.clientPort}\n`,
+  );
 });
 
 after(async () => {
@@ -140,7 +147,10 @@ test('restarting the primary keeps the leader key and the timeline, without a fa
   await insertMarker(leader, nextId++, 'written right after the restart answered');
   assert.equal(await primaryTimeline(leader), timeline, 'same timeline: no promotion happened');
   // A few loops later the key is still the leader's and was never anyone else's.
-  await waitFor(async () => (await memberEntry(leader)).state === 'running', { timeout: 10_000, message: 'member key says running again' });
+  await waitFor(async () => (await memberEntry(leader)).state === 'running', {
+    timeout: 10_000,
+    message: 'member key says running again',
+  });
   const seen = await recorder.stop();
   assert.deepEqual(seen, [leader.name], 'the leader key named the leader throughout');
   assert.equal(await readLeaderKey(group.cluster.etcd, group.cluster.scope, null), leader.name);
@@ -152,13 +162,23 @@ test('a scheduled restart answers 202, shows in the member key, and happens at i
   const at = new Date(Date.now() + 4000).toISOString();
   const r = await call(replicaB, 'POST', '/restart', { schedule: at });
   assert.equal(r.status, 202, r.text);
-  await waitFor(async () => {
-    const s = (await memberEntry(replicaB)).scheduled_restart as { schedule?: string } | undefined;
-    return s?.schedule !== undefined;
-  }, { timeout: 10_000, message: 'scheduled_restart in the member key' });
-  await waitFor(async () => (await startTime(replicaB).catch(() => before)) !== before, { timeout: 30_000, interval: 200, message: 'the scheduled restart happened' });
+  await waitFor(
+    async () => {
+      const s = (await memberEntry(replicaB)).scheduled_restart as { schedule?: string } | undefined;
+      return s?.schedule !== undefined;
+    },
+    { timeout: 10_000, message: 'scheduled_restart in the member key' },
+  );
+  await waitFor(async () => (await startTime(replicaB).catch(() => before)) !== before, {
+    timeout: 30_000,
+    interval: 200,
+    message: 'the scheduled restart happened',
+  });
   assert.ok(Date.now() >= Date.parse(at), 'not before its time');
-  await waitFor(async () => (await memberEntry(replicaB)).scheduled_restart === undefined, { timeout: 10_000, message: 'scheduled_restart gone from the member key' });
+  await waitFor(async () => (await memberEntry(replicaB)).scheduled_restart === undefined, {
+    timeout: 10_000,
+    message: 'scheduled_restart gone from the member key',
+  });
   await writeAndSee('after scheduled restart', [replicaB]);
 });
 
@@ -167,10 +187,16 @@ test('DELETE /restart cancels a scheduled restart; a second schedule meanwhile i
   assert.equal((await call(replicaB, 'POST', '/restart', { schedule: at })).status, 202);
   const again = await call(replicaB, 'POST', '/restart', { schedule: at });
   assert.deepEqual([again.status, again.text], [409, 'another restart is already scheduled']);
-  await waitFor(async () => (await memberEntry(replicaB)).scheduled_restart !== undefined, { timeout: 10_000, message: 'published' });
+  await waitFor(async () => (await memberEntry(replicaB)).scheduled_restart !== undefined, {
+    timeout: 10_000,
+    message: 'published',
+  });
   assert.deepEqual(Object.values(await call(replicaB, 'DELETE', '/restart')), [200, 'scheduled restart deleted']);
   assert.deepEqual(Object.values(await call(replicaB, 'DELETE', '/restart')), [404, 'no restarts are scheduled']);
-  await waitFor(async () => (await memberEntry(replicaB)).scheduled_restart === undefined, { timeout: 10_000, message: 'cancelled schedule gone from the member key' });
+  await waitFor(async () => (await memberEntry(replicaB)).scheduled_restart === undefined, {
+    timeout: 10_000,
+    message: 'cancelled schedule gone from the member key',
+  });
 });
 
 test('reload applies a changed parameter (202), and a setting needing a restart shows as pending until restart_pending restarts it', async () => {
@@ -186,12 +212,24 @@ test('reload applies a changed parameter (202), and a setting needing a restart 
     timeout: 15_000,
     message: 'work_mem is 7MB after the reload',
   });
-  await waitFor(async () => (await replicaA.status())?.pending_restart === true, { timeout: 15_000, message: '/patroni shows pending_restart' });
-  await waitFor(async () => (await memberEntry(replicaA)).pending_restart === true, { timeout: 15_000, message: 'member key shows pending_restart' });
+  await waitFor(async () => (await replicaA.status())?.pending_restart === true, {
+    timeout: 15_000,
+    message: '/patroni shows pending_restart',
+  });
+  await waitFor(async () => (await memberEntry(replicaA)).pending_restart === true, {
+    timeout: 15_000,
+    message: 'member key shows pending_restart',
+  });
   const restart = await call(replicaA, 'POST', '/restart', { restart_pending: true });
   assert.deepEqual([restart.status, restart.text], [200, 'restarted successfully']);
-  assert.equal((await replicaA.query<{ shared_buffers: string }>('show shared_buffers')).rows[0]?.shared_buffers, '24MB');
-  await waitFor(async () => (await replicaA.status())?.pending_restart === undefined, { timeout: 15_000, message: 'pending_restart cleared' });
+  assert.equal(
+    (await replicaA.query<{ shared_buffers: string }>('show shared_buffers')).rows[0]?.shared_buffers,
+    '24MB',
+  );
+  await waitFor(async () => (await replicaA.status())?.pending_restart === undefined, {
+    timeout: 15_000,
+    message: 'pending_restart cleared',
+  });
 });
 
 test('reinitialize on the leader is refused with 503', async () => {
@@ -200,7 +238,8 @@ test('reinitialize on the leader is refused with 503', async () => {
 });
 
 test('reinitialize of a replica re-clones it: same system id, a later row replicates to it', async () => {
-  const sysid = async (m: TestMember) => (await m.query<{ id: string }>('select system_identifier::text as id from pg_control_system()')).rows[0]!.id;
+  const sysid = async (m: TestMember) =>
+    (await m.query<{ id: string }>('select system_identifier::text as id from pg_control_system()')).rows[0]!.id;
   const before = await sysid(replicaB);
   // A file only the old data directory has: the clone must not carry it over.
   const marker = join(replicaB.dataDir, 'left-by-the-test');
@@ -208,29 +247,47 @@ test('reinitialize of a replica re-clones it: same system id, a later row replic
   const r = await call(replicaB, 'POST', '/reinitialize', { force: false });
   assert.deepEqual([r.status, r.text], [200, 'reinitialize started']);
   await waitFor(() => !existsSync(marker), { timeout: 30_000, message: 'the old data directory is gone' });
-  await waitFor(async () => (await replicaB.status())?.replication_state === 'streaming', { timeout: 60_000, interval: 250, message: 'the re-cloned replica streams' });
+  await waitFor(async () => (await replicaB.status())?.replication_state === 'streaming', {
+    timeout: 60_000,
+    interval: 250,
+    message: 'the re-cloned replica streams',
+  });
   assert.equal(await sysid(replicaB), before);
   await writeAndSee('after reinitialize', [replicaB]);
 });
 
 test('shardherd restart, reload and reinit with --force print one line per member and exit 0', async () => {
   const restarted = await shardherd(['restart', replicaA.name, '--force']);
-  assert.deepEqual([restarted.code, restarted.stdout, restarted.stderr], [0, `Success: restart on member ${replicaA.name}\n`, '']);
+  assert.deepEqual(
+    [restarted.code, restarted.stdout, restarted.stderr],
+    [0, `Success: restart on member ${replicaA.name}\n`, ''],
+  );
   const reloaded = await shardherd(['reload', '--force']);
   assert.equal(reloaded.code, 0, reloaded.stderr);
   assert.deepEqual(
-    reloaded.stdout.trim().split('\n').map((l) => l.replace(/: reload scheduled.*$/, '')).sort(),
+    reloaded.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.replace(/: reload scheduled.*$/, ''))
+      .sort(),
     group.cluster.members.map((m) => `Success: reload on member ${m.name}`).sort(),
   );
   const reinit = await shardherd(['reinit', replicaA.name, '--force']);
   assert.deepEqual([reinit.code, reinit.stdout], [0, `Success: reinitialize for member ${replicaA.name}\n`]);
-  await waitFor(async () => (await replicaA.status())?.replication_state === 'streaming', { timeout: 60_000, interval: 250, message: 'the re-cloned replica streams' });
+  await waitFor(async () => (await replicaA.status())?.replication_state === 'streaming', {
+    timeout: 60_000,
+    interval: 250,
+    message: 'the re-cloned replica streams',
+  });
   await writeAndSee('after CLI reinit', [replicaA]);
 });
 
 test('shardherd reinit of the leader fails with its reason and exit 1; without --force on a pipe it refuses', async () => {
   const refused = await shardherd(['reinit', leader.name, '--force']);
-  assert.deepEqual([refused.code, refused.stdout], [1, `Failed: reinitialize for member ${leader.name}: 503 I am the leader, can not reinitialize\n`]);
+  assert.deepEqual(
+    [refused.code, refused.stdout],
+    [1, `Failed: reinitialize for member ${leader.name}: 503 I am the leader, can not reinitialize\n`],
+  );
   const unconfirmed = await shardherd(['restart', replicaA.name]);
   assert.equal(unconfirmed.code, 1);
   assert.match(unconfirmed.stderr, /stdin is not a terminal.*--force/);

@@ -64,7 +64,12 @@ function tableRows(output: string): Array<Record<string, string>> {
   const cells = output
     .split('\n')
     .filter((l) => l.startsWith('|'))
-    .map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
+    .map((l) =>
+      l
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
   const [header, ...rows] = cells;
   assert.ok(header, `no table in the output:\n${output}`);
   return rows.map((row) => Object.fromEntries(header.map((title, i) => [title, row[i] ?? ''])));
@@ -96,7 +101,10 @@ before(async () => {
   const dir = await tempDir('restapi-ctl');
   ctlConfig = join(dir, 'ctl.yml');
   // patronictl 3.0 has no etcd3:// URL form: hosts are host:port.
-  await writeFile(ctlConfig, `scope: ${cluster.scope}\nnamespace: /service/\netcd3:\n  hosts: 127.0.0.1:${cluster.etcd.clientPort}\n`);
+  await writeFile(
+    ctlConfig,
+    `scope: ${cluster.scope}\nnamespace: /service/\netcd3:\n  hosts: 127.0.0.1:${cluster.etcd.clientPort}\n`,
+  );
 });
 
 after(async () => {
@@ -172,20 +180,27 @@ test('patronictl 3.0.2 lists the leader and the running replicas with their addr
   assert.deepEqual(byMember(tableRows(output)), expectedListing(), output);
 });
 
-test('shardherd list shows the leader and the running replicas with their addresses on timeline 1', { skip: !existsSync(join(REPO_ROOT, 'src/cli/list.ts')) && 'src/cli/list.ts does not exist yet' }, async () => {
-  let output = '';
-  await waitFor(
-    async () => {
-      output = (
-        await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'list', '-c', ctlConfig], { cwd: REPO_ROOT, timeout: 30_000 })
-      ).stdout;
-      return JSON.stringify(byMember(tableRows(output))) === JSON.stringify(expectedListing());
-    },
-    { timeout: 15_000, message: 'shardherd list shows the group' },
-  ).catch(() => undefined);
-  assert.match(output, new RegExp(cluster.scope));
-  assert.deepEqual(byMember(tableRows(output)), expectedListing(), output);
-});
+test(
+  'shardherd list shows the leader and the running replicas with their addresses on timeline 1',
+  { skip: !existsSync(join(REPO_ROOT, 'src/cli/list.ts')) && 'src/cli/list.ts does not exist yet' },
+  async () => {
+    let output = '';
+    await waitFor(
+      async () => {
+        output = (
+          await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'list', '-c', ctlConfig], {
+            cwd: REPO_ROOT,
+            timeout: 30_000,
+          })
+        ).stdout;
+        return JSON.stringify(byMember(tableRows(output))) === JSON.stringify(expectedListing());
+      },
+      { timeout: 15_000, message: 'shardherd list shows the group' },
+    ).catch(() => undefined);
+    assert.match(output, new RegExp(cluster.scope));
+    assert.deepEqual(byMember(tableRows(output)), expectedListing(), output);
+  },
+);
 
 test('SIGTERM to the leader stops its PostgreSQL, releases the key at once and a replica leads well before ttl', async (t) => {
   const old = leader;
@@ -195,7 +210,11 @@ test('SIGTERM to the leader stops its PostgreSQL, releases the key at once and a
   // The agent exits only after its last cycle: PostgreSQL is down and the key is not its own.
   assert.equal(old.postmasterPid(), null, `${old.name}'s PostgreSQL is stopped`);
   await assert.rejects(old.query('select 1'), `${old.name} accepts no connections`);
-  assert.notEqual(await readLeaderKey(cluster.etcd, cluster.scope, null), old.name, 'the key was released, not left to expire');
+  assert.notEqual(
+    await readLeaderKey(cluster.etcd, cluster.scope, null),
+    old.name,
+    'the key was released, not left to expire',
+  );
 
   const next = await waitForLeader(cluster, null, { timeout: TIMING.ttl * 1000 });
   const tookOverAfterMs = Date.now() - stoppedAt;

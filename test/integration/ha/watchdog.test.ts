@@ -64,7 +64,10 @@ test('a pid that is not a postmaster of the armed data directory is left alone',
   try {
     await dog.arm(Date.now() + 200, stranger.pid, DATA_DIR);
     // The arm file disappears once the watchdog has handled the passed deadline.
-    await waitFor(async () => !(await exists(dog.armFile)), { timeout: 5000, message: 'watchdog did not handle the deadline' });
+    await waitFor(async () => !(await exists(dog.armFile)), {
+      timeout: 5000,
+      message: 'watchdog did not handle the deadline',
+    });
     assert.ok(isAlive(stranger.pid), 'the watchdog killed a process of another data directory');
   } finally {
     await dog.stop();

@@ -49,7 +49,11 @@ test('member configurations of a cluster without Citus load with no problems and
   const cluster = await startCluster({ membersPerGroup: 3 });
   assert.deepEqual(
     cluster.members.map((m) => [m.name, m.group]),
-    [['m1', null], ['m2', null], ['m3', null]],
+    [
+      ['m1', null],
+      ['m2', null],
+      ['m3', null],
+    ],
   );
   for (const member of cluster.members) {
     // An empty environment: SHARDHERD_* variables of the test run must not change what is checked.
@@ -92,7 +96,10 @@ test('member configurations of a Citus cluster name their group and the citus da
     cluster.members.map((m) => m.name),
     ['g0-m1', 'g0-m2', 'g1-m1', 'g1-m2', 'g2-m1', 'g2-m2'],
   );
-  assert.deepEqual(cluster.group(1).map((m) => m.name), ['g1-m1', 'g1-m2']);
+  assert.deepEqual(
+    cluster.group(1).map((m) => m.name),
+    ['g1-m1', 'g1-m2'],
+  );
   assert.equal(cluster.member('g2-m2').group, 2);
   assert.throws(() => cluster.member('m1'), /no member m1/);
   for (const member of cluster.members) {
@@ -271,7 +278,10 @@ test(
     const replicas = await waitForReplicas(cluster, null, { timeout: 90_000 });
     assert.deepEqual(
       replicas.map((m) => m.name).sort(),
-      cluster.members.filter((m) => m !== leader).map((m) => m.name).sort(),
+      cluster.members
+        .filter((m) => m !== leader)
+        .map((m) => m.name)
+        .sort(),
     );
     assert.equal(await readLeaderKey(cluster.etcd, cluster.scope, null), leader.name);
     assert.equal((await leader.status())?.role, 'primary');
@@ -305,7 +315,11 @@ test(
     const agentPid = member.agent?.pid ?? 0;
 
     member.pause();
-    await waitFor(() => procInfo(agentPid)?.state === 'T', { timeout: 5000, interval: 20, message: 'the agent is stopped' });
+    await waitFor(() => procInfo(agentPid)?.state === 'T', {
+      timeout: 5000,
+      interval: 20,
+      message: 'the agent is stopped',
+    });
     assert.equal(await member.health('/primary'), 0);
     // Its PostgreSQL keeps serving while the agent is frozen.
     assert.equal((await member.query<{ one: number }>('select 1 as one')).rows[0]?.one, 1);
@@ -317,10 +331,16 @@ test(
 
     const first = await member.killPostgres();
     assert.equal(member.running, true);
-    await waitFor(() => { const pid = member.postmasterPid(); return pid !== null && pid !== first; }, {
-      timeout: 60_000,
-      message: 'the agent starts a new postmaster',
-    });
+    await waitFor(
+      () => {
+        const pid = member.postmasterPid();
+        return pid !== null && pid !== first;
+      },
+      {
+        timeout: 60_000,
+        message: 'the agent starts a new postmaster',
+      },
+    );
     await waitForLeader(cluster, null, { timeout: 60_000 });
 
     const survivor = member.postmasterPid();

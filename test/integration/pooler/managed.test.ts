@@ -94,26 +94,29 @@ async function runningPid(): Promise<number> {
   return pid;
 }
 
-before(async () => {
-  cluster = await startCluster({ groups: [0], membersPerGroup: 1 });
-  member = cluster.members[0]!;
-  poolerPort = await freePort();
-  pgbouncerDir = join(member.dir, 'pgbouncer');
-  await writePooledConfig({ default_pool_size: 20 });
-  member.start();
-  await waitForLeader(cluster, 0, { timeout: 90_000 });
-}, { timeout: 120_000 });
+before(
+  async () => {
+    cluster = await startCluster({ groups: [0], membersPerGroup: 1 });
+    member = cluster.members[0]!;
+    poolerPort = await freePort();
+    pgbouncerDir = join(member.dir, 'pgbouncer');
+    await writePooledConfig({ default_pool_size: 20 });
+    member.start();
+    await waitForLeader(cluster, 0, { timeout: 90_000 });
+  },
+  { timeout: 120_000 },
+);
 
 after(async () => {
   await cluster?.stopAll();
 });
 
 test('a client reaches PostgreSQL through the managed PgBouncer (sslmode=require)', { timeout: 60_000 }, async () => {
-  const rows = await waitLogged(() => viaPooler<{ port: string }>('select current_setting(\'port\') as port'), {
+  const rows = await waitLogged(() => viaPooler<{ port: string }>("select current_setting('port') as port"), {
     timeout: 30_000,
     message: 'a query through the managed PgBouncer answers',
   });
-  assert.equal(rows[0]?.port, String(member.pgPort), 'it forwards to the member\'s own PostgreSQL');
+  assert.equal(rows[0]?.port, String(member.pgPort), "it forwards to the member's own PostgreSQL");
   // libpq, as Citus connects: sslmode=require fails against a pooler without TLS.
   const { stdout } = await run(
     'psql',
@@ -129,7 +132,10 @@ test('a client reaches PostgreSQL through the managed PgBouncer (sslmode=require
     },
     { timeout: 30_000, message: 'the coordinator registers its pooler in pg_dist_poolinfo' },
   );
-  assert.deepEqual(poolinfo?.map((r) => r.poolinfo), [`host=127.0.0.1 port=${poolerPort}`]);
+  assert.deepEqual(
+    poolinfo?.map((r) => r.poolinfo),
+    [`host=127.0.0.1 port=${poolerPort}`],
+  );
 });
 
 test('a PgBouncer killed with SIGKILL is started again and connections work again', { timeout: 60_000 }, async () => {

@@ -83,7 +83,9 @@ async function configure(m: Member, standby: StandbySettings | null): Promise<vo
 }
 
 async function connect(m: Member): Promise<pg.Client> {
-  const client = new pg.Client(clientConfig({ host: HOST, port: m.port, user: auth.superuser.username, password: auth.superuser.password }));
+  const client = new pg.Client(
+    clientConfig({ host: HOST, port: m.port, user: auth.superuser.username, password: auth.superuser.password }),
+  );
   await client.connect();
   return client;
 }
@@ -167,7 +169,11 @@ await until('exit event', async () => a.exits.length > 0);
 out.crashExit = a.exits[0];
 out.stateAfterCrash = a.proc.state;
 const crashedControl = await readControlData(bin, a.dataDir);
-out.crashedControl = { state: crashedControl.state, timeline: crashedControl.timeline, cleanShutdown: crashedControl.cleanShutdown };
+out.crashedControl = {
+  state: crashedControl.state,
+  timeline: crashedControl.timeline,
+  cleanShutdown: crashedControl.cleanShutdown,
+};
 
 // 4. Promote the replica.
 await b.proc.promote({ timeoutMs: TIMEOUT });
@@ -179,7 +185,13 @@ out.statusAfterPromote = await readStatus(dbB);
 await dbB.query('INSERT INTO items VALUES (2)');
 
 // 5. Rewind the old primary and make it follow the new one.
-const source: ConnParams = { host: HOST, port: b.port, user: auth.rewind.username, password: auth.rewind.password, passfile: pgpass };
+const source: ConnParams = {
+  host: HOST,
+  port: b.port,
+  user: auth.rewind.username,
+  password: auth.rewind.password,
+  passfile: pgpass,
+};
 out.rewind = await rewind(bin, { dataDir: a.dataDir, source });
 await configure(a, standbyOf(a, b));
 out.slotsOnB = await syncSlots(dbB, [a.name]);
@@ -203,7 +215,11 @@ await dbB.end();
 out.stopA = await a.proc.stop('fast', { timeoutMs: TIMEOUT });
 out.stopB = await b.proc.stop('smart', { timeoutMs: TIMEOUT });
 const stoppedControl = await readControlData(bin, a.dataDir);
-out.stoppedControl = { state: stoppedControl.state, timeline: stoppedControl.timeline, systemIdentifier: stoppedControl.systemIdentifier };
+out.stoppedControl = {
+  state: stoppedControl.state,
+  timeline: stoppedControl.timeline,
+  systemIdentifier: stoppedControl.systemIdentifier,
+};
 
 // 7. A postmaster left running by an earlier agent: a new owner refuses to start a second one
 // and adopts it instead; its stop is still an exit event.

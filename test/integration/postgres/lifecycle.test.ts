@@ -56,7 +56,10 @@ test('clone, crash, promote, rewind and rejoin work end to end on real PostgreSQ
   assert.match(r.systemIdA, /^\d+$/);
 
   // Crash: the exit is an unexpected event; the data directory was not shut down cleanly.
-  assert.deepEqual({ signal: r.crashExit.signal, expected: r.crashExit.expected }, { signal: 'SIGKILL', expected: false });
+  assert.deepEqual(
+    { signal: r.crashExit.signal, expected: r.crashExit.expected },
+    { signal: 'SIGKILL', expected: false },
+  );
   assert.deepEqual(r.stateAfterCrash, { kind: 'stopped' });
   assert.deepEqual(r.crashedControl, { state: 'in production', timeline: 1, cleanShutdown: false });
 
@@ -107,9 +110,16 @@ test('clone, crash, promote, rewind and rejoin work end to end on real PostgreSQ
   assert.equal(r.removedDirMode, '700');
 });
 
-test('running as root is refused with a clear message', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
-  const run = spawnManaged(process.execPath, ['--import', 'tsx', driver, '{}'], { name: 'driver as root', cwd: repoRoot });
-  const status = await run.exited;
-  assert.equal(status.code, 1);
-  assert.match(run.output(), /PostgresError: startup: refusing to run as root/);
-});
+test(
+  'running as root is refused with a clear message',
+  { skip: process.getuid?.() !== 0 && 'needs root' },
+  async () => {
+    const run = spawnManaged(process.execPath, ['--import', 'tsx', driver, '{}'], {
+      name: 'driver as root',
+      cwd: repoRoot,
+    });
+    const status = await run.exited;
+    assert.equal(status.code, 1);
+    assert.match(run.output(), /PostgresError: startup: refusing to run as root/);
+  },
+);

@@ -58,7 +58,13 @@ test('GET /citus: pause counters, why adds and removes wait, pg_dist_node and pg
   const { status: code, body } = await getCitus(fakeControl(PAUSES, status));
   assert.equal(code, 200);
   const columns = [
-    'nodeid', 'groupid', 'nodename', 'nodeport', 'noderole', 'hasmetadata', 'isactive',
+    'nodeid',
+    'groupid',
+    'nodename',
+    'nodeport',
+    'noderole',
+    'hasmetadata',
+    'isactive',
     'metadatasynced',
   ];
   assert.deepEqual(Object.keys(JSON.parse(body).metadata.pg_dist_node[0]), columns);

@@ -53,7 +53,12 @@ const cases: Case[] = [
   { name: 'leader answers /replica with 503', path: '/replica', node: primary, expected: 503 },
   { name: 'leader answers /read-only with 200', path: '/read-only', node: primary, expected: 200 },
   { name: 'leader answers /health with 200', path: '/health', node: primary, expected: 200 },
-  { name: 'leader answers /standby-leader with 503 (no standby clusters)', path: '/standby-leader', node: primary, expected: 503 },
+  {
+    name: 'leader answers /standby-leader with 503 (no standby clusters)',
+    path: '/standby-leader',
+    node: primary,
+    expected: 503,
+  },
   { name: 'leader answers /async with 503 (it is no replica)', path: '/async', node: primary, expected: 503 },
   { name: 'leader answers /read-only-sync with 200', path: '/read-only-sync', node: primary, expected: 200 },
   {
@@ -103,7 +108,13 @@ const cases: Case[] = [
   {
     name: 'a primary reported as master by old status code counts in pause without etcd',
     path: '/leader',
-    node: { ...primary, postgres: { state: 'running', role: 'master' }, isLeader: false, paused: true, viewKnown: false },
+    node: {
+      ...primary,
+      postgres: { state: 'running', role: 'master' },
+      isLeader: false,
+      paused: true,
+      viewKnown: false,
+    },
     expected: 200,
   },
 
@@ -167,9 +178,27 @@ const cases: Case[] = [
     node: replica(MB),
     expected: 200,
   },
-  { name: '?lag=16MB accepts 15 MB behind', path: '/replica', query: { lag: '16MB' }, node: replica(15 * MB), expected: 200 },
-  { name: '?lag=16MB rejects 17 MB behind', path: '/replica', query: { lag: '16MB' }, node: replica(17 * MB), expected: 503 },
-  { name: '?lag=1GB accepts 99 MB behind', path: '/replica', query: { lag: '1GB' }, node: replica(99 * MB), expected: 200 },
+  {
+    name: '?lag=16MB accepts 15 MB behind',
+    path: '/replica',
+    query: { lag: '16MB' },
+    node: replica(15 * MB),
+    expected: 200,
+  },
+  {
+    name: '?lag=16MB rejects 17 MB behind',
+    path: '/replica',
+    query: { lag: '16MB' },
+    node: replica(17 * MB),
+    expected: 503,
+  },
+  {
+    name: '?lag=1GB accepts 99 MB behind',
+    path: '/replica',
+    query: { lag: '1GB' },
+    node: replica(99 * MB),
+    expected: 200,
+  },
   { name: '?lag=64kB rejects 1 MB behind', path: '/replica', query: { lag: '64kB' }, node: replica(MB), expected: 503 },
   {
     name: '?lag also applies to /read-only on a replica',
@@ -208,9 +237,27 @@ const cases: Case[] = [
   },
 
   // ?tag_key=value
-  { name: 'a matching string tag keeps 200', path: '/replica', query: { tag_zone: 'b' }, node: replica(0), expected: 200 },
-  { name: 'a different tag value gives 503', path: '/replica', query: { tag_zone: 'a' }, node: replica(0), expected: 503 },
-  { name: 'a tag the member lacks gives 503', path: '/replica', query: { tag_rack: 'r1' }, node: replica(0), expected: 503 },
+  {
+    name: 'a matching string tag keeps 200',
+    path: '/replica',
+    query: { tag_zone: 'b' },
+    node: replica(0),
+    expected: 200,
+  },
+  {
+    name: 'a different tag value gives 503',
+    path: '/replica',
+    query: { tag_zone: 'a' },
+    node: replica(0),
+    expected: 503,
+  },
+  {
+    name: 'a tag the member lacks gives 503',
+    path: '/replica',
+    query: { tag_rack: 'r1' },
+    node: replica(0),
+    expected: 503,
+  },
   {
     name: 'a boolean tag compares as lower-case text',
     path: '/replica',
@@ -248,8 +295,18 @@ const cases: Case[] = [
   },
 
   // Synchronous replication.
-  { name: 'a sync standby answers /sync with 200', path: '/sync', node: replica(0, { syncStandby: true }), expected: 200 },
-  { name: 'a sync standby answers /async with 503', path: '/async', node: replica(0, { syncStandby: true }), expected: 503 },
+  {
+    name: 'a sync standby answers /sync with 200',
+    path: '/sync',
+    node: replica(0, { syncStandby: true }),
+    expected: 200,
+  },
+  {
+    name: 'a sync standby answers /async with 503',
+    path: '/async',
+    node: replica(0, { syncStandby: true }),
+    expected: 503,
+  },
   { name: 'an async replica answers /async with 200', path: '/asynchronous', node: replica(0), expected: 200 },
   { name: 'an async replica answers /synchronous with 503', path: '/synchronous', node: replica(0), expected: 503 },
   {

@@ -16,13 +16,26 @@ function rejected(result: { ok: boolean }, code: number, pattern: RegExp): void 
 
 describe('parseSchedule', () => {
   test('ISO 8601 with an offset is read as that instant', () => {
-    assert.deepEqual(parseSchedule('2030-01-01T14:30:00+02:00', 'restart', NOW), { ok: true, at: Date.parse('2030-01-01T12:30:00Z'), iso: '2030-01-01T14:30:00+02:00' });
+    assert.deepEqual(parseSchedule('2030-01-01T14:30:00+02:00', 'restart', NOW), {
+      ok: true,
+      at: Date.parse('2030-01-01T12:30:00Z'),
+      iso: '2030-01-01T14:30:00+02:00',
+    });
   });
 
   test('a space instead of T, Z, and offsets without colon or minutes are accepted', () => {
-    assert.equal((parseSchedule('2030-01-01 13:00Z', 'restart', NOW) as { at: number }).at, Date.parse('2030-01-01T13:00:00Z'));
-    assert.equal((parseSchedule('2030-01-01T13:00:00+0100', 'restart', NOW) as { at: number }).at, Date.parse('2030-01-01T12:00:00Z'));
-    assert.equal((parseSchedule('2030-01-01T15:00:00+03', 'restart', NOW) as { at: number }).at, Date.parse('2030-01-01T12:00:00Z'));
+    assert.equal(
+      (parseSchedule('2030-01-01 13:00Z', 'restart', NOW) as { at: number }).at,
+      Date.parse('2030-01-01T13:00:00Z'),
+    );
+    assert.equal(
+      (parseSchedule('2030-01-01T13:00:00+0100', 'restart', NOW) as { at: number }).at,
+      Date.parse('2030-01-01T12:00:00Z'),
+    );
+    assert.equal(
+      (parseSchedule('2030-01-01T15:00:00+03', 'restart', NOW) as { at: number }).at,
+      Date.parse('2030-01-01T12:00:00Z'),
+    );
   });
 
   test('a time without timezone is refused with 400', () => {
@@ -45,13 +58,25 @@ describe('parseSchedule', () => {
 
 describe('parseRestartRequest', () => {
   test('no body restarts now without conditions', () => {
-    assert.deepEqual(parseRestartRequest(undefined, NOW, false), { ok: true, value: { kind: 'now', conditions: { role: null, onlyIfPending: false } } });
-    assert.deepEqual(parseRestartRequest({}, NOW, false), { ok: true, value: { kind: 'now', conditions: { role: null, onlyIfPending: false } } });
+    assert.deepEqual(parseRestartRequest(undefined, NOW, false), {
+      ok: true,
+      value: { kind: 'now', conditions: { role: null, onlyIfPending: false } },
+    });
+    assert.deepEqual(parseRestartRequest({}, NOW, false), {
+      ok: true,
+      value: { kind: 'now', conditions: { role: null, onlyIfPending: false } },
+    });
   });
 
   test('role master means primary, any means no condition', () => {
-    assert.deepEqual(parseRestartRequest({ role: 'master' }, NOW, false), { ok: true, value: { kind: 'now', conditions: { role: 'primary', onlyIfPending: false } } });
-    assert.deepEqual(parseRestartRequest({ role: 'any' }, NOW, false), { ok: true, value: { kind: 'now', conditions: { role: null, onlyIfPending: false } } });
+    assert.deepEqual(parseRestartRequest({ role: 'master' }, NOW, false), {
+      ok: true,
+      value: { kind: 'now', conditions: { role: 'primary', onlyIfPending: false } },
+    });
+    assert.deepEqual(parseRestartRequest({ role: 'any' }, NOW, false), {
+      ok: true,
+      value: { kind: 'now', conditions: { role: null, onlyIfPending: false } },
+    });
     assert.deepEqual(parseRestartRequest({ role: 'replica', restart_pending: true }, NOW, false), {
       ok: true,
       value: { kind: 'now', conditions: { role: 'replica', onlyIfPending: true } },
@@ -67,7 +92,11 @@ describe('parseRestartRequest', () => {
   });
 
   test('an unknown field is refused with 400 naming it', () => {
-    rejected(parseRestartRequest({ postgres_version: '15.1' }, NOW, false), 400, /unknown restart condition: postgres_version/);
+    rejected(
+      parseRestartRequest({ postgres_version: '15.1' }, NOW, false),
+      400,
+      /unknown restart condition: postgres_version/,
+    );
   });
 
   test('a body that is not an object is refused with 400', () => {
@@ -78,7 +107,12 @@ describe('parseRestartRequest', () => {
   test('a schedule makes a scheduled restart with its conditions', () => {
     assert.deepEqual(parseRestartRequest({ schedule: '2030-01-01T13:00:00+00:00', role: 'primary' }, NOW, false), {
       ok: true,
-      value: { kind: 'scheduled', conditions: { role: 'primary', onlyIfPending: false }, at: Date.parse('2030-01-01T13:00:00Z'), schedule: '2030-01-01T13:00:00+00:00' },
+      value: {
+        kind: 'scheduled',
+        conditions: { role: 'primary', onlyIfPending: false },
+        at: Date.parse('2030-01-01T13:00:00Z'),
+        schedule: '2030-01-01T13:00:00+00:00',
+      },
     });
   });
 

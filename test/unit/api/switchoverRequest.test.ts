@@ -18,7 +18,14 @@ const NOW = Date.parse('2026-01-01T00:00:00Z');
 function member(name: string, role: string, extra: Partial<MemberData> = {}) {
   return {
     name,
-    data: { conn_url: `postgres://h/${name}`, api_url: `http://${name}:8008/patroni`, state: 'running', role, version: '0.1.0', ...extra },
+    data: {
+      conn_url: `postgres://h/${name}`,
+      api_url: `http://${name}:8008/patroni`,
+      state: 'running',
+      role,
+      version: '0.1.0',
+      ...extra,
+    },
     modRevision: '1',
     lease: '1',
   };
@@ -40,10 +47,24 @@ function view(spec: { leader?: string | null; sync?: string } = {}): GroupView {
   };
 }
 
-const good: CandidateStatus = { kind: 'answered', state: 'running', role: 'replica', nofailover: false, streaming: true };
+const good: CandidateStatus = {
+  kind: 'answered',
+  state: 'running',
+  role: 'replica',
+  nofailover: false,
+  streaming: true,
+};
 
 function input(over: Partial<ManualRequestInput> & Pick<ManualRequestInput, 'body'>): ManualRequestInput {
-  return { action: 'switchover', view: view(), paused: false, synchronousMode: false, now: NOW, statuses: { b: good, c: good }, ...over };
+  return {
+    action: 'switchover',
+    view: view(),
+    paused: false,
+    synchronousMode: false,
+    now: NOW,
+    statuses: { b: good, c: good },
+    ...over,
+  };
 }
 
 interface Row {
@@ -54,13 +75,48 @@ interface Row {
 }
 
 const refusals: Row[] = [
-  { name: 'a body that is not an object', input: input({ body: 'b' }), status: 400, message: /^the request body must be a JSON object$/ },
-  { name: 'a switchover without a leader', input: input({ body: { candidate: 'b' } }), status: 400, message: /^Switchover could be performed only from a specific leader$/ },
-  { name: 'a failover without a candidate', input: input({ action: 'failover', body: { leader: 'a' } }), status: 400, message: /^Failover could be performed only to a specific candidate$/ },
-  { name: 'a leader that is not a string', input: input({ body: { leader: 3 } }), status: 400, message: /^leader must be a member name/ },
-  { name: 'the wrong leader', input: input({ body: { leader: 'b', candidate: 'c' } }), status: 412, message: /^leader name does not match: b is not the leader \(a is\)$/ },
-  { name: 'an unknown candidate', input: input({ body: { leader: 'a', candidate: 'z' } }), status: 412, message: /^candidate z does not exist in the group$/ },
-  { name: 'the leader as candidate', input: input({ body: { leader: 'a', candidate: 'a' } }), status: 412, message: /^candidate a is already the leader$/ },
+  {
+    name: 'a body that is not an object',
+    input: input({ body: 'b' }),
+    status: 400,
+    message: /^the request body must be a JSON object$/,
+  },
+  {
+    name: 'a switchover without a leader',
+    input: input({ body: { candidate: 'b' } }),
+    status: 400,
+    message: /^Switchover could be performed only from a specific leader$/,
+  },
+  {
+    name: 'a failover without a candidate',
+    input: input({ action: 'failover', body: { leader: 'a' } }),
+    status: 400,
+    message: /^Failover could be performed only to a specific candidate$/,
+  },
+  {
+    name: 'a leader that is not a string',
+    input: input({ body: { leader: 3 } }),
+    status: 400,
+    message: /^leader must be a member name/,
+  },
+  {
+    name: 'the wrong leader',
+    input: input({ body: { leader: 'b', candidate: 'c' } }),
+    status: 412,
+    message: /^leader name does not match: b is not the leader \(a is\)$/,
+  },
+  {
+    name: 'an unknown candidate',
+    input: input({ body: { leader: 'a', candidate: 'z' } }),
+    status: 412,
+    message: /^candidate z does not exist in the group$/,
+  },
+  {
+    name: 'the leader as candidate',
+    input: input({ body: { leader: 'a', candidate: 'a' } }),
+    status: 412,
+    message: /^candidate a is already the leader$/,
+  },
   {
     name: 'a candidate tagged nofailover',
     input: input({ body: { leader: 'a', candidate: 'b' }, statuses: { b: { ...good, nofailover: true } } }),
@@ -81,7 +137,10 @@ const refusals: Row[] = [
   },
   {
     name: 'an unreachable candidate',
-    input: input({ body: { leader: 'a', candidate: 'b' }, statuses: { b: { kind: 'unreachable', error: 'ECONNREFUSED' } } }),
+    input: input({
+      body: { leader: 'a', candidate: 'b' },
+      statuses: { b: { kind: 'unreachable', error: 'ECONNREFUSED' } },
+    }),
     status: 412,
     message: /^switchover is not possible: candidate b is not reachable \(ECONNREFUSED\)$/,
   },
@@ -93,9 +152,13 @@ const refusals: Row[] = [
   },
   {
     name: 'no candidate named and none healthy',
-    input: input({ body: { leader: 'a' }, statuses: { b: { ...good, state: 'stopped' }, c: { kind: 'unreachable', error: 'timeout' } } }),
+    input: input({
+      body: { leader: 'a' },
+      statuses: { b: { ...good, state: 'stopped' }, c: { kind: 'unreachable', error: 'timeout' } },
+    }),
     status: 412,
-    message: /^switchover is not possible: no good candidates have been found \(candidate b is not running .*; candidate c is not reachable/,
+    message:
+      /^switchover is not possible: no good candidates have been found \(candidate b is not running .*; candidate c is not reachable/,
   },
   {
     name: 'a time without a timezone',
@@ -145,17 +208,32 @@ describe('switchover and failover requests that are refused', () => {
 describe('switchover and failover requests that are accepted', () => {
   test('a switchover to a healthy named candidate writes leader and member', () => {
     const v = validateManualRequest(input({ body: { leader: 'a', candidate: 'b' } }));
-    assert.deepEqual(v, { kind: 'accepted', failover: { leader: 'a', member: 'b' }, leader: 'a', candidate: 'b', scheduledAt: null });
+    assert.deepEqual(v, {
+      kind: 'accepted',
+      failover: { leader: 'a', member: 'b' },
+      leader: 'a',
+      candidate: 'b',
+      scheduledAt: null,
+    });
   });
 
   test('a switchover without a candidate is accepted while one replica is healthy', () => {
-    const v = validateManualRequest(input({ body: { leader: 'a' }, statuses: { b: { ...good, state: 'stopped' }, c: good } }));
+    const v = validateManualRequest(
+      input({ body: { leader: 'a' }, statuses: { b: { ...good, state: 'stopped' }, c: good } }),
+    );
     assert.equal(v.kind, 'accepted');
     if (v.kind === 'accepted') assert.deepEqual(v.failover, { leader: 'a' });
   });
 
   test('a failover to a named member is accepted while the group has no leader, streaming or not', () => {
-    const v = validateManualRequest(input({ action: 'failover', view: view({ leader: null }), body: { candidate: 'b' }, statuses: { b: { ...good, streaming: false } } }));
+    const v = validateManualRequest(
+      input({
+        action: 'failover',
+        view: view({ leader: null }),
+        body: { candidate: 'b' },
+        statuses: { b: { ...good, streaming: false } },
+      }),
+    );
     assert.equal(v.kind, 'accepted');
     if (v.kind === 'accepted') assert.deepEqual(v.failover, { member: 'b' });
   });
@@ -167,7 +245,9 @@ describe('switchover and failover requests that are accepted', () => {
   });
 
   test('a scheduled switchover is stored in UTC with an explicit offset and not checked for health yet', () => {
-    const v = validateManualRequest(input({ body: { leader: 'a', candidate: 'b', scheduled_at: '2026-01-02T10:00:00+02:00' }, statuses: {} }));
+    const v = validateManualRequest(
+      input({ body: { leader: 'a', candidate: 'b', scheduled_at: '2026-01-02T10:00:00+02:00' }, statuses: {} }),
+    );
     assert.equal(v.kind, 'accepted');
     if (v.kind !== 'accepted') return;
     assert.equal(v.failover.scheduled_at, '2026-01-02T08:00:00.000+00:00');
@@ -181,8 +261,15 @@ describe('request helpers', () => {
   });
 
   test('a replica status reports streaming only with replication_state streaming', () => {
-    assert.deepEqual(candidateStatusFromBody({ state: 'running', xlog: { received_location: 1 }, replication_state: 'streaming' }), good);
-    assert.equal((candidateStatusFromBody({ state: 'running', xlog: { received_location: 1 } }) as { streaming: boolean }).streaming, false);
+    assert.deepEqual(
+      candidateStatusFromBody({ state: 'running', xlog: { received_location: 1 }, replication_state: 'streaming' }),
+      good,
+    );
+    assert.equal(
+      (candidateStatusFromBody({ state: 'running', xlog: { received_location: 1 } }) as { streaming: boolean })
+        .streaming,
+      false,
+    );
     assert.equal(candidateStatusFromBody(null).kind, 'unreachable');
   });
 

@@ -45,7 +45,10 @@ function summary(t: DesiredTopology): Record<number, { primary: string; secondar
   const show = (n: { member: string; host: string; port: number; poolinfo: string | null }) =>
     `${n.member}@${n.host}:${n.port}${n.poolinfo === null ? '' : ` (${n.poolinfo})`}`;
   for (const g of t.groups) {
-    out[g.group] = { primary: g.primary.kind === 'node' ? show(g.primary.node) : 'keep', secondaries: g.secondaries.map(show) };
+    out[g.group] = {
+      primary: g.primary.kind === 'node' ? show(g.primary.node) : 'keep',
+      secondaries: g.secondaries.map(show),
+    };
   }
   return out;
 }
@@ -170,7 +173,10 @@ const cases: Case[] = [
       group(null, 'x', [member('x', 'primary')]),
       group(0, 'c1', [member('c1', 'primary')]),
     ),
-    expect: { 0: { primary: 'c1@c1.example:5432', secondaries: [] }, 2: { primary: 'w2a@w2a.example:5432', secondaries: [] } },
+    expect: {
+      0: { primary: 'c1@c1.example:5432', secondaries: [] },
+      2: { primary: 'w2a@w2a.example:5432', secondaries: [] },
+    },
   },
   {
     name: 'secondaries are sorted by member name',

@@ -7,7 +7,11 @@ import { citusSettings } from '../../../src/citus/extension.ts';
 const base = { localHostname: 'node1.example', maxConnections: 100 };
 
 test('with Citus installed, citus comes first in shared_preload_libraries and appears once', () => {
-  const s = citusSettings({ ...base, citusAvailable: true, sharedPreloadLibraries: 'pg_stat_statements, citus,auto_explain' });
+  const s = citusSettings({
+    ...base,
+    citusAvailable: true,
+    sharedPreloadLibraries: 'pg_stat_statements, citus,auto_explain',
+  });
   assert.equal(s.shared_preload_libraries, 'citus,pg_stat_statements,auto_explain');
 });
 
@@ -27,6 +31,12 @@ test('wal_level is logical and citus.local_hostname is set, with or without Citu
 
 test('max_prepared_transactions is raised to twice max_connections, never lowered', () => {
   assert.equal(citusSettings({ ...base, citusAvailable: true }).max_prepared_transactions, '200');
-  assert.equal(citusSettings({ ...base, citusAvailable: true, maxPreparedTransactions: 50 }).max_prepared_transactions, '200');
-  assert.equal(citusSettings({ ...base, citusAvailable: true, maxPreparedTransactions: 500 }).max_prepared_transactions, '500');
+  assert.equal(
+    citusSettings({ ...base, citusAvailable: true, maxPreparedTransactions: 50 }).max_prepared_transactions,
+    '200',
+  );
+  assert.equal(
+    citusSettings({ ...base, citusAvailable: true, maxPreparedTransactions: 500 }).max_prepared_transactions,
+    '500',
+  );
 });

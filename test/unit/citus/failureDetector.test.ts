@@ -2,7 +2,12 @@
 // sequences of a given length.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { nextHealth, type GroupHealth, type HealthAction, type ProbeResult } from '../../../src/citus/failureDetector.ts';
+import {
+  nextHealth,
+  type GroupHealth,
+  type HealthAction,
+  type ProbeResult,
+} from '../../../src/citus/failureDetector.ts';
 
 const ok: ProbeResult = { ok: true };
 const fail: ProbeResult = { ok: false, reason: 'connection refused' };
@@ -11,7 +16,12 @@ const fail: ProbeResult = { ok: false, reason: 'connection refused' };
 const UP: GroupHealth = { address: 'w1:5432', failures: 0, suspect: false, seenUp: true };
 
 /** Runs a sequence at one address ('+' ok, '-' failed) from a primary seen up; returns the action kinds. */
-function run(seq: string, count: number, address = 'w1:5432', start: GroupHealth | null = { ...UP, address }): { kinds: string[]; last: GroupHealth | undefined } {
+function run(
+  seq: string,
+  count: number,
+  address = 'w1:5432',
+  start: GroupHealth | null = { ...UP, address },
+): { kinds: string[]; last: GroupHealth | undefined } {
   // null: a primary the probes never saw.
   let health = start ?? undefined;
   const kinds: string[] = [];
@@ -53,7 +63,8 @@ describe('worker failure detector', () => {
   test('the reason names the count and the last failure', () => {
     const action = run('--', 2).kinds;
     assert.deepEqual(action, ['none', 'suspect']);
-    const second = nextHealth({ address: 'a', failures: 1, suspect: false, seenUp: true }, 'a', fail, 2).action as HealthAction & { reason: string };
+    const second = nextHealth({ address: 'a', failures: 1, suspect: false, seenUp: true }, 'a', fail, 2)
+      .action as HealthAction & { reason: string };
     assert.equal(second.reason, '2 probes in a row failed: connection refused');
   });
 

@@ -8,21 +8,48 @@ const base: ClusterView = {
   revision: '10',
   groups: [
     {
-      group: 1, initialize: '1', config: null, members: [
-        { name: 'a', data: { conn_url: 'postgres://h:1/postgres', api_url: '', state: 'running', role: 'primary', version: '' }, modRevision: '5', lease: '7' },
+      group: 1,
+      initialize: '1',
+      config: null,
+      members: [
+        {
+          name: 'a',
+          data: { conn_url: 'postgres://h:1/postgres', api_url: '', state: 'running', role: 'primary', version: '' },
+          modRevision: '5',
+          lease: '7',
+        },
       ],
       leader: { name: 'a', modRevision: '6', createRevision: '6', lease: '7' },
-      sync: null, failover: null, history: null, status: null, failsafe: null,
+      sync: null,
+      failover: null,
+      history: null,
+      status: null,
+      failsafe: null,
     },
   ],
 };
 
-const put = (group: number, name: string, value: string, rev: number): DcsEvent => ({ type: 'put', group, name, value, modRevision: String(rev) });
-const del = (group: number, name: string, rev: number): DcsEvent => ({ type: 'delete', group, name, value: null, modRevision: String(rev) });
+const put = (group: number, name: string, value: string, rev: number): DcsEvent => ({
+  type: 'put',
+  group,
+  name,
+  value,
+  modRevision: String(rev),
+});
+const del = (group: number, name: string, rev: number): DcsEvent => ({
+  type: 'delete',
+  group,
+  name,
+  value: null,
+  modRevision: String(rev),
+});
 
 test('a member put is parsed like a range read (master reads as primary) and keeps the lease it had', () => {
   const live = new LiveView(base);
-  assert.equal(live.apply([put(1, 'members/a', '{"role":"master","state":"running","conn_url":"postgres://h:2/x"}', 11)]), true);
+  assert.equal(
+    live.apply([put(1, 'members/a', '{"role":"master","state":"running","conn_url":"postgres://h:2/x"}', 11)]),
+    true,
+  );
   const m = live.view.groups[0].members[0];
   assert.equal(m.data.role, 'primary');
   assert.equal(m.data.conn_url, 'postgres://h:2/x');
@@ -45,7 +72,10 @@ test('a leader delete clears the leader and an empty leader value means unlocked
 test('events of a new group create it, sorted among the others', () => {
   const live = new LiveView(base);
   live.apply([put(0, 'members/c', '{"role":"primary","state":"running"}', 11), put(0, 'leader', 'c', 12)]);
-  assert.deepEqual(live.view.groups.map((g) => g.group), [0, 1]);
+  assert.deepEqual(
+    live.view.groups.map((g) => g.group),
+    [0, 1],
+  );
   assert.equal(live.view.groups[0].leader?.name, 'c');
 });
 

@@ -3,7 +3,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pauseStatus } from '../../../src/api/pauseStatus.ts';
-import { checkEvent, checkLeader, checkRunningLeader, type PauseEvent, type PauseRefusal } from '../../../src/citus/pauseRules.ts';
+import {
+  checkEvent,
+  checkLeader,
+  checkRunningLeader,
+  type PauseEvent,
+  type PauseRefusal,
+} from '../../../src/citus/pauseRules.ts';
 import type { ClusterView, Member } from '../../../src/dcs/types.ts';
 import { groupView, member as planMember } from './planCases.ts';
 
@@ -18,7 +24,14 @@ const view: ClusterView = {
     group(3, null, [member('w3a', 'replica')]),
   ],
 };
-const event = (e: Partial<PauseEvent>): PauseEvent => ({ type: 'before_demote', group: 1, leader: 'w1a', timeout: 30, cooldown: 10000, ...e });
+const event = (e: Partial<PauseEvent>): PauseEvent => ({
+  type: 'before_demote',
+  group: 1,
+  leader: 'w1a',
+  timeout: 30,
+  cooldown: 10000,
+  ...e,
+});
 const kind = (a: ReturnType<typeof checkEvent>): PauseRefusal | null => (a === null || a.ok ? null : a.refusal);
 
 describe('pause admission rules', () => {

@@ -22,7 +22,10 @@ class FakeCoordinator {
   /** A statement matching this never answers (a lock wait). */
   hangOn: RegExp | null = null;
 
-  constructor(rows: PgDistNodeRow[], readonly canPause: boolean) {
+  constructor(
+    rows: PgDistNodeRow[],
+    readonly canPause: boolean,
+  ) {
     this.committed = rows.map((r) => ({ ...r }));
     this.working = this.committed;
   }
@@ -33,7 +36,11 @@ class FakeCoordinator {
     return {
       query: (text: string, values: unknown[] = []) => {
         const sql = text.replace(/\s+/g, ' ').trim();
-        this.calls.push(sql.startsWith('SELECT pg_catalog.citus') ? `${sql.slice(18, sql.indexOf('('))}(${values.join(', ')})` : sql.split(' ').slice(0, 2).join(' '));
+        this.calls.push(
+          sql.startsWith('SELECT pg_catalog.citus')
+            ? `${sql.slice(18, sql.indexOf('('))}(${values.join(', ')})`
+            : sql.split(' ').slice(0, 2).join(' '),
+        );
         if (this.hangOn?.test(sql)) return new Promise<pg.QueryResult>(() => undefined);
         if (sql.includes('pg_backend_pid')) return Promise.resolve(result([{ pid }]));
         if (sql === 'BEGIN') this.working = this.committed.map((r) => ({ ...r }));
@@ -41,13 +48,18 @@ class FakeCoordinator {
         if (sql === 'ROLLBACK') this.working = this.committed;
         if (sql.includes('can_pause')) {
           const p = this.working.find((r) => r.groupid === values[0] && r.noderole === 'primary');
-          return Promise.resolve(result(p ? [{ nodeid: p.nodeid, nodename: p.nodename, nodeport: p.nodeport, can_pause: this.canPause }] : []));
+          return Promise.resolve(
+            result(
+              p ? [{ nodeid: p.nodeid, nodename: p.nodename, nodeport: p.nodeport, can_pause: this.canPause }] : [],
+            ),
+          );
         }
         if (sql.includes('citus_update_node')) {
           const r = this.working.find((x) => x.nodeid === values[0]);
           if (r) Object.assign(r, { nodename: values[1], nodeport: values[2] });
         }
-        if (sql.includes('FROM pg_catalog.pg_dist_node ORDER BY nodeid')) return Promise.resolve(result(this.working.map((r) => ({ ...r }))));
+        if (sql.includes('FROM pg_catalog.pg_dist_node ORDER BY nodeid'))
+          return Promise.resolve(result(this.working.map((r) => ({ ...r }))));
         if (sql.includes('pg_terminate_backend')) this.terminated.push(Number(values[0]));
         return Promise.resolve(result([]));
       },
@@ -58,13 +70,27 @@ class FakeCoordinator {
   };
 }
 
-const member = (name: string, port: number, role: string): Member => planMember(name, 'h', role, 'running', { conn_url: `postgres://h:${port}/postgres` });
+const member = (name: string, port: number, role: string): Member =>
+  planMember(name, 'h', role, 'running', { conn_url: `postgres://h:${port}/postgres` });
 /** Group 1 failed over from w1a (port 1) to w1b (port 2); w1a is not back yet. */
-const promoted: ClusterView = { revision: '9', groups: [groupView(0, 'c', [member('c', 9, 'primary')]), groupView(1, 'w1b', [member('w1b', 2, 'primary')])] };
-const restarted: ClusterView = { revision: '9', groups: [groupView(0, 'c', [member('c', 9, 'primary')]), groupView(1, 'w1a', [member('w1a', 1, 'primary')])] };
+const promoted: ClusterView = {
+  revision: '9',
+  groups: [groupView(0, 'c', [member('c', 9, 'primary')]), groupView(1, 'w1b', [member('w1b', 2, 'primary')])],
+};
+const restarted: ClusterView = {
+  revision: '9',
+  groups: [groupView(0, 'c', [member('c', 9, 'primary')]), groupView(1, 'w1a', [member('w1a', 1, 'primary')])],
+};
 const startRows = () => [row(1, 0, 'h', 9), row(2, 1, 'h', 1), sec(3, 1, 'h', 2)];
 const txnOn = (db: FakeCoordinator) =>
-  new PauseTransaction({ group: 1, connect: db.connect, timeoutMs: 5000, cooldownMs: 1000, planOptions: DEFAULT_PLAN_OPTIONS, logger: silentLogger });
+  new PauseTransaction({
+    group: 1,
+    connect: db.connect,
+    timeoutMs: 5000,
+    cooldownMs: 1000,
+    planOptions: DEFAULT_PLAN_OPTIONS,
+    logger: silentLogger,
+  });
 const addresses = (rows: PgDistNodeRow[]) => rows.map((r) => `${r.nodeid} ${r.noderole} ${r.nodename}:${r.nodeport}`);
 
 describe('pause transaction', () => {
@@ -96,7 +122,7 @@ describe('pause transaction', () => {
       const done = await txn.commitRepoint(promoted);
       assert.equal(done.target.member, 'w1b');
       assert.equal(done.moved, true, 'the caller recovers prepared transactions after the move');
-      assert.ok(!db.calls.some((c) => c.includes('recover_prepared')), 'not inside the pause\'s path');
+      assert.ok(!db.calls.some((c) => c.includes('recover_prepared')), "not inside the pause's path");
       assert.deepEqual(addresses(db.committed), ['1 primary h:9', '2 primary h:2', '3 secondary h:1']);
       assert.ok(!db.calls.some((c) => /citus_(add|remove)_node/.test(c)), 'no add or remove inside a pause');
     });

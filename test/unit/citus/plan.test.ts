@@ -5,7 +5,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { DEFAULT_PLAN_OPTIONS, flattenPlan, planMetadata, SQL, SWAP_SUFFIX, type MetadataPlan } from '../../../src/citus/plan.ts';
+import {
+  DEFAULT_PLAN_OPTIONS,
+  flattenPlan,
+  planMetadata,
+  SQL,
+  SWAP_SUFFIX,
+  type MetadataPlan,
+} from '../../../src/citus/plan.ts';
 import type { DesiredTopology, PgDistNodeRow } from '../../../src/citus/types.ts';
 import { cases, describePlan, describeStatement, group, node, row, sec, topo } from './planCases.ts';
 import { effectOf, simulate, syncAll, type Metadata } from './simulate.ts';
@@ -61,10 +68,17 @@ describe('planMetadata', () => {
       if (!c.partial) assertReaches(c.desired, after);
       for (const before of c.rows.filter((r) => r.noderole === 'primary' && r.nodecluster === 'default')) {
         const now = after.rows.find((r) => r.nodeid === before.nodeid);
-        assert.ok(now && now.noderole === 'primary' && now.groupid === before.groupid, `${c.name}: primary row ${before.nodeid} kept`);
+        assert.ok(
+          now && now.noderole === 'primary' && now.groupid === before.groupid,
+          `${c.name}: primary row ${before.nodeid} kept`,
+        );
       }
       for (const foreign of c.rows.filter((r) => r.nodecluster !== 'default' || r.noderole === 'unavailable')) {
-        assert.deepEqual(after.rows.find((r) => r.nodeid === foreign.nodeid), foreign, `${c.name}: row ${foreign.nodeid} untouched`);
+        assert.deepEqual(
+          after.rows.find((r) => r.nodeid === foreign.nodeid),
+          foreign,
+          `${c.name}: row ${foreign.nodeid} untouched`,
+        );
       }
       assert.deepEqual(describePlan(planMetadata(c.desired, after.rows, after.poolinfo)), [], `${c.name}: replan`);
     }
@@ -76,7 +90,8 @@ describe('planMetadata', () => {
       const down = new Set(c.rows.map(address));
       let m: Metadata = { rows: c.rows, poolinfo: c.poolinfo ?? [] };
       for (const change of plan.local) {
-        for (const s of change.statements) assert.ok(!['add', 'remove'].includes(effectOf(s).op), `${c.name}: ${describeStatement(s)}`);
+        for (const s of change.statements)
+          assert.ok(!['add', 'remove'].includes(effectOf(s).op), `${c.name}: ${describeStatement(s)}`);
         m = simulate(m, change.statements, { down });
       }
     }
@@ -86,7 +101,10 @@ describe('planMetadata', () => {
     for (const c of cases) {
       const plan = planMetadata(c.desired, c.rows, c.poolinfo ?? []);
       for (const change of plan.local.filter((x) => x.kind === 'repoint')) {
-        assert.ok(change.statements.some((s) => s.sql === SQL.updateNode), `${c.name}: a repoint updates a row`);
+        assert.ok(
+          change.statements.some((s) => s.sql === SQL.updateNode),
+          `${c.name}: a repoint updates a row`,
+        );
       }
       for (const change of plan.membership) {
         const ops = change.statements.map((s) => effectOf(s).op).filter((op) => op === 'add' || op === 'remove');
@@ -97,7 +115,11 @@ describe('planMetadata', () => {
 
   test('a node death with a secondary registered: the repoint runs while the dead primary is a metadata worker', () => {
     const rows = [row(1, 0, 'c1'), row(2, 1, 'w1a'), row(3, 2, 'w2a'), sec(5, 1, 'w1b'), sec(6, 2, 'w2b')];
-    const desired = topo(group(0, node('c1', 'c1')), group(1, node('w1b', 'w1b')), group(2, node('w2a', 'w2a'), [node('w2b', 'w2b')]));
+    const desired = topo(
+      group(0, node('c1', 'c1')),
+      group(1, node('w1b', 'w1b')),
+      group(2, node('w2a', 'w2a'), [node('w2b', 'w2b')]),
+    );
     const plan = planMetadata(desired, rows, []);
     const after = runPlan({ rows, poolinfo: [] }, plan, new Set(['w1a:5432']));
     assert.deepEqual(
@@ -149,7 +171,11 @@ describe('planMetadata', () => {
         [false, 2500],
       ],
     );
-    const forced = planMetadata(topo(group(0, node('c1', 'c1')), group(1, node('w1b', 'w1b'), [node('w1a', 'w1a')])), [row(1, 0, 'c1'), row(2, 1, 'w1a'), sec(5, 1, 'w1b')], []);
+    const forced = planMetadata(
+      topo(group(0, node('c1', 'c1')), group(1, node('w1b', 'w1b'), [node('w1a', 'w1a')])),
+      [row(1, 0, 'c1'), row(2, 1, 'w1a'), sec(5, 1, 'w1b')],
+      [],
+    );
     assert.deepEqual(
       flattenPlan(forced).map((s) => [s.params[0], s.params[3]]),
       [
@@ -163,13 +189,23 @@ describe('planMetadata', () => {
 
   test('every statement says why it is needed', () => {
     for (const c of cases) {
-      for (const s of flattenPlan(planMetadata(c.desired, c.rows, c.poolinfo ?? []))) assert.ok(s.why.length > 10, `${c.name}: ${s.sql}`);
+      for (const s of flattenPlan(planMetadata(c.desired, c.rows, c.poolinfo ?? [])))
+        assert.ok(s.why.length > 10, `${c.name}: ${s.sql}`);
     }
   });
 
   test('a temporary name never collides with an existing address', () => {
-    const rows = [row(1, 0, 'c1'), row(2, 1, 'w1a'), sec(5, 1, 'w1b'), row(9, 1, `w1a${SWAP_SUFFIX}`, 5432, 'secondary', 'analytics')];
-    const plan = planMetadata(topo(group(0, node('c1', 'c1')), group(1, node('w1b', 'w1b'), [node('w1a', 'w1a')])), rows, []);
+    const rows = [
+      row(1, 0, 'c1'),
+      row(2, 1, 'w1a'),
+      sec(5, 1, 'w1b'),
+      row(9, 1, `w1a${SWAP_SUFFIX}`, 5432, 'secondary', 'analytics'),
+    ];
+    const plan = planMetadata(
+      topo(group(0, node('c1', 'c1')), group(1, node('w1b', 'w1b'), [node('w1a', 'w1a')])),
+      rows,
+      [],
+    );
     assert.equal(describeStatement(flattenPlan(plan)[0]), `update #2 w1a${SWAP_SUFFIX}-2:5432`);
     runPlan({ rows, poolinfo: [] }, plan);
   });

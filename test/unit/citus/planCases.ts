@@ -52,7 +52,8 @@ export const row = (
   metadatasynced: noderole === 'primary',
   shouldhaveshards: noderole === 'primary' && groupid !== 0,
 });
-export const sec = (nodeid: number, groupid: number, host: string, port = 5432) => row(nodeid, groupid, host, port, 'secondary');
+export const sec = (nodeid: number, groupid: number, host: string, port = 5432) =>
+  row(nodeid, groupid, host, port, 'secondary');
 export const pool = (nodeid: number, poolinfo: string): PoolinfoRow => ({ nodeid, poolinfo });
 
 /** One line per transaction of a plan: its kind, group and statements. */
@@ -103,10 +104,23 @@ const settledTopology = (): DesiredTopology =>
 // ---- a view for the cases that go through desiredTopology ----------------------------------
 
 /** A member key as an agent writes it (shared by the Citus unit tests). */
-export function member(name: string, host: string, role: string, state = 'running', extra: Record<string, unknown> = {}): Member {
+export function member(
+  name: string,
+  host: string,
+  role: string,
+  state = 'running',
+  extra: Record<string, unknown> = {},
+): Member {
   return {
     name,
-    data: { conn_url: `postgres://${host}:5432/postgres`, api_url: `http://${host}:8008/patroni`, state, role, version: '3.0.2', ...extra },
+    data: {
+      conn_url: `postgres://${host}:5432/postgres`,
+      api_url: `http://${host}:8008/patroni`,
+      state,
+      role,
+      version: '3.0.2',
+      ...extra,
+    },
     modRevision: '1',
     lease: '7',
   };
@@ -176,10 +190,7 @@ export const cases: Case[] = [
     name: 'a new worker group gets its primary and then its secondary',
     desired: topo(...settledTopology().groups, group(3, node('w3a', 'w3a'), [node('w3b', 'w3b')])),
     rows: settledRows(),
-    expect: [
-      'membership g3: add w3a:5432 g3 primary',
-      'membership g3: add w3b:5432 g3 secondary',
-    ],
+    expect: ['membership g3: add w3a:5432 g3 primary', 'membership g3: add w3b:5432 g3 secondary'],
   },
   {
     name: 'worker failover to an unregistered node repoints the primary row, keeping its nodeid',
@@ -207,7 +218,10 @@ export const cases: Case[] = [
     desired: desiredTopology(
       view(
         groupView(0, 'c1', [member('c1', 'c1', 'primary')]),
-        groupView(1, 'w1b', [member('w1a', 'w1a', 'replica', 'running', { tags: { noloadbalance: true } }), member('w1b', 'w1b', 'primary')]),
+        groupView(1, 'w1b', [
+          member('w1a', 'w1a', 'replica', 'running', { tags: { noloadbalance: true } }),
+          member('w1b', 'w1b', 'primary'),
+        ]),
       ),
     ),
     rows: [row(1, 0, 'c1'), row(2, 1, 'w1a'), sec(5, 1, 'w1b')],
@@ -232,10 +246,7 @@ export const cases: Case[] = [
     name: 'failover to an unregistered node with the old primary already a replica: repoint, then add it',
     desired: topo(group(0, node('c1', 'c1')), group(1, node('w1c', 'w1c'), [node('w1a', 'w1a')])),
     rows: [row(1, 0, 'c1'), row(2, 1, 'w1a')],
-    expect: [
-      'repoint g1: update #2 w1c:5432',
-      'membership g1: add w1a:5432 g1 secondary',
-    ],
+    expect: ['repoint g1: update #2 w1c:5432', 'membership g1: add w1a:5432 g1 secondary'],
   },
   {
     name: 'a replica joining is added as secondary',
@@ -278,10 +289,7 @@ export const cases: Case[] = [
     name: 'a worker whose leader is not running as primary keeps its row; its replicas are still managed',
     desired: topo(group(0, node('c1', 'c1')), group(1, 'leader w1b is starting as replica', [node('w1c', 'w1c')])),
     rows: [row(1, 0, 'c1'), row(2, 1, 'w1a'), sec(5, 1, 'w1b')],
-    expect: [
-      'membership g1: remove w1b:5432',
-      'membership g1: add w1c:5432 g1 secondary',
-    ],
+    expect: ['membership g1: remove w1b:5432', 'membership g1: add w1c:5432 g1 secondary'],
   },
   {
     name: 'a worker group gone from etcd keeps its primary row and loses its secondaries',
@@ -291,7 +299,10 @@ export const cases: Case[] = [
   },
   {
     name: 'a demoted old primary listed as replica while the new leader is not primary yet: nothing moves',
-    desired: topo(group(0, node('c1', 'c1')), group(1, 'leader w1b is running as replica', [node('w1a', 'w1a'), node('w1b', 'w1b')])),
+    desired: topo(
+      group(0, node('c1', 'c1')),
+      group(1, 'leader w1b is running as replica', [node('w1a', 'w1a'), node('w1b', 'w1b')]),
+    ),
     rows: [row(1, 0, 'c1'), row(2, 1, 'w1a'), sec(5, 1, 'w1b')],
     expect: [],
     partial: true,
@@ -322,10 +333,7 @@ export const cases: Case[] = [
     name: 'a missing coordinator row is added with groupid 0 before the secondaries',
     desired: topo(group(0, node('c1', 'c1'), [node('c2', 'c2')]), group(1, node('w1a', 'w1a'))),
     rows: [row(2, 1, 'w1a')],
-    expect: [
-      'membership g0: add c1:5432 g0 primary',
-      'membership g0: add c2:5432 g0 secondary',
-    ],
+    expect: ['membership g0: add c1:5432 g0 primary', 'membership g0: add c2:5432 g0 secondary'],
   },
   {
     name: 'a coordinator without a known leader and without a row: nothing is added, not even its replicas',
@@ -351,10 +359,7 @@ export const cases: Case[] = [
     name: 'failovers in two groups at once are repointed in group order',
     desired: topo(group(0, node('c1', 'c1')), group(1, node('w1b', 'w1b')), group(2, node('w2b', 'w2b'))),
     rows: [row(1, 0, 'c1'), row(2, 1, 'w1a'), row(3, 2, 'w2a')],
-    expect: [
-      'repoint g1: update #2 w1b:5432',
-      'repoint g2: update #3 w2b:5432',
-    ],
+    expect: ['repoint g1: update #2 w1b:5432', 'repoint g2: update #3 w2b:5432'],
   },
   {
     name: 'order: one repoint per group with its poolinfo, then removals, primary additions, secondary additions',
@@ -396,7 +401,10 @@ export const cases: Case[] = [
   },
   {
     name: 'poolinfo: equal rows need nothing',
-    desired: topo(group(0, node('c1', 'c1', 5432, 'host=c1 port=6432')), group(1, node('w1a', 'w1a', 5432, 'host=w1a port=6432'))),
+    desired: topo(
+      group(0, node('c1', 'c1', 5432, 'host=c1 port=6432')),
+      group(1, node('w1a', 'w1a', 5432, 'host=w1a port=6432')),
+    ),
     rows: [row(1, 0, 'c1'), row(2, 1, 'w1a')],
     poolinfo: [pool(1, 'host=c1 port=6432'), pool(2, 'host=w1a port=6432')],
     expect: [],
@@ -442,7 +450,11 @@ export const cases: Case[] = [
   },
   {
     name: 'a promoted node registered as secondary of another group is parked for the repoint and removed afterwards',
-    desired: topo(group(0, node('c1', 'c1')), group(1, node('w1b', 'w1b')), group(2, node('w2a', 'w2a'), [node('w2b', 'w2b')])),
+    desired: topo(
+      group(0, node('c1', 'c1')),
+      group(1, node('w1b', 'w1b')),
+      group(2, node('w2a', 'w2a'), [node('w2b', 'w2b')]),
+    ),
     rows: [row(1, 0, 'c1'), row(2, 1, 'w1a'), row(3, 2, 'w2a'), sec(6, 2, 'w1b'), sec(7, 2, 'w2b')],
     expect: [
       `repoint g1: update #6 w1b${SWAP_SUFFIX}:5432 ; update #2 w1b:5432`,
@@ -460,10 +472,7 @@ export const cases: Case[] = [
     name: 'a chain of repoints runs in dependency order without temporary names',
     desired: topo(group(0, node('c1', 'c1')), group(1, node('b', 'b')), group(2, node('c', 'c'))),
     rows: [row(1, 0, 'c1'), row(2, 1, 'a'), row(3, 2, 'b')],
-    expect: [
-      'repoint g2: update #3 c:5432',
-      'repoint g1: update #2 b:5432',
-    ],
+    expect: ['repoint g2: update #3 c:5432', 'repoint g1: update #2 b:5432'],
   },
   {
     name: 'a repoint onto an address a kept primary holds is given up, the row stays',
@@ -476,18 +485,12 @@ export const cases: Case[] = [
     name: 'ports matter: the same host on another port is another node',
     desired: topo(group(0, node('c1', 'h', 5432)), group(1, node('w1', 'h', 5433), [node('w1r', 'h', 5434)])),
     rows: [row(1, 0, 'h', 5432), row(2, 1, 'h', 5435)],
-    expect: [
-      'repoint g1: update #2 h:5433',
-      'membership g1: add h:5434 g1 secondary',
-    ],
+    expect: ['repoint g1: update #2 h:5433', 'membership g1: add h:5434 g1 secondary'],
   },
   {
     name: 'IPv6 addresses are used bare',
     desired: topo(group(0, node('c1', '::1', 5432)), group(1, node('w1', '::1', 5433))),
     rows: [],
-    expect: [
-      'membership g0: add ::1:5432 g0 primary',
-      'membership g1: add ::1:5433 g1 primary',
-    ],
+    expect: ['membership g0: add ::1:5432 g0 primary', 'membership g1: add ::1:5433 g1 primary'],
   },
 ];

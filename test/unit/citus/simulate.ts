@@ -25,19 +25,32 @@ export function effectOf(s: Statement): Effect {
     return { op: 'add', host: p[0] as string, port: p[1] as number, group: p[2] as number, role: p[3] as NodeRole };
   }
   if (/pg_catalog\.citus_update_node\(\$1, \$2, \$3, \$4, \$5\)/.test(sql)) {
-    return { op: 'update', nodeid: p[0] as number, host: p[1] as string, port: p[2] as number, force: p[3] as boolean, cooldown: p[4] as number };
+    return {
+      op: 'update',
+      nodeid: p[0] as number,
+      host: p[1] as string,
+      port: p[2] as number,
+      force: p[3] as boolean,
+      cooldown: p[4] as number,
+    };
   }
-  if (/pg_catalog\.citus_remove_node\(\$1, \$2\)/.test(sql)) return { op: 'remove', host: p[0] as string, port: p[1] as number };
+  if (/pg_catalog\.citus_remove_node\(\$1, \$2\)/.test(sql))
+    return { op: 'remove', host: p[0] as string, port: p[1] as number };
   if (/^INSERT INTO pg_catalog\.pg_dist_poolinfo \(nodeid, poolinfo\) VALUES/.test(sql)) {
     return { op: 'pool-insert', nodeid: p[0] as number, poolinfo: p[1] as string };
   }
-  if (/^INSERT INTO pg_catalog\.pg_dist_poolinfo \(nodeid, poolinfo\) SELECT nodeid, \$3::text FROM pg_catalog\.pg_dist_node WHERE nodename = \$1 AND nodeport = \$2$/.test(sql)) {
+  if (
+    /^INSERT INTO pg_catalog\.pg_dist_poolinfo \(nodeid, poolinfo\) SELECT nodeid, \$3::text FROM pg_catalog\.pg_dist_node WHERE nodename = \$1 AND nodeport = \$2$/.test(
+      sql,
+    )
+  ) {
     return { op: 'pool-insert-by-address', host: p[0] as string, port: p[1] as number, poolinfo: p[2] as string };
   }
   if (/^UPDATE pg_catalog\.pg_dist_poolinfo SET poolinfo = \$2 WHERE nodeid = \$1$/.test(sql)) {
     return { op: 'pool-update', nodeid: p[0] as number, poolinfo: p[1] as string };
   }
-  if (/^DELETE FROM pg_catalog\.pg_dist_poolinfo WHERE nodeid = \$1$/.test(sql)) return { op: 'pool-delete', nodeid: p[0] as number };
+  if (/^DELETE FROM pg_catalog\.pg_dist_poolinfo WHERE nodeid = \$1$/.test(sql))
+    return { op: 'pool-delete', nodeid: p[0] as number };
   throw new Error(`unrecognised statement: ${s.sql}`);
 }
 
@@ -47,11 +60,15 @@ export interface SimulateOptions {
   down?: ReadonlySet<string>;
 }
 
-const isMetadataWorker = (r: PgDistNodeRow): boolean => r.noderole === 'primary' && r.isactive && r.hasmetadata && r.groupid > 0;
+const isMetadataWorker = (r: PgDistNodeRow): boolean =>
+  r.noderole === 'primary' && r.isactive && r.hasmetadata && r.groupid > 0;
 
 /** What Citus's metadata sync does once every metadata worker is reachable: all flags true again. */
 export function syncAll(m: Metadata): Metadata {
-  return { rows: m.rows.map((r) => (isMetadataWorker(r) ? { ...r, metadatasynced: true } : { ...r })), poolinfo: m.poolinfo.map((p) => ({ ...p })) };
+  return {
+    rows: m.rows.map((r) => (isMetadataWorker(r) ? { ...r, metadatasynced: true } : { ...r })),
+    poolinfo: m.poolinfo.map((p) => ({ ...p })),
+  };
 }
 
 /**
@@ -66,8 +83,10 @@ export function simulate(start: Metadata, statements: Statement[], options: Simu
   const at = (host: string, port: number) => rows.find((r) => r.nodename === host && r.nodeport === port);
   const contactWorkers = (what: string) => {
     for (const w of rows.filter(isMetadataWorker)) {
-      if (!w.metadatasynced) throw new Error(`${what}: ${w.nodename}:${w.nodeport} is a metadata node, but is out of sync`);
-      if (options.down?.has(`${w.nodename}:${w.nodeport}`)) throw new Error(`${what}: connection to the remote node ${w.nodename}:${w.nodeport} failed`);
+      if (!w.metadatasynced)
+        throw new Error(`${what}: ${w.nodename}:${w.nodeport} is a metadata node, but is out of sync`);
+      if (options.down?.has(`${w.nodename}:${w.nodeport}`))
+        throw new Error(`${what}: connection to the remote node ${w.nodename}:${w.nodeport} failed`);
     }
   };
 
@@ -77,9 +96,12 @@ export function simulate(start: Metadata, statements: Statement[], options: Simu
       case 'add': {
         if (at(e.host, e.port)) throw new Error(`add: ${e.host}:${e.port} is already registered`);
         contactWorkers(`add ${e.host}:${e.port}`);
-        const groupPrimary = rows.find((r) => r.groupid === e.group && r.noderole === 'primary' && r.nodecluster === 'default');
+        const groupPrimary = rows.find(
+          (r) => r.groupid === e.group && r.noderole === 'primary' && r.nodecluster === 'default',
+        );
         if (e.role === 'primary' && groupPrimary) throw new Error(`add: group ${e.group} already has a primary node`);
-        if (e.role === 'secondary' && !groupPrimary) throw new Error(`add: group ${e.group} has no primary for secondary ${e.host}:${e.port}`);
+        if (e.role === 'secondary' && !groupPrimary)
+          throw new Error(`add: group ${e.group} has no primary for secondary ${e.host}:${e.port}`);
         const primary = e.role === 'primary';
         rows.push({
           nodeid: nextId++,
@@ -119,8 +141,10 @@ export function simulate(start: Metadata, statements: Statement[], options: Simu
       case 'pool-insert':
       case 'pool-insert-by-address': {
         const nodeid = e.op === 'pool-insert' ? e.nodeid : at(e.host, e.port)?.nodeid;
-        if (nodeid === undefined || !rows.some((r) => r.nodeid === nodeid)) throw new Error(`poolinfo insert: no node for ${JSON.stringify(e)}`);
-        if (pool.some((p) => p.nodeid === nodeid)) throw new Error(`poolinfo insert: node ${nodeid} already has poolinfo`);
+        if (nodeid === undefined || !rows.some((r) => r.nodeid === nodeid))
+          throw new Error(`poolinfo insert: no node for ${JSON.stringify(e)}`);
+        if (pool.some((p) => p.nodeid === nodeid))
+          throw new Error(`poolinfo insert: node ${nodeid} already has poolinfo`);
         pool.push({ nodeid, poolinfo: e.poolinfo });
         break;
       }

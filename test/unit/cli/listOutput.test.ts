@@ -12,7 +12,15 @@ const MB = 1024 * 1024;
 function member(name: string, port: number, data: Partial<MemberData>): Member {
   return {
     name,
-    data: { conn_url: `postgres://127.0.0.1:${port}/postgres`, api_url: `http://127.0.0.1:${port + 1000}/patroni`, state: 'streaming', role: 'replica', version: '3.0.2', timeline: 1, ...data },
+    data: {
+      conn_url: `postgres://127.0.0.1:${port}/postgres`,
+      api_url: `http://127.0.0.1:${port + 1000}/patroni`,
+      state: 'streaming',
+      role: 'replica',
+      version: '3.0.2',
+      timeline: 1,
+      ...data,
+    },
     modRevision: '1',
     lease: '7',
   };
@@ -34,7 +42,10 @@ function demoView(): ClusterView {
       }),
     ],
     sync: null,
-    failover: g === 1 ? { value: { leader: 'g1-a', member: 'g1-b', scheduled_at: '2030-01-02T03:04:05+00:00' }, modRevision: '8' } : null,
+    failover:
+      g === 1
+        ? { value: { leader: 'g1-a', member: 'g1-b', scheduled_at: '2030-01-02T03:04:05+00:00' }, modRevision: '8' }
+        : null,
     history: null,
     status: { optime: 100 * MB },
     failsafe: null,
@@ -173,7 +184,12 @@ test('an empty cluster prints an empty table, [] in JSON and YAML, and the heade
   const empty = listRows({ revision: '1', groups: [] }, { scope: 'plain', citus: false, group: null });
   assert.equal(
     formatListing(empty, 'pretty'),
-    lines('+ Cluster: plain ------+-------+----+-----------+', '| Member | Host | Role | State | TL | Lag in MB |', '+--------+------+------+-------+----+-----------+', '+--------+------+------+-------+----+-----------+'),
+    lines(
+      '+ Cluster: plain ------+-------+----+-----------+',
+      '| Member | Host | Role | State | TL | Lag in MB |',
+      '+--------+------+------+-------+----+-----------+',
+      '+--------+------+------+-------+----+-----------+',
+    ),
   );
   assert.equal(formatListing(empty, 'json'), '[]\n');
   assert.equal(formatListing(empty, 'yaml'), '[]\n\n');
@@ -181,11 +197,23 @@ test('an empty cluster prints an empty table, [] in JSON and YAML, and the heade
 });
 
 test('-f accepts pretty, json, yaml (or yml) and tsv, nothing else', () => {
-  assert.deepEqual(['pretty', 'json', 'yaml', 'yml', 'tsv', 'topology', 'xml', ''].map(parseListFormat), ['pretty', 'json', 'yaml', 'yaml', 'tsv', null, null, null]);
+  assert.deepEqual(['pretty', 'json', 'yaml', 'yml', 'tsv', 'topology', 'xml', ''].map(parseListFormat), [
+    'pretty',
+    'json',
+    'yaml',
+    'yaml',
+    'tsv',
+    null,
+    null,
+    null,
+  ]);
 });
 
 test('pythonJson escapes non-ASCII and spaces separators as Python json.dumps', () => {
-  assert.equal(pythonJson({ a: 'é"\n', b: [1, 2.5, true, null], c: {} }), '{"a": "\\u00e9\\"\\n", "b": [1, 2.5, true, null], "c": {}}');
+  assert.equal(
+    pythonJson({ a: 'é"\n', b: [1, 2.5, true, null], c: {} }),
+    '{"a": "\\u00e9\\"\\n", "b": [1, 2.5, true, null], "c": {}}',
+  );
   assert.equal(pythonJson([]), '[]');
 });
 
@@ -214,8 +242,11 @@ test('extended with a published pooler: a Pooler column in pretty and tsv, a Poo
   // The columns before Pooler are laid out as the other tests show; only the last one is new.
   assert.deepEqual(
     pretty.slice(0, 6).map((line) => /[|+][^|+]*[|+]$/.exec(line)?.[0]),
-    ['+---------------+', '| Pooler        |', '+---------------+']
-      .concat(['| 10.0.1.1:6432 |', '| 10.0.1.2:6432 |', '+---------------+']),
+    ['+---------------+', '| Pooler        |', '+---------------+'].concat([
+      '| 10.0.1.1:6432 |',
+      '| 10.0.1.2:6432 |',
+      '+---------------+',
+    ]),
   );
   assert.match(pretty[1], /\| Scheduled restart \| Tags \| Pooler {8}\|$/);
 
@@ -225,7 +256,10 @@ test('extended with a published pooler: a Pooler column in pretty and tsv, a Poo
   assert.equal(tsv[3], 'demo\t1\tg1-a\t127.0.0.1:5440\tLeader\trunning\t1\t\t\t\t\t10.0.1.1:6432');
 
   const json = JSON.parse(formatListing(listRows(pooledView(), group1), 'json')) as Array<Record<string, unknown>>;
-  assert.deepEqual(json.map((m) => m.Pooler), ['10.0.1.1:6432', '10.0.1.2:6432']);
+  assert.deepEqual(
+    json.map((m) => m.Pooler),
+    ['10.0.1.1:6432', '10.0.1.2:6432'],
+  );
   const yaml = formatListing(listRows(pooledView(), group1), 'yaml');
   assert.match(yaml, /^ {2}Member: g1-a\n {2}Pooler: 10\.0\.1\.1:6432\n {2}Role: Leader\n/m);
 

@@ -23,7 +23,12 @@ function member(name: string, port: number, data: Partial<MemberData> = {}): Mem
   };
 }
 
-function group(number: number | null, leader: string | null, members: Member[], extra: Partial<GroupView> = {}): GroupView {
+function group(
+  number: number | null,
+  leader: string | null,
+  members: Member[],
+  extra: Partial<GroupView> = {},
+): GroupView {
   return {
     group: number,
     initialize: `730000000000000000${number ?? 9}`,
@@ -46,7 +51,10 @@ function citusView(): ClusterView {
     groups: [0, 1, 2].map((g) =>
       group(g, `g${g}-a`, [
         member(`g${g}-a`, 5430 + 10 * g, { role: 'primary', xlog_location: 100 * MB }),
-        member(`g${g}-b`, 5431 + 10 * g, { xlog_location: g === 1 ? 98 * MB : 100 * MB, ...(g === 2 ? { tags: { nofailover: true } } : {}) }),
+        member(`g${g}-b`, 5431 + 10 * g, {
+          xlog_location: g === 1 ? 98 * MB : 100 * MB,
+          ...(g === 2 ? { tags: { nofailover: true } } : {}),
+        }),
       ]),
     ),
   };
@@ -71,23 +79,43 @@ test('a Citus cluster lists every group with Group, host:port, role, state, time
 });
 
 test('a cluster without citus has no Group column and a plain title', () => {
-  const view: ClusterView = { revision: '1', groups: [group(null, 'a', [member('a', 5432, { role: 'primary' }), member('b', 5432, { conn_url: 'postgres://127.0.0.2:5432/postgres' })])] };
+  const view: ClusterView = {
+    revision: '1',
+    groups: [
+      group(null, 'a', [
+        member('a', 5432, { role: 'primary' }),
+        member('b', 5432, { conn_url: 'postgres://127.0.0.2:5432/postgres' }),
+      ]),
+    ],
+  };
   const listing = listRows(view, { scope: 'plain', citus: false, group: null });
   assert.equal(listing.title, ' Cluster: plain ');
   assert.deepEqual(listing.columns, ['Cluster', 'Member', 'Host', 'Role', 'State', 'TL', 'Lag in MB']);
   // Default port on distinct hosts: the host alone.
-  assert.deepEqual(listing.rows.map((r) => r[2]), ['127.0.0.1', '127.0.0.2']);
+  assert.deepEqual(
+    listing.rows.map((r) => r[2]),
+    ['127.0.0.1', '127.0.0.2'],
+  );
 });
 
 test('two members on one host at the default port are told apart by host:port', () => {
-  const view: ClusterView = { revision: '1', groups: [group(null, 'a', [member('a', 5432, { role: 'primary' }), member('b', 5432)])] };
-  assert.deepEqual(listRows(view, { scope: 'p', citus: false, group: null }).rows.map((r) => r[2]), ['127.0.0.1:5432', '127.0.0.1:5432']);
+  const view: ClusterView = {
+    revision: '1',
+    groups: [group(null, 'a', [member('a', 5432, { role: 'primary' }), member('b', 5432)])],
+  };
+  assert.deepEqual(
+    listRows(view, { scope: 'p', citus: false, group: null }).rows.map((r) => r[2]),
+    ['127.0.0.1:5432', '127.0.0.1:5432'],
+  );
 });
 
 test('a member listed in the sync key is a Sync Standby', () => {
   const view = citusView();
   view.groups[1].sync = { value: { leader: 'g1-a', sync_standby: 'g1-b' }, modRevision: '3' };
-  assert.deepEqual(listRows(view, CITUS).rows.map((r) => r[4]), ['Leader', 'Replica', 'Leader', 'Sync Standby', 'Leader', 'Replica']);
+  assert.deepEqual(
+    listRows(view, CITUS).rows.map((r) => r[4]),
+    ['Leader', 'Replica', 'Leader', 'Sync Standby', 'Leader', 'Replica'],
+  );
 });
 
 test('lag is rounded to whole MB like Python round(), and unknown without a position', () => {
@@ -103,14 +131,20 @@ test('lag is rounded to whole MB like Python round(), and unknown without a posi
       ]),
     ],
   };
-  assert.deepEqual(listRows(view, { scope: 'p', citus: false, group: null }).rows.map((r) => r[6]), ['', 2, 4, 1, 'unknown']);
+  assert.deepEqual(
+    listRows(view, { scope: 'p', citus: false, group: null }).rows.map((r) => r[6]),
+    ['', 2, 4, 1, 'unknown'],
+  );
   assert.deepEqual([0.4, 0.5, 1.5, 2.5, 2.51].map(roundHalfEven), [0, 0, 2, 2, 3]);
 });
 
 test('Pending restart and Scheduled restart columns appear only when a member has them, or with extended', () => {
   const view = citusView();
   view.groups[0].members[1].data.pending_restart = true;
-  view.groups[1].members[0].data.scheduled_restart = { schedule: '2030-01-01T00:00:00+00:00', postgres_version: '15.4' };
+  view.groups[1].members[0].data.scheduled_restart = {
+    schedule: '2030-01-01T00:00:00+00:00',
+    postgres_version: '15.4',
+  };
   const listing = listRows(view, CITUS);
   assert.deepEqual(listing.columns.slice(-3), ['Pending restart', 'Scheduled restart', 'Tags']);
   assert.deepEqual(listing.rows[1].slice(-3), ['*', '', '']);
@@ -118,7 +152,11 @@ test('Pending restart and Scheduled restart columns appear only when a member ha
 
   const plain: ClusterView = { revision: '1', groups: [group(null, 'a', [member('a', 5432, { role: 'primary' })])] };
   assert.deepEqual(listRows(plain, { scope: 'p', citus: false, group: null }).columns.slice(-1), ['Lag in MB']);
-  assert.deepEqual(listRows(plain, { scope: 'p', citus: false, group: null, extended: true }).columns.slice(-3), ['Pending restart', 'Scheduled restart', 'Tags']);
+  assert.deepEqual(listRows(plain, { scope: 'p', citus: false, group: null, extended: true }).columns.slice(-3), [
+    'Pending restart',
+    'Scheduled restart',
+    'Tags',
+  ]);
 });
 
 test('a member without an address is listed but does not decide the columns', () => {
@@ -134,14 +172,20 @@ test('--group shows that group only, with its system id in the title and both le
   const listing = listRows(citusView(), { ...CITUS, group: 1 });
   assert.equal(listing.title, ' Citus cluster: demo (group: 1, 7300000000000000001) ');
   assert.equal(listing.tableSkip, 2);
-  assert.deepEqual(listing.rows.map((r) => r[2]), ['g1-a', 'g1-b']);
+  assert.deepEqual(
+    listing.rows.map((r) => r[2]),
+    ['g1-a', 'g1-b'],
+  );
 });
 
 test('--group on a group without initialize says uninitialized, an empty one initializing', () => {
   const view = citusView();
   view.groups[1].initialize = '';
   assert.match(listRows(view, { ...CITUS, group: 1 }).title, /\(group: 1, initializing\) $/);
-  assert.equal(listRows({ revision: '1', groups: [] }, { ...CITUS, group: 7 }).title, ' Citus cluster: demo (group: 7, uninitialized) ');
+  assert.equal(
+    listRows({ revision: '1', groups: [] }, { ...CITUS, group: 7 }).title,
+    ' Citus cluster: demo (group: 7, uninitialized) ',
+  );
   assert.equal(listRows({ revision: '1', groups: [] }, { ...CITUS, group: 7 }).rows.length, 0);
 });
 
@@ -154,7 +198,10 @@ test('--group without citus configured still lists as a Citus cluster', () => {
 test('maintenance mode and a scheduled switchover are noted per Citus group', () => {
   const view = citusView();
   view.groups[0].config = { value: { pause: true }, modRevision: '4' };
-  view.groups[2].failover = { value: { leader: 'g2-a', member: 'g2-b', scheduled_at: '2030-01-02T03:04:05+00:00' }, modRevision: '5' };
+  view.groups[2].failover = {
+    value: { leader: 'g2-a', member: 'g2-b', scheduled_at: '2030-01-02T03:04:05+00:00' },
+    modRevision: '5',
+  };
   assert.deepEqual(listRows(view, CITUS).footer, [
     'Citus group: 0',
     ' Maintenance mode: on',
@@ -179,20 +226,38 @@ test('topology puts the leader first and each replica under its replicatefrom, i
       ]),
     ],
   };
-  assert.deepEqual(listRows(view, { scope: 'p', citus: false, group: null, topology: true }).rows.map((r) => r[1]), ['d', '+ b', '+ c', '  + a', '    + e']);
+  assert.deepEqual(
+    listRows(view, { scope: 'p', citus: false, group: null, topology: true }).rows.map((r) => r[1]),
+    ['d', '+ b', '+ c', '  + a', '    + e'],
+  );
 });
 
 test('topology without a leader shows every replica one level down', () => {
-  const view: ClusterView = { revision: '1', groups: [group(null, null, [member('a', 5432), member('b', 5433, { tags: { replicatefrom: 'a' } })])] };
-  assert.deepEqual(listRows(view, { scope: 'p', citus: false, group: null, topology: true }).rows.map((r) => r[1]), ['+ a', '  + b']);
+  const view: ClusterView = {
+    revision: '1',
+    groups: [group(null, null, [member('a', 5432), member('b', 5433, { tags: { replicatefrom: 'a' } })])],
+  };
+  assert.deepEqual(
+    listRows(view, { scope: 'p', citus: false, group: null, topology: true }).rows.map((r) => r[1]),
+    ['+ a', '  + b'],
+  );
 });
 
 test('topology keeps members whose replicatefrom tags form a cycle, under the leader', () => {
   const view: ClusterView = {
     revision: '1',
-    groups: [group(null, 'l', [member('l', 5432, { role: 'primary' }), member('x', 5433, { tags: { replicatefrom: 'y' } }), member('y', 5434, { tags: { replicatefrom: 'x' } })])],
+    groups: [
+      group(null, 'l', [
+        member('l', 5432, { role: 'primary' }),
+        member('x', 5433, { tags: { replicatefrom: 'y' } }),
+        member('y', 5434, { tags: { replicatefrom: 'x' } }),
+      ]),
+    ],
   };
-  assert.deepEqual(listRows(view, { scope: 'p', citus: false, group: null, topology: true }).rows.map((r) => r[1]), ['l', '+ x', '  + y']);
+  assert.deepEqual(
+    listRows(view, { scope: 'p', citus: false, group: null, topology: true }).rows.map((r) => r[1]),
+    ['l', '+ x', '  + y'],
+  );
 });
 
 /** citusView with poolers published by the group 1 members (one of them not a postgres:// URL). */
@@ -214,14 +279,17 @@ test('extended adds Pooler last, host:port from proxy_url, when some member publ
   for (const topology of [false, true]) {
     const listing = listRows(pooledView(), { ...CITUS, extended: true, topology });
     assert.deepEqual(listing.columns.slice(-4), ['Pending restart', 'Scheduled restart', 'Tags', 'Pooler']);
-    assert.deepEqual(listing.rows.map((r) => [r[2], r.at(-1)]), [
-      ['g0-a', ''],
-      [topology ? '+ g0-b' : 'g0-b', ''],
-      ['g1-a', '10.0.0.5:6432'],
-      [topology ? '+ g1-b' : 'g1-b', 'pool-b:6433'],
-      ['g2-a', ''],
-      [topology ? '+ g2-b' : 'g2-b', ''],
-    ]);
+    assert.deepEqual(
+      listing.rows.map((r) => [r[2], r.at(-1)]),
+      [
+        ['g0-a', ''],
+        [topology ? '+ g0-b' : 'g0-b', ''],
+        ['g1-a', '10.0.0.5:6432'],
+        [topology ? '+ g1-b' : 'g1-b', 'pool-b:6433'],
+        ['g2-a', ''],
+        [topology ? '+ g2-b' : 'g2-b', ''],
+      ],
+    );
   }
 });
 

@@ -7,7 +7,13 @@ import type { GroupView } from '../../../src/dcs/types.ts';
 function view(leader: string | null): GroupView {
   const member = (name: string, role: string, port: number) => ({
     name,
-    data: { conn_url: 'postgres://h:5432/postgres', api_url: `http://127.0.0.1:${port}/patroni`, state: 'running', role, version: '0.1.0' },
+    data: {
+      conn_url: 'postgres://h:5432/postgres',
+      api_url: `http://127.0.0.1:${port}/patroni`,
+      state: 'running',
+      role,
+      version: '0.1.0',
+    },
     modRevision: '1',
     lease: '1',
   });
@@ -33,7 +39,10 @@ test('a switchover goes to the leader with leader and candidate', () => {
 });
 
 test('a scheduled switchover carries scheduled_at; `now` means at once', () => {
-  assert.equal(planManualRequest('switchover', view('a'), { scheduled: '2030-01-01T00:00:00Z' }).body.scheduled_at, '2030-01-01T00:00:00Z');
+  assert.equal(
+    planManualRequest('switchover', view('a'), { scheduled: '2030-01-01T00:00:00Z' }).body.scheduled_at,
+    '2030-01-01T00:00:00Z',
+  );
   assert.equal(planManualRequest('switchover', view('a'), { scheduled: 'now' }).body.scheduled_at, undefined);
 });
 
@@ -44,9 +53,15 @@ test('a failover goes to the candidate, also without a leader', () => {
 });
 
 test('wrong leader, unknown candidate, the leader as candidate and a leaderless switchover are refused in one line', () => {
-  assert.throws(() => planManualRequest('switchover', view('a'), { leader: 'b' }), /^ShardherdError: b is not the leader of group 1 \(a is\)$/);
+  assert.throws(
+    () => planManualRequest('switchover', view('a'), { leader: 'b' }),
+    /^ShardherdError: b is not the leader of group 1 \(a is\)$/,
+  );
   assert.throws(() => planManualRequest('switchover', view('a'), { candidate: 'z' }), /z is not a member of group 1/);
-  assert.throws(() => planManualRequest('switchover', view('a'), { candidate: 'a' }), /a is already the leader of group 1/);
+  assert.throws(
+    () => planManualRequest('switchover', view('a'), { candidate: 'a' }),
+    /a is already the leader of group 1/,
+  );
   assert.throws(() => planManualRequest('switchover', view(null), {}), /group 1 has no leader: use failover/);
   assert.throws(() => planManualRequest('failover', view('a'), {}), /failover needs --candidate/);
 });

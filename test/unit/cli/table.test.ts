@@ -7,7 +7,15 @@ import { renderTable } from '../../../src/cli/table.ts';
 const ALIGN = { Group: 'r', TL: 'r', 'Lag in MB': 'r' } as const;
 
 test('columns are as wide as their widest cell or title, right-aligned columns align their title too', () => {
-  const out = renderTable({ title: ' Cluster: demo ', columns: ['Member', 'TL', 'Lag in MB'], rows: [['a', '123', ''], ['bb', '1', '4']], align: ALIGN });
+  const out = renderTable({
+    title: ' Cluster: demo ',
+    columns: ['Member', 'TL', 'Lag in MB'],
+    rows: [
+      ['a', '123', ''],
+      ['bb', '1', '4'],
+    ],
+    align: ALIGN,
+  });
   assert.equal(
     out,
     [
@@ -22,7 +30,15 @@ test('columns are as wide as their widest cell or title, right-aligned columns a
 });
 
 test('a cell with several lines puts a rule between every row', () => {
-  const out = renderTable({ title: ' Cluster: demo ', columns: ['Member', 'Tags'], rows: [['a', 'x: 1\ny: 2'], ['bb', '']], align: ALIGN });
+  const out = renderTable({
+    title: ' Cluster: demo ',
+    columns: ['Member', 'Tags'],
+    rows: [
+      ['a', 'x: 1\ny: 2'],
+      ['bb', ''],
+    ],
+    align: ALIGN,
+  });
   assert.equal(
     out,
     [
@@ -39,13 +55,21 @@ test('a cell with several lines puts a rule between every row', () => {
 });
 
 test('a title longer than the table is cut to fit inside the top border', () => {
-  const out = renderTable({ title: ' Citus cluster: a-very-long-cluster-name (group: 1, uninitialized) ', columns: ['Member', 'TL'], rows: [], align: ALIGN });
+  const out = renderTable({
+    title: ' Citus cluster: a-very-long-cluster-name (group: 1, uninitialized) ',
+    columns: ['Member', 'TL'],
+    rows: [],
+    align: ALIGN,
+  });
   assert.equal(out, ['+ Citus cluste+', '| Member | TL |', '+--------+----+', '+--------+----+'].join('\n'));
 });
 
 test('an empty title leaves the top border plain', () => {
   const out = renderTable({ title: '', columns: ['Member', 'TL'], rows: [['m', '1']], align: ALIGN });
-  assert.equal(out, ['+--------+----+', '| Member | TL |', '+--------+----+', '| m      |  1 |', '+--------+----+'].join('\n'));
+  assert.equal(
+    out,
+    ['+--------+----+', '| Member | TL |', '+--------+----+', '| m      |  1 |', '+--------+----+'].join('\n'),
+  );
 });
 
 test('a row shorter than the columns shows empty cells', () => {

@@ -22,7 +22,10 @@ function problems(fn: () => unknown): string[] {
 }
 
 test('scope, namespace, etcd3 and citus are enough, as for patronictl', () => {
-  const config = loadCtlConfig(file('scope: demo\nnamespace: /service/\netcd3:\n  hosts: 127.0.0.1:2379\ncitus:\n  group: 0\n  database: citus\n'), {});
+  const config = loadCtlConfig(
+    file('scope: demo\nnamespace: /service/\netcd3:\n  hosts: 127.0.0.1:2379\ncitus:\n  group: 0\n  database: citus\n'),
+    {},
+  );
   assert.deepEqual(config, {
     scope: 'demo',
     namespace: 'service',
@@ -45,12 +48,20 @@ test('without scope the file still loads and leaves the cluster name to the comm
 
 test('environment overrides apply, and a bad value blames the variable', () => {
   const f = file('scope: demo\netcd3:\n  hosts: 127.0.0.1:2379\n');
-  assert.deepEqual(loadCtlConfig(f, { SHARDHERD_ETCD3_HOSTS: '10.0.0.1:2379,10.0.0.2:2379' }).etcd3.hosts, ['10.0.0.1:2379', '10.0.0.2:2379']);
-  assert.deepEqual(problems(() => loadCtlConfig(f, { SHARDHERD_CITUS_GROUP: 'x', SHARDHERD_CITUS_DATABASE: 'citus' })), ['SHARDHERD_CITUS_GROUP: expected an integer, got "x" (sets citus.group)']);
+  assert.deepEqual(loadCtlConfig(f, { SHARDHERD_ETCD3_HOSTS: '10.0.0.1:2379,10.0.0.2:2379' }).etcd3.hosts, [
+    '10.0.0.1:2379',
+    '10.0.0.2:2379',
+  ]);
+  assert.deepEqual(
+    problems(() => loadCtlConfig(f, { SHARDHERD_CITUS_GROUP: 'x', SHARDHERD_CITUS_DATABASE: 'citus' })),
+    ['SHARDHERD_CITUS_GROUP: expected an integer, got "x" (sets citus.group)'],
+  );
 });
 
 test('every problem of the fields read is reported at once', () => {
-  const found = problems(() => loadCtlConfig(file('scope: a/b\netcd3:\n  hosts: http://127.0.0.1:2379\ncitus:\n  group: -1\n'), {}));
+  const found = problems(() =>
+    loadCtlConfig(file('scope: a/b\netcd3:\n  hosts: http://127.0.0.1:2379\ncitus:\n  group: -1\n'), {}),
+  );
   assert.deepEqual(found, [
     'scope: must not contain "/", got "a/b"',
     'etcd3.hosts[0]: expected host:port without a URL scheme, got "http://127.0.0.1:2379"',

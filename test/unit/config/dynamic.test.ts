@@ -44,7 +44,10 @@ test('a stored config key applies over the defaults, not over bootstrap', () => 
 });
 
 test('an invalid stored value is reported and replaced by the bootstrap value, without throwing', () => {
-  const r = resolveDynamicConfig({ ttl: 30, maximum_lag_on_failover: 'lots', postgresql: { use_slots: 'perhaps' } }, BOOTSTRAP);
+  const r = resolveDynamicConfig(
+    { ttl: 30, maximum_lag_on_failover: 'lots', postgresql: { use_slots: 'perhaps' } },
+    BOOTSTRAP,
+  );
   assert.equal(r.config.maximum_lag_on_failover, 5000);
   assert.equal(r.config.postgresql.use_slots, true);
   assert.deepEqual(r.problems, [
@@ -56,7 +59,9 @@ test('an invalid stored value is reported and replaced by the bootstrap value, w
 test('a stored config breaking the timing rule is reported and the bootstrap timing is used', () => {
   const r = resolveDynamicConfig({ ttl: 15, loop_wait: 10, retry_timeout: 10 }, BOOTSTRAP);
   assert.deepEqual([r.config.ttl, r.config.loop_wait, r.config.retry_timeout], [20, 4, 8]);
-  assert.deepEqual(r.problems, [{ path: 'config.ttl', message: 'loop_wait + 2*retry_timeout must not exceed ttl, got 10 + 2*10 = 30 > 15' }]);
+  assert.deepEqual(r.problems, [
+    { path: 'config.ttl', message: 'loop_wait + 2*retry_timeout must not exceed ttl, got 10 + 2*10 = 30 > 15' },
+  ]);
 });
 
 test('stored numbers written as strings are accepted, as Patroni does', () => {
@@ -70,7 +75,9 @@ test('stored numbers written as strings are accepted, as Patroni does', () => {
 test('an invalid stored PostgreSQL parameter is reported and left out', () => {
   const r = resolveDynamicConfig({ postgresql: { parameters: { max_connections: 5, work_mem: '4MB' } } }, BOOTSTRAP);
   assert.deepEqual(r.config.postgresql.parameters, { work_mem: '4MB' });
-  assert.deepEqual(r.problems, [{ path: 'config.postgresql.parameters.max_connections', message: 'must be at least 25, got 5' }]);
+  assert.deepEqual(r.problems, [
+    { path: 'config.postgresql.parameters.max_connections', message: 'must be at least 25, got 5' },
+  ]);
 });
 
 test('validateDynamicConfig reports problems with paths relative to the config value', () => {
@@ -89,7 +96,10 @@ test('validateDynamicConfig refuses a value that is not a map', () => {
 });
 
 test('dynamicConfigToJson writes Patroni field names and reads back to the same settings', () => {
-  const json = dynamicConfigToJson({ ...BOOTSTRAP, postgresql: { ...BOOTSTRAP.postgresql, pg_hba: ['host all all 0.0.0.0/0 md5'] } });
+  const json = dynamicConfigToJson({
+    ...BOOTSTRAP,
+    postgresql: { ...BOOTSTRAP.postgresql, pg_hba: ['host all all 0.0.0.0/0 md5'] },
+  });
   assert.deepEqual(Object.keys(json).sort(), [
     'check_timeline',
     'failsafe_mode',
@@ -103,10 +113,18 @@ test('dynamicConfigToJson writes Patroni field names and reads back to the same 
     'synchronous_mode_strict',
     'ttl',
   ]);
-  assert.deepEqual(json.postgresql, { use_pg_rewind: true, use_slots: true, parameters: { max_connections: 300 }, pg_hba: ['host all all 0.0.0.0/0 md5'] });
+  assert.deepEqual(json.postgresql, {
+    use_pg_rewind: true,
+    use_slots: true,
+    parameters: { max_connections: 300 },
+    pg_hba: ['host all all 0.0.0.0/0 md5'],
+  });
   const back = validateDynamicConfig(JSON.parse(JSON.stringify(json)));
   assert.deepEqual(back.problems, []);
-  assert.deepEqual(back.config, { ...BOOTSTRAP, postgresql: { ...BOOTSTRAP.postgresql, pg_hba: ['host all all 0.0.0.0/0 md5'] } });
+  assert.deepEqual(back.config, {
+    ...BOOTSTRAP,
+    postgresql: { ...BOOTSTRAP.postgresql, pg_hba: ['host all all 0.0.0.0/0 md5'] },
+  });
 });
 
 test('dynamicConfigToJson writes pause only while paused', () => {
@@ -115,19 +133,37 @@ test('dynamicConfigToJson writes pause only while paused', () => {
 });
 
 test('citus: pausing on a worker failure is on by default after 2 failed probes, with a deadline from ttl', () => {
-  assert.deepEqual(DEFAULT_DYNAMIC_CONFIG.citus, { pause_on_worker_failure: true, failure_probe_count: 2, failure_pause_timeout: null });
+  assert.deepEqual(DEFAULT_DYNAMIC_CONFIG.citus, {
+    pause_on_worker_failure: true,
+    failure_probe_count: 2,
+    failure_pause_timeout: null,
+  });
   const stored = { citus: { pause_on_worker_failure: 'off', failure_probe_count: 3, failure_pause_timeout: '25' } };
-  assert.deepEqual(effectiveDynamicConfig(stored, BOOTSTRAP).citus, { pause_on_worker_failure: false, failure_probe_count: 3, failure_pause_timeout: 25 });
+  assert.deepEqual(effectiveDynamicConfig(stored, BOOTSTRAP).citus, {
+    pause_on_worker_failure: false,
+    failure_probe_count: 3,
+    failure_pause_timeout: 25,
+  });
 });
 
 test('citus: bad values are reported naming the field and replaced by the bootstrap value', () => {
-  const { config, problems } = resolveDynamicConfig({ citus: { failure_probe_count: 0, failure_pause_timeout: 'soon', pause_on_worker_failure: 3 } }, BOOTSTRAP);
-  assert.deepEqual(problems.map((p) => p.path).sort(), ['config.citus.failure_pause_timeout', 'config.citus.failure_probe_count', 'config.citus.pause_on_worker_failure']);
+  const { config, problems } = resolveDynamicConfig(
+    { citus: { failure_probe_count: 0, failure_pause_timeout: 'soon', pause_on_worker_failure: 3 } },
+    BOOTSTRAP,
+  );
+  assert.deepEqual(problems.map((p) => p.path).sort(), [
+    'config.citus.failure_pause_timeout',
+    'config.citus.failure_probe_count',
+    'config.citus.pause_on_worker_failure',
+  ]);
   assert.deepEqual(config.citus, BOOTSTRAP.citus);
 });
 
 test('citus settings are written to the config key only when they differ from the defaults', () => {
   assert.equal(dynamicConfigToJson(DEFAULT_DYNAMIC_CONFIG).citus, undefined);
-  const json = dynamicConfigToJson({ ...structuredClone(DEFAULT_DYNAMIC_CONFIG), citus: { ...DEFAULT_DYNAMIC_CONFIG.citus, failure_probe_count: 4 } });
+  const json = dynamicConfigToJson({
+    ...structuredClone(DEFAULT_DYNAMIC_CONFIG),
+    citus: { ...DEFAULT_DYNAMIC_CONFIG.citus, failure_probe_count: 4 },
+  });
   assert.deepEqual(json.citus, { failure_probe_count: 4 });
 });

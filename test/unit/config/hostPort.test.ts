@@ -31,7 +31,10 @@ test('parseHostPort refuses a non-string', () => {
 });
 
 test('parseListen accepts several comma-separated hosts with one port', () => {
-  assert.deepEqual(parseListen('127.0.0.1, 10.0.0.5:5432', 'x'), { ok: true, value: { hosts: ['127.0.0.1', '10.0.0.5'], port: 5432 } });
+  assert.deepEqual(parseListen('127.0.0.1, 10.0.0.5:5432', 'x'), {
+    ok: true,
+    value: { hosts: ['127.0.0.1', '10.0.0.5'], port: 5432 },
+  });
 });
 
 test('parseListen refuses "*" next to another host', () => {

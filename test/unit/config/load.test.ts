@@ -70,7 +70,14 @@ test('defaults follow Patroni where a setting is absent', () => {
   assert.equal(config.postgresql.pg_hba, null);
   assert.equal(config.postgresql.bin_dir, '');
   assert.ok(path.isAbsolute(config.postgresql.pgpass));
-  assert.deepEqual(config.tags, { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false, nostream: false, failover_priority: 1 });
+  assert.deepEqual(config.tags, {
+    nofailover: false,
+    noloadbalance: false,
+    clonefrom: false,
+    nosync: false,
+    nostream: false,
+    failover_priority: 1,
+  });
   assert.deepEqual(config.log, { level: 'info' });
 });
 
@@ -90,7 +97,10 @@ test('etcd3.host alone and a comma-separated etcd3.hosts string are both accepte
 
 test('postgresql.connect_address is derived from the one non-loopback listen host', () => {
   const cfg = withSetting(minimalConfig(), 'postgresql.listen', '127.0.0.1,10.0.0.7:5433');
-  assert.deepEqual(loadConfig(writeConfig(cfg), {}).config.postgresql.connect_address, { host: '10.0.0.7', port: 5433 });
+  assert.deepEqual(loadConfig(writeConfig(cfg), {}).config.postgresql.connect_address, {
+    host: '10.0.0.7',
+    port: 5433,
+  });
 });
 
 test('nofailover true alone implies failover_priority 0, and failover_priority 0 alone implies nofailover', () => {
@@ -223,44 +233,169 @@ test('every problem is reported at once, each with its path', () => {
 /** [what is wrong, dotted setting, value (undefined deletes), the one expected problem line]. */
 const INVALID: Array<[string, string, unknown, string]> = [
   ['listen without port', 'postgresql.listen', 'abc', 'postgresql.listen: expected host:port, got "abc"'],
-  ['port out of range', 'restapi.listen', '10.0.0.5:70000', 'restapi.listen: port must be between 1 and 65535, got "10.0.0.5:70000"'],
+  [
+    'port out of range',
+    'restapi.listen',
+    '10.0.0.5:70000',
+    'restapi.listen: port must be between 1 and 65535, got "10.0.0.5:70000"',
+  ],
   ['scope missing', 'scope', undefined, 'scope: required'],
   ['name with a slash', 'name', 'a/b', 'name: must not contain "/", got "a/b"'],
   ['name as a number', 'name', 7, 'name: expected a string, got 7 (quote it)'],
   ['namespace of slashes only', 'namespace', '//', 'namespace: must name a key prefix, got "//"'],
   ['ttl not an integer', 'bootstrap.dcs.ttl', 'abc', 'bootstrap.dcs.ttl: expected an integer, got "abc"'],
   ['loop_wait zero', 'bootstrap.dcs.loop_wait', 0, 'bootstrap.dcs.loop_wait: must be at least 1, got 0'],
-  ['negative lag', 'bootstrap.dcs.maximum_lag_on_failover', -1, 'bootstrap.dcs.maximum_lag_on_failover: must be at least 0, got -1'],
-  ['citus without database', 'citus', { group: 1 }, 'citus.database: required (the database where the citus extension lives)'],
+  [
+    'negative lag',
+    'bootstrap.dcs.maximum_lag_on_failover',
+    -1,
+    'bootstrap.dcs.maximum_lag_on_failover: must be at least 0, got -1',
+  ],
+  [
+    'citus without database',
+    'citus',
+    { group: 1 },
+    'citus.database: required (the database where the citus extension lives)',
+  ],
   ['negative citus group', 'citus', { group: -1, database: 'citus' }, 'citus.group: must be at least 0, got -1'],
-  ['etcd3 missing', 'etcd3', undefined, 'etcd3: required: Shardherd keeps its state in etcd (v3 API), e.g. etcd3: {hosts: [10.0.0.1:2379]}'],
+  [
+    'etcd3 missing',
+    'etcd3',
+    undefined,
+    'etcd3: required: Shardherd keeps its state in etcd (v3 API), e.g. etcd3: {hosts: [10.0.0.1:2379]}',
+  ],
   ['etcd3 host malformed', 'etcd3.hosts', ['10.0.0.1:2379', 'nope'], 'etcd3.hosts[1]: expected host:port, got "nope"'],
   ['etcd3 without hosts', 'etcd3', { protocol: 'http' }, 'etcd3.hosts: required (a list of host:port)'],
   ['etcd3 protocol', 'etcd3.protocol', 'ftp', 'etcd3.protocol: expected "http" or "https", got "ftp"'],
   ['etcd3 cert without key', 'etcd3.cert', '/etc/cert.pem', 'etcd3.key: etcd3.cert and etcd3.key go together'],
-  ['replication user missing', 'postgresql.authentication', { superuser: { username: 'postgres' } }, 'postgresql.authentication.replication: required (username of the replication user)'],
-  ['replication username missing', 'postgresql.authentication.replication', { password: 'x' }, 'postgresql.authentication.replication.username: required'],
-  ['password as a number', 'postgresql.authentication.replication.password', 1234, 'postgresql.authentication.replication.password: expected a string, got a number (quote it)'],
-  ['wildcard connect address', 'postgresql.connect_address', '0.0.0.0:5432', 'postgresql.connect_address: must be an address other members can reach, not a wildcard, got "0.0.0.0:5432"'],
-  ['rest API on a wildcard without connect address', 'restapi.listen', '0.0.0.0:8008', 'restapi.connect_address: required when restapi.listen is a wildcard address (0.0.0.0:8008)'],
-  ['postgresql listen on a wildcard without connect address', 'postgresql.listen', '*:5432', 'postgresql.connect_address: required: cannot derive one address from postgresql.listen (*:5432)'],
-  ['"*" with another host', 'postgresql.listen', '*,10.0.0.5:5432', 'postgresql.listen: "*" must be the only host, got "*,10.0.0.5:5432"'],
+  [
+    'replication user missing',
+    'postgresql.authentication',
+    { superuser: { username: 'postgres' } },
+    'postgresql.authentication.replication: required (username of the replication user)',
+  ],
+  [
+    'replication username missing',
+    'postgresql.authentication.replication',
+    { password: 'x' },
+    'postgresql.authentication.replication.username: required',
+  ],
+  [
+    'password as a number',
+    'postgresql.authentication.replication.password',
+    1234,
+    'postgresql.authentication.replication.password: expected a string, got a number (quote it)',
+  ],
+  [
+    'wildcard connect address',
+    'postgresql.connect_address',
+    '0.0.0.0:5432',
+    'postgresql.connect_address: must be an address other members can reach, not a wildcard, got "0.0.0.0:5432"',
+  ],
+  [
+    'rest API on a wildcard without connect address',
+    'restapi.listen',
+    '0.0.0.0:8008',
+    'restapi.connect_address: required when restapi.listen is a wildcard address (0.0.0.0:8008)',
+  ],
+  [
+    'postgresql listen on a wildcard without connect address',
+    'postgresql.listen',
+    '*:5432',
+    'postgresql.connect_address: required: cannot derive one address from postgresql.listen (*:5432)',
+  ],
+  [
+    '"*" with another host',
+    'postgresql.listen',
+    '*,10.0.0.5:5432',
+    'postgresql.listen: "*" must be the only host, got "*,10.0.0.5:5432"',
+  ],
   ['data_dir missing', 'postgresql.data_dir', undefined, 'postgresql.data_dir: required'],
   ['data_dir empty', 'postgresql.data_dir', ' ', 'postgresql.data_dir: must not be empty'],
-  ['nofailover against failover_priority', 'tags', { nofailover: true, failover_priority: 2 }, 'tags.failover_priority: conflicts with tags.nofailover: true; nofailover true means failover_priority 0 and false means a priority above 0, got 2'],
-  ['nofailover false with priority 0', 'tags', { nofailover: false, failover_priority: 0 }, 'tags.failover_priority: conflicts with tags.nofailover: false; nofailover true means failover_priority 0 and false means a priority above 0, got 0'],
-  ['tag not a boolean', 'tags', { noloadbalance: 'sometimes' }, 'tags.noloadbalance: expected true or false, got "sometimes"'],
-  ['initdb option Shardherd sets', 'bootstrap.initdb', ['data-checksums', { pgdata: '/x' }], 'bootstrap.initdb[1]: option pgdata is set by Shardherd itself and must not be configured'],
-  ['initdb map with two keys', 'bootstrap.initdb', [{ encoding: 'UTF8', locale: 'C' }], 'bootstrap.initdb[0]: expected an option name or a one-key map {option: value}, got a map'],
-  ['basebackup option Shardherd sets', 'postgresql.basebackup', [{ 'wal-method': 'fetch' }], 'postgresql.basebackup[0]: option wal-method is set by Shardherd itself and must not be configured'],
-  ['use_pg_rewind not a boolean', 'bootstrap.dcs.postgresql.use_pg_rewind', 'maybe', 'bootstrap.dcs.postgresql.use_pg_rewind: expected true or false, got "maybe"'],
-  ['pg_ctl_timeout not an integer', 'postgresql.pg_ctl_timeout', 'soon', 'postgresql.pg_ctl_timeout: expected an integer, got "soon"'],
-  ['max_connections below Patroni minimum', 'bootstrap.dcs.postgresql.parameters', { max_connections: 10 }, 'bootstrap.dcs.postgresql.parameters.max_connections: must be at least 25, got 10'],
-  ['wal_level minimal', 'bootstrap.dcs.postgresql.parameters', { wal_level: 'minimal' }, 'bootstrap.dcs.postgresql.parameters.wal_level: expected one of hot_standby, replica, logical, got "minimal"'],
-  ['parameters as a list', 'postgresql.parameters', ['work_mem=4MB'], 'postgresql.parameters: expected a map, got a list'],
-  ['parameter value a map', 'postgresql.parameters', { work_mem: { a: 1 } }, 'postgresql.parameters.work_mem: expected a string, number or boolean, got a map'],
-  ['pg_hba not a list', 'postgresql.pg_hba', 'host all all 0.0.0.0/0 md5', 'postgresql.pg_hba: expected a list of strings, got "host all all 0.0.0.0/0 md5"'],
-  ['log level', 'log.level', 'LOUD', 'log.level: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL (or trace, silent), got "LOUD"'],
+  [
+    'nofailover against failover_priority',
+    'tags',
+    { nofailover: true, failover_priority: 2 },
+    'tags.failover_priority: conflicts with tags.nofailover: true; nofailover true means failover_priority 0 and false means a priority above 0, got 2',
+  ],
+  [
+    'nofailover false with priority 0',
+    'tags',
+    { nofailover: false, failover_priority: 0 },
+    'tags.failover_priority: conflicts with tags.nofailover: false; nofailover true means failover_priority 0 and false means a priority above 0, got 0',
+  ],
+  [
+    'tag not a boolean',
+    'tags',
+    { noloadbalance: 'sometimes' },
+    'tags.noloadbalance: expected true or false, got "sometimes"',
+  ],
+  [
+    'initdb option Shardherd sets',
+    'bootstrap.initdb',
+    ['data-checksums', { pgdata: '/x' }],
+    'bootstrap.initdb[1]: option pgdata is set by Shardherd itself and must not be configured',
+  ],
+  [
+    'initdb map with two keys',
+    'bootstrap.initdb',
+    [{ encoding: 'UTF8', locale: 'C' }],
+    'bootstrap.initdb[0]: expected an option name or a one-key map {option: value}, got a map',
+  ],
+  [
+    'basebackup option Shardherd sets',
+    'postgresql.basebackup',
+    [{ 'wal-method': 'fetch' }],
+    'postgresql.basebackup[0]: option wal-method is set by Shardherd itself and must not be configured',
+  ],
+  [
+    'use_pg_rewind not a boolean',
+    'bootstrap.dcs.postgresql.use_pg_rewind',
+    'maybe',
+    'bootstrap.dcs.postgresql.use_pg_rewind: expected true or false, got "maybe"',
+  ],
+  [
+    'pg_ctl_timeout not an integer',
+    'postgresql.pg_ctl_timeout',
+    'soon',
+    'postgresql.pg_ctl_timeout: expected an integer, got "soon"',
+  ],
+  [
+    'max_connections below Patroni minimum',
+    'bootstrap.dcs.postgresql.parameters',
+    { max_connections: 10 },
+    'bootstrap.dcs.postgresql.parameters.max_connections: must be at least 25, got 10',
+  ],
+  [
+    'wal_level minimal',
+    'bootstrap.dcs.postgresql.parameters',
+    { wal_level: 'minimal' },
+    'bootstrap.dcs.postgresql.parameters.wal_level: expected one of hot_standby, replica, logical, got "minimal"',
+  ],
+  [
+    'parameters as a list',
+    'postgresql.parameters',
+    ['work_mem=4MB'],
+    'postgresql.parameters: expected a map, got a list',
+  ],
+  [
+    'parameter value a map',
+    'postgresql.parameters',
+    { work_mem: { a: 1 } },
+    'postgresql.parameters.work_mem: expected a string, number or boolean, got a map',
+  ],
+  [
+    'pg_hba not a list',
+    'postgresql.pg_hba',
+    'host all all 0.0.0.0/0 md5',
+    'postgresql.pg_hba: expected a list of strings, got "host all all 0.0.0.0/0 md5"',
+  ],
+  [
+    'log level',
+    'log.level',
+    'LOUD',
+    'log.level: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL (or trace, silent), got "LOUD"',
+  ],
   ['restapi a string', 'restapi', '0.0.0.0:8008', 'restapi: expected a map, got "0.0.0.0:8008"'],
 ];
 
@@ -274,7 +409,10 @@ test('invalid YAML is reported with file, line and column', () => {
   const file = writeConfig('scope: demo\nname: [unclosed\n');
   const problems = problemsOf(file);
   assert.equal(problems.length, 1);
-  assert.match(problems[0], new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: invalid YAML: line \\d+, column \\d+: `));
+  assert.match(
+    problems[0],
+    new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: invalid YAML: line \\d+, column \\d+: `),
+  );
 });
 
 test('a file that is not a map of settings is refused', () => {
@@ -291,12 +429,16 @@ test('timing rule: loop_wait + 2*retry_timeout may equal ttl but not exceed it',
   const ok = withSetting(minimalConfig(), 'bootstrap.dcs', { ttl: 30, loop_wait: 10, retry_timeout: 10 });
   assert.equal(loadConfig(writeConfig(ok), {}).config.bootstrap.dcs.ttl, 30);
   const bad = withSetting(minimalConfig(), 'bootstrap.dcs', { ttl: 30, loop_wait: 10, retry_timeout: 11 });
-  assert.deepEqual(problemsOf(writeConfig(bad)), ['bootstrap.dcs.ttl: loop_wait + 2*retry_timeout must not exceed ttl, got 10 + 2*11 = 32 > 30']);
+  assert.deepEqual(problemsOf(writeConfig(bad)), [
+    'bootstrap.dcs.ttl: loop_wait + 2*retry_timeout must not exceed ttl, got 10 + 2*11 = 32 > 30',
+  ]);
 });
 
 test('timing rule applies against the defaults of settings left out', () => {
   const bad = withSetting(minimalConfig(), 'bootstrap.dcs', { ttl: 25 });
-  assert.deepEqual(problemsOf(writeConfig(bad)), ['bootstrap.dcs.ttl: loop_wait + 2*retry_timeout must not exceed ttl, got 10 + 2*10 = 30 > 25']);
+  assert.deepEqual(problemsOf(writeConfig(bad)), [
+    'bootstrap.dcs.ttl: loop_wait + 2*retry_timeout must not exceed ttl, got 10 + 2*10 = 30 > 25',
+  ]);
   const small = withSetting(minimalConfig(), 'bootstrap.dcs', { ttl: 10, loop_wait: 2, retry_timeout: 4 });
   assert.equal(loadConfig(writeConfig(small), {}).config.bootstrap.dcs.ttl, 10);
 });

@@ -25,7 +25,9 @@ test('citus.pooler host:port is read, and SHARDHERD_CITUS_POOLER overrides it', 
     database: 'citus',
     pooler: { host: '10.0.0.5', port: 6432 },
   });
-  const { config } = loadConfig(writeConfig(withPooler('10.0.0.5:6432')), { SHARDHERD_CITUS_POOLER: 'pool.example:7432' });
+  const { config } = loadConfig(writeConfig(withPooler('10.0.0.5:6432')), {
+    SHARDHERD_CITUS_POOLER: 'pool.example:7432',
+  });
   assert.deepEqual(config.citus?.pooler, { host: 'pool.example', port: 7432 });
 });
 
@@ -42,6 +44,9 @@ test('the member key carries the pooler as proxy_url to the Citus database; with
   const extras = { version: '0.1.0', paused: false, pendingRestart: false };
   const withOne = loadConfig(writeConfig(withPooler('10.0.0.5:6432')), {}).config;
   assert.equal(buildMemberData(withOne, local, false, extras).proxy_url, 'postgres://10.0.0.5:6432/citus');
-  const without = loadConfig(writeConfig(withSetting(minimalConfig(), 'citus', { group: 1, database: 'citus' })), {}).config;
+  const without = loadConfig(
+    writeConfig(withSetting(minimalConfig(), 'citus', { group: 1, database: 'citus' })),
+    {},
+  ).config;
   assert.equal(buildMemberData(without, local, false, extras).proxy_url, undefined);
 });

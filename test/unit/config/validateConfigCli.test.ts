@@ -9,7 +9,11 @@ const ROOT = path.resolve(import.meta.dirname, '../../..');
 /** Runs the real command line as a user would, with only the given environment overrides. */
 function validate(file: string, extraEnv: Record<string, string> = {}) {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...extraEnv };
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'validate-config', file], { cwd: ROOT, env, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'validate-config', file], {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -20,7 +24,9 @@ test('validate-config exits 0 and says so for a valid Patroni citus configuratio
 });
 
 test('validate-config exits 1 and prints every problem on its own line', () => {
-  const file = writeConfig(withSetting(withSetting(minimalConfig(), 'postgresql.listen', 'abc'), 'bootstrap.dcs', { ttl: 20 }));
+  const file = writeConfig(
+    withSetting(withSetting(minimalConfig(), 'postgresql.listen', 'abc'), 'bootstrap.dcs', { ttl: 20 }),
+  );
   const r = validate(file);
   assert.equal(r.code, 1);
   assert.equal(

@@ -4,8 +4,10 @@ import { test } from 'node:test';
 import { compactJson } from '../../../src/dcs/json.ts';
 
 test('objects are written without spaces, keys in insertion order', () => {
-  assert.equal(compactJson({ conn_url: 'postgres://h:5432/postgres', state: 'running', timeline: 1, tags: { a: true } }),
-    '{"conn_url":"postgres://h:5432/postgres","state":"running","timeline":1,"tags":{"a":true}}');
+  assert.equal(
+    compactJson({ conn_url: 'postgres://h:5432/postgres', state: 'running', timeline: 1, tags: { a: true } }),
+    '{"conn_url":"postgres://h:5432/postgres","state":"running","timeline":1,"tags":{"a":true}}',
+  );
 });
 
 test('non-ASCII characters are escaped as lowercase \\u sequences like Python', () => {
@@ -21,6 +23,8 @@ test('control characters use the short escapes where JSON has them', () => {
 });
 
 test('history lines are nested arrays', () => {
-  assert.equal(compactJson([[1, 25165984, 'no recovery target specified', '2024-01-01T00:00:00+00:00', 'b']]),
-    '[[1,25165984,"no recovery target specified","2024-01-01T00:00:00+00:00","b"]]');
+  assert.equal(
+    compactJson([[1, 25165984, 'no recovery target specified', '2024-01-01T00:00:00+00:00', 'b']]),
+    '[[1,25165984,"no recovery target specified","2024-01-01T00:00:00+00:00","b"]]',
+  );
 });

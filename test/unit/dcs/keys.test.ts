@@ -31,7 +31,10 @@ describe('keyLayout', () => {
   test('namespace slashes are collapsed like Patroni does', () => {
     assert.equal(basePath('/service/', 'demo'), '/service/demo');
     assert.equal(basePath('//a//b/', 'demo'), '/a/b/demo');
-    assert.equal(keyLayout({ namespace: '/service/', scope: 'demo', group: null }).key('leader'), '/service/demo/leader');
+    assert.equal(
+      keyLayout({ namespace: '/service/', scope: 'demo', group: null }).key('leader'),
+      '/service/demo/leader',
+    );
   });
 
   test('a negative or fractional group is refused', () => {

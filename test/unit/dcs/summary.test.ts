@@ -42,52 +42,73 @@ function view(overrides: Partial<GroupView> = {}): GroupView {
 
 test('members are sorted by name with the leader marked and host/port from conn_url', () => {
   const summary = summarizeGroup(view());
-  assert.deepEqual(summary.members.map((m) => [m.name, m.role, m.host, m.port]), [
-    ['node1', 'leader', '127.0.0.1', 5432],
-    ['node2', 'replica', '127.0.0.2', 5432],
-    ['node3', 'replica', '127.0.0.3', 5432],
-  ]);
+  assert.deepEqual(
+    summary.members.map((m) => [m.name, m.role, m.host, m.port]),
+    [
+      ['node1', 'leader', '127.0.0.1', 5432],
+      ['node2', 'replica', '127.0.0.2', 5432],
+      ['node3', 'replica', '127.0.0.3', 5432],
+    ],
+  );
   assert.deepEqual(summary.members[0]!.tags, { zone: 'a' });
   assert.equal(summary.members[0]!.timeline, 2);
 });
 
 test('replica lag is measured in bytes against the status optime and the leader has none', () => {
   const summary = summarizeGroup(view());
-  assert.deepEqual(summary.members.map((m) => m.lag), [undefined, 2000, 5000]);
+  assert.deepEqual(
+    summary.members.map((m) => m.lag),
+    [undefined, 2000, 5000],
+  );
   assert.equal('lag' in summary.members[0]!, false);
 });
 
 test('without a status key lag is measured against the leader member xlog_location', () => {
   assert.equal(leaderOptime(view({ status: null })), 5000);
-  assert.deepEqual(summarizeGroup(view({ status: null })).members.map((m) => m.lag), [undefined, 1000, 4000]);
+  assert.deepEqual(
+    summarizeGroup(view({ status: null })).members.map((m) => m.lag),
+    [undefined, 1000, 4000],
+  );
 });
 
 test('a replica that publishes no position has unknown lag and one ahead of the optime has 0', () => {
   const v = view({
     members: [member('node1', { role: 'primary' }), member('node2', {}), member('node3', { xlog_location: 9000 })],
   });
-  assert.deepEqual(summarizeGroup(v).members.map((m) => m.lag), [undefined, 'unknown', 0]);
+  assert.deepEqual(
+    summarizeGroup(v).members.map((m) => m.lag),
+    [undefined, 'unknown', 0],
+  );
 });
 
 test('members listed in the sync key are sync_standby', () => {
   const v = view({ sync: { value: { leader: 'node1', sync_standby: 'node3' }, modRevision: '5' } });
-  assert.deepEqual(summarizeGroup(v).members.map((m) => m.role), ['leader', 'replica', 'sync_standby']);
+  assert.deepEqual(
+    summarizeGroup(v).members.map((m) => m.role),
+    ['leader', 'replica', 'sync_standby'],
+  );
 });
 
 test('without a leader key every member is a replica with lag against the status optime', () => {
   const summary = summarizeGroup(view({ leader: null }));
-  assert.deepEqual(summary.members.map((m) => [m.role, m.lag]), [
-    ['replica', 1000],
-    ['replica', 2000],
-    ['replica', 5000],
-  ]);
+  assert.deepEqual(
+    summary.members.map((m) => [m.role, m.lag]),
+    [
+      ['replica', 1000],
+      ['replica', 2000],
+      ['replica', 5000],
+    ],
+  );
 });
 
 test('pause and a scheduled switchover are reported', () => {
   const summary = summarizeGroup(
     view({
       config: { value: { pause: true }, modRevision: '2' },
-      failover: { value: { leader: 'node1', member: 'node2', scheduled_at: '2030-01-01T00:00:00+00:00' }, modRevision: '6' },
+      failover: {
+        value: { leader: 'node1', member: 'node2', scheduled_at: '2030-01-01T00:00:00+00:00' },
+        modRevision: '6',
+      },
     }),
   );
   assert.equal(summary.pause, true);

@@ -28,27 +28,51 @@ describe('parseCluster without citus', () => {
 
   test('leader, members and every cluster key are read with their revisions and leases', () => {
     const leader = kv('/service/demo/leader', 'b', '77');
-    const view = parseCluster([
-      kv('/service/demo/initialize', '7300000000000000001'),
-      kv('/service/demo/config', '{"ttl":30,"loop_wait":10}'),
-      leader,
-      kv('/service/demo/members/b', '{"conn_url":"postgres://b:5432/postgres","api_url":"http://b:8008/patroni","state":"running","role":"primary","version":"3.0.2","timeline":2,"xlog_location":100}', '77'),
-      kv('/service/demo/members/a', '{"conn_url":"postgres://a:5432/postgres","api_url":"http://a:8008/patroni","state":"streaming","role":"replica","version":"3.0.2"}', '78'),
-      kv('/service/demo/sync', '{"leader":"b","sync_standby":"a"}'),
-      kv('/service/demo/failover', '{"leader":"b","member":"a","scheduled_at":"2030-01-01T00:00:00+00:00"}'),
-      kv('/service/demo/history', '[[1,25165984,"no recovery target specified","2024-01-01T00:00:00+00:00","b"]]'),
-      kv('/service/demo/status', '{"optime":67108960,"slots":{"a":67108960}}'),
-      kv('/service/demo/failsafe', '{"a":"http://a:8008/patroni","b":"http://b:8008/patroni"}'),
-    ], plain);
+    const view = parseCluster(
+      [
+        kv('/service/demo/initialize', '7300000000000000001'),
+        kv('/service/demo/config', '{"ttl":30,"loop_wait":10}'),
+        leader,
+        kv(
+          '/service/demo/members/b',
+          '{"conn_url":"postgres://b:5432/postgres","api_url":"http://b:8008/patroni","state":"running","role":"primary","version":"3.0.2","timeline":2,"xlog_location":100}',
+          '77',
+        ),
+        kv(
+          '/service/demo/members/a',
+          '{"conn_url":"postgres://a:5432/postgres","api_url":"http://a:8008/patroni","state":"streaming","role":"replica","version":"3.0.2"}',
+          '78',
+        ),
+        kv('/service/demo/sync', '{"leader":"b","sync_standby":"a"}'),
+        kv('/service/demo/failover', '{"leader":"b","member":"a","scheduled_at":"2030-01-01T00:00:00+00:00"}'),
+        kv('/service/demo/history', '[[1,25165984,"no recovery target specified","2024-01-01T00:00:00+00:00","b"]]'),
+        kv('/service/demo/status', '{"optime":67108960,"slots":{"a":67108960}}'),
+        kv('/service/demo/failsafe', '{"a":"http://a:8008/patroni","b":"http://b:8008/patroni"}'),
+      ],
+      plain,
+    );
     const g = view.groups[0];
-    assert.deepEqual(g.leader, { name: 'b', modRevision: leader.modRevision, createRevision: leader.createRevision, lease: '77' });
-    assert.deepEqual(g.members.map((m) => [m.name, m.data.role, m.data.state, m.lease]), [['a', 'replica', 'streaming', '78'], ['b', 'primary', 'running', '77']]);
+    assert.deepEqual(g.leader, {
+      name: 'b',
+      modRevision: leader.modRevision,
+      createRevision: leader.createRevision,
+      lease: '77',
+    });
+    assert.deepEqual(
+      g.members.map((m) => [m.name, m.data.role, m.data.state, m.lease]),
+      [
+        ['a', 'replica', 'streaming', '78'],
+        ['b', 'primary', 'running', '77'],
+      ],
+    );
     assert.equal(g.members[1].data.timeline, 2);
     assert.equal(g.initialize, '7300000000000000001');
     assert.deepEqual(g.config?.value, { ttl: 30, loop_wait: 10 });
     assert.deepEqual(g.sync?.value, { leader: 'b', sync_standby: 'a' });
     assert.deepEqual(g.failover?.value, { leader: 'b', member: 'a', scheduled_at: '2030-01-01T00:00:00+00:00' });
-    assert.deepEqual(g.history?.value, [[1, 25165984, 'no recovery target specified', '2024-01-01T00:00:00+00:00', 'b']]);
+    assert.deepEqual(g.history?.value, [
+      [1, 25165984, 'no recovery target specified', '2024-01-01T00:00:00+00:00', 'b'],
+    ]);
     assert.deepEqual(g.status, { optime: 67108960, slots: { a: 67108960 } });
     assert.deepEqual(g.failsafe, { a: 'http://a:8008/patroni', b: 'http://b:8008/patroni' });
   });
@@ -64,7 +88,10 @@ describe('parseCluster without citus', () => {
   });
 
   test('status wins over the legacy optime/leader key', () => {
-    const view = parseCluster([kv('/service/demo/optime/leader', '1'), kv('/service/demo/status', '{"optime":2}')], plain);
+    const view = parseCluster(
+      [kv('/service/demo/optime/leader', '1'), kv('/service/demo/status', '{"optime":2}')],
+      plain,
+    );
     assert.deepEqual(view.groups[0].status, { optime: 2 });
   });
 
@@ -83,24 +110,40 @@ describe('parseCluster without citus', () => {
 
 describe('parseCluster with citus', () => {
   test('keys are grouped by their group level and groups sorted by number', () => {
-    const view = parseCluster([
-      kv('/service/demo/2/leader', 'w2'),
-      kv('/service/demo/0/leader', 'c'),
-      kv('/service/demo/1/leader', 'w1'),
-      kv('/service/demo/1/members/w1', '{"role":"primary","state":"running"}'),
-    ], citus);
-    assert.deepEqual(view.groups.map((g) => [g.group, g.leader?.name]), [[0, 'c'], [1, 'w1'], [2, 'w2']]);
+    const view = parseCluster(
+      [
+        kv('/service/demo/2/leader', 'w2'),
+        kv('/service/demo/0/leader', 'c'),
+        kv('/service/demo/1/leader', 'w1'),
+        kv('/service/demo/1/members/w1', '{"role":"primary","state":"running"}'),
+      ],
+      citus,
+    );
+    assert.deepEqual(
+      view.groups.map((g) => [g.group, g.leader?.name]),
+      [
+        [0, 'c'],
+        [1, 'w1'],
+        [2, 'w2'],
+      ],
+    );
     assert.equal(view.groups[1].members[0].name, 'w1');
   });
 
   test('keys without a valid group level are ignored', () => {
-    const view = parseCluster([kv('/service/demo/leader', 'x'), kv('/service/demo/01/leader', 'y'), kv('/service/demo/abc/leader', 'z')], citus);
+    const view = parseCluster(
+      [kv('/service/demo/leader', 'x'), kv('/service/demo/01/leader', 'y'), kv('/service/demo/abc/leader', 'z')],
+      citus,
+    );
     assert.deepEqual(view.groups, []);
   });
 
   test('ensureGroups adds empty groups so a reader always finds its own', () => {
     const view = parseCluster([kv('/service/demo/2/leader', 'w2')], { ...citus, ensureGroups: [0] });
-    assert.deepEqual(view.groups.map((g) => g.group), [0, 2]);
+    assert.deepEqual(
+      view.groups.map((g) => g.group),
+      [0, 2],
+    );
     assert.equal(view.groups[0].leader, null);
   });
 });
@@ -125,7 +168,9 @@ describe('garbage values', () => {
   });
 
   test('typed optional fields with a wrong type are dropped, unknown fields kept', () => {
-    const d = parseMemberData('{"state":"running","timeline":"2","xlog_location":5,"tags":"x","pending_restart":true,"extra":[1]}');
+    const d = parseMemberData(
+      '{"state":"running","timeline":"2","xlog_location":5,"tags":"x","pending_restart":true,"extra":[1]}',
+    );
     assert.equal(d.timeline, undefined);
     assert.equal(d.xlog_location, 5);
     assert.equal(d.tags, undefined);
@@ -141,14 +186,17 @@ describe('garbage values', () => {
   });
 
   test('garbage in config, sync, failover, history, status and failsafe degrades to empty values', () => {
-    const g = parseCluster([
-      kv('/service/demo/config', '{'),
-      kv('/service/demo/sync', '[]'),
-      kv('/service/demo/failover', 'null'),
-      kv('/service/demo/history', '{"a":1}'),
-      kv('/service/demo/status', 'x'),
-      kv('/service/demo/failsafe', '"x"'),
-    ], plain).groups[0];
+    const g = parseCluster(
+      [
+        kv('/service/demo/config', '{'),
+        kv('/service/demo/sync', '[]'),
+        kv('/service/demo/failover', 'null'),
+        kv('/service/demo/history', '{"a":1}'),
+        kv('/service/demo/status', 'x'),
+        kv('/service/demo/failsafe', '"x"'),
+      ],
+      plain,
+    ).groups[0];
     assert.deepEqual(g.config?.value, {});
     assert.deepEqual(g.sync?.value, { leader: null, sync_standby: null });
     assert.deepEqual(g.failover?.value, {});
@@ -163,12 +211,19 @@ describe('garbage values', () => {
   });
 
   test('history lines without numeric timeline and LSN are skipped', () => {
-    const g = parseCluster([kv('/service/demo/history', '[[1,100,"r"],["x",1,"r"],[2],3,[2,"200",7]]')], plain).groups[0];
-    assert.deepEqual(g.history?.value, [[1, 100, 'r'], [2, 200, '']]);
+    const g = parseCluster([kv('/service/demo/history', '[[1,100,"r"],["x",1,"r"],[2],3,[2,"200",7]]')], plain)
+      .groups[0];
+    assert.deepEqual(g.history?.value, [
+      [1, 100, 'r'],
+      [2, 200, ''],
+    ]);
   });
 
   test('status with a broken optime keeps the slots and reads optime 0', () => {
-    const g = parseCluster([kv('/service/demo/status', '{"optime":"x","slots":{"s":5,"bad":"y"},"retain_slots":["a",1]}')], plain).groups[0];
+    const g = parseCluster(
+      [kv('/service/demo/status', '{"optime":"x","slots":{"s":5,"bad":"y"},"retain_slots":["a",1]}')],
+      plain,
+    ).groups[0];
     assert.deepEqual(g.status, { optime: 0, slots: { s: 5 }, retain_slots: ['a'] });
   });
 });

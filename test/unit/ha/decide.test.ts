@@ -44,7 +44,11 @@ function deepFreeze<T>(value: T): T {
 function play(s: Scenario): Decision {
   const first = decide(deepFreeze(structuredClone(s.input)));
   if (!s.answers) return first;
-  assert.deepEqual(first.actions.map((a) => a.kind), ['askPeers'], `expected a peer question first, got: ${first.reason}`);
+  assert.deepEqual(
+    first.actions.map((a) => a.kind),
+    ['askPeers'],
+    `expected a peer question first, got: ${first.reason}`,
+  );
   const ask = first.actions[0];
   if (s.asks && ask.kind === 'askPeers') assert.deepEqual(ask.members, s.asks);
   return decide(deepFreeze({ ...structuredClone(s.input), peers: { answers: s.answers } }));
@@ -105,7 +109,14 @@ table('empty data directory', [
     name: 'a running member tagged clonefrom is cloned from instead of the leader',
     input: underLeader({
       local: local.noData(),
-      viewSpec: { members: [member('n1'), leaderMember('n2'), member('n4', { tags: { clonefrom: true } }), member('n3', { tags: { clonefrom: true } })] },
+      viewSpec: {
+        members: [
+          member('n1'),
+          leaderMember('n2'),
+          member('n4', { tags: { clonefrom: true } }),
+          member('n3', { tags: { clonefrom: true } }),
+        ],
+      },
     }),
     kinds: ['clone'],
     reason: /replica n3 \(tagged clonefrom\)/,
@@ -115,7 +126,9 @@ table('empty data directory', [
     name: 'a clonefrom member that is not running is passed over for the leader',
     input: underLeader({
       local: local.noData(),
-      viewSpec: { members: [member('n1'), leaderMember('n2'), member('n3', { state: 'stopped', tags: { clonefrom: true } })] },
+      viewSpec: {
+        members: [member('n1'), leaderMember('n2'), member('n3', { state: 'stopped', tags: { clonefrom: true } })],
+      },
     }),
     kinds: ['clone'],
     check: (d) => assert.equal(actionOf(d, 'clone').from, 'n2'),
@@ -173,7 +186,10 @@ table('system identity', [
   },
   {
     name: 'paused with a foreign system id: releases the key but keeps PostgreSQL running',
-    input: asLeader({ local: local.primary(0x5000000, { systemId: '7399999999999999999' }), config: config({ pause: true }) }),
+    input: asLeader({
+      local: local.primary(0x5000000, { systemId: '7399999999999999999' }),
+      config: config({ pause: true }),
+    }),
     kinds: ['releaseLock'],
   },
   {
@@ -214,7 +230,9 @@ table('leader keeps or loses the lock', [
   },
   {
     name: 'a refused lock refresh in the last cycle demotes the primary',
-    input: asLeader({ lastCycle: { failed: { action: { kind: 'updateLock', optime: 1 }, message: 'compare failed' } } }),
+    input: asLeader({
+      lastCycle: { failed: { action: { kind: 'updateLock', optime: 1 }, message: 'compare failed' } },
+    }),
     kinds: ['demote'],
     reason: /refresh was refused/,
   },
@@ -248,13 +266,19 @@ table('leader keeps or loses the lock', [
 table('etcd unreachable (self-fencing)', [
   {
     name: 'a primary keeps running while its lock was confirmed less than retry_timeout ago',
-    input: asLeader({ dcs: { kind: 'unreachable', since: T0 - 4000, error: 'timeout' }, lock: { kind: 'held', confirmedAt: T0 - 5000 } }),
+    input: asLeader({
+      dcs: { kind: 'unreachable', since: T0 - 4000, error: 'timeout' },
+      lock: { kind: 'held', confirmedAt: T0 - 5000 },
+    }),
     kinds: ['wait'],
     reason: /demoting if not confirmed within 5s/,
   },
   {
     name: 'a primary whose lock is unconfirmed for retry_timeout demotes offline',
-    input: asLeader({ dcs: { kind: 'unreachable', since: T0 - 9000, error: 'timeout' }, lock: { kind: 'held', confirmedAt: T0 - 10_000 } }),
+    input: asLeader({
+      dcs: { kind: 'unreachable', since: T0 - 9000, error: 'timeout' },
+      lock: { kind: 'held', confirmedAt: T0 - 10_000 },
+    }),
     kinds: ['demote'],
     reason: /self-fencing/,
     check: (d) => assert.equal(actionOf(d, 'demote').mode, 'offline'),
@@ -277,12 +301,20 @@ table('etcd unreachable (self-fencing)', [
   },
   {
     name: 'paused: a primary keeps running without etcd',
-    input: asLeader({ config: config({ pause: true }), dcs: { kind: 'unreachable', since: T0 - 60_000, error: 'x' }, lock: { kind: 'held', confirmedAt: T0 - 60_000 } }),
+    input: asLeader({
+      config: config({ pause: true }),
+      dcs: { kind: 'unreachable', since: T0 - 60_000, error: 'x' },
+      lock: { kind: 'held', confirmedAt: T0 - 60_000 },
+    }),
     kinds: ['wait'],
   },
   {
     name: 'a primary still starting is fenced like a running one',
-    input: asLeader({ local: local.starting('primary', T0 - 1000), dcs: { kind: 'unreachable', since: T0 - 20_000, error: 'x' }, lock: { kind: 'held', confirmedAt: T0 - 20_000 } }),
+    input: asLeader({
+      local: local.starting('primary', T0 - 1000),
+      dcs: { kind: 'unreachable', since: T0 - 20_000, error: 'x' },
+      lock: { kind: 'held', confirmedAt: T0 - 20_000 },
+    }),
     kinds: ['demote'],
   },
   {
@@ -298,7 +330,17 @@ const noLeader = (lsn: number, over: Parameters<typeof local.replica>[0] = {}) =
 table('leader race', [
   {
     name: 'asks every other failover-capable member with an API address, sorted',
-    input: input({ view: view({ members: [member('n1'), member('n4'), member('n2'), member('n3', { tags: { nofailover: true } }), member('n5', { api_url: '' })] }) }),
+    input: input({
+      view: view({
+        members: [
+          member('n1'),
+          member('n4'),
+          member('n2'),
+          member('n3', { tags: { nofailover: true } }),
+          member('n5', { api_url: '' }),
+        ],
+      }),
+    }),
     answers: { n2: peer.down(), n4: peer.down() },
     asks: ['n2', 'n4'],
     kinds: ['acquireLock', 'promote', 'writeHistory'],
@@ -398,44 +440,70 @@ table('leader race', [
   },
   {
     name: 'the last leader position also comes from a primary member key',
-    input: input({ local: noLeader(0x5000000), view: view({ members: [member('n1'), member('n2', { role: 'primary', xlog_location: 0x5000000 + 2 * MB })] }) }),
+    input: input({
+      local: noLeader(0x5000000),
+      view: view({ members: [member('n1'), member('n2', { role: 'primary', xlog_location: 0x5000000 + 2 * MB })] }),
+    }),
     kinds: ['wait'],
     reason: /lags the last leader position/,
   },
   {
     name: 'a replica that never streamed since start is not a candidate',
-    input: input({ local: local.replica({ receivedLsn: null, replayedLsn: 0x4ffff00 }), view: view({ optime: 0x5000000 }) }),
+    input: input({
+      local: local.replica({ receivedLsn: null, replayedLsn: 0x4ffff00 }),
+      view: view({ optime: 0x5000000 }),
+    }),
     kinds: ['wait'],
     reason: /has not streamed/,
   },
   {
     name: 'a replica that never streamed but holds the last leader position races (whole-group restart)',
-    input: input({ local: local.replica({ receivedLsn: null, replayedLsn: 0x5000000 }), view: view({ optime: 0x5000000 }) }),
+    input: input({
+      local: local.replica({ receivedLsn: null, replayedLsn: 0x5000000 }),
+      view: view({ optime: 0x5000000 }),
+    }),
     answers: { n2: peer.replica(0x5000000, { failoverPriority: 0 }), n3: peer.down() },
     kinds: ['acquireLock', 'promote', 'writeHistory'],
   },
   {
     name: 'synchronous mode: a replica not listed in sync does not race',
-    input: input({ config: config({ synchronous_mode: true }), view: view({ sync: { leader: 'n3', sync_standby: 'n2' } }) }),
+    input: input({
+      config: config({ synchronous_mode: true }),
+      view: view({ sync: { leader: 'n3', sync_standby: 'n2' } }),
+    }),
     kinds: ['wait'],
     reason: /not listed in sync/,
   },
   {
     name: 'synchronous mode: the sync standby races against sync members only',
-    input: input({ config: config({ synchronous_mode: true }), view: view({ sync: { leader: 'n3', sync_standby: 'n1' } }) }),
+    input: input({
+      config: config({ synchronous_mode: true }),
+      view: view({ sync: { leader: 'n3', sync_standby: 'n1' } }),
+    }),
     answers: { n3: peer.down() },
     asks: ['n3'],
     kinds: ['acquireLock', 'promote', 'writeHistory'],
   },
   {
     name: 'synchronous mode: the former sync leader being ahead does not disqualify the standby',
-    input: input({ config: config({ synchronous_mode: true }), view: view({ sync: { leader: 'n3', sync_standby: 'n1' } }) }),
+    input: input({
+      config: config({ synchronous_mode: true }),
+      view: view({ sync: { leader: 'n3', sync_standby: 'n1' } }),
+    }),
     answers: { n3: peer.replica(0x9000000) },
     kinds: ['acquireLock', 'promote', 'writeHistory'],
   },
   {
     name: 'check_timeline: a replica behind the group timeline does not race',
-    input: input({ config: config({ check_timeline: true }), view: view({ history: [[1, 0x1000, 'x'], [2, 0x2000, 'y']] }) }),
+    input: input({
+      config: config({ check_timeline: true }),
+      view: view({
+        history: [
+          [1, 0x1000, 'x'],
+          [2, 0x2000, 'y'],
+        ],
+      }),
+    }),
     kinds: ['wait'],
     reason: /timeline 1 is behind the group's timeline 3/,
   },
@@ -469,14 +537,20 @@ table('manual failover and switchover', [
   },
   {
     name: 'no leader and the named member is unreachable: races without the lag limit',
-    input: input({ local: noLeader(0x100), view: view({ failover: { leader: 'n3', member: 'n2' }, optime: 0x9000000 }) }),
+    input: input({
+      local: noLeader(0x100),
+      view: view({ failover: { leader: 'n3', member: 'n2' }, optime: 0x9000000 }),
+    }),
     answers: { n2: peer.down(), n3: peer.replica(0x9000000) },
     kinds: ['acquireLock', 'clearFailover', 'promote', 'writeHistory'],
     reason: /cannot take over/,
   },
   {
     name: 'synchronous mode: a member not listed in sync does not race under a failover request',
-    input: input({ config: config({ synchronous_mode: true }), view: view({ failover: { leader: 'n3' }, sync: { leader: 'n3', sync_standby: 'n2' } }) }),
+    input: input({
+      config: config({ synchronous_mode: true }),
+      view: view({ failover: { leader: 'n3' }, sync: { leader: 'n3', sync_standby: 'n2' } }),
+    }),
     kinds: ['wait'],
     reason: /not listed in sync/,
   },
@@ -586,14 +660,20 @@ table('manual failover and switchover', [
   },
   {
     name: 'synchronous mode: a candidate that is not a sync standby is refused',
-    input: asLeader({ config: config({ synchronous_mode: true }), viewSpec: { failover: { member: 'n3' }, sync: { leader: SELF, sync_standby: 'n2' } } }),
+    input: asLeader({
+      config: config({ synchronous_mode: true }),
+      viewSpec: { failover: { member: 'n3' }, sync: { leader: SELF, sync_standby: 'n2' } },
+    }),
     kinds: ['updateLock', 'clearFailover'],
     reason: /not a synchronous standby/,
   },
 ]);
 
 const divergedHistory: [number, number, string][] = [[1, 0x4000000, 'no recovery target specified']];
-const leaderOnTl2 = { members: [member('n1'), leaderMember('n2', { timeline: 2 }), member('n3')], history: divergedHistory };
+const leaderOnTl2 = {
+  members: [member('n1'), leaderMember('n2', { timeline: 2 }), member('n3')],
+  history: divergedHistory,
+};
 
 table('following the leader', [
   {
@@ -617,7 +697,10 @@ table('following the leader', [
   },
   {
     name: 'a replica stuck on a timeline it continued past the switch point is rewound',
-    input: underLeader({ local: local.replica({ upstream: 'n2', streaming: false, receivedLsn: 0x5000000 }), viewSpec: leaderOnTl2 }),
+    input: underLeader({
+      local: local.replica({ upstream: 'n2', streaming: false, receivedLsn: 0x5000000 }),
+      viewSpec: leaderOnTl2,
+    }),
     kinds: ['rewind'],
     reason: /past timeline 1's switch point/,
   },
@@ -633,7 +716,10 @@ table('following the leader', [
   },
   {
     name: 'a replica behind the switch point is not rewound, only waits to stream',
-    input: underLeader({ local: local.replica({ upstream: 'n2', streaming: false, receivedLsn: 0x3000000, replayedLsn: 0x3000000 }), viewSpec: leaderOnTl2 }),
+    input: underLeader({
+      local: local.replica({ upstream: 'n2', streaming: false, receivedLsn: 0x3000000, replayedLsn: 0x3000000 }),
+      viewSpec: leaderOnTl2,
+    }),
     kinds: ['wait'],
     reason: /not streaming yet/,
   },
@@ -664,7 +750,11 @@ table('PostgreSQL down', [
   },
   {
     name: 'with primary_start_timeout 0 a crashed primary gives the lock up when a replica can take over',
-    input: asLeader({ local: local.crashed(T0 - 1000), config: config({ primary_start_timeout: 0 }), viewSpec: { optime: 0x3000000 } }),
+    input: asLeader({
+      local: local.crashed(T0 - 1000),
+      config: config({ primary_start_timeout: 0 }),
+      viewSpec: { optime: 0x3000000 },
+    }),
     answers: { n2: peer.replica(0x3000000), n3: peer.down() },
     kinds: ['releaseLock'],
     reason: /releasing the leader key for n2/,
@@ -677,14 +767,22 @@ table('PostgreSQL down', [
   },
   {
     name: 'a crashed primary past the timeout restarts in place when no replica can take over',
-    input: asLeader({ local: local.crashed(T0 - 1000), config: config({ primary_start_timeout: 0 }), viewSpec: { optime: 0x3000000 } }),
+    input: asLeader({
+      local: local.crashed(T0 - 1000),
+      config: config({ primary_start_timeout: 0 }),
+      viewSpec: { optime: 0x3000000 },
+    }),
     answers: { n2: peer.replica(0x3000000 - 2 * MB), n3: peer.down() },
     kinds: ['updateLock', 'restartInPlace'],
     reason: /no replica can take over/,
   },
   {
     name: 'a crashed primary alone in its group restarts in place without asking',
-    input: asLeader({ local: local.crashed(T0 - 1000), config: config({ primary_start_timeout: 0 }), viewSpec: { members: [leaderMember('n1')] } }),
+    input: asLeader({
+      local: local.crashed(T0 - 1000),
+      config: config({ primary_start_timeout: 0 }),
+      viewSpec: { members: [leaderMember('n1')] },
+    }),
     kinds: ['updateLock', 'restartInPlace'],
   },
   {
@@ -721,14 +819,18 @@ table('PostgreSQL down', [
     check: (d) => assert.equal(actionOf(d, 'follow').leader, 'n2'),
   },
   {
-    name: 'a former primary ahead of the new timeline\'s switch point is rewound before joining',
+    name: "a former primary ahead of the new timeline's switch point is rewound before joining",
     input: underLeader({ local: local.stopped({ lastRole: 'primary', lsn: 0x5000000 }), viewSpec: leaderOnTl2 }),
     kinds: ['rewind'],
     check: (d) => assert.equal(actionOf(d, 'rewind').from, 'n2'),
   },
   {
     name: 'a former primary ahead of the switch point is reinitialized without use_pg_rewind',
-    input: underLeader({ local: local.stopped({ lastRole: 'primary', lsn: 0x5000000 }), viewSpec: leaderOnTl2, config: config({}, { use_pg_rewind: false }) }),
+    input: underLeader({
+      local: local.stopped({ lastRole: 'primary', lsn: 0x5000000 }),
+      viewSpec: leaderOnTl2,
+      config: config({}, { use_pg_rewind: false }),
+    }),
     kinds: ['reinitialize'],
   },
   {
@@ -737,7 +839,7 @@ table('PostgreSQL down', [
     kinds: ['follow', 'startPostgres'],
   },
   {
-    name: 'a local timeline ahead of the leader\'s is rewound',
+    name: "a local timeline ahead of the leader's is rewound",
     input: underLeader({ local: local.stopped({ timeline: 3 }), viewSpec: leaderOnTl2 }),
     kinds: ['rewind'],
     reason: /ahead of the leader's 2/,
@@ -750,7 +852,11 @@ table('PostgreSQL down', [
   },
   {
     name: 'a former primary with unknown divergence waits while use_pg_rewind is off',
-    input: underLeader({ local: local.stopped({ lastRole: 'primary' }), viewSpec: { ...leaderOnTl2, history: [] }, config: config({}, { use_pg_rewind: false }) }),
+    input: underLeader({
+      local: local.stopped({ lastRole: 'primary' }),
+      viewSpec: { ...leaderOnTl2, history: [] },
+      config: config({}, { use_pg_rewind: false }),
+    }),
     kinds: ['wait'],
     reason: /cannot tell yet whether it diverged/,
   },
@@ -898,11 +1004,18 @@ function checkInvariants(inp: DecideInput, d: Decision): void {
     assert.equal(inp.peers, null, `decide never asks twice: ${where}`);
   }
   const lastIsTouch = kinds[kinds.length - 1] === 'touchMember';
-  assert.equal(lastIsTouch, inp.dcs.kind === 'ok' && !kinds.includes('askPeers'), `touchMember last iff etcd reachable: ${where}`);
+  assert.equal(
+    lastIsTouch,
+    inp.dcs.kind === 'ok' && !kinds.includes('askPeers'),
+    `touchMember last iff etcd reachable: ${where}`,
+  );
   assert.equal(kinds.filter((k) => k === 'touchMember').length, lastIsTouch ? 1 : 0);
 
   const holds = inp.view.leader?.name === inp.self.name;
-  const writable = kinds.indexOf('promote') >= 0 || d.actions.some((a) => a.kind === 'startPostgres' && a.as === 'primary') || kinds.includes('restartInPlace');
+  const writable =
+    kinds.indexOf('promote') >= 0 ||
+    d.actions.some((a) => a.kind === 'startPostgres' && a.as === 'primary') ||
+    kinds.includes('restartInPlace');
   if (writable) {
     const lockStep = kinds.findIndex((k) => k === 'acquireLock' || k === 'updateLock');
     const firstWrite = kinds.findIndex((k) => k === 'promote' || k === 'startPostgres' || k === 'restartInPlace');
@@ -911,16 +1024,21 @@ function checkInvariants(inp: DecideInput, d: Decision): void {
     assert.equal(inp.dcs.kind, 'ok', `nothing becomes writable without etcd: ${where}`);
     assert.ok(!inp.config.pause || !kinds.includes('promote'), `no promotion in pause: ${where}`);
   }
-  if (kinds.includes('promote')) assert.ok(kinds.includes('writeHistory'), `a promotion is recorded in history: ${where}`);
+  if (kinds.includes('promote'))
+    assert.ok(kinds.includes('writeHistory'), `a promotion is recorded in history: ${where}`);
   const release = kinds.indexOf('releaseLock');
   const stop = kinds.findIndex((k) => k === 'demote' || k === 'stopPostgres');
   if (release >= 0 && stop >= 0) assert.ok(stop < release, `PostgreSQL stops before the lock is released: ${where}`);
   if (inp.config.pause && !inp.shuttingDown && inp.dcs.kind === 'ok') {
-    const startsOrStops = kinds.filter((k) => ['startPostgres', 'restartInPlace', 'bootstrap', 'clone', 'rewind', 'reinitialize'].includes(k));
+    const startsOrStops = kinds.filter((k) =>
+      ['startPostgres', 'restartInPlace', 'bootstrap', 'clone', 'rewind', 'reinitialize'].includes(k),
+    );
     assert.deepEqual(startsOrStops, [], `pause: no starts: ${where}`);
   }
   if (inp.dcs.kind !== 'ok') {
-    const writes = kinds.filter((k) => ['acquireLock', 'updateLock', 'releaseLock', 'clearFailover', 'writeHistory', 'claimInitialize'].includes(k));
+    const writes = kinds.filter((k) =>
+      ['acquireLock', 'updateLock', 'releaseLock', 'clearFailover', 'writeHistory', 'claimInitialize'].includes(k),
+    );
     assert.deepEqual(writes, [], `no etcd writes while etcd is unreachable: ${where}`);
   }
 }
@@ -992,7 +1110,10 @@ function* sweep(): Generator<DecideInput> {
           for (const shuttingDown of [false, true])
             for (const failover of failovers)
               for (const initialize of ['7300000000000000001', null])
-                for (const lock of [{ kind: 'notHeld' } as const, { kind: 'held', confirmedAt: T0 - 30_000 } as const]) {
+                for (const lock of [
+                  { kind: 'notHeld' } as const,
+                  { kind: 'held', confirmedAt: T0 - 30_000 } as const,
+                ]) {
                   yield input({
                     local: l,
                     view: view({ leader, failover, initialize, members, history: divergedHistory, optime: 0x5000000 }),

@@ -9,7 +9,10 @@ export const SYSID = '7300000000000000001';
 export const T0 = Date.parse('2026-01-01T00:00:00Z');
 export const MB = 1024 * 1024;
 
-export function config(over: Partial<DynamicConfig> = {}, pg: Partial<DynamicConfig['postgresql']> = {}): DynamicConfig {
+export function config(
+  over: Partial<DynamicConfig> = {},
+  pg: Partial<DynamicConfig['postgresql']> = {},
+): DynamicConfig {
   return {
     ttl: 30,
     loop_wait: 10,
@@ -29,7 +32,15 @@ export function config(over: Partial<DynamicConfig> = {}, pg: Partial<DynamicCon
 }
 
 export function tags(over: Partial<Tags> = {}): Tags {
-  return { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false, nostream: false, failover_priority: 1, ...over };
+  return {
+    nofailover: false,
+    noloadbalance: false,
+    clonefrom: false,
+    nosync: false,
+    nostream: false,
+    failover_priority: 1,
+    ...over,
+  };
 }
 
 /** A member key; role/state default to a running replica. */
@@ -85,7 +96,11 @@ export function data(over: Partial<DataDirFacts> = {}): DataDirFacts {
 
 export const local = {
   noData: (): LocalState => ({ kind: 'noData' }),
-  busy: (task: 'bootstrap' | 'clone' | 'rewind' | 'reinitialize', since = T0 - 5000): LocalState => ({ kind: 'busy', task, since }),
+  busy: (task: 'bootstrap' | 'clone' | 'rewind' | 'reinitialize', since = T0 - 5000): LocalState => ({
+    kind: 'busy',
+    task,
+    since,
+  }),
   primary: (walLsn = 0x5000000, over: { timeline?: number; systemId?: string } = {}): LocalState => ({
     kind: 'runningPrimary',
     systemId: over.systemId ?? SYSID,
@@ -93,7 +108,14 @@ export const local = {
     walLsn,
   }),
   replica: (
-    over: Partial<{ systemId: string; timeline: number; upstream: string | null; streaming: boolean; receivedLsn: number | null; replayedLsn: number }> = {},
+    over: Partial<{
+      systemId: string;
+      timeline: number;
+      upstream: string | null;
+      streaming: boolean;
+      receivedLsn: number | null;
+      replayedLsn: number;
+    }> = {},
   ): LocalState => ({
     kind: 'runningReplica',
     systemId: SYSID,
@@ -189,7 +211,11 @@ export function underLeader(spec: InputSpec & { viewSpec?: ViewSpec } = {}): Dec
   const { viewSpec, ...rest } = spec;
   return input({
     local: local.replica({ upstream: 'n2', streaming: true }),
-    view: view({ leader: 'n2', members: [member('n1'), leaderMember('n2', { timeline: 1 }), member('n3')], ...viewSpec }),
+    view: view({
+      leader: 'n2',
+      members: [member('n1'), leaderMember('n2', { timeline: 1 }), member('n3')],
+      ...viewSpec,
+    }),
     ...rest,
   });
 }

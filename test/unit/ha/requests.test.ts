@@ -6,7 +6,12 @@ import { decide } from '../../../src/ha/decide.ts';
 import type { ActionKind, DecideInput, Decision, HaRequest } from '../../../src/ha/types.ts';
 import { asLeader, config, input, leaderMember, local, member, SELF, T0, underLeader, view } from './fixtures.ts';
 
-const restart = (over: Partial<Extract<HaRequest, { kind: 'restart' }>> = {}): HaRequest => ({ kind: 'restart', role: null, onlyIfPending: false, ...over });
+const restart = (over: Partial<Extract<HaRequest, { kind: 'restart' }>> = {}): HaRequest => ({
+  kind: 'restart',
+  role: null,
+  onlyIfPending: false,
+  ...over,
+});
 const reinit: HaRequest = { kind: 'reinitialize', force: false };
 
 function kinds(d: Decision): ActionKind[] {
@@ -16,7 +21,10 @@ function kinds(d: Decision): ActionKind[] {
 function refused(d: Decision, pattern: RegExp): void {
   assert.equal(d.answer?.kind, 'refused', `expected a refusal, got ${JSON.stringify(d.answer)}`);
   if (d.answer?.kind === 'refused') assert.match(d.answer.reason, pattern);
-  assert.ok(!d.actions.some((a) => a.kind === 'restart' || a.kind === 'reinitialize'), 'a refused request adds no action');
+  assert.ok(
+    !d.actions.some((a) => a.kind === 'restart' || a.kind === 'reinitialize'),
+    'a refused request adds no action',
+  );
 }
 
 function with_(base: DecideInput, request: HaRequest, extra: Partial<DecideInput> = {}): DecideInput {
@@ -53,7 +61,9 @@ describe('restart requests', () => {
 
   test('restart_pending without a pending setting is refused, with one it restarts', () => {
     refused(decide(with_(underLeader(), restart({ onlyIfPending: true }))), /no setting is pending a restart/);
-    assert.deepEqual(kinds(decide(with_(underLeader(), restart({ onlyIfPending: true }), { pendingRestart: true }))), ['restart']);
+    assert.deepEqual(kinds(decide(with_(underLeader(), restart({ onlyIfPending: true }), { pendingRestart: true }))), [
+      'restart',
+    ]);
   });
 
   test('a primary without the leader key is not restarted', () => {
@@ -72,14 +82,19 @@ describe('restart requests', () => {
   });
 
   test('a running long task refuses any request, and the leader keeps its lock meanwhile', () => {
-    const d = decide(with_(asLeader({ local: { kind: 'busy', task: 'restart', since: T0 - 1000, role: 'primary' } }), restart()));
+    const d = decide(
+      with_(asLeader({ local: { kind: 'busy', task: 'restart', since: T0 - 1000, role: 'primary' } }), restart()),
+    );
     refused(d, /restart already in progress/);
     assert.deepEqual(kinds(d), ['updateLock']);
     refused(decide(with_(underLeader({ local: local.busy('clone') }), reinit)), /clone already in progress/);
   });
 
   test('etcd unreachable refuses', () => {
-    refused(decide(with_(asLeader({ dcs: { kind: 'unreachable', since: T0 - 1000, error: 'timeout' } }), restart())), /etcd is unreachable/);
+    refused(
+      decide(with_(asLeader({ dcs: { kind: 'unreachable', since: T0 - 1000, error: 'timeout' } }), restart())),
+      /etcd is unreachable/,
+    );
   });
 
   test('a shutting-down agent refuses', () => {
@@ -93,14 +108,29 @@ describe('restart requests', () => {
     assert.equal(first.answer, undefined);
     const second = decide({
       ...inp,
-      peers: { answers: { n2: { kind: 'answered', role: 'replica', state: 'running', walPosition: 0x5000000, timeline: 1, nofailover: false, failoverPriority: 1 } } },
+      peers: {
+        answers: {
+          n2: {
+            kind: 'answered',
+            role: 'replica',
+            state: 'running',
+            walPosition: 0x5000000,
+            timeline: 1,
+            nofailover: false,
+            failoverPriority: 1,
+          },
+        },
+      },
     });
     refused(second, /has to demote first/);
     assert.deepEqual(kinds(second), ['updateLock', 'demote', 'releaseLock']);
   });
 
   test('a paused cluster still restarts on request (the operator asked)', () => {
-    assert.deepEqual(kinds(decide(with_(asLeader({ config: config({ pause: true }) }), restart()))), ['updateLock', 'restart']);
+    assert.deepEqual(kinds(decide(with_(asLeader({ config: config({ pause: true }) }), restart()))), [
+      'updateLock',
+      'restart',
+    ]);
   });
 });
 
@@ -128,12 +158,17 @@ describe('reinitialize requests', () => {
   });
 
   test('a leader without a member key gives nothing to clone from', () => {
-    const d = decide(with_(underLeader({ view: view({ leader: 'n2', members: [member('n1'), member('n3')] }) }), reinit));
+    const d = decide(
+      with_(underLeader({ view: view({ leader: 'n2', members: [member('n1'), member('n3')] }) }), reinit),
+    );
     refused(d, /n2 publishes no member key/);
   });
 
   test('a member without data is cloned as well', () => {
-    assert.deepEqual(decide(with_(underLeader({ local: local.noData() }), reinit)).actions[0], { kind: 'reinitialize', from: 'n2' });
+    assert.deepEqual(decide(with_(underLeader({ local: local.noData() }), reinit)).actions[0], {
+      kind: 'reinitialize',
+      from: 'n2',
+    });
   });
 });
 

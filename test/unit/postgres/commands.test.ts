@@ -6,19 +6,24 @@ import { initdbArgs } from '../../../src/postgres/initdb.ts';
 import { PostgresError } from '../../../src/errors.ts';
 
 test('initdb options: flags become --flag, one-key maps become --key=value', () => {
-  assert.deepEqual(initdbArgs('/d', ['data-checksums', { encoding: 'UTF8' }, { 'auth-host': 'scram-sha-256' }], { username: 'su' }, null), [
-    '-D',
-    '/d',
-    '--username=su',
-    '--data-checksums',
-    '--encoding=UTF8',
-    '--auth-host=scram-sha-256',
-  ]);
+  assert.deepEqual(
+    initdbArgs(
+      '/d',
+      ['data-checksums', { encoding: 'UTF8' }, { 'auth-host': 'scram-sha-256' }],
+      { username: 'su' },
+      null,
+    ),
+    ['-D', '/d', '--username=su', '--data-checksums', '--encoding=UTF8', '--auth-host=scram-sha-256'],
+  );
 });
 
 test('initdb gets the password through --pwfile only when one is configured', () => {
   assert.ok(initdbArgs('/d', [], { username: 'su', password: 'x' }, '/tmp/pw').includes('--pwfile=/tmp/pw'));
-  assert.ok(!initdbArgs('/d', [], { username: 'su', password: 'x' }, '/tmp/pw').some((a) => a.includes('x') && !a.startsWith('--pwfile')));
+  assert.ok(
+    !initdbArgs('/d', [], { username: 'su', password: 'x' }, '/tmp/pw').some(
+      (a) => a.includes('x') && !a.startsWith('--pwfile'),
+    ),
+  );
 });
 
 test('initdb options that Shardherd sets itself are refused', () => {
@@ -27,7 +32,10 @@ test('initdb options that Shardherd sets itself are refused', () => {
 });
 
 test('an option map with two keys is refused', () => {
-  assert.throws(() => initdbArgs('/d', [{ encoding: 'UTF8', locale: 'C' }], { username: 'su' }, null), /exactly one key/);
+  assert.throws(
+    () => initdbArgs('/d', [{ encoding: 'UTF8', locale: 'C' }], { username: 'su' }, null),
+    /exactly one key/,
+  );
 });
 
 test('an option name that is not a plain word is refused', () => {

@@ -34,10 +34,7 @@ test('listen addresses and port come from postgresql.listen', () => {
 
 test('replication settings have a floor: wal_level replica, 10 senders and slots, hot_standby on', () => {
   const p = managedParameters(primary);
-  assert.deepEqual(
-    [p.wal_level, p.max_wal_senders, p.max_replication_slots, p.hot_standby],
-    ['replica', 10, 10, 'on'],
-  );
+  assert.deepEqual([p.wal_level, p.max_wal_senders, p.max_replication_slots, p.hot_standby], ['replica', 10, 10, 'on']);
 });
 
 test('wal_level minimal is raised to replica, logical is kept', () => {
@@ -112,7 +109,7 @@ test('configuration values escape quotes and backslashes', () => {
 });
 
 test('a parameter name that could inject a line is rejected', () => {
-  assert.throws(() => renderPostgresqlConf({ "port = 1\nfsync": 'off' }), /invalid parameter name/);
+  assert.throws(() => renderPostgresqlConf({ 'port = 1\nfsync': 'off' }), /invalid parameter name/);
 });
 
 test('pg_hba.conf keeps the configured lines in order after the marker, skipping blanks', () => {
@@ -123,5 +120,5 @@ test('pg_hba.conf keeps the configured lines in order after the marker, skipping
 });
 
 test('a user file is not mistaken for a managed one', () => {
-  assert.equal(isManaged("# PostgreSQL configuration\nport = 5432\n"), false);
+  assert.equal(isManaged('# PostgreSQL configuration\nport = 5432\n'), false);
 });

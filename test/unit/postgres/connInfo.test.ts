@@ -17,7 +17,10 @@ test('conninfo never contains the password', () => {
 });
 
 test('conninfo renders dbname from database', () => {
-  assert.equal(formatConnInfo({ host: 'h', port: 1, user: 'u', database: 'my db' }), "host=h port=1 user=u dbname='my db'");
+  assert.equal(
+    formatConnInfo({ host: 'h', port: 1, user: 'u', database: 'my db' }),
+    "host=h port=1 user=u dbname='my db'",
+  );
 });
 
 test('client settings carry the password and default to the postgres database', () => {

@@ -27,10 +27,10 @@ test('control data yields system id, state, timeline and checkpoint position', (
 });
 
 test('a replica stopped past its last checkpoint reports the newer minimum-recovery timeline', () => {
-  const text = SAMPLE.replace("Min recovery ending loc's timeline:   0", "Min recovery ending loc's timeline:   3").replace(
-    'in production',
-    'shut down in recovery',
-  );
+  const text = SAMPLE.replace(
+    "Min recovery ending loc's timeline:   0",
+    "Min recovery ending loc's timeline:   3",
+  ).replace('in production', 'shut down in recovery');
   const c = controlDataFrom(parseControlDataText(text));
   assert.equal(c.timeline, 3);
   assert.equal(c.cleanShutdown, true);

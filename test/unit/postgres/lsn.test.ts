@@ -9,7 +9,8 @@ test('an LSN is high word times 2^32 plus low word', () => {
 });
 
 test('formatLsn is the inverse of parseLsn', () => {
-  for (const text of ['0/0', '0/3000060', '16/B374D848', 'FFFFF/FFFFFFFF']) assert.equal(formatLsn(parseLsn(text)), text);
+  for (const text of ['0/0', '0/3000060', '16/B374D848', 'FFFFF/FFFFFFFF'])
+    assert.equal(formatLsn(parseLsn(text)), text);
 });
 
 test('a malformed LSN is an error, a null column stays null', () => {
