@@ -42,3 +42,11 @@ export function apiUrl(host: string, port: number): string {
 export function apiEndpoint(memberApiUrl: string, path: string): string {
   return new URL(path, memberApiUrl).href;
 }
+
+/**
+ * Where a member's PostgreSQL listens, from the `conn_url` of its key; null when the key has no
+ * usable one. Every reader of a peer's address goes through here.
+ */
+export function memberAddress(data: { conn_url?: unknown }): { host: string; port: number } | null {
+  return typeof data.conn_url === 'string' ? hostPortFromUrl(data.conn_url) : null;
+}
