@@ -4,13 +4,14 @@
 // the one stylistic rule here is what Prettier cannot enforce: no line over 120 characters,
 // comments and strings included (Prettier does not break those), URLs excepted.
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import stylistic from '@stylistic/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
+export default defineConfig(
   { ignores: ['node_modules/', 'dist/', '.demo/'] },
   js.configs.recommended,
-  ...tseslint.configs.recommended,
+  tseslint.configs.recommended,
   {
     plugins: { '@stylistic': stylistic },
     rules: {
