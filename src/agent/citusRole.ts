@@ -18,6 +18,7 @@ import type { HaSnapshot } from '../ha/loop.ts';
 import type { Logger } from '../log.ts';
 import type { PostgresNode } from '../postgres/node.ts';
 import { errorText } from '../errors.ts';
+import { Serial } from '../serial.ts';
 
 export interface CitusRoleDeps {
   config: Config;
@@ -41,7 +42,8 @@ export class CitusRole {
   /** Whether the server has real Citus (decided once, before PostgreSQL first starts). */
   readonly available: boolean;
   private manager: CitusManager | null = null;
-  private transition: Promise<void> = Promise.resolve();
+  /** Starts and stops of the manager, one at a time in the order the cycles asked for them. */
+  private readonly transitions = new Serial();
   /** The dynamic configuration of the last cycle (the pause settings follow ttl and retry_timeout). */
   private dynamic: DynamicConfig;
   /** A worker's lead as of the last cycle: its start is when after_promote goes out. */
@@ -144,11 +146,12 @@ export class CitusRole {
 
   async stop(): Promise<void> {
     this.serialize(() => this.stopManager('agent stopping'));
-    await this.transition;
+    await this.transitions.idle();
   }
 
+  /** Queues a start or stop of the manager; a failure is logged, and the next one runs anyway. */
   private serialize(fn: () => Promise<void>): void {
-    this.transition = this.transition.then(fn, fn).catch((err: unknown) => {
+    void this.transitions.run(fn).catch((err: unknown) => {
       this.deps.log.error({ err: errorText(err) }, 'Citus manager transition failed');
     });
   }

@@ -7,6 +7,7 @@ import type { DcsWatch, WatchListener } from '../dcs/watch.ts';
 import type { ClusterView, DcsEvent } from '../dcs/types.ts';
 import { PostgresError, errorText } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { Serial } from '../serial.ts';
 import { desiredWithHeld } from './hold.ts';
 import { LiveView, isTopologyEvent } from './liveView.ts';
 import {
@@ -128,7 +129,7 @@ export class CitusManager {
   /** The rows last read or committed, kept when the cache is dropped: what GET /citus shows. */
   private lastSeen: MetadataView | null = null;
   /** Attempts run one at a time: the loop and reconcileNow() queue here. */
-  private exclusive: Promise<unknown> = Promise.resolve();
+  private readonly attempts = new Serial();
   private loop: Promise<void> | null = null;
   private dirty = false;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -259,7 +260,7 @@ export class CitusManager {
     await this.workers?.stop();
     await this.pauses.stop();
     await this.loop?.catch(() => undefined);
-    await this.exclusive.catch(() => undefined);
+    await this.attempts.idle();
     await this.dropClient();
     this.phase = 'stopped';
     this.logger.info({ action: 'stop' }, 'citus manager stopped');
@@ -273,7 +274,7 @@ export class CitusManager {
     if (this.phase === 'stopping' || this.phase === 'stopped') {
       return Promise.reject(new Error('CitusManager.reconcileNow: the manager is stopped'));
     }
-    return this.serialized(() => this.attempt());
+    return this.attempts.run(() => this.attempt());
   }
 
   // ---- the event loop -----------------------------------------------------------------
@@ -315,7 +316,7 @@ export class CitusManager {
     try {
       await pRetry(
         async () => {
-          const result = await this.serialized(() => this.attempt());
+          const result = await this.attempts.run(() => this.attempt());
           if (result.kind === 'failed') throw result.error;
         },
         {
@@ -346,12 +347,6 @@ export class CitusManager {
       }, this.retryTimeoutMs);
       this.retryTimer.unref();
     }
-  }
-
-  private serialized<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.exclusive.then(fn, fn);
-    this.exclusive = run.catch(() => undefined);
-    return run;
   }
 
   // ---- one attempt --------------------------------------------------------------------
