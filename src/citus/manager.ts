@@ -46,11 +46,6 @@ export interface CitusManagerOptions {
   /** Seconds one reconcile may keep retrying (the HA `retry_timeout`). */
   retryTimeout: number;
   planOptions?: PlanOptions;
-  /**
-   * Groups whose rows are owned by someone else right now (the pause protocol): plans leave
-   * them exactly as they are. Asked at every reconcile.
-   */
-  heldGroups?: () => ReadonlySet<number>;
   /** The pause protocol (pause.ts): settings of pauses opened by a vanished worker leader key. */
   pause?: { unplanned?: UnplannedPauseSettings; viewWaitMs?: number };
   /** The coordinator's own probes of every worker primary (docs/design.md, "Worker failure"). */
@@ -111,7 +106,6 @@ export class CitusManager {
   private readonly logger: Logger;
   private readonly retryTimeoutMs: number;
   private readonly planOptions: PlanOptions;
-  private readonly heldGroups: () => ReadonlySet<number>;
   private readonly pauses: GroupPauses;
   /** The coordinator's own probes of the worker primaries, when configured. */
   private readonly workers: WorkerWatch | null = null;
@@ -161,7 +155,6 @@ export class CitusManager {
     this.retryTimeoutMs = options.retryTimeout * 1000;
     this.planOptions = options.planOptions ?? DEFAULT_PLAN_OPTIONS;
     this.now = options.now ?? Date.now;
-    const held = options.heldGroups ?? (() => new Set<number>());
     // Paused groups run on their own connections; the reconcile plans them exactly as they are.
     this.pauses = new GroupPauses({
       connect: this.connectFn,
@@ -176,7 +169,6 @@ export class CitusManager {
       unplanned: options.pause?.unplanned,
       viewWaitMs: options.pause?.viewWaitMs,
     });
-    this.heldGroups = () => new Set([...held(), ...this.pauses.held()]);
     if (options.failure !== undefined) {
       this.workers = new WorkerWatch({
         ...options.failure,
@@ -368,7 +360,7 @@ export class CitusManager {
       revision = view.revision;
       const client = await this.connection();
       this.rows ??= this.remember(await readMetadata(client));
-      const desired = desiredWithHeld(view, this.rows, this.heldGroups());
+      const desired = desiredWithHeld(view, this.rows, this.pauses.openGroups());
       this.logIgnored(desired.ignored);
       const wanted = JSON.stringify(desired.groups);
       // Planning is skipped while the topology is the one the cached rows were made to match.

@@ -95,7 +95,8 @@ const KEPT_DURATIONS = 100;
 
 /**
  * Open pauses, at most one per worker group, each on its own connection. The manager owns one,
- * asks `held()` at every reconcile so it leaves paused groups alone, and feeds it watch events.
+ * asks `openGroups()` at every reconcile so it leaves paused groups alone, and feeds it watch
+ * events.
  */
 export class GroupPauses {
   private readonly connect: () => Promise<pg.Client>;
@@ -125,8 +126,11 @@ export class GroupPauses {
     this.viewWaitMs = options.viewWaitMs ?? DEFAULT_VIEW_WAIT_MS;
   }
 
-  /** Groups whose rows the pause transactions own: the reconcile must plan them as they are. */
-  held(): ReadonlySet<number> {
+  /**
+   * Groups with a pause open, whatever its state (taking its locks, holding them or ending): their
+   * rows belong to the pause transactions, so the reconcile plans them exactly as they are.
+   */
+  openGroups(): ReadonlySet<number> {
     return new Set(this.pauses.keys());
   }
 
