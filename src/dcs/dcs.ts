@@ -1,23 +1,14 @@
-// The agent's etcd connection: one client, one lease renewed only when the caller asks, and
-// Patroni's key layout. Every call is bounded by retry_timeout and fails with a DcsError.
-import pRetry, { AbortError } from 'p-retry';
-import {
-  Etcd3,
-  EtcdAuthenticationFailedError,
-  EtcdLeaseInvalidError,
-  EtcdPermissionDeniedError,
-  ClientClosedError,
-  type ICompare,
-  type IKeyValue,
-  type IOptions,
-  type IRequestOp,
-  type ITxnResponse,
-} from 'etcd3';
+// The agent's etcd connection in Patroni's key layout: reads of the cluster, the member key and
+// the leader lock on the agent's lease (lease.ts), and the cluster-wide keys. Every call is
+// bounded by retry_timeout and fails with a DcsError (calls.ts).
+import type { ICompare, IKeyValue, IRequestOp, ITxnResponse } from 'etcd3';
 import type { JsonObject } from '../config/types.ts';
-import { DcsError, errorText } from '../errors.ts';
+import { DcsError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
+import { EtcdCalls, type CallOptions } from './calls.ts';
 import { compactJson } from './json.ts';
 import { KEY, keyLayout, prefixRangeEnd, type KeyLayout } from './keys.ts';
+import { AgentLease } from './lease.ts';
 import type { ClusterView, FailoverState, HistoryEntry, MemberData, StatusValue, SyncState } from './types.ts';
 import { parseCluster, type StoredKey } from './view.ts';
 import { PrefixWatch, type DcsWatch, type WatchListener } from './watch.ts';
@@ -38,36 +29,35 @@ export interface DcsOptions {
   password?: string;
 }
 
-type CallOptions = NonNullable<Parameters<Etcd3['kv']['range']>[1]>;
-type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
-
-/**
- * etcd3's default policies retry three times and open a circuit breaker for 5 s after
- * failures; retries here are bounded by retry_timeout instead, so the library must not add
- * its own (a broken circuit after an etcd restart would outlast a short ttl).
- */
-const passthrough: Policy = {
-  _altReturn: undefined as never,
-  onSuccess: () => ({ dispose: () => undefined }),
-  onFailure: () => ({ dispose: () => undefined }),
-  execute: async (fn, signal) => fn({ signal: signal ?? new AbortController().signal }),
-};
-
-/** Errors that retrying cannot fix. */
-function isPermanent(err: unknown): boolean {
-  return (
-    err instanceof EtcdLeaseInvalidError ||
-    err instanceof EtcdPermissionDeniedError ||
-    err instanceof EtcdAuthenticationFailedError ||
-    err instanceof ClientClosedError ||
-    err instanceof DcsError
-  );
+/** When a write of a cluster-wide key happens; no field set means always. */
+interface WriteCondition {
+  /** Only if the key's create revision is this (0: the key does not exist). */
+  createRevision?: number;
+  /** Only if nobody changed the key since this mod revision. */
+  modRevision?: string;
 }
 
-function isLeaseGone(err: unknown): boolean {
-  return (
-    err instanceof EtcdLeaseInvalidError || (err instanceof DcsError && err.cause instanceof EtcdLeaseInvalidError)
-  );
+/** One write, as a transaction operation and as a request of its own. */
+interface KeyWrite {
+  what: 'put' | 'delete';
+  inTxn: (key: Buffer) => IRequestOp;
+  alone: (key: Buffer, opts: CallOptions) => Promise<unknown>;
+}
+
+/** What a leader lock operation works with: the key, the agent's lease, transactions on the key. */
+interface LeaderKeyAccess {
+  k: Buffer;
+  lease: string;
+  txn: (compare: ICompare[], success: IRequestOp[], failure?: IRequestOp[]) => Promise<ITxnResponse>;
+}
+
+/** The comparison a conditional write makes in its transaction; null when it is unconditional. */
+function comparison(key: Buffer, when: WriteCondition): ICompare | null {
+  if (when.createRevision !== undefined) {
+    return { key, target: 'Create', result: 'Equal', create_revision: when.createRevision };
+  }
+  if (when.modRevision !== undefined) return { key, target: 'Mod', result: 'Equal', mod_revision: when.modRevision };
+  return null;
 }
 
 function toStored(kv: IKeyValue): StoredKey {
@@ -82,54 +72,27 @@ function toStored(kv: IKeyValue): StoredKey {
 
 export class Dcs {
   readonly layout: KeyLayout;
-  private readonly client: Etcd3;
+  private readonly etcd: EtcdCalls;
   private readonly logger: Logger;
-  private ttl: number;
-  private retryTimeoutMs: number;
-  private lease: string | null = null;
-  /** Last member value written, re-attached when the lease has to be replaced. */
-  private lastMember: { name: string; value: string } | null = null;
-  /** Lease grants and renewals run one at a time so the agent never holds two leases. */
-  private leaseQueue: Promise<unknown> = Promise.resolve();
+  private readonly lease: AgentLease;
   private readonly watches = new Set<DcsWatch>();
-  private closed = false;
 
   constructor(private readonly options: DcsOptions) {
-    if (options.hosts.length === 0) throw new DcsError('etcd3.hosts', 'no etcd host given');
-    this.layout = keyLayout(options);
     this.logger = options.logger ?? silentLogger;
-    this.ttl = options.ttl;
-    this.retryTimeoutMs = options.retryTimeout * 1000;
-    const clientOptions: IOptions = {
-      hosts: options.hosts,
-      faultHandling: { host: () => passthrough, global: passthrough },
-      grpcOptions: {
-        // Notice a silently dead connection; etcd rejects pings more often than every 5 s.
-        'grpc.keepalive_time_ms': 10_000,
-        'grpc.keepalive_timeout_ms': 5_000,
-        // Reconnect quickly once etcd is back instead of grpc's default of up to 2 minutes.
-        'grpc.initial_reconnect_backoff_ms': 100,
-        'grpc.max_reconnect_backoff_ms': 1_000,
-      },
-    };
-    if (options.username && options.password)
-      clientOptions.auth = { username: options.username, password: options.password };
-    this.client = new Etcd3(clientOptions);
+    this.etcd = new EtcdCalls(options, options.retryTimeout, this.logger);
+    this.layout = keyLayout(options);
+    this.lease = new AgentLease(this.etcd, this.logger, options.ttl);
   }
 
   /** The agent's current lease id, or null before the first grant or after it was lost. */
   get leaseId(): string | null {
-    return this.lease;
+    return this.lease.current;
   }
 
   /** Applies changed dynamic settings; a new ttl takes effect with a new lease at the next renewal. */
   reconfigure(settings: { ttl?: number; retryTimeout?: number }): void {
-    if (settings.retryTimeout !== undefined) this.retryTimeoutMs = settings.retryTimeout * 1000;
-    if (settings.ttl !== undefined && settings.ttl !== this.ttl) {
-      this.ttl = settings.ttl;
-      // The old lease is left to expire, not revoked: revoking would drop the leader key at once.
-      this.lease = null;
-    }
+    if (settings.retryTimeout !== undefined) this.etcd.setRetryTimeout(settings.retryTimeout);
+    if (settings.ttl !== undefined) this.lease.setTtl(settings.ttl);
   }
 
   // ---- reading ------------------------------------------------------------------------
@@ -143,8 +106,8 @@ export class Dcs {
     const whole = layout.citus && (options.allGroups || this.options.group === 0);
     const prefix = whole ? layout.scopePrefix : layout.groupPrefix;
     const key = Buffer.from(prefix);
-    const res = await this.call(prefix, 'range', this.deadline(), (opts) =>
-      this.client.kv.range({ key, range_end: prefixRangeEnd(key) }, opts),
+    const res = await this.etcd.call(prefix, 'range', this.etcd.deadline(), (opts) =>
+      this.etcd.client.kv.range({ key, range_end: prefixRangeEnd(key) }, opts),
     );
     return parseCluster((res.kvs ?? []).map(toStored), {
       scopePrefix: layout.scopePrefix,
@@ -159,9 +122,9 @@ export class Dcs {
    * revision of the view you loaded). Reconnects by itself; see WatchSignal for `resync`.
    */
   watch(fromRevision: string, onEvents: WatchListener): DcsWatch {
-    if (this.closed) throw new DcsError(this.layout.scopePrefix, 'watch on a closed client');
+    if (this.etcd.closed) throw new DcsError(this.layout.scopePrefix, 'watch on a closed client');
     const inner = new PrefixWatch(
-      this.client,
+      this.etcd.client,
       this.layout.scopePrefix,
       (k) => this.layout.parse(k),
       fromRevision,
@@ -182,8 +145,7 @@ export class Dcs {
 
   /** The agent's lease id, granting one if there is none. Does not renew an existing lease. */
   async ensureLease(): Promise<string> {
-    const deadline = this.deadline();
-    return this.serializeLease(async () => this.lease ?? (await this.grantLease(deadline)));
+    return this.lease.ensure(this.etcd.deadline());
   }
 
   /**
@@ -193,112 +155,32 @@ export class Dcs {
    * new lease; the leader key is re-attached by updateLeader.
    */
   async refreshLease(): Promise<boolean> {
-    return this.renewLease(this.deadline());
-  }
-
-  private renewLease(deadline: number): Promise<boolean> {
-    return this.serializeLease(async () => {
-      const current = this.lease;
-      if (current !== null) {
-        if (await this.keepaliveOnce(current, deadline)) return true;
-        this.logger.warn({ lease: current }, 'lease expired; granting a new one');
-        if (this.lease === current) this.lease = null;
-      }
-      await this.grantLease(deadline);
-      return false;
-    });
-  }
-
-  private serializeLease<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.leaseQueue.then(fn, fn);
-    this.leaseQueue = run.catch(() => undefined);
-    return run;
-  }
-
-  /** Grants a lease and re-attaches the member key to it. Call inside serializeLease. */
-  private async grantLease(deadline: number): Promise<string> {
-    const res = await this.call('lease', 'grant', deadline, (opts) =>
-      this.client.leaseClient.leaseGrant({ TTL: this.ttl }, opts),
-    );
-    if (res.error) throw new DcsError('lease', `grant failed: ${res.error}`);
-    this.lease = res.ID;
-    this.logger.info({ lease: res.ID, ttl: this.ttl }, 'lease granted');
-    if (this.lastMember) {
-      const { name, value } = this.lastMember;
-      const key = this.layout.member(name);
-      await this.call(key, 'put', deadline, (opts) =>
-        this.client.kv.put({ key: Buffer.from(key), value: Buffer.from(value), lease: res.ID }, opts),
-      );
-    }
-    return res.ID;
-  }
-
-  /** True when etcd renewed the lease, false when it no longer exists. */
-  private async keepaliveOnce(lease: string, deadline: number): Promise<boolean> {
-    const res = await this.call(`lease ${lease}`, 'keepalive', deadline, async (opts) => {
-      const stream = await this.client.leaseClient.leaseKeepAlive(opts);
-      // The stream may emit a late error (e.g. CANCELLED) after we are done with it.
-      stream.on('error', () => undefined);
-      try {
-        return await new Promise<{ TTL?: string }>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error('keepalive timed out')), Math.max(1, deadline - Date.now()));
-          stream.on('data', (r) => (clearTimeout(timer), resolve(r)));
-          stream.on('error', (err) => (clearTimeout(timer), reject(err)));
-          stream.on('end', () => (clearTimeout(timer), reject(new Error('keepalive stream ended'))));
-          stream.write({ ID: lease });
-        });
-      } finally {
-        // Half-close first: etcd3 treats an error on a still-writable stream (the CANCELLED a
-        // bare cancel() produces) as a broken host and reopens every channel, watches included.
-        stream.end();
-        stream.cancel();
-      }
-    });
-    return Boolean(res.TTL) && res.TTL !== '0';
-  }
-
-  /**
-   * Runs `fn` with the current lease; when etcd says the lease is gone, grants a new one
-   * (re-attaching the member key) and runs `fn` once more, all within one deadline.
-   */
-  private async withLease<T>(deadline: number, fn: (lease: string) => Promise<T>): Promise<T> {
-    const lease = await this.serializeLease(async () => this.lease ?? (await this.grantLease(deadline)));
-    try {
-      return await fn(lease);
-    } catch (err) {
-      if (!isLeaseGone(err)) throw err;
-      this.logger.warn({ lease }, 'lease disappeared; granting a new one');
-      const fresh = await this.serializeLease(async () => {
-        if (this.lease === lease) this.lease = null;
-        return this.lease ?? (await this.grantLease(deadline));
-      });
-      return fn(fresh);
-    }
+    return this.lease.renew(this.etcd.deadline());
   }
 
   // ---- member -------------------------------------------------------------------------
 
   /**
-   * Writes `members/<name>` on the agent's lease. Always writes: the HA loop calls it once per
-   * cycle, right after the lease renewal it belongs to.
+   * Writes `members/<name>` on the agent's lease. Always writes, even an unchanged value: the HA
+   * executor calls it once per cycle, right after the lease renewal it belongs to.
    */
   async touchMember(name: string, data: MemberData): Promise<void> {
     const key = this.layout.member(name);
     const value = compactJson(data);
-    this.lastMember = { name, value };
-    const deadline = this.deadline();
-    await this.withLease(deadline, (lease) =>
-      this.call(key, 'put', deadline, (opts) =>
-        this.client.kv.put({ key: Buffer.from(key), value: Buffer.from(value), lease }, opts),
+    this.lease.rememberMember(key, value);
+    const deadline = this.etcd.deadline();
+    await this.lease.with(deadline, (lease) =>
+      this.etcd.call(key, 'put', deadline, (opts) =>
+        this.etcd.client.kv.put({ key: Buffer.from(key), value: Buffer.from(value), lease }, opts),
       ),
     );
   }
 
   async deleteMember(name: string): Promise<void> {
-    if (this.lastMember?.name === name) this.lastMember = null;
     const key = this.layout.member(name);
-    await this.call(key, 'delete', this.deadline(), (opts) =>
-      this.client.kv.deleteRange({ key: Buffer.from(key) }, opts),
+    this.lease.forgetMember(key);
+    await this.etcd.call(key, 'delete', this.etcd.deadline(), (opts) =>
+      this.etcd.client.kv.deleteRange({ key: Buffer.from(key) }, opts),
     );
   }
 
@@ -309,14 +191,8 @@ export class Dcs {
    * lease". Renews the lease first. True also when the key already names us on our lease.
    */
   async attemptToAcquireLeader(name: string): Promise<boolean> {
-    const key = this.layout.key(KEY.leader);
-    const k = Buffer.from(key);
-    const deadline = this.deadline();
-    await this.renewLease(deadline);
-    return this.withLease(deadline, async (lease) => {
-      const res = await this.txn(
-        key,
-        deadline,
+    return this.withLeaderKey(async ({ k, lease, txn }) => {
+      const res = await txn(
         [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
         [{ request_put: { key: k, value: Buffer.from(name), lease } }],
         [{ request_range: { key: k } }],
@@ -337,15 +213,9 @@ export class Dcs {
    * is absent or names someone else.
    */
   async updateLeader(name: string): Promise<boolean> {
-    const key = this.layout.key(KEY.leader);
-    const k = Buffer.from(key);
     const v = Buffer.from(name);
-    const deadline = this.deadline();
-    await this.renewLease(deadline);
-    return this.withLease(deadline, async (lease) => {
-      const check = await this.txn(
-        key,
-        deadline,
+    return this.withLeaderKey(async ({ k, lease, txn }) => {
+      const check = await txn(
         [
           { key: k, target: 'Value', result: 'Equal', value: v },
           { key: k, target: 'Lease', result: 'Equal', lease },
@@ -356,9 +226,7 @@ export class Dcs {
       if (check.succeeded) return true;
       const holder = check.responses[0]?.response_range?.kvs?.[0];
       if (!holder || holder.value.toString() !== name) return false;
-      const moved = await this.txn(
-        key,
-        deadline,
+      const moved = await txn(
         [{ key: k, target: 'Value', result: 'Equal', value: v }],
         [{ request_put: { key: k, value: v, lease } }],
       );
@@ -371,14 +239,28 @@ export class Dcs {
   async deleteLeader(name: string): Promise<boolean> {
     const key = this.layout.key(KEY.leader);
     const k = Buffer.from(key);
-    const res = await this.txn(
+    const res = await this.etcd.txn(
       key,
-      this.deadline(),
+      this.etcd.deadline(),
       [{ key: k, target: 'Value', result: 'Equal', value: Buffer.from(name) }],
       [{ request_delete_range: { key: k } }],
     );
     if (res.succeeded) this.logger.info({ member: name }, 'leader lock released');
     return res.succeeded;
+  }
+
+  /**
+   * Renews the lease, then runs `fn` with the leader key, the lease and transactions on that key;
+   * when etcd has dropped the lease meanwhile, once more on a new one. All within one deadline.
+   */
+  private async withLeaderKey<T>(fn: (access: LeaderKeyAccess) => Promise<T>): Promise<T> {
+    const key = this.layout.key(KEY.leader);
+    const k = Buffer.from(key);
+    const deadline = this.etcd.deadline();
+    await this.lease.renew(deadline);
+    const txn: LeaderKeyAccess['txn'] = (compare, success, failure) =>
+      this.etcd.txn(key, deadline, compare, success, failure);
+    return this.lease.with(deadline, (lease) => fn({ k, lease, txn }));
   }
 
   // ---- cluster-wide keys ----------------------------------------------------------------
@@ -392,7 +274,7 @@ export class Dcs {
   }
 
   async cancelInitialization(): Promise<void> {
-    await this.deleteKey(KEY.initialize);
+    await this.deleteKey(KEY.initialize, {});
   }
 
   /** Writes `config`; with `modRevision`, only if nobody changed it since (false when stale). */
@@ -405,7 +287,7 @@ export class Dcs {
   }
 
   async deleteSync(modRevision?: string): Promise<boolean> {
-    return this.deleteKey(KEY.sync, modRevision);
+    return this.deleteKey(KEY.sync, { modRevision });
   }
 
   /** Writes `failover`; `{}` clears a pending request. */
@@ -430,121 +312,50 @@ export class Dcs {
   async deleteGroup(): Promise<void> {
     const prefix = this.layout.groupPrefix;
     const key = Buffer.from(prefix);
-    await this.call(prefix, 'delete', this.deadline(), (opts) =>
-      this.client.kv.deleteRange({ key, range_end: prefixRangeEnd(key) }, opts),
+    await this.etcd.call(prefix, 'delete', this.etcd.deadline(), (opts) =>
+      this.etcd.client.kv.deleteRange({ key, range_end: prefixRangeEnd(key) }, opts),
     );
   }
 
   /** Stops every watch and the connection. The lease is left to expire. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.etcd.closed) return;
     for (const w of [...this.watches]) w.close();
-    this.client.close();
+    this.etcd.close();
   }
 
-  // ---- plumbing -----------------------------------------------------------------------
+  // ---- writes of cluster-wide keys ------------------------------------------------------
 
-  private async putValue(
-    name: string,
-    value: string,
-    cmp: { createRevision?: number; modRevision?: string },
-  ): Promise<boolean> {
-    const key = this.layout.key(name);
-    const k = Buffer.from(key);
-    const put: IRequestOp = { request_put: { key: k, value: Buffer.from(value) } };
-    const deadline = this.deadline();
-    if (cmp.createRevision !== undefined) {
-      return (
-        await this.txn(
-          key,
-          deadline,
-          [{ key: k, target: 'Create', result: 'Equal', create_revision: cmp.createRevision }],
-          [put],
-        )
-      ).succeeded;
-    }
-    if (cmp.modRevision !== undefined) {
-      return (
-        await this.txn(
-          key,
-          deadline,
-          [{ key: k, target: 'Mod', result: 'Equal', mod_revision: cmp.modRevision }],
-          [put],
-        )
-      ).succeeded;
-    }
-    await this.call(key, 'put', deadline, (opts) => this.client.kv.put({ key: k, value: Buffer.from(value) }, opts));
-    return true;
+  /** Puts `value` at key `name` of the group; false when `when` did not hold. */
+  private putValue(name: string, value: string, when: WriteCondition): Promise<boolean> {
+    const v = Buffer.from(value);
+    return this.writeKey(name, when, {
+      what: 'put',
+      inTxn: (key) => ({ request_put: { key, value: v } }),
+      alone: (key, opts) => this.etcd.client.kv.put({ key, value: v }, opts),
+    });
   }
 
-  private async deleteKey(name: string, modRevision?: string): Promise<boolean> {
-    const key = this.layout.key(name);
-    const k = Buffer.from(key);
-    const deadline = this.deadline();
-    if (modRevision !== undefined) {
-      return (
-        await this.txn(
-          key,
-          deadline,
-          [{ key: k, target: 'Mod', result: 'Equal', mod_revision: modRevision }],
-          [{ request_delete_range: { key: k } }],
-        )
-      ).succeeded;
-    }
-    await this.call(key, 'delete', deadline, (opts) => this.client.kv.deleteRange({ key: k }, opts));
-    return true;
-  }
-
-  private txn(
-    key: string,
-    deadline: number,
-    compare: ICompare[],
-    success: IRequestOp[],
-    failure: IRequestOp[] = [],
-  ): Promise<ITxnResponse> {
-    return this.call(key, 'txn', deadline, (opts) => this.client.kv.txn({ compare, success, failure }, opts));
-  }
-
-  private deadline(): number {
-    return Date.now() + this.retryTimeoutMs;
+  /** Deletes key `name` of the group; false when `when` did not hold. */
+  private deleteKey(name: string, when: WriteCondition): Promise<boolean> {
+    return this.writeKey(name, when, {
+      what: 'delete',
+      inTxn: (key) => ({ request_delete_range: { key } }),
+      alone: (key, opts) => this.etcd.client.kv.deleteRange({ key }, opts),
+    });
   }
 
   /**
-   * Runs one etcd request, retrying transient failures until `deadline`; each attempt
-   * carries the deadline to grpc, so a hung etcd cannot hold the caller longer.
+   * One write of key `name`: with a condition, a transaction that makes it only if the condition
+   * holds (resolving whether it did); without, the plain request (resolving true).
    */
-  private async call<T>(
-    key: string,
-    what: string,
-    deadline: number,
-    op: (opts: CallOptions) => Promise<T>,
-  ): Promise<T> {
-    if (this.closed) throw new DcsError(key, `${what}: client is closed`);
-    const left = () => deadline - Date.now();
-    try {
-      return await pRetry(
-        async () => {
-          if (this.closed) throw new AbortError(`${what}: client is closed`);
-          if (left() <= 0) throw new AbortError(`${what}: retry_timeout exceeded`);
-          return op({ deadline: new Date(deadline) });
-        },
-        {
-          retries: Number.MAX_SAFE_INTEGER,
-          minTimeout: 100,
-          maxTimeout: 1000,
-          factor: 2,
-          maxRetryTime: Math.max(1, left()),
-          signal: AbortSignal.timeout(Math.max(1, left())),
-          shouldRetry: ({ error }) => !isPermanent(error) && left() > 100,
-          onFailedAttempt: ({ error, attemptNumber }) => {
-            this.logger.debug({ key, what, attemptNumber, err: errorText(error) }, 'etcd call failed');
-          },
-        },
-      );
-    } catch (err) {
-      if (err instanceof DcsError) throw err;
-      throw new DcsError(key, `${what} failed: ${errorText(err)}`, { cause: err });
-    }
+  private async writeKey(name: string, when: WriteCondition, write: KeyWrite): Promise<boolean> {
+    const key = this.layout.key(name);
+    const k = Buffer.from(key);
+    const deadline = this.etcd.deadline();
+    const compare = comparison(k, when);
+    if (compare !== null) return (await this.etcd.txn(key, deadline, [compare], [write.inTxn(k)])).succeeded;
+    await this.etcd.call(key, write.what, deadline, (opts) => write.alone(k, opts));
+    return true;
   }
 }

@@ -164,7 +164,8 @@ export class PrefixWatch implements DcsWatch {
     this.stream = null;
     if (!stream) return;
     // Cancelling makes grpc emit a CANCELLED error; keep a listener so it is not thrown, and
-    // half-close first so etcd3 does not take that error for a broken host (see Dcs.keepaliveOnce).
+    // half-close first so etcd3 does not take that error for a broken host (see
+    // AgentLease.keepaliveOnce in lease.ts).
     stream.on('error', () => undefined);
     stream.end();
     stream.cancel();
