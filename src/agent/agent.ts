@@ -5,6 +5,7 @@ import { startApiServer } from '../api/server.ts';
 import { loadConfig } from '../config/load.ts';
 import { Dcs } from '../dcs/dcs.ts';
 import { HaLoop } from '../ha/loop.ts';
+import { localPostgres } from '../ha/ports.ts';
 import { createLogger } from '../log.ts';
 import { PostgresNode } from '../postgres/node.ts';
 import { assertNotRoot } from '../postgres/privileges.ts';
@@ -47,7 +48,14 @@ export async function runAgent(configPath: string): Promise<void> {
     extraParameters: (user) => citusRole?.parameters(user) ?? {},
   });
   if (config.citus) citusRole = new CitusRole({ config, citus: config.citus, node, dcs, log });
-  const loop = new HaLoop({ config, dcs, node, log, version: VERSION, hooks: citusRole?.hooks() ?? {} });
+  const loop = new HaLoop({
+    config,
+    store: dcs,
+    postgres: localPostgres(node),
+    log,
+    version: VERSION,
+    hooks: citusRole?.hooks() ?? {},
+  });
   if (citusRole) {
     const role = citusRole;
     loop.onCycle((snapshot) => role.onCycle(snapshot));
