@@ -1,5 +1,6 @@
 // A group's view as the JSON of Patroni's `GET /cluster`: one entry per member with its role,
 // state, address and lag. Shared by the REST API and `shardherd list`.
+import { memberAddress } from './memberUrl.ts';
 import type { GroupView, Member } from './types.ts';
 
 export type SummaryRole = 'leader' | 'sync_standby' | 'replica';
@@ -55,18 +56,6 @@ export function isPausedView(view: GroupView | null): boolean {
   return view?.config?.value.pause === true;
 }
 
-function hostAndPort(connUrl: string): { host?: string; port?: number } {
-  try {
-    const url = new URL(connUrl);
-    if (url.hostname === '') return {};
-    // An IPv6 literal keeps its brackets in a URL; members are listed with the bare address.
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    return { host, port: url.port === '' ? 5432 : Number(url.port) };
-  } catch {
-    return {};
-  }
-}
-
 function memberLag(member: Member, clusterLsn: number): number | 'unknown' {
   const position = member.data.xlog_location;
   if (typeof position !== 'number') return 'unknown';
@@ -87,7 +76,7 @@ export function summarizeGroup(view: GroupView): ClusterSummary {
       role,
       state: member.data.state ?? '',
       api_url: member.data.api_url,
-      ...hostAndPort(member.data.conn_url ?? ''),
+      ...memberAddress(member.data),
     };
     const { timeline, pending_restart, scheduled_restart, tags } = member.data;
     if (timeline !== undefined) summary.timeline = timeline;

@@ -3,6 +3,7 @@
 import type { JsonObject } from '../config/types.ts';
 import { isPlainObject, tryParseJson } from './json.ts';
 import { KEY, memberName, parseKey } from './keys.ts';
+import { normalRole } from './role.ts';
 import type {
   ClusterView,
   FailoverState,
@@ -53,7 +54,6 @@ export function parseCluster(kvs: readonly StoredKey[], options: ParseClusterOpt
   return { revision: options.revision, groups };
 }
 
-/** One group's keys (names relative to the group prefix) to a GroupView. */
 /** A group with no keys at all (never bootstrapped, or etcd not read yet). */
 export function emptyGroup(group: number | null): GroupView {
   return parseGroup(group, new Map());
@@ -64,6 +64,7 @@ export function groupOf(view: ClusterView, group: number | null): GroupView {
   return view.groups.find((g) => g.group === group) ?? emptyGroup(group);
 }
 
+/** One group's keys (names relative to the group prefix) to a GroupView. */
 export function parseGroup(group: number | null, nodes: ReadonlyMap<string, StoredKey>): GroupView {
   const members: Member[] = [];
   for (const [name, kv] of nodes) {
@@ -119,13 +120,12 @@ export function parseMemberData(text: string): MemberData {
     raw = isPlainObject(parsed) ? parsed : {};
   }
   const str = (v: unknown, fallback: string): string => (typeof v === 'string' ? v : fallback);
-  const role = str(raw.role, 'unknown');
   const data: MemberData = {
     ...raw,
     conn_url: str(raw.conn_url, ''),
     api_url: str(raw.api_url, ''),
     state: str(raw.state, 'unknown'),
-    role: role === 'master' ? 'primary' : role,
+    role: normalRole(str(raw.role, 'unknown')),
     version: str(raw.version, ''),
   };
   // Optional fields with a declared type are dropped when they have another one, so readers

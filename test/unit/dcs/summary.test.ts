@@ -125,3 +125,10 @@ test('an IPv6 conn_url yields the bare address and a missing port defaults to 54
   const v = view({ members: [member('node1', { conn_url: 'postgres://[::1]/postgres' })] });
   assert.deepEqual([summarizeGroup(v).members[0]!.host, summarizeGroup(v).members[0]!.port], ['::1', 5432]);
 });
+
+test('a member whose conn_url is empty or not a postgres:// URL is listed without host and port', () => {
+  for (const conn_url of ['', 'not a url', 'http://10.0.0.1:8008/patroni']) {
+    const listed = summarizeGroup(view({ members: [member('node1', { conn_url })] })).members[0]!;
+    assert.equal('host' in listed || 'port' in listed, false, conn_url);
+  }
+});
