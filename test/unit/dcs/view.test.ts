@@ -35,12 +35,14 @@ describe('parseCluster without citus', () => {
         leader,
         kv(
           '/service/demo/members/b',
-          '{"conn_url":"postgres://b:5432/postgres","api_url":"http://b:8008/patroni","state":"running","role":"primary","version":"3.0.2","timeline":2,"xlog_location":100}',
+          '{"conn_url":"postgres://b:5432/postgres","api_url":"http://b:8008/patroni",' +
+            '"state":"running","role":"primary","version":"3.0.2","timeline":2,"xlog_location":100}',
           '77',
         ),
         kv(
           '/service/demo/members/a',
-          '{"conn_url":"postgres://a:5432/postgres","api_url":"http://a:8008/patroni","state":"streaming","role":"replica","version":"3.0.2"}',
+          '{"conn_url":"postgres://a:5432/postgres","api_url":"http://a:8008/patroni",' +
+            '"state":"streaming","role":"replica","version":"3.0.2"}',
           '78',
         ),
         kv('/service/demo/sync', '{"leader":"b","sync_standby":"a"}'),
