@@ -4,13 +4,14 @@
 import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import { keepAuthinfo, type AuthinfoAction } from '../citus/authinfo.ts';
-import { citusInstalled, bootstrapCitus, COORDINATOR_GROUP } from '../citus/bootstrap.ts';
+import { citusInstalled, bootstrapCitus } from '../citus/bootstrap.ts';
 import { citusSettings } from '../citus/extension.ts';
 import { CitusManager } from '../citus/manager.ts';
 import type { MetadataStatus } from '../citus/metadataView.ts';
 import { notifyCoordinator, type CitusEventBody, type NotifyOutcome } from '../citus/notify.ts';
 import type { PauseAnswer, PauseEvent, PauseStats } from '../citus/pause.ts';
 import { refuse } from '../citus/pauseRules.ts';
+import { COORDINATOR_GROUP } from '../citus/types.ts';
 import type { CitusConfig, Config, DynamicConfig, Scalar } from '../config/types.ts';
 import type { Dcs } from '../dcs/dcs.ts';
 import type { HaHooks } from '../ha/execute.ts';

@@ -8,8 +8,7 @@ import type { CitusConfig, HostPort, UserAuth } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import { authinfoFor, UPSERT_AUTHINFO_SQL } from './authinfo.ts';
 import { ensureCitus, type CitusInstall } from './extension.ts';
-
-export const COORDINATOR_GROUP = 0;
+import { COORDINATOR_GROUP } from './types.ts';
 
 /**
  * Whether the server's installation has the Citus extension: its control file next to the

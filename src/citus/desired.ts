@@ -1,12 +1,16 @@
 // The topology the coordinator's metadata should describe, read from etcd's view of all groups.
 // Pure: the manager feeds it every ClusterView it builds and hands the result to planMetadata.
 import type { ClusterView, GroupView, Member } from '../dcs/types.ts';
-import { hostPortFromUrl } from '../dcs/memberUrl.ts';
-import type { DesiredGroup, DesiredNode, DesiredPrimary, DesiredTopology, IgnoredMember } from './types.ts';
-
-const COORDINATOR_GROUP = 0;
-
-export { hostPortFromUrl };
+import { hostPortFromUrl, memberAddress } from '../dcs/memberUrl.ts';
+import { isPrimaryRole } from '../dcs/role.ts';
+import {
+  COORDINATOR_GROUP,
+  type DesiredGroup,
+  type DesiredNode,
+  type DesiredPrimary,
+  type DesiredTopology,
+  type IgnoredMember,
+} from './types.ts';
 
 /**
  * The `pg_dist_poolinfo` value for a member, from `proxy_url`: the field Patroni (3.x and 4.x)
@@ -22,9 +26,8 @@ export function poolinfoFromProxyUrl(proxyUrl: unknown): string | null {
   return `host=${address.host} port=${address.port}`;
 }
 
-/** `master` is what Patroni before 3.0 wrote for a primary. */
 function runsAsPrimary(member: Member): boolean {
-  return (member.data.role === 'primary' || member.data.role === 'master') && member.data.state === 'running';
+  return isPrimaryRole(member.data.role) && member.data.state === 'running';
 }
 
 function runsAsReplica(member: Member): boolean {
@@ -41,7 +44,7 @@ function excludedFromLoadBalancing(member: Member): boolean {
 type NodeOrProblem = { ok: true; node: DesiredNode } | { ok: false; reason: string };
 
 function toDesiredNode(member: Member): NodeOrProblem {
-  const address = typeof member.data.conn_url === 'string' ? hostPortFromUrl(member.data.conn_url) : null;
+  const address = memberAddress(member.data);
   if (address === null) {
     return { ok: false, reason: `conn_url ${JSON.stringify(member.data.conn_url)} is not a postgres:// URL` };
   }

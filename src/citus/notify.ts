@@ -1,11 +1,11 @@
 // A worker leader's half of the pause protocol (docs/design.md, "Pause protocol"): POST /citus to the coordinator
 // leader before it stops being primary (before_demote) and once it runs as the new primary
 // (after_promote). Patroni's body, so a Patroni coordinator understands it too.
-import { COORDINATOR_GROUP } from './bootstrap.ts';
 import { apiEndpoint } from '../dcs/memberUrl.ts';
 import type { ClusterView } from '../dcs/types.ts';
 import { groupOf } from '../dcs/view.ts';
 import { errorText } from '../errors.ts';
+import { COORDINATOR_GROUP } from './types.ts';
 
 /** The body of `POST /citus` as Patroni sends it: `timeout` and `cooldown` in seconds. */
 export interface CitusEventBody {
@@ -26,7 +26,7 @@ export type NotifyOutcome =
 
 /** The coordinator leader's name and `/citus` URL in a view holding group 0, or why there is none. */
 export function coordinatorEndpoint(view: ClusterView): { name: string; url: string } | { why: string } {
-  const group = view.groups.find((g) => g.group === COORDINATOR_GROUP) ?? groupOf(view, COORDINATOR_GROUP);
+  const group = groupOf(view, COORDINATOR_GROUP);
   const leader = group.leader?.name;
   if (!leader) return { why: 'the coordinator group has no leader' };
   const apiUrl = group.members.find((m) => m.name === leader)?.data.api_url;

@@ -3,7 +3,7 @@
 // rules live in pauseRules.ts, each pause's transaction in pauseTxn.ts.
 import type pg from 'pg';
 import { KEY } from '../dcs/keys.ts';
-import { hostPortFromUrl } from '../dcs/memberUrl.ts';
+import { memberAddress } from '../dcs/memberUrl.ts';
 import type { ClusterView, DcsEvent } from '../dcs/types.ts';
 import type { Logger } from '../log.ts';
 import type { PlanOptions } from './plan.ts';
@@ -11,7 +11,7 @@ import {
   checkEvent,
   checkLeader,
   checkRunningLeader,
-  groupOf,
+  findGroup,
   refuse,
   type PauseAnswer,
   type PauseEvent,
@@ -176,7 +176,7 @@ export class GroupPauses {
       if (pause === undefined) {
         const lost = events.some((e) => e.group === group && e.name === KEY.leader && e.type === 'delete');
         // A batch may carry the loss and the next leader's key together: nothing to cover then.
-        if (lost && groupOf(view, group)?.leader == null) {
+        if (lost && findGroup(view, group)?.leader == null) {
           this.openUnplanned(
             group,
             'leader key vanished',
@@ -313,12 +313,13 @@ export class GroupPauses {
   private finishUnplannedIfLed(pause: Pause): void {
     if (pause.state !== 'held' || pause.cause.kind !== 'unplanned') return;
     const view = this.view();
-    const group = groupOf(view, pause.group);
+    if (view === null) return;
+    const group = findGroup(view, pause.group);
     const leader = group?.leader?.name;
-    if (leader == null || view === null || checkRunningLeader(view, pause.group, leader) !== null) return;
+    if (leader == null || checkRunningLeader(view, pause.group, leader) !== null) return;
     // The primary the probes found dead is no new leader, whatever its stale member key says.
-    const url = group?.members.find((m) => m.name === leader)?.data.conn_url;
-    const at = typeof url === 'string' ? hostPortFromUrl(url) : null;
+    const data = group?.members.find((m) => m.name === leader)?.data;
+    const at = data === undefined ? null : memberAddress(data);
     if (at === null || `${at.host}:${at.port}` === pause.cause.deadAddress) return;
     void this.complete(pause, `new leader ${leader} registered`);
   }

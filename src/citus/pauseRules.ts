@@ -45,8 +45,9 @@ export const refuse = (refusal: PauseRefusal, message: string): PauseAnswer & { 
   message,
 });
 
-export function groupOf(view: ClusterView | null, group: number): GroupView | undefined {
-  return view?.groups.find((g) => g.group === group);
+/** The group as the view has it; undefined when etcd knows no such group (unlike dcs/view.ts's groupOf). */
+export function findGroup(view: ClusterView, group: number): GroupView | undefined {
+  return view.groups.find((g) => g.group === group);
 }
 
 /** The event's fields, checked before anything else. */
@@ -68,7 +69,7 @@ export function checkEvent(event: PauseEvent): PauseAnswer | null {
 
 /** Null when `member` holds `group`'s leader key in the view. */
 export function checkLeader(view: ClusterView, group: number, member: string): PauseAnswer | null {
-  const g = groupOf(view, group);
+  const g = findGroup(view, group);
   if (g === undefined) return refuse('unknown-group', `group ${group} is unknown`);
   const leader = g.leader?.name ?? null;
   if (leader !== member)
@@ -83,9 +84,9 @@ export function checkLeader(view: ClusterView, group: number, member: string): P
 export function checkRunningLeader(view: ClusterView, group: number, member: string): PauseAnswer | null {
   const notLeader = checkLeader(view, group, member);
   if (notLeader !== null) return notLeader;
-  const m = groupOf(view, group)?.members.find((x) => x.name === member);
-  const role = m?.data.role;
-  if (m === undefined || m.data.state !== 'running' || (role !== 'primary' && role !== 'master')) {
+  // Roles as view.ts parses them: an older Patroni's `master` already reads `primary`.
+  const m = findGroup(view, group)?.members.find((x) => x.name === member);
+  if (m === undefined || m.data.state !== 'running' || m.data.role !== 'primary') {
     const now = m ? `${m.data.state} as ${m.data.role}` : 'no member key';
     return refuse('not-running-primary', `${member} does not run as primary of group ${group} (${now})`);
   }

@@ -1,6 +1,9 @@
 // Plain data of the Citus manager: the topology etcd says we should have, the rows the
 // coordinator's metadata has, and the statements that turn one into the other.
 
+/** Citus's group of the coordinator; worker groups are numbered from 1. */
+export const COORDINATOR_GROUP = 0;
+
 /** Citus's `noderole` enum. */
 export type NodeRole = 'primary' | 'secondary' | 'unavailable';
 

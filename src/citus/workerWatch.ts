@@ -1,8 +1,9 @@
 // The coordinator's watch over its worker primaries (docs/design.md, "Worker failure"): probes
 // every registered primary, feeds the results to the failure detector, and pauses a group whose
 // primary stops answering (or resumes it when the primary answers again).
-import { hostPortFromUrl } from '../dcs/memberUrl.ts';
-import type { ClusterView } from '../dcs/types.ts';
+import { memberAddress } from '../dcs/memberUrl.ts';
+import type { ClusterView, GroupView, Member } from '../dcs/types.ts';
+import { groupOf } from '../dcs/view.ts';
 import type { Logger } from '../log.ts';
 import { nextHealth, type GroupHealth, type ProbeResult } from './failureDetector.ts';
 import type { MetadataView } from './metadataView.ts';
@@ -94,15 +95,18 @@ export function probeTargets(rows: MetadataView | null, view: ClusterView | null
   return rows.nodes
     .filter((n) => n.noderole === 'primary' && n.groupid > 0 && n.isactive)
     .map((n) => {
-      const member = view?.groups
-        .find((g) => g.group === n.groupid)
-        ?.members.find((m) => {
-          const at = typeof m.data.conn_url === 'string' ? hostPortFromUrl(m.data.conn_url) : null;
-          return at !== null && at.host === n.nodename && at.port === n.nodeport;
-        });
+      const member = view === null ? undefined : memberAt(groupOf(view, n.groupid), n.nodename, n.nodeport);
       const api = typeof member?.data.api_url === 'string' ? apiRoot(member.data.api_url) : null;
       return { group: n.groupid, host: n.nodename, port: n.nodeport, apiBase: api };
     });
+}
+
+/** The member whose `conn_url` names `host:port`. */
+function memberAt(group: GroupView, host: string, port: number): Member | undefined {
+  return group.members.find((m) => {
+    const at = memberAddress(m.data);
+    return at !== null && at.host === host && at.port === port;
+  });
 }
 
 /** `http://host:port` of a member's `api_url`, null when it is not a URL. */

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { desiredTopology, hostPortFromUrl, poolinfoFromProxyUrl } from '../../../src/citus/desired.ts';
+import { desiredTopology, poolinfoFromProxyUrl } from '../../../src/citus/desired.ts';
+import { hostPortFromUrl } from '../../../src/dcs/memberUrl.ts';
 import type { DesiredTopology } from '../../../src/citus/types.ts';
 import type { ClusterView, GroupView, Member, MemberData } from '../../../src/dcs/types.ts';
 
