@@ -130,7 +130,8 @@ async function measure(scenario: Scenario, timing: Timing, count: number): Promi
     if (acquired === null) throw new Error(`${next.name} accepts writes but never logged taking the leader key`);
     samples.push({ keyMs: acquired - killedAt, writableMs });
     process.stderr.write(
-      `${scenario} ttl ${timing.ttl}/loop_wait ${timing.loopWait}: sample ${i + 1}/${count}: key ${acquired - killedAt} ms, writable ${writableMs} ms (${victim.name} -> ${next.name})\n`,
+      `${scenario} ttl ${timing.ttl}/loop_wait ${timing.loopWait}: sample ${i + 1}/${count}: ` +
+        `key ${acquired - killedAt} ms, writable ${writableMs} ms (${victim.name} -> ${next.name})\n`,
     );
     if (scenario === 'node-death') victim.start();
     leader = await settle(cluster);
@@ -180,10 +181,17 @@ export async function main(args: string[]): Promise<void> {
   );
   for (const f of figures) {
     const t = `${f.timing.ttl}/${f.timing.loopWait}/${f.timing.retryTimeout}`;
-    console.log(
-      `${f.scenario.padEnd(14)}  ${t.padStart(19)}  ${String(f.samples.length).padStart(7)}  ${String(f.medianKeyMs).padStart(13)}  ` +
-        `${String(f.medianWritableMs).padStart(18)}  ${String(f.minWritableMs).padStart(6)}  ${String(f.maxWritableMs).padStart(6)}  ${String(f.violations).padStart(13)}`,
-    );
+    const cells = [
+      f.scenario.padEnd(14),
+      t.padStart(19),
+      String(f.samples.length).padStart(7),
+      String(f.medianKeyMs).padStart(13),
+      String(f.medianWritableMs).padStart(18),
+      String(f.minWritableMs).padStart(6),
+      String(f.maxWritableMs).padStart(6),
+      String(f.violations).padStart(13),
+    ];
+    console.log(cells.join('  '));
   }
   console.log(
     JSON.stringify({

@@ -230,13 +230,19 @@ export async function main(args: string[]): Promise<void> {
 
     console.log('groups  statements   start ms  reconcile ms   no-op ms');
     for (const f of coldFigures) {
-      console.log(
-        `${String(f.groups).padStart(6)}  ${String(f.statements).padStart(10)}  ${ms(f.startMs)}  ${ms(f.reconcileMs).padStart(12)}  ${ms(f.noopMs)}`,
-      );
+      const cells = [
+        String(f.groups).padStart(6),
+        String(f.statements).padStart(10),
+        ms(f.startMs),
+        ms(f.reconcileMs).padStart(12),
+        ms(f.noopMs),
+      ];
+      console.log(cells.join('  '));
     }
     if (inc) {
       console.log(
-        `new leader's member key (primary) -> primary row repointed, ${inc.groups} groups, ${inc.samples.length} samples: ` +
+        `new leader's member key (primary) -> primary row repointed, ` +
+          `${inc.groups} groups, ${inc.samples.length} samples: ` +
           `median ${inc.medianMs.toFixed(1)} ms, min ${inc.minMs.toFixed(1)} ms, max ${inc.maxMs.toFixed(1)} ms`,
       );
     }

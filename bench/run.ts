@@ -11,7 +11,8 @@ const available = readdirSync(dir)
 const [name, ...args] = process.argv.slice(2);
 if (name === undefined || !available.includes(name)) {
   process.stderr.write(
-    `${name === undefined ? '' : `unknown benchmark '${name}'. `}usage: npm run bench -- <${available.join('|')}> [args]\n`,
+    `${name === undefined ? '' : `unknown benchmark '${name}'. `}` +
+      `usage: npm run bench -- <${available.join('|')}> [args]\n`,
   );
   process.exit(name === undefined ? 0 : 2);
 }

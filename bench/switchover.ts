@@ -68,22 +68,27 @@ export async function main(args: string[]): Promise<void> {
   }
   const { errors, latencies, pauses } = result;
   console.log('round  from    to      switchover ms  longest write ms');
-  result.rounds.forEach((r, i) =>
-    console.log(
-      `${String(i + 1).padStart(5)}  ${r.from.padEnd(6)}  ${r.to.padEnd(6)}  ${String(Math.round(r.switchMs)).padStart(13)}  ${String(Math.round(r.longestWriteMs)).padStart(16)}`,
-    ),
-  );
+  result.rounds.forEach((r, i) => {
+    const cells = [
+      String(i + 1).padStart(5),
+      r.from.padEnd(6),
+      r.to.padEnd(6),
+      String(Math.round(r.switchMs)).padStart(13),
+      String(Math.round(r.longestWriteMs)).padStart(16),
+    ];
+    console.log(cells.join('  '));
+  });
+  const switchMs = result.rounds.map((r) => r.switchMs);
   console.log(
-    `writes ${result.writes}, client errors ${errors.length}, acknowledged rows missing ${result.lost}, two primaries seen ${result.violations}\n` +
-      `write latency during switches: p50 ${round1(percentile(latencies, 50))} ms, p99 ${round1(percentile(latencies, 99))} ms, max ${round1(Math.max(0, ...latencies))} ms\n` +
-      `switchover: median ${Math.round(
-        percentile(
-          result.rounds.map((r) => r.switchMs),
-          50,
-        ),
-      )} ms, max ${Math.round(Math.max(...result.rounds.map((r) => r.switchMs)))} ms\n` +
-      `coordinator pauses: committed ${result.committed}, rolled back ${result.rolledBack}, p50 ${percentile(pauses, 50)} ms, max ${Math.max(0, ...pauses)} ms`,
+    `writes ${result.writes}, client errors ${errors.length}, acknowledged rows missing ${result.lost}, ` +
+      `two primaries seen ${result.violations}\n` +
+      `write latency during switches: p50 ${round1(percentile(latencies, 50))} ms, ` +
+      `p99 ${round1(percentile(latencies, 99))} ms, max ${round1(Math.max(0, ...latencies))} ms\n` +
+      `switchover: median ${Math.round(percentile(switchMs, 50))} ms, max ${Math.round(Math.max(...switchMs))} ms\n` +
+      `coordinator pauses: committed ${result.committed}, rolled back ${result.rolledBack}, ` +
+      `p50 ${percentile(pauses, 50)} ms, max ${Math.max(0, ...pauses)} ms`,
   );
+
   for (const e of errors.slice(0, 5)) console.log(`  error: ${e}`);
   console.log(
     JSON.stringify({

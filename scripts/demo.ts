@@ -54,7 +54,8 @@ function ensurePackages(isRoot: boolean): void {
   if (missing.length === 0 || (havePostgres && haveEtcd && !isRoot)) return;
   if (!isRoot) {
     throw new Error(
-      `missing Debian packages: ${missing.join(' ')}; install them with: sudo apt-get install -y ${missing.join(' ')} postgresql-contrib-15`,
+      `missing Debian packages: ${missing.join(' ')}; ` +
+        `install them with: sudo apt-get install -y ${missing.join(' ')} postgresql-contrib-15`,
     );
   }
   say(`installing Debian packages: ${missing.join(' ')}`);
@@ -141,7 +142,8 @@ async function coordinatorRows(): Promise<CoordinatorRows | null> {
       const recovery = await client.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r');
       if (recovery.rows[0]!.r) continue;
       const rows = await client.query(
-        'SELECT nodeid, groupid, nodename, nodeport, noderole FROM pg_catalog.pg_dist_node ORDER BY groupid, noderole, nodeid',
+        'SELECT nodeid, groupid, nodename, nodeport, noderole FROM pg_catalog.pg_dist_node ' +
+          'ORDER BY groupid, noderole, nodeid',
       );
       const poolinfo = await client.query('SELECT nodeid, poolinfo FROM pg_catalog.pg_dist_poolinfo ORDER BY nodeid');
       const standIn = await client.query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'citus_compat'");
@@ -237,7 +239,8 @@ async function main(): Promise<void> {
   say('');
   say(
     result.standIn
-      ? 'Citus is not installed on this machine: the coordinator runs the SQL stand-in of its metadata API (sql/citus-compat.sql).'
+      ? 'Citus is not installed on this machine: ' +
+          'the coordinator runs the SQL stand-in of its metadata API (sql/citus-compat.sql).'
       : 'Running with the Citus extension.',
   );
   say('');

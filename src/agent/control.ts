@@ -140,7 +140,9 @@ export class AgentControl implements SwitchoverControl {
       const leader = view.leader?.name ?? null;
       const pending = !!(view.failover?.value.leader || view.failover?.value.member);
       const data = view.members.find((m) => m.name === leader)?.data;
-      state = `leader ${leader ?? 'none'}${data ? ` (${data.role}, ${data.state})` : ''}, request ${pending ? 'pending' : 'cleared'}`;
+      const leaderState = data ? ` (${data.role}, ${data.state})` : '';
+      state = `leader ${leader ?? 'none'}${leaderState}, request ${pending ? 'pending' : 'cleared'}`;
+
       if (leader !== null && leader !== from) {
         if ((data?.role === 'primary' || data?.role === 'master') && data.state === 'running') {
           return candidate === null || candidate === leader

@@ -35,7 +35,8 @@ export class LoopStatusSource implements AgentStatusSource {
       const [status, info, replicas] = await Promise.all([
         this.node.status(),
         this.node.query<{ start: string; version: string }>(
-          "SELECT pg_catalog.to_char(pg_catalog.pg_postmaster_start_time(), 'YYYY-MM-DD HH24:MI:SS.US TZH:TZM') AS start, current_setting('server_version_num') AS version",
+          'SELECT pg_catalog.to_char(pg_catalog.pg_postmaster_start_time(), ' +
+            "'YYYY-MM-DD HH24:MI:SS.US TZH:TZM') AS start, current_setting('server_version_num') AS version",
         ),
         this.node.replicas(),
       ]);

@@ -1,7 +1,7 @@
 // The member's status as `GET /patroni` serves it (Patroni's field names), and the snapshot of
 // agent state each status or health request is answered from.
 import { publishedTags } from '../config/tags.ts';
-import type { Scalar, Tags } from '../config/types.ts';
+import type { Scalar } from '../config/types.ts';
 import { leaderOptime, syncStandbys } from '../dcs/summary.ts';
 import type { GroupView } from '../dcs/types.ts';
 import type { HealthCheck, HealthInput, QueryParams } from './health.ts';

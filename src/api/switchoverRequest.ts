@@ -108,10 +108,8 @@ export function validateManualRequest(input: ManualRequestInput): ManualRequestV
 
   const current = view.leader?.name ?? null;
   if (leader !== null && leader !== current) {
-    return refuse(
-      412,
-      `leader name does not match: ${leader} is not the leader${current === null ? ' (the group has none)' : ` (${current} is)`}`,
-    );
+    const actual = current === null ? ' (the group has none)' : ` (${current} is)`;
+    return refuse(412, `leader name does not match: ${leader} is not the leader${actual}`);
   }
   const failover: FailoverState = {
     ...(leader !== null ? { leader } : {}),

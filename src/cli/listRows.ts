@@ -184,7 +184,8 @@ export function listRows(view: ClusterView, options: ListRowsOptions): MemberLis
   let details = '';
   if (options.group !== null) {
     const initialize = groups[0]?.view.initialize ?? null;
-    details = ` (group: ${options.group}, ${initialize === null ? 'uninitialized' : initialize === '' ? 'initializing' : initialize})`;
+    const state = initialize === null ? 'uninitialized' : initialize === '' ? 'initializing' : initialize;
+    details = ` (group: ${options.group}, ${state})`;
   }
   const title = ` ${citus ? 'Citus cluster' : 'Cluster'}: ${options.scope}${details} `;
 

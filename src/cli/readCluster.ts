@@ -79,7 +79,9 @@ export async function readCluster(
     if (!(err instanceof DcsError)) throw err;
     const reason = err.message.replace(/\s+/g, ' ');
     throw new ShardherdError(
-      `cannot read cluster ${scope} from etcd (${config.etcd3.hosts.join(', ')}) within retry_timeout ${config.retryTimeout} s: ${reason}`,
+      `cannot read cluster ${scope} from etcd (${config.etcd3.hosts.join(', ')}) ` +
+        `within retry_timeout ${config.retryTimeout} s: ${reason}`,
+
       { cause: err },
     );
   } finally {

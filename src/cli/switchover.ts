@@ -61,7 +61,9 @@ export function planManualRequest(kind: ManualKind, view: GroupView, flags: Manu
       ...(candidate !== undefined ? { candidate } : {}),
       ...(scheduled !== undefined ? { scheduled_at: scheduled } : {}),
     },
-    summary: `switch over ${where} from ${leader} to ${candidate ?? 'the healthiest replica'}${scheduled ? ` at ${scheduled}` : ' now'}`,
+    summary:
+      `switch over ${where} from ${leader} to ${candidate ?? 'the healthiest replica'}` +
+      (scheduled ? ` at ${scheduled}` : ' now'),
   };
 }
 
@@ -69,10 +71,11 @@ export function planManualRequest(kind: ManualKind, view: GroupView, flags: Manu
 function describeGroup(view: GroupView): string {
   const leader = view.leader?.name ?? null;
   return view.members
-    .map(
-      (m) =>
-        `  ${m.name === leader ? '*' : ' '} ${m.name}  ${m.data.role}  ${m.data.state}${m.data.replication_state ? ` (${m.data.replication_state})` : ''}`,
-    )
+    .map((m) => {
+      const replication = m.data.replication_state ? ` (${m.data.replication_state})` : '';
+      return `  ${m.name === leader ? '*' : ' '} ${m.name}  ${m.data.role}  ${m.data.state}${replication}`;
+    })
+
     .join('\n');
 }
 

@@ -333,6 +333,9 @@ export function describeStart(result: StartResult): string {
     case 'timeout':
       return 'still starting at the deadline';
     case 'exited':
-      return `exited (code ${result.exit.code ?? '-'}, signal ${result.exit.signal ?? '-'}): ${result.output.trim().split('\n').slice(-3).join(' | ')}`;
+      return (
+        `exited (code ${result.exit.code ?? '-'}, signal ${result.exit.signal ?? '-'}): ` +
+        result.output.trim().split('\n').slice(-3).join(' | ')
+      );
   }
 }

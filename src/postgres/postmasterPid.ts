@@ -38,7 +38,7 @@ export async function readPostmasterPid(dataDir: string): Promise<PostmasterPid 
 export async function postmasterAlive(entry: PostmasterPid, dataDir: string): Promise<boolean> {
   try {
     process.kill(entry.pid, 0);
-  } catch (err) {
+  } catch {
     // EPERM: alive but owned by someone else, so certainly not our postmaster.
     return false;
   }

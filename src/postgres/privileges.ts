@@ -7,7 +7,8 @@ export function assertNotRoot(uid: number | undefined = process.geteuid?.()): vo
   if (uid === 0) {
     throw new PostgresError(
       'startup',
-      'refusing to run as root: PostgreSQL cannot run as root; start shardherd as the database owner (e.g. the postgres user)',
+      'refusing to run as root: PostgreSQL cannot run as root; ' +
+        'start shardherd as the database owner (e.g. the postgres user)',
     );
   }
 }

@@ -42,8 +42,9 @@ export interface ReplicaConnection {
   replayLsn: number | null;
 }
 
-/** The current timeline from the name of the WAL file being written (a primary's is exact). */
-const PRIMARY_TIMELINE = `('x' || pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int`;
+/** SQL for the current timeline from the name of the WAL file being written (a primary's is exact). */
+export const PRIMARY_TIMELINE =
+  "('x' || pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int";
 
 export async function readStatus(db: Db): Promise<PgStatus> {
   const recovery = await db.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r');

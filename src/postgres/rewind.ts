@@ -7,6 +7,8 @@ import { clientConfig, formatConnInfo, type ConnParams } from './connInfo.ts';
 import { setStandbySignal } from './configFiles.ts';
 import { readControlData } from './controlData.ts';
 import { postmasterAlive, readPostmasterPid } from './postmasterPid.ts';
+import { PRIMARY_TIMELINE } from './queries.ts';
+
 import { runProgram } from './run.ts';
 
 /** `output` is pg_rewind's report, for the log (e.g. 'no rewind required' or 'Done!'). */
@@ -54,9 +56,7 @@ async function prepareSource(source: ConnParams): Promise<string | null> {
     const recovery = await client.query<{ recovery: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS recovery');
     if (recovery.rows[0]!.recovery) return 'source is in recovery, not a primary';
     const checkpoint = await client.query<{ checkpointed: boolean }>(
-      `SELECT ('x' || pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int
-                = timeline_id AS checkpointed
-         FROM pg_catalog.pg_control_checkpoint()`,
+      `SELECT ${PRIMARY_TIMELINE} = timeline_id AS checkpointed FROM pg_catalog.pg_control_checkpoint()`,
     );
     if (!checkpoint.rows[0]!.checkpointed) await client.query('CHECKPOINT');
     return null;

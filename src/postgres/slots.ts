@@ -41,7 +41,8 @@ export interface SlotSyncResult {
 
 export async function physicalSlots(db: Db): Promise<{ name: string; active: boolean; restartLsn: string | null }[]> {
   const { rows } = await db.query<{ slot_name: string; active: boolean; restart_lsn: string | null }>(
-    `SELECT slot_name, active, restart_lsn::text FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical' ORDER BY slot_name`,
+    'SELECT slot_name, active, restart_lsn::text FROM pg_catalog.pg_replication_slots ' +
+      "WHERE slot_type = 'physical' ORDER BY slot_name",
   );
   return rows.map((r) => ({ name: r.slot_name, active: r.active, restartLsn: r.restart_lsn }));
 }

@@ -529,7 +529,8 @@ async function isStreamingReplica(member: TestMember): Promise<boolean> {
   const status = await member.status();
   if (status === null || status.role !== 'replica' || !['running', 'streaming'].includes(status.state)) return false;
   const result = await member.query<{ streaming: boolean }>(
-    "select pg_is_in_recovery() and exists (select 1 from pg_stat_wal_receiver where status = 'streaming') as streaming",
+    'select pg_is_in_recovery() and exists ' +
+      "(select 1 from pg_stat_wal_receiver where status = 'streaming') as streaming",
   );
   return result.rows[0]?.streaming === true;
 }

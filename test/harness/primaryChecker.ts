@@ -151,21 +151,20 @@ export function startPrimaryChecker(
   const closePools = async (): Promise<void> => {
     await Promise.all([...pools.values()].map((pool) => pool.end().catch(() => {})));
   };
-  let forget: (() => void) | undefined;
   let stopped: Promise<PrimaryCheckReport> | undefined;
   const stop = (): Promise<PrimaryCheckReport> => {
     stopped ??= (async () => {
       stopping = true;
       wake?.();
       await loop;
-      forget?.();
+      forget();
       await closePools();
       return { violations: [...violations], samples };
     })();
     return stopped;
   };
   // A test that fails before calling stop() must not leave the polling running.
-  forget = onCleanup('stop the primary checker', async () => {
+  const forget = onCleanup('stop the primary checker', async () => {
     await stop();
   });
   return { current: () => ({ violations: [...violations], samples }), stop };

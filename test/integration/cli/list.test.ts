@@ -185,7 +185,7 @@ describe('shardherd list and topology on a real etcd', () => {
     assert.equal(lines.length, 7);
   });
 
-  test('list --group 1 shows that group with its system id, and the configuration can come from SHARDHERD_CONFIG', async () => {
+  test('list --group 1 shows that group and its system id; SHARDHERD_CONFIG can name the configuration', async () => {
     const { code, stdout, stderr } = await shardherd(['list', '--group', '1'], { SHARDHERD_CONFIG: config });
     assert.equal(code, 0, stderr);
     assert.match(stdout, new RegExp(`^\\+ Citus cluster: ${SCOPE} \\(group: 1, 7300000000000000001\\) `));
@@ -266,7 +266,8 @@ describe('shardherd list and topology on a real etcd', () => {
     const unreachable = join(await tempDir('cli-list-'), 'down.yml');
     await writeFile(
       unreachable,
-      `scope: ${SCOPE}\netcd3:\n  hosts: 127.0.0.1:${port}\ncitus:\n  group: 0\n  database: citus\nbootstrap:\n  dcs:\n    retry_timeout: 2\n`,
+      `scope: ${SCOPE}\netcd3:\n  hosts: 127.0.0.1:${port}\ncitus:\n  group: 0\n  database: citus\n` +
+        'bootstrap:\n  dcs:\n    retry_timeout: 2\n',
     );
     const { code, stdout, stderr } = await shardherd(['list', '-c', unreachable]);
     assert.equal(code, 1);
@@ -274,7 +275,8 @@ describe('shardherd list and topology on a real etcd', () => {
     assert.match(
       stderr,
       new RegExp(
-        `^shardherd: cannot read cluster ${SCOPE} from etcd \\(127\\.0\\.0\\.1:${port}\\) within retry_timeout 2 s: .+\\n$`,
+        `^shardherd: cannot read cluster ${SCOPE} from etcd \\(127\\.0\\.0\\.1:${port}\\) ` +
+          'within retry_timeout 2 s: .+\\n$',
       ),
     );
   });

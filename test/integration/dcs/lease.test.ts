@@ -14,7 +14,7 @@ describe('lease', () => {
     etcd = await startEtcd();
   });
 
-  test('keys of a client that stops renewing are gone within ttl + 1 s while a renewing client keeps its own', async () => {
+  test('a client that stops renewing loses its keys within ttl + 1 s; a renewing client keeps its own', async () => {
     // Two groups of one cluster, so each client holds a leader key and a member key.
     const stopping = dcsOn(etcd, { scope: 'expire', group: 1, ttl: TTL });
     const renewing = dcsOn(etcd, { scope: 'expire', group: 2, ttl: TTL });
@@ -86,7 +86,7 @@ describe('lease', () => {
     }
   });
 
-  test('after its lease expired a client gets a new one, its member key comes back and the lock must be taken again', async () => {
+  test('a client whose lease expired gets a new one and its member key back, and must retake the lock', async () => {
     const dcs = dcsOn(etcd, { scope: 'regrant', ttl: TTL });
     const observer = dcsOn(etcd, { scope: 'regrant' });
     await dcs.touchMember('m', memberData('m', 'primary'));

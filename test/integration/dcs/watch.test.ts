@@ -30,7 +30,7 @@ describe('watch', () => {
     etcd = await startEtcd();
   });
 
-  test('a coordinator-mode watch delivers leader changes of every group and resumes after an etcd restart', async () => {
+  test('a coordinator-mode watch delivers leader changes of every group and resumes after etcd restarts', async () => {
     const coordinator = dcsOn(etcd, { scope: 'w', group: 0 });
     const worker1 = dcsOn(etcd, { scope: 'w', group: 1 });
     const worker2 = dcsOn(etcd, { scope: 'w', group: 2 });

@@ -237,7 +237,8 @@ async function observeLeaderlessWindow(): Promise<Window> {
   }
   assert.ok(
     window.unlockedMs >= requiredUnlockedMs,
-    `the group stays without a leader for ${requiredUnlockedMs} ms after the key expired (keys seen: ${[...window.leaderKeys].join(', ')})\n${await cluster.describeGroup(null, 3000)}`,
+    `the group stays without a leader for ${requiredUnlockedMs} ms after the key expired ` +
+      `(keys seen: ${[...window.leaderKeys].join(', ')})\n${await cluster.describeGroup(null, 3000)}`,
   );
   // The key lived up to ttl after the last refresh before the kill, then the required stretch.
   const minimumMs = (TIMING.ttl + 5 * TIMING.loopWait - 1) * 1000;

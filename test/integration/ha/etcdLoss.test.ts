@@ -82,7 +82,8 @@ test('with etcd stopped the primary stops being writable within retry_timeout + 
   const boundMs = (TIMING.retryTimeout + TIMING.loopWait) * 1000;
   assert.ok(
     fencedAfterMs <= boundMs + 1000,
-    `fenced ${fencedAfterMs} ms after etcd stopped; bound retry_timeout + loop_wait = ${boundMs} ms (+1 s for the stop)\n${leader.log(3000)}`,
+    `fenced ${fencedAfterMs} ms after etcd stopped; ` +
+      `bound retry_timeout + loop_wait = ${boundMs} ms (+1 s for the stop)\n${leader.log(3000)}`,
   );
 });
 
@@ -127,7 +128,7 @@ test('after etcd returns the group elects a leader again and accepts writes', as
   });
 });
 
-test('with etcd hung right after a lock refresh the primary stops being writable within retry_timeout + loop_wait', async (t) => {
+test('etcd hung after a lock refresh: the primary stops being writable within retry_timeout + loop_wait', async (t) => {
   // The leader writes `status` right after confirming its lock and then goes on talking to
   // etcd (lease, member key) in the same cycle: freezing etcd on that write makes a call in
   // the middle of the cycle hang, not the read at the start of the next one.
@@ -164,7 +165,8 @@ test('with etcd hung right after a lock refresh the primary stops being writable
     const boundMs = (TIMING.retryTimeout + TIMING.loopWait) * 1000;
     assert.ok(
       fencedAfterMs <= boundMs + 1000,
-      `fenced ${fencedAfterMs} ms after etcd hung; bound retry_timeout + loop_wait = ${boundMs} ms (+1 s for the stop)\n${leader.log(3000)}`,
+      `fenced ${fencedAfterMs} ms after etcd hung; ` +
+        `bound retry_timeout + loop_wait = ${boundMs} ms (+1 s for the stop)\n${leader.log(3000)}`,
     );
   } finally {
     // An open watch would keep this test process alive after the last test.

@@ -77,9 +77,14 @@ async function shardherd(args: string[]): Promise<{ code: number; stdout: string
   }
 }
 
+/** The part of a member's YAML file the tests edit. */
+interface EditableConfig {
+  postgresql: { parameters: Record<string, unknown> };
+}
+
 /** Changes the member's YAML file (as an operator would edit it). */
-async function editConfig(member: TestMember, edit: (config: Record<string, any>) => void): Promise<void> {
-  const config = parse(await readFile(member.configPath, 'utf8')) as Record<string, any>;
+async function editConfig(member: TestMember, edit: (config: EditableConfig) => void): Promise<void> {
+  const config = parse(await readFile(member.configPath, 'utf8')) as EditableConfig;
   edit(config);
   await writeFile(member.configPath, stringify(config, { version: '1.1' }));
 }
@@ -98,7 +103,8 @@ before(async () => {
   ctlConfig = join(await tempDir('member-requests-ctl'), 'ctl.yml');
   await writeFile(
     ctlConfig,
-    `scope: ${group.cluster.scope}\nnamespace: /service/\netcd3:\n  hosts: 127.0.0.1:${group.cluster.etcd.clientPort}\n`,
+    `scope: ${group.cluster.scope}\nnamespace: /service/\n` +
+      `etcd3:\n  hosts: 127.0.0.1:${group.cluster.etcd.clientPort}\n`,
   );
 });
 
@@ -199,7 +205,7 @@ test('DELETE /restart cancels a scheduled restart; a second schedule meanwhile i
   });
 });
 
-test('reload applies a changed parameter (202), and a setting needing a restart shows as pending until restart_pending restarts it', async () => {
+test('reload applies a parameter (202); one needing a restart is pending till restart_pending does it', async () => {
   await editConfig(replicaA, (c) => {
     c.postgresql.parameters.work_mem = '7MB';
     // Only a restart applies it (max_connections would not do: only the dynamic config sets it).
@@ -282,7 +288,7 @@ test('shardherd restart, reload and reinit with --force print one line per membe
   await writeAndSee('after CLI reinit', [replicaA]);
 });
 
-test('shardherd reinit of the leader fails with its reason and exit 1; without --force on a pipe it refuses', async () => {
+test('reinit of the leader fails with its reason and exit 1; without --force on a pipe it refuses', async () => {
   const refused = await shardherd(['reinit', leader.name, '--force']);
   assert.deepEqual(
     [refused.code, refused.stdout],

@@ -202,7 +202,7 @@ test(
   },
 );
 
-test('SIGTERM to the leader stops its PostgreSQL, releases the key at once and a replica leads well before ttl', async (t) => {
+test('SIGTERM to the leader stops PostgreSQL, frees the key at once; a replica leads well before ttl', async (t) => {
   const old = leader;
   const stoppedAt = Date.now();
   await old.stop();
@@ -223,7 +223,8 @@ test('SIGTERM to the leader stops its PostgreSQL, releases the key at once and a
   // A lease left to expire would take ttl from the last refresh; the release must beat it clearly.
   assert.ok(
     tookOverAfterMs < TIMING.ttl * 1000 - 2000,
-    `${next.name} leads ${tookOverAfterMs} ms after SIGTERM (agent exited after ${exitedAfterMs} ms); ttl is ${TIMING.ttl} s`,
+    `${next.name} leads ${tookOverAfterMs} ms after SIGTERM (agent exited after ${exitedAfterMs} ms); ` +
+      `ttl is ${TIMING.ttl} s`,
   );
   assert.equal(await readLeaderKey(cluster.etcd, cluster.scope, null), next.name);
   await next.query("insert into t values (-1, 'after the handover')");

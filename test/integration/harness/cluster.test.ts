@@ -24,7 +24,6 @@ import {
   waitFor,
   waitForLeader,
   waitForReplicas,
-  type PrimaryChecker,
   type PrimaryCheckTarget,
 } from '../../harness/index.ts';
 

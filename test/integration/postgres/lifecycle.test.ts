@@ -10,6 +10,8 @@ useHarness();
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const driver = fileURLToPath(new URL('./driver.ts', import.meta.url));
 
+// The driver's results are read field by field at any depth, as loosely as JSON allows.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 function lastJsonLine(output: string): Record<string, any> {
   const line = output
     .split('\n')

@@ -354,7 +354,7 @@ describe('healthCheckForPath', () => {
   });
 });
 
-test('failover_priority is published only when it says more than nofailover (peers read an absent one as Patroni does)', () => {
+test('failover_priority is published only if it says more than nofailover (peers read none as Patroni does)', () => {
   const base = { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false, nostream: false };
   assert.deepEqual(publishedTags({ ...base, failover_priority: 1 }), {});
   assert.deepEqual(publishedTags({ ...base, failover_priority: 3 }), { failover_priority: 3 });

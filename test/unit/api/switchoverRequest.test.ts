@@ -157,8 +157,10 @@ const refusals: Row[] = [
       statuses: { b: { ...good, state: 'stopped' }, c: { kind: 'unreachable', error: 'timeout' } },
     }),
     status: 412,
-    message:
-      /^switchover is not possible: no good candidates have been found \(candidate b is not running .*; candidate c is not reachable/,
+    message: new RegExp(
+      '^switchover is not possible: no good candidates have been found ' +
+        '\\(candidate b is not running .*; candidate c is not reachable',
+    ),
   },
   {
     name: 'a time without a timezone',

@@ -26,7 +26,11 @@ function member(name: string, port: number, data: Partial<MemberData>): Member {
   };
 }
 
-/** Groups 0..2: group 0 paused, group 1's replica 2 MB behind with a pending restart and a switchover scheduled, group 2's replica tagged. */
+/**
+ * Groups 0..2: group 0 paused, group 1's replica 2 MB behind with a pending restart and a
+ * switchover scheduled, group 2's replica tagged.
+ */
+
 function demoView(): ClusterView {
   const groups = [0, 1, 2].map((g): GroupView => ({
     group: g,
@@ -93,16 +97,26 @@ test('topology: the tree in the Member column, tags on one line', () => {
   assert.equal(
     formatListing(listRows(demoView(), { ...ALL, topology: true }), 'topology'),
     lines(
-      '+ Citus cluster: demo ------------+---------+-----------+----+-----------+-----------------+--------------------------------------+',
-      '| Group | Member | Host           | Role    | State     | TL | Lag in MB | Pending restart | Tags                                 |',
-      '+-------+--------+----------------+---------+-----------+----+-----------+-----------------+--------------------------------------+',
-      '|     0 | g0-a   | 127.0.0.1:5430 | Leader  | running   |  1 |           |                 |                                      |',
-      '|     0 | + g0-b | 127.0.0.1:5431 | Replica | streaming |  1 |         0 |                 |                                      |',
-      '|     1 | g1-a   | 127.0.0.1:5440 | Leader  | running   |  1 |           |                 |                                      |',
-      '|     1 | + g1-b | 127.0.0.1:5441 | Replica | streaming |  1 |         2 | *               |                                      |',
-      '|     2 | g2-a   | 127.0.0.1:5450 | Leader  | running   |  1 |           |                 |                                      |',
-      '|     2 | + g2-b | 127.0.0.1:5451 | Replica | streaming |  1 |         0 |                 | {nofailover: true, replicatefrom: x} |',
-      '+-------+--------+----------------+---------+-----------+----+-----------+-----------------+--------------------------------------+',
+      '+ Citus cluster: demo ------------+---------+-----------+----+' +
+        '-----------+-----------------+--------------------------------------+',
+      '| Group | Member | Host           | Role    | State     | TL |' +
+        ' Lag in MB | Pending restart | Tags                                 |',
+      '+-------+--------+----------------+---------+-----------+----+' +
+        '-----------+-----------------+--------------------------------------+',
+      '|     0 | g0-a   | 127.0.0.1:5430 | Leader  | running   |  1 |' +
+        '           |                 |                                      |',
+      '|     0 | + g0-b | 127.0.0.1:5431 | Replica | streaming |  1 |' +
+        '         0 |                 |                                      |',
+      '|     1 | g1-a   | 127.0.0.1:5440 | Leader  | running   |  1 |' +
+        '           |                 |                                      |',
+      '|     1 | + g1-b | 127.0.0.1:5441 | Replica | streaming |  1 |' +
+        '         2 | *               |                                      |',
+      '|     2 | g2-a   | 127.0.0.1:5450 | Leader  | running   |  1 |' +
+        '           |                 |                                      |',
+      '|     2 | + g2-b | 127.0.0.1:5451 | Replica | streaming |  1 |' +
+        '         0 |                 | {nofailover: true, replicatefrom: x} |',
+      '+-------+--------+----------------+---------+-----------+----+' +
+        '-----------+-----------------+--------------------------------------+',
       ...FOOTER,
     ),
   );
@@ -128,12 +142,19 @@ test('pretty with --group leaves Cluster and Group out of the table and notes on
 test('json: one object per member with Cluster and Group, empty cells left out, Python spacing', () => {
   assert.equal(
     formatListing(listRows(demoView(), ALL), 'json'),
-    '[{"Cluster": "demo", "Group": 0, "Member": "g0-a", "Host": "127.0.0.1:5430", "Role": "Leader", "State": "running", "TL": 1}, ' +
-      '{"Cluster": "demo", "Group": 0, "Member": "g0-b", "Host": "127.0.0.1:5431", "Role": "Replica", "State": "streaming", "TL": 1, "Lag in MB": 0}, ' +
-      '{"Cluster": "demo", "Group": 1, "Member": "g1-a", "Host": "127.0.0.1:5440", "Role": "Leader", "State": "running", "TL": 1}, ' +
-      '{"Cluster": "demo", "Group": 1, "Member": "g1-b", "Host": "127.0.0.1:5441", "Role": "Replica", "State": "streaming", "TL": 1, "Lag in MB": 2, "Pending restart": "*"}, ' +
-      '{"Cluster": "demo", "Group": 2, "Member": "g2-a", "Host": "127.0.0.1:5450", "Role": "Leader", "State": "running", "TL": 1}, ' +
-      '{"Cluster": "demo", "Group": 2, "Member": "g2-b", "Host": "127.0.0.1:5451", "Role": "Replica", "State": "streaming", "TL": 1, "Lag in MB": 0, "Tags": {"nofailover": true, "replicatefrom": "x"}}]\n',
+    '[{"Cluster": "demo", "Group": 0, "Member": "g0-a", "Host": "127.0.0.1:5430", ' +
+      '"Role": "Leader", "State": "running", "TL": 1}, ' +
+      '{"Cluster": "demo", "Group": 0, "Member": "g0-b", "Host": "127.0.0.1:5431", ' +
+      '"Role": "Replica", "State": "streaming", "TL": 1, "Lag in MB": 0}, ' +
+      '{"Cluster": "demo", "Group": 1, "Member": "g1-a", "Host": "127.0.0.1:5440", ' +
+      '"Role": "Leader", "State": "running", "TL": 1}, ' +
+      '{"Cluster": "demo", "Group": 1, "Member": "g1-b", "Host": "127.0.0.1:5441", ' +
+      '"Role": "Replica", "State": "streaming", "TL": 1, "Lag in MB": 2, "Pending restart": "*"}, ' +
+      '{"Cluster": "demo", "Group": 2, "Member": "g2-a", "Host": "127.0.0.1:5450", ' +
+      '"Role": "Leader", "State": "running", "TL": 1}, ' +
+      '{"Cluster": "demo", "Group": 2, "Member": "g2-b", "Host": "127.0.0.1:5451", ' +
+      '"Role": "Replica", "State": "streaming", "TL": 1, "Lag in MB": 0, ' +
+      '"Tags": {"nofailover": true, "replicatefrom": "x"}}]\n',
   );
 });
 

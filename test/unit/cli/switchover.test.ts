@@ -52,7 +52,7 @@ test('a failover goes to the candidate, also without a leader', () => {
   assert.deepEqual(plan.body, { candidate: 'b' });
 });
 
-test('wrong leader, unknown candidate, the leader as candidate and a leaderless switchover are refused in one line', () => {
+test('wrong leader, unknown candidate, the leader as candidate and no leader: each refused in one line', () => {
   assert.throws(
     () => planManualRequest('switchover', view('a'), { leader: 'b' }),
     /^ShardherdError: b is not the leader of group 1 \(a is\)$/,

@@ -68,7 +68,8 @@ test('a standby follows its upstream by name, passfile and slot, on the latest t
   const p = managedParameters({ ...primary, standby });
   assert.equal(
     p.primary_conninfo,
-    'host=10.0.0.1 port=5432 user=replicator passfile=/home/pg/.pgpass_shardherd application_name=node-2 sslmode=prefer',
+    'host=10.0.0.1 port=5432 user=replicator passfile=/home/pg/.pgpass_shardherd ' +
+      'application_name=node-2 sslmode=prefer',
   );
   assert.equal(p.primary_slot_name, 'node_2');
   assert.equal(p.recovery_target_timeline, 'latest');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pendingRestartSettings, RECOVERY_ONLY_SETTINGS } from '../../../src/postgres/pendingRestart.ts';
 
-test('a promoted primary does not report recovery-only settings (recovery_target_timeline) as pending a restart', () => {
+test('a promoted primary reports no recovery-only setting (recovery_target_timeline) as pending a restart', () => {
   assert.deepEqual(pendingRestartSettings(['recovery_target_timeline'], false), []);
   for (const name of RECOVERY_ONLY_SETTINGS) assert.deepEqual(pendingRestartSettings([name], false), [], name);
 });

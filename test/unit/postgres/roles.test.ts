@@ -5,7 +5,9 @@ import { bootstrapStatements, roleStatements } from '../../../src/postgres/roles
 
 test('a role is created only when missing, then given login, attributes and password', () => {
   assert.deepEqual(roleStatements({ username: 'replicator', password: 'pw' }, 'REPLICATION'), [
-    'DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = \'replicator\') THEN CREATE ROLE "replicator"; END IF; END $$',
+    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'replicator') " +
+      'THEN CREATE ROLE "replicator"; END IF; END $$',
+
     `ALTER ROLE "replicator" WITH LOGIN REPLICATION PASSWORD 'pw'`,
   ]);
 });
