@@ -144,7 +144,7 @@ export class AgentControl implements SwitchoverControl {
       state = `leader ${leader ?? 'none'}${leaderState}, request ${pending ? 'pending' : 'cleared'}`;
 
       if (leader !== null && leader !== from) {
-        if ((data?.role === 'primary' || data?.role === 'master') && data.state === 'running') {
+        if (data?.role === 'primary' && data.state === 'running') {
           return candidate === null || candidate === leader
             ? { status: 200, message: `Successfully ${verb} over to "${leader}"` }
             : {

@@ -1,6 +1,7 @@
 // Decides the HTTP status of a health-check path (`/primary`, `/replica?lag=16MB`, ...), the
 // codes load balancers such as HAProxy route on. Pure: the caller gathers the node's state.
 import type { Scalar } from '../config/types.ts';
+import { isPrimaryRole } from '../dcs/role.ts';
 import { parseByteSize } from './byteSize.ts';
 import type { PostgresStatusReport } from './types.ts';
 
@@ -56,10 +57,6 @@ export type HealthStatusCode = 200 | 503;
 
 function first(value: string | readonly string[] | undefined): string | undefined {
   return typeof value === 'string' ? value : value?.[0];
-}
-
-function isPrimaryRole(role: string): boolean {
-  return role === 'primary' || role === 'master';
 }
 
 /** `?lag=` as bytes; absent or unparsable means "any lag is fine". */

@@ -1,5 +1,6 @@
 // Validation of the bodies of POST /restart and POST /reinitialize, and of scheduled times, with
 // Patroni's status codes: each refusal is a code and one line saying why. Pure: the clock comes in.
+import { isPrimaryRole } from '../dcs/role.ts';
 
 export interface Rejection {
   ok: false;
@@ -92,7 +93,7 @@ export function parseRestartRequest(
   for (const [key, value] of Object.entries(request)) {
     switch (key) {
       case 'role':
-        if (value === 'primary' || value === 'master') conditions.role = 'primary';
+        if (isPrimaryRole(value)) conditions.role = 'primary';
         else if (value === 'replica') conditions.role = 'replica';
         else if (value !== 'any') return reject(400, 'role must be primary (or master), replica or any');
         break;

@@ -2,6 +2,7 @@
 // agent state each status or health request is answered from.
 import { publishedTags } from '../config/tags.ts';
 import type { Scalar } from '../config/types.ts';
+import { normalRole } from '../dcs/role.ts';
 import { leaderOptime, syncStandbys } from '../dcs/summary.ts';
 import type { GroupView } from '../dcs/types.ts';
 import type { HealthCheck, HealthInput, QueryParams } from './health.ts';
@@ -74,13 +75,9 @@ function isSyncStandby(snapshot: StatusSnapshot): boolean {
   return syncStandbys(view).includes(snapshot.name);
 }
 
-function normalizedRole(role: string): string {
-  return role === 'master' ? 'primary' : role;
-}
-
 export function renderNodeStatus(snapshot: StatusSnapshot): NodeStatus {
   const pg = snapshot.postgres;
-  const role = normalizedRole(pg.role);
+  const role = normalRole(pg.role);
   // Fields in Patroni's order, which keeps answers easy to compare side by side.
   return {
     state: pg.state,
@@ -108,11 +105,11 @@ export function healthInput(snapshot: StatusSnapshot, check: HealthCheck, query:
   return {
     check,
     query,
-    postgres: { ...snapshot.postgres, role: normalizedRole(snapshot.postgres.role) },
+    postgres: { ...snapshot.postgres, role: normalRole(snapshot.postgres.role) },
     isLeader: snapshot.isLeader,
     paused: snapshot.paused,
     viewKnown: snapshot.view !== null,
-    syncStandby: normalizedRole(snapshot.postgres.role) === 'replica' && isSyncStandby(snapshot),
+    syncStandby: snapshot.postgres.role === 'replica' && isSyncStandby(snapshot),
     leaderOptime: leaderOptime(snapshot.view),
     tags: snapshot.tags,
   };

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline/promises';
 import { apiEndpoint } from '../dcs/memberUrl.ts';
 import type { ClusterView, Member } from '../dcs/types.ts';
 import { ShardherdError } from '../errors.ts';
-import { isPrimaryRole } from '../ha/facts.ts';
+import { isPrimaryRole } from '../dcs/role.ts';
 
 export interface TargetMember {
   name: string;
@@ -21,7 +21,7 @@ export type RoleFilter = 'primary' | 'replica' | 'any';
 
 /** Parser for `--role`: Patroni's words, `master` and `leader` mean primary. */
 export function parseRoleFilter(value: string): RoleFilter {
-  if (value === 'primary' || value === 'master' || value === 'leader') return 'primary';
+  if (isPrimaryRole(value) || value === 'leader') return 'primary';
   if (value === 'replica' || value === 'any') return value;
   throw new ShardherdError(`unknown role ${JSON.stringify(value)}: expected primary, replica or any`);
 }
@@ -58,7 +58,8 @@ export function selectMembers(view: ClusterView, names: string[], role: RoleFilt
       if (!chosen.includes(found[0]!)) chosen.push(found[0]!);
     }
   }
-  if (role !== 'any') chosen = chosen.filter((t) => (role === 'primary') === (t.leader || isPrimaryRole(t.role)));
+  // Roles come from parsed member keys, where an older Patroni's `master` already reads `primary`.
+  if (role !== 'any') chosen = chosen.filter((t) => (role === 'primary') === (t.leader || t.role === 'primary'));
   if (chosen.length === 0)
     throw new ShardherdError(
       names.length > 0 ? `none of ${names.join(', ')} has role ${role}` : `no member has role ${role}`,
