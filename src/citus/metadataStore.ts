@@ -106,16 +106,6 @@ export async function runStatements(
   }
 }
 
-/**
- * Resolves the prepared transactions a failed-over worker's old primary left behind (streamed to
- * the promoted node, they hold their locks until Citus's own recovery, every minute). Returns
- * how many Citus recovered.
- */
-export async function recoverPreparedTransactions(client: Queryable): Promise<number> {
-  const r = await client.query('SELECT pg_catalog.recover_prepared_transactions() AS recovered');
-  return Number(r.rows[0]?.recovered ?? 0);
-}
-
 async function run(client: Queryable, sql: string): Promise<void> {
   try {
     await client.query(sql);
