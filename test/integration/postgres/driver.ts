@@ -4,29 +4,21 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import {
-  assertNotRoot,
-  basebackup,
-  dataDirectoryState,
-  removeDataDirectory,
-  bootstrapRoles,
-  clientConfig,
-  connectedReplicas,
-  initdb,
-  PostgresProcess,
-  readControlData,
-  readStatus,
-  resolveBinaries,
-  rewind,
-  slotNameFromMemberName,
-  syncSlots,
-  systemIdentifier,
-  writeManagedConfig,
-  writePgpass,
-  type ConnParams,
-  type PostmasterExit,
-  type StandbySettings,
-} from '../../../src/postgres/index.ts';
+import { basebackup } from '../../../src/postgres/basebackup.ts';
+import { resolveBinaries } from '../../../src/postgres/binaries.ts';
+import { writeManagedConfig } from '../../../src/postgres/configFiles.ts';
+import type { StandbySettings } from '../../../src/postgres/confRender.ts';
+import { clientConfig, type ConnParams } from '../../../src/postgres/connInfo.ts';
+import { readControlData } from '../../../src/postgres/controlData.ts';
+import { dataDirectoryState, removeDataDirectory } from '../../../src/postgres/dataDir.ts';
+import { initdb } from '../../../src/postgres/initdb.ts';
+import { writePgpass } from '../../../src/postgres/pgpass.ts';
+import { assertNotRoot } from '../../../src/postgres/privileges.ts';
+import { PostgresProcess, type PostmasterExit } from '../../../src/postgres/process.ts';
+import { connectedReplicas, readStatus, systemIdentifier } from '../../../src/postgres/queries.ts';
+import { rewind } from '../../../src/postgres/rewind.ts';
+import { bootstrapRoles } from '../../../src/postgres/roles.ts';
+import { slotNameFromMemberName, syncSlots } from '../../../src/postgres/slots.ts';
 
 assertNotRoot();
 
