@@ -38,7 +38,8 @@ export function decideWithoutDcs(input: DecideInput): Decision {
     }
     return decision(
       [{ kind: 'demote', mode: 'offline' }],
-      `self-fencing: ${outage} and the leader lock was last confirmed ${seconds(age)} ago (retry_timeout ${input.config.retry_timeout}s)`,
+      `self-fencing: ${outage} and the leader lock was last confirmed ${seconds(age)} ago ` +
+        `(retry_timeout ${input.config.retry_timeout}s)`,
       'demoted',
     );
   }

@@ -1,25 +1,27 @@
-// Execution half of a cycle: carries out decide()'s actions in order against etcd and the local
-// PostgreSQL. The first failure stops the list (later actions assume the earlier ones happened).
-// Long tasks (bootstrap, clone, rewind, reinitialize) and starts run in the background; their
-// outcome reaches the next cycle through the LocalTracker.
+// Execution half of a cycle: carries out decide()'s actions in order against the group's keys
+// (HaStore) and the local PostgreSQL (LocalPostgres). The first failure stops the list (later
+// actions assume the earlier ones happened). Long tasks (bootstrap, clone, rewind, reinitialize,
+// restart) and starts run in the background; the LocalTracker holds them and their outcome.
+// Nothing here chooses: every choice arrives in the action or in the cycle's input.
 import type { Config, DynamicConfig, HostPort } from '../config/types.ts';
 import { dynamicConfigToJson } from '../config/dynamic.ts';
-import type { Dcs } from '../dcs/dcs.ts';
-import { hostPortFromUrl } from '../dcs/memberUrl.ts';
+import { memberAddress } from '../dcs/memberUrl.ts';
 import type { GroupView, HistoryEntry } from '../dcs/types.ts';
 import { DcsError, PostgresError, ShardherdError, errorText } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { describeStart, type PostgresNode, type ReplicaTarget } from '../postgres/node.ts';
+import { describeStart, type ReplicaTarget } from '../postgres/node.ts';
 import { slotNameFromMemberName } from '../postgres/slots.ts';
+import type { LocalTracker } from './localTracker.ts';
 import { buildMemberData, type MemberExtras } from './memberData.ts';
-import { busyState, dataFacts, type LocalTracker } from './observe.ts';
-import { pollPeers } from './peerClient.ts';
-import type { Action, DecideInput, LocalState, LockState, LongTask } from './types.ts';
+import { stateAfterActions } from './observe.ts';
+import { positionsText, successorPast } from './peers.ts';
+import type { HaStore, LocalPostgres, PeerAsker } from './ports.ts';
+import type { Action, DecideInput, Handover, LocalState, LockState, LongTask } from './types.ts';
 
 /** Hooks for the layers above the HA core (the Citus side); all optional. */
 export interface HaHooks {
   /** Runs on a freshly bootstrapped primary before it takes the leader key. */
-  afterBootstrap?(node: PostgresNode): Promise<void>;
+  afterBootstrap?(): Promise<void>;
   /**
    * Runs before a planned stop of a primary (switchover, restart, shutdown), after its
    * CHECKPOINT. A failure is logged and the stop goes on.
@@ -29,9 +31,10 @@ export interface HaHooks {
 
 export interface ExecutorDeps {
   config: Config;
-  dcs: Dcs;
-  node: PostgresNode;
+  store: HaStore;
+  postgres: LocalPostgres;
   tracker: LocalTracker;
+  askPeers: PeerAsker;
   log: Logger;
   hooks: HaHooks;
   /** Wakes the loop (a background task finished, a start settled). */
@@ -40,65 +43,51 @@ export interface ExecutorDeps {
   memberExtras(): MemberExtras;
 }
 
+/** A long task this cycle started, and its outcome (rejects with its error) for whoever asked for it. */
+export interface StartedTask {
+  task: LongTask;
+  outcome: Promise<void>;
+}
+
 /** What one cycle's execution changed that the loop must remember. */
 export interface ExecutionResult {
   lock: LockState;
   failed: { action: Action; message: string } | null;
   /** Set when an action failed because etcd did not answer (not because a compare failed). */
   dcsError: string | null;
-  /** The cycle changed something whose follow-up should not wait a whole loop_wait. */
-  hurry: boolean;
+  started: StartedTask | null;
 }
 
 /** Between two asks of a successor's received position while handing over. */
 const HANDOVER_POLL_MS = 20;
 
-const HURRY: ReadonlySet<Action['kind']> = new Set([
-  'acquireLock',
-  'releaseLock',
-  'promote',
-  'demote',
-  'stopPostgres',
-  'startPostgres',
-  'restartInPlace',
-  'restart',
-  'bootstrap',
-  'clone',
-  'rewind',
-  'reinitialize',
-]);
-
 export class Executor {
-  /** The long task started last and its outcome (rejects with its error), for whoever asked for it. */
-  lastStarted: { task: LongTask; outcome: Promise<void> } | null = null;
+  /** Set while a run() is under way: the task it started, if any. */
+  private started: StartedTask | null = null;
 
   constructor(private readonly deps: ExecutorDeps) {}
 
+  /** Carries out `actions` for the cycle whose input is `input` (its lock as the cycle may count on it). */
   async run(actions: Action[], input: DecideInput): Promise<ExecutionResult> {
-    // etcd, read this cycle, names another leader or none: the lock is not ours, whatever we
-    // recorded before (e.g. it expired while the agent was frozen). A stale `held` would keep a
-    // shutdown waiting for a release that can never happen.
-    const lostMeanwhile = input.dcs.kind === 'ok' && input.view.leader?.name !== this.deps.config.name;
-    let lock: LockState = lostMeanwhile ? { kind: 'notHeld' } : input.lock;
-    let hurry = false;
+    let lock: LockState = input.lock;
+    this.started = null;
     for (const action of actions) {
       try {
-        lock = await this.one(action, input, lock);
-        if (HURRY.has(action.kind)) hurry = true;
+        lock = await this.carryOut(action, input, lock);
       } catch (err) {
         const message = errorText(err);
         this.deps.log.error({ action: action.kind, err: message }, `action ${action.kind} failed`);
-        // A lock step that failed means the lock is not ours, whatever we thought before.
-        if (action.kind === 'updateLock' || action.kind === 'acquireLock')
-          lock = err instanceof LockLost ? { kind: 'notHeld' } : lock;
-        return { lock, failed: { action, message }, dcsError: err instanceof DcsError ? message : null, hurry: false };
+        // A lock step that failed on a compare means the lock is not ours, whatever we thought before.
+        if (err instanceof LockLost) lock = { kind: 'notHeld' };
+        const dcsError = err instanceof DcsError ? message : null;
+        return { lock, failed: { action, message }, dcsError, started: this.started };
       }
     }
-    return { lock, failed: null, dcsError: null, hurry };
+    return { lock, failed: null, dcsError: null, started: this.started };
   }
 
-  private async one(action: Action, input: DecideInput, lock: LockState): Promise<LockState> {
-    const { dcs, node, config } = this.deps;
+  private async carryOut(action: Action, input: DecideInput, lock: LockState): Promise<LockState> {
+    const { store: dcs, postgres: node, config } = this.deps;
     const name = config.name;
     const dynamic = input.config;
     switch (action.kind) {
@@ -131,8 +120,8 @@ export class Executor {
       }
       case 'releaseLock': {
         const optime = await this.shutdownOptime();
-        if (optime !== null && action.handover !== undefined && action.handover.length > 0) {
-          await this.awaitHandover(input.view, action.handover, optime, dynamic.retry_timeout * 1000);
+        if (optime !== null && action.handover !== undefined && action.handover.members.length > 0) {
+          await this.awaitHandover(input.view, action.handover, optime);
         }
         if (optime !== null) await dcs.setStatus({ optime }).catch(() => false);
         await dcs.deleteLeader(name);
@@ -164,11 +153,7 @@ export class Executor {
         return lock;
       }
       case 'restartInPlace':
-        this.startInBackground(
-          input.local.kind === 'crashed' || input.local.kind === 'startFailed' || input.local.kind === 'stopped'
-            ? input.local.data.lastRole
-            : 'primary',
-        );
+        this.startInBackground(action.as);
         return lock;
       case 'rewind': {
         const source = this.memberAddress(input.view, action.from);
@@ -179,11 +164,9 @@ export class Executor {
         });
         return lock;
       }
-      case 'restart': {
-        const role = input.local.kind === 'runningPrimary' ? 'primary' : 'replica';
-        this.background('restart', action, () => this.restart(role, dynamic), role);
+      case 'restart':
+        this.background('restart', action, () => this.restart(action.role, dynamic), action.role);
         return lock;
-      }
       case 'reinitialize': {
         const source = this.memberAddress(input.view, action.from);
         const target = this.replicaTarget(input.view, input.view.leader?.name ?? action.from, dynamic);
@@ -202,7 +185,7 @@ export class Executor {
       case 'touchMember': {
         // Renewing the lease here ties it to a completed cycle: a stuck loop lets it expire.
         await dcs.refreshLease();
-        const local = await this.currentLocal(input.local);
+        const local = await stateAfterActions(this.deps.postgres, this.deps.tracker, input.local);
         await dcs.touchMember(name, buildMemberData(config, local, lock.kind === 'held', this.deps.memberExtras()));
         return lock;
       }
@@ -214,7 +197,7 @@ export class Executor {
    * its configuration file) and signals it when anything changed. Returns whether it changed.
    */
   async rerender(input: DecideInput): Promise<boolean> {
-    const { node } = this.deps;
+    const { postgres: node } = this.deps;
     const leader = input.view.leader?.name ?? null;
     const target =
       input.local.kind === 'runningPrimary'
@@ -229,7 +212,7 @@ export class Executor {
 
   /** A demoted primary is stopped and marked standby so no later start can come up writable. */
   private async demote(mode: 'graceful' | 'immediate' | 'offline', dynamic: DynamicConfig): Promise<void> {
-    const { node, hooks, log } = this.deps;
+    const { postgres: node, hooks, log } = this.deps;
     if (mode === 'graceful') {
       // The checkpoint goes first: it flushes most dirty buffers while writes still flow, so the
       // shutdown checkpoint (taken while the coordinator holds writes) is short.
@@ -249,7 +232,7 @@ export class Executor {
    * before the stop so routed writes wait instead of failing.
    */
   private async restart(role: 'primary' | 'replica', dynamic: DynamicConfig): Promise<void> {
-    const { node, hooks, log } = this.deps;
+    const { postgres: node, hooks, log } = this.deps;
     if (role === 'primary') {
       await node
         .checkpoint()
@@ -266,16 +249,16 @@ export class Executor {
   }
 
   private async bootstrap(): Promise<void> {
-    const { dcs, node, config, hooks, log } = this.deps;
+    const { store: dcs, postgres: node, config, hooks, log, tracker } = this.deps;
     const dynamic = config.bootstrap.dcs;
     try {
       const systemId = await node.bootstrap(dynamic, config.bootstrap.initdb);
-      await hooks.afterBootstrap?.(node);
+      await hooks.afterBootstrap?.();
       await dcs.initialize(systemId, false);
       await dcs.setConfig(dynamicConfigToJson(dynamic));
       if (!(await dcs.attemptToAcquireLeader(config.name)))
         throw new ShardherdError('could not take the leader key after bootstrap');
-      this.deps.tracker.lockAcquiredAt = this.deps.now();
+      tracker.noteLockAcquired(this.deps.now());
       log.info({ action: 'bootstrap', role: 'primary', systemId }, 'bootstrapped a new cluster');
     } catch (err) {
       log.error({ action: 'bootstrap', err: String(err) }, 'bootstrap failed; removing the data directory');
@@ -292,47 +275,34 @@ export class Executor {
     const since = this.deps.now();
     log.info({ action: action.kind, task }, `${task} started`);
     const outcome = fn();
-    this.lastStarted = { task, outcome };
-    const done = outcome.then(
-      () => {
-        log.info({ action: action.kind, task }, `${task} finished`);
-      },
-      (err: unknown) => {
-        const message = errorText(err);
-        log.error({ action: action.kind, task, err: message }, `${task} failed`);
-        tracker.taskFailure = { action, message };
-      },
-    );
-    tracker.task = role === undefined ? { task, since, done } : { task, since, done, role };
-    void done.finally(() => {
-      tracker.task = null;
-      // A failure is retried at the normal pace, not at once: a persistent one must not spin.
-      if (tracker.taskFailure === null) this.deps.wake(`${task} ended`);
+    this.started = { task, outcome };
+    tracker.runTask(role === undefined ? { task, since } : { task, since, role }, action, outcome, (failure) => {
+      if (failure !== null) {
+        log.error({ action: action.kind, task, err: failure }, `${task} failed`);
+        // Retried at the normal pace, not at once: a persistent failure must not spin.
+        return;
+      }
+      log.info({ action: action.kind, task }, `${task} finished`);
+      this.deps.wake(`${task} ended`);
     });
   }
 
   private startInBackground(as: 'primary' | 'replica'): void {
-    const { node, tracker, log } = this.deps;
-    tracker.lastStartAs = as;
-    tracker.startFailed = null;
-    const pending = { as, since: this.deps.now(), done: Promise.resolve(), settled: false };
-    pending.done = node.start().then(
+    const { postgres: node, tracker, log } = this.deps;
+    tracker.startBegan(as, this.deps.now());
+    void node.start().then(
       (result) => {
-        pending.settled = true;
         if (result.kind === 'exited') {
           // Not woken: the next attempt comes at the normal pace.
-          tracker.startFailed = { as, at: this.deps.now(), message: describeStart(result) };
+          tracker.startSettled({ at: this.deps.now(), message: describeStart(result) });
           log.error({ action: 'startPostgres', as, err: describeStart(result) }, 'postgres failed to start');
           return;
         }
+        tracker.startSettled(null);
         this.deps.wake('postgres start settled');
       },
-      (err: unknown) => {
-        pending.settled = true;
-        tracker.startFailed = { as, at: this.deps.now(), message: errorText(err) };
-      },
+      (err: unknown) => tracker.startSettled({ at: this.deps.now(), message: errorText(err) }),
     );
-    tracker.start = pending;
   }
 
   /** Physical slots for the other members while this primary holds the lock (use_slots). */
@@ -340,7 +310,7 @@ export class Executor {
     if (!input.config.postgresql.use_slots || input.local.kind !== 'runningPrimary') return;
     const others = input.view.members.map((m) => m.name).filter((n) => n !== this.deps.config.name);
     try {
-      const result = await this.deps.node.syncSlots(others);
+      const result = await this.deps.postgres.syncSlots(others);
       if (result.created.length || result.dropped.length)
         this.deps.log.info({ created: result.created, dropped: result.dropped }, 'replication slots synced');
     } catch (err) {
@@ -349,26 +319,19 @@ export class Executor {
   }
 
   /**
-   * Waits until one of `members` reports (GET /patroni) a WAL position past the shutdown
-   * checkpoint, at most `timeoutMs`. A successor short of it is logged; the lock is released
-   * anyway, as the old primary cannot serve again without a new start.
+   * Waits until one of the handover's members reports (GET /patroni) a WAL position past the
+   * shutdown checkpoint, at most its timeout. A successor short of it is logged; the lock is
+   * released anyway, as the old primary cannot serve again without a new start.
    */
-  private async awaitHandover(
-    view: GroupView,
-    members: string[],
-    checkpointLsn: number,
-    timeoutMs: number,
-  ): Promise<void> {
-    const { log } = this.deps;
+  private async awaitHandover(view: GroupView, handover: Handover, checkpointLsn: number): Promise<void> {
+    const { log, askPeers } = this.deps;
+    const { members, timeoutMs } = handover;
     const started = this.deps.now();
     const deadline = started + timeoutMs;
     let positions = '';
     for (;;) {
-      const poll = await pollPeers(view, members, Math.max(200, Math.min(1000, deadline - this.deps.now())));
-      const caughtUp = members.find((m) => {
-        const a = poll.answers[m];
-        return a?.kind === 'answered' && a.role === 'replica' && a.walPosition > checkpointLsn;
-      });
+      const poll = await askPeers(view, members, Math.max(200, Math.min(1000, deadline - this.deps.now())));
+      const caughtUp = successorPast(poll, members, checkpointLsn);
       if (caughtUp !== undefined) {
         log.info(
           { action: 'releaseLock', member: caughtUp, checkpointLsn, ms: this.deps.now() - started },
@@ -376,23 +339,19 @@ export class Executor {
         );
         return;
       }
-      positions = members
-        .map((m) => {
-          const a = poll.answers[m];
-          return `${m}: ${a?.kind === 'answered' ? a.walPosition : (a?.error ?? 'no answer')}`;
-        })
-        .join(', ');
+      positions = positionsText(poll, members);
       if (this.deps.now() >= deadline) break;
       await new Promise((resolve) => setTimeout(resolve, HANDOVER_POLL_MS));
     }
     log.warn(
       { action: 'releaseLock', checkpointLsn, positions },
-      `no successor reported the shutdown checkpoint ${checkpointLsn} within ${timeoutMs} ms; releasing the leader key anyway`,
+      `no successor reported the shutdown checkpoint ${checkpointLsn} within ${timeoutMs} ms; ` +
+        'releasing the leader key anyway',
     );
   }
 
   private async shutdownOptime(): Promise<number | null> {
-    const { node } = this.deps;
+    const { postgres: node } = this.deps;
     if (node.isRunning) return null;
     try {
       return (await node.controlData()).checkpointLsn;
@@ -401,28 +360,9 @@ export class Executor {
     }
   }
 
-  /** The local state after this cycle's actions, for the member key (cheap: no new queries unless it changed). */
-  private async currentLocal(before: LocalState): Promise<LocalState> {
-    const { tracker, node } = this.deps;
-    if (tracker.task !== null) return busyState(tracker.task);
-    if (tracker.start !== null && !tracker.start.settled && before.kind !== 'starting') {
-      const data =
-        before.kind === 'stopped' || before.kind === 'crashed' || before.kind === 'startFailed' ? before.data : null;
-      if (data) return { kind: 'starting', as: tracker.start.as, since: tracker.start.since, data };
-    }
-    if (!node.isRunning && (before.kind === 'runningPrimary' || before.kind === 'runningReplica')) {
-      try {
-        return { kind: 'stopped', data: dataFacts(await node.controlData()) };
-      } catch {
-        return before;
-      }
-    }
-    return before;
-  }
-
   private memberAddress(view: GroupView, member: string): HostPort {
     const data = view.members.find((m) => m.name === member)?.data;
-    const address = typeof data?.conn_url === 'string' ? hostPortFromUrl(data.conn_url) : null;
+    const address = data === undefined ? null : memberAddress(data);
     if (address === null) throw new ShardherdError(`member ${member} publishes no usable conn_url`);
     return address;
   }
@@ -430,7 +370,7 @@ export class Executor {
   private replicaTarget(view: GroupView, leader: string | null, dynamic: DynamicConfig): ReplicaTarget {
     if (leader === null || leader === this.deps.config.name) return { upstream: null, slotName: null };
     const data = view.members.find((m) => m.name === leader)?.data;
-    const upstream = typeof data?.conn_url === 'string' ? hostPortFromUrl(data.conn_url) : null;
+    const upstream = data === undefined ? null : memberAddress(data);
     return { upstream, slotName: dynamic.postgresql.use_slots ? slotNameFromMemberName(this.deps.config.name) : null };
   }
 }

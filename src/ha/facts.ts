@@ -1,7 +1,7 @@
 // Small pure questions about a DecideInput that several situations ask: who leads, where the
 // group's WAL was last seen, whether a member may fail over. No decisions are taken here.
 import type { FailoverState, GroupView, Member } from '../dcs/types.ts';
-import type { Action, DecideInput, Decision, DecidedRole } from './types.ts';
+import type { Action, DcsHealth, DecideInput, Decision, DecidedRole, LockState } from './types.ts';
 
 export function decision(actions: Action[], reason: string, role?: DecidedRole): Decision {
   return role === undefined ? { actions, reason } : { actions, reason, role };
@@ -21,6 +21,22 @@ export function holdsLock(input: DecideInput): boolean {
   return leaderName(input.view) === input.self.name;
 }
 
+/**
+ * The lock as this cycle may count on it: when etcd, read this cycle, names another leader or
+ * none, the lock is not ours, whatever was recorded before (it expired while the agent was frozen,
+ * say). A stale `held` would keep a shutdown waiting for a release that can never happen.
+ */
+export function ownLock(lock: LockState, dcs: DcsHealth, view: GroupView, name: string): LockState {
+  return dcs.kind === 'ok' && leaderName(view) !== name ? { kind: 'notHeld' } : lock;
+}
+
+/** Actions of a cycle that changes nothing: it is logged quietly, a restart or a render may go after it. */
+const ROUTINE: ReadonlySet<Action['kind']> = new Set(['updateLock', 'touchMember', 'wait', 'follow']);
+
+export function isRoutine(actions: readonly Action[]): boolean {
+  return actions.every((a) => ROUTINE.has(a.kind));
+}
+
 export function memberNamed(view: GroupView, name: string): Member | undefined {
   return view.members.find((m) => m.name === name);
 }
@@ -37,10 +53,6 @@ export function memberClonefrom(member: Member): boolean {
   return truthyTag(member.data.tags?.clonefrom);
 }
 
-export function isPrimaryRole(role: string | undefined): boolean {
-  return role === 'primary' || role === 'master';
-}
-
 /**
  * The furthest WAL position the group's leader is known to have reached: `status.optime` (written
  * with every lock refresh and on release) or a primary's own published xlog_location.
@@ -49,7 +61,7 @@ export function lastKnownLeaderLsn(view: GroupView): number | null {
   let best: number | null = view.status?.optime ?? null;
   for (const m of view.members) {
     const loc = m.data.xlog_location;
-    if (isPrimaryRole(m.data.role) && typeof loc === 'number' && (best === null || loc > best)) best = loc;
+    if (m.data.role === 'primary' && typeof loc === 'number' && (best === null || loc > best)) best = loc;
   }
   return best;
 }

@@ -41,7 +41,8 @@ export function raceForLeader(input: DecideInput, me: RunningReplica): Decision 
   // when it already holds everything the last leader reported (a whole-group restart).
   if (!streamed && !(known !== null && lsn >= known)) {
     return stayReplica(
-      `has not streamed from a leader since start and is at ${lsn}, behind the last leader position ${known ?? 'unknown'}`,
+      `has not streamed from a leader since start and is at ${lsn}, ` +
+        `behind the last leader position ${known ?? 'unknown'}`,
     );
   }
 
@@ -53,7 +54,8 @@ export function raceForLeader(input: DecideInput, me: RunningReplica): Decision 
   }
   if (known !== null && known - lsn > input.config.maximum_lag_on_failover) {
     return stayReplica(
-      `position ${lsn} lags the last leader position ${known} by ${known - lsn} bytes, over maximum_lag_on_failover ${input.config.maximum_lag_on_failover}`,
+      `position ${lsn} lags the last leader position ${known} by ${known - lsn} bytes, ` +
+        `over maximum_lag_on_failover ${input.config.maximum_lag_on_failover}`,
     );
   }
   const groupTimeline = clusterTimeline(input.view);

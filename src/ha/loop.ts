@@ -1,37 +1,43 @@
 // The per-group HA loop: every cycle reads the group from etcd, observes the local PostgreSQL,
 // asks the pure decide() what to do and executes it. Cycles run every loop_wait and are woken
-// early by watch events and postmaster exits. Nothing renews the lease outside a cycle.
-import { resolveDynamicConfig } from '../config/dynamic.ts';
+// early by watch events and postmaster exits. Nothing renews the lease outside a cycle. How long
+// to nap and whether to fence come from schedule.ts; the loop only carries them out.
 import type { Config, DynamicConfig } from '../config/types.ts';
-import type { Dcs } from '../dcs/dcs.ts';
 import type { ClusterView, GroupView } from '../dcs/types.ts';
-import { emptyGroup, groupOf } from '../dcs/view.ts';
-import type { DcsWatch } from '../dcs/watch.ts';
+import { errorText } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { PostgresNode } from '../postgres/node.ts';
 import { decide } from './decide.ts';
 import { Executor, type HaHooks } from './execute.ts';
-import { busyState, LocalTracker, observeLocal } from './observe.ts';
+import { isRoutine, ownLock } from './facts.ts';
+import { GroupReader } from './groupReader.ts';
+import { LocalTracker } from './localTracker.ts';
+import { busyState, observeLocal } from './observe.ts';
 import { OperatorRequests, type RequestOutcome, type ScheduledRestart } from './operatorRequests.ts';
-import { readPendingRestart } from '../postgres/pendingRestart.ts';
 import { pollPeers } from './peerClient.ts';
-import { SoftWatchdog, watchdogDeadline } from './watchdog.ts';
+import type { Fence, HaStore, LocalPostgres, PeerAsker } from './ports.ts';
+import { fenceDeadline, hurries, nextNapMs } from './schedule.ts';
 import type { DcsHealth, DecideInput, Decision, HaRequest, LastCycle, LocalState, LockState } from './types.ts';
-import { errorText } from '../errors.ts';
-
-/** Keys of the own group whose change should trigger a cycle at once. */
-const WAKING_KEYS = new Set(['leader', 'failover', 'config', 'initialize', 'sync']);
-/** Shortest pause between two hurried cycles, so a failing action cannot spin. */
-const MIN_NAP_MS = 50;
+import { SoftWatchdog } from './watchdog.ts';
 
 export interface HaLoopOptions {
   config: Config;
-  dcs: Dcs;
-  node: PostgresNode;
+  store: HaStore;
+  postgres: LocalPostgres;
   log: Logger;
   version: string;
   hooks?: HaHooks;
   now?: () => number;
+  /** GET /patroni of peers; the REST client by default. */
+  askPeers?: PeerAsker;
+  /** The fence for a stalled primary; the software watchdog by default. */
+  fence?: Fence;
+}
+
+/** What one cycle did, for whoever drives cycles by hand (tests, the group simulator). */
+export interface CycleReport {
+  decision: Decision | null;
+  /** The next cycle should follow at once. */
+  hurry: boolean;
 }
 
 /** What the loop knows after its last cycle, for the REST API and the Citus side. */
@@ -51,60 +57,63 @@ export interface HaSnapshot {
 }
 
 export class HaLoop {
-  readonly tracker = new LocalTracker();
+  private readonly tracker = new LocalTracker();
   private readonly config: Config;
-  private readonly dcs: Dcs;
-  private readonly node: PostgresNode;
+  private readonly etcd: GroupReader;
+  private readonly node: LocalPostgres;
+  private readonly askPeers: PeerAsker;
   private readonly log: Logger;
   private readonly version: string;
   private readonly now: () => number;
   private readonly executor: Executor;
   private lock: LockState = { kind: 'notHeld' };
-  private dcsHealth: DcsHealth = { kind: 'ok' };
-  private view: GroupView | null = null;
-  private cluster: ClusterView | null = null;
   private local: LocalState | null = null;
-  private dynamic: DynamicConfig;
   private lastCycle: LastCycle | null = null;
   private lastDecision: Decision | null = null;
   private lastCycleAt: number;
-  private dcsLastSeen = 0;
   /** An action of the last cycle failed on an etcd outage: decide on the stale view first. */
   private skipNextRead = false;
-  private watch: DcsWatch | null = null;
   private wakeUp: (() => void) | null = null;
   private woken = false;
   private shuttingDown = false;
   private finished: Promise<void> | null = null;
   private readonly cycleListeners = new Set<(snapshot: HaSnapshot) => void>();
-  private readonly watchdog: SoftWatchdog;
+  private readonly watchdog: Fence;
   private readonly requests: OperatorRequests;
   private pendingRestart = false;
 
   constructor(options: HaLoopOptions) {
     this.config = options.config;
-    this.dcs = options.dcs;
-    this.node = options.node;
+    this.now = options.now ?? Date.now;
+    this.etcd = new GroupReader({
+      config: options.config,
+      store: options.store,
+      log: options.log,
+      now: this.now,
+      wake: (reason) => this.wake(reason),
+    });
+    this.node = options.postgres;
+    this.askPeers = options.askPeers ?? pollPeers;
     this.log = options.log;
     this.version = options.version;
-    this.now = options.now ?? Date.now;
-    this.dynamic = options.config.bootstrap.dcs;
     this.lastCycleAt = this.now();
     const group = options.config.citus ? `${options.config.citus.group}-` : '';
     this.requests = new OperatorRequests(options.log);
-    this.watchdog = new SoftWatchdog(`${options.config.scope}-${group}${options.config.name}`, options.log);
+    this.watchdog =
+      options.fence ?? new SoftWatchdog(`${options.config.scope}-${group}${options.config.name}`, options.log);
     this.executor = new Executor({
       config: this.config,
-      dcs: this.dcs,
-      node: this.node,
+      store: options.store,
+      postgres: this.node,
       tracker: this.tracker,
+      askPeers: this.askPeers,
       log: this.log,
       hooks: options.hooks ?? {},
       wake: (reason) => this.wake(reason),
       now: this.now,
       memberExtras: () => ({
         version: this.version,
-        paused: this.dynamic.pause,
+        paused: this.etcd.dynamic.pause,
         pendingRestart: this.pendingRestart,
         scheduledRestart: this.requests.published(),
       }),
@@ -114,13 +123,13 @@ export class HaLoop {
   snapshot(): HaSnapshot {
     return {
       lock: this.lock,
-      dcs: this.dcsHealth,
-      view: this.view,
-      cluster: this.cluster,
+      dcs: this.etcd.health,
+      view: this.etcd.view,
+      cluster: this.etcd.cluster,
       local: this.local,
-      dynamic: this.dynamic,
+      dynamic: this.etcd.dynamic,
       lastCycleAt: this.lastCycleAt,
-      dcsLastSeen: this.dcsLastSeen,
+      dcsLastSeen: this.etcd.lastSeen,
       lastDecision: this.lastDecision,
       pendingRestart: this.pendingRestart,
       scheduledRestart: this.requests.scheduled,
@@ -163,25 +172,13 @@ export class HaLoop {
 
   /** Adopts a running postmaster, then runs cycles until stop() completes a shutdown cycle. */
   async start(): Promise<void> {
-    const adopted = await this.node.process.adoptRunning();
-    if (adopted !== null) this.log.info({ pid: adopted }, 'found PostgreSQL running; adopted it');
-    this.node.process.onExit((exit) => {
-      // An exit during a start is a failed start: retried at the loop's pace, not at once.
-      if (this.tracker.start !== null && !this.tracker.start.settled) return;
-      if (!exit.expected) {
-        this.tracker.noteUnexpectedExit(this.now());
-        this.log.warn({ pid: exit.pid, code: exit.code, signal: exit.signal }, 'postgres exited unexpectedly');
-      }
-      this.wake('postgres exited');
-    });
-    this.watchdog.start();
+    await this.attach();
     this.finished = this.run();
   }
 
   /** Graceful shutdown: one last cycle decides how to stop PostgreSQL and release the lock. */
   async stop(): Promise<void> {
-    this.shuttingDown = true;
-    this.wake('shutdown requested');
+    this.beginShutdown();
     await this.finished;
   }
 
@@ -191,63 +188,100 @@ export class HaLoop {
     this.wakeUp?.();
   }
 
+  /** Takes over a running postmaster, listens for its exits and starts the fence; cycles may run after. */
+  async attach(): Promise<void> {
+    const adopted = await this.node.adoptRunning();
+    if (adopted !== null) this.log.info({ pid: adopted }, 'found PostgreSQL running; adopted it');
+    this.node.onExit((exit) => {
+      // An exit during a start is a failed start: retried at the loop's pace, not at once.
+      if (this.tracker.starting) return;
+      if (!exit.expected) {
+        this.tracker.noteUnexpectedExit(this.now());
+        this.log.warn({ pid: exit.pid, code: exit.code, signal: exit.signal }, 'postgres exited unexpectedly');
+      }
+      this.wake('postgres exited');
+    });
+    this.watchdog.start();
+  }
+
+  /** From now on cycles decide how to stop; `shutdownComplete` says when the last one ran. */
+  beginShutdown(): void {
+    this.shuttingDown = true;
+    this.wake('shutdown requested');
+  }
+
+  /** After a shutdown: PostgreSQL stopped, no task running and the lock not ours. */
+  get shutdownComplete(): boolean {
+    return this.shuttingDown && !this.node.isRunning && this.tracker.task === null && this.lock.kind === 'notHeld';
+  }
+
+  /** Ends what attach() started: refuses a waiting request, closes the watch, the fence and the connection. */
+  async detach(): Promise<void> {
+    this.requests.drop('the agent stopped');
+    this.etcd.close();
+    await this.watchdog.stop();
+    await this.node.closeConnection();
+  }
+
+  /** One cycle with its bookkeeping: the snapshot's time, the fence, the cycle listeners. */
+  async runCycle(): Promise<CycleReport> {
+    let report: CycleReport = { decision: null, hurry: false };
+    try {
+      report = await this.cycle();
+    } catch (err) {
+      this.log.error({ err: errorText(err) }, 'HA cycle failed');
+    }
+    this.lastCycleAt = this.now();
+    await this.feedFence();
+    for (const listener of this.cycleListeners) {
+      try {
+        listener(this.snapshot());
+      } catch (err) {
+        this.log.error({ err: errorText(err) }, 'cycle listener failed');
+      }
+    }
+    return report;
+  }
+
   private async run(): Promise<void> {
     for (;;) {
       const started = this.now();
-      let hurry = false;
-      try {
-        hurry = await this.cycle();
-      } catch (err) {
-        this.log.error({ err: errorText(err) }, 'HA cycle failed');
-      }
-      this.lastCycleAt = this.now();
-      await this.feedWatchdog();
-      for (const listener of this.cycleListeners) {
-        try {
-          listener(this.snapshot());
-        } catch (err) {
-          this.log.error({ err: String(err) }, 'cycle listener failed');
-        }
-      }
-      if (this.shuttingDown && this.shutdownComplete()) break;
-      const elapsed = this.now() - started;
-      let nap = hurry ? MIN_NAP_MS : Math.max(MIN_NAP_MS, this.dynamic.loop_wait * 1000 - elapsed);
-      // A scheduled restart runs at its time, not up to a loop_wait later.
-      const untilRestart = this.requests.msUntilScheduled(this.now());
-      if (untilRestart !== null) nap = Math.max(MIN_NAP_MS, Math.min(nap, untilRestart));
+      const { hurry } = await this.runCycle();
+      if (this.shutdownComplete) break;
+      const nap = nextNapMs({
+        hurry,
+        woken: this.woken,
+        elapsedMs: this.now() - started,
+        loopWaitSeconds: this.etcd.dynamic.loop_wait,
+        untilScheduledMs: this.requests.msUntilScheduled(this.now()),
+      });
       await this.sleep(nap);
     }
-    this.requests.drop('the agent stopped');
-    this.watch?.close();
-    this.watch = null;
-    await this.watchdog.stop();
-    await this.node.closeConnection();
+    await this.detach();
     this.log.info('HA loop stopped');
   }
 
   /** Keeps the fence one step ahead while this member is a lock-holding primary; disarms it otherwise. */
-  private async feedWatchdog(): Promise<void> {
-    const pid = this.node.process.pid;
+  private async feedFence(): Promise<void> {
+    const pid = this.node.pid;
+    const deadline = fenceDeadline({
+      lock: this.lock,
+      local: this.local,
+      pid,
+      paused: this.etcd.dynamic.pause,
+      ttlSeconds: this.etcd.dynamic.ttl,
+    });
     try {
-      if (this.lock.kind === 'held' && this.local?.kind === 'runningPrimary' && pid !== null && !this.dynamic.pause) {
-        await this.watchdog.arm(watchdogDeadline(this.lock.confirmedAt, this.dynamic.ttl), pid, this.node.dataDir);
-      } else {
-        await this.watchdog.disarm();
-      }
+      if (deadline !== null && pid !== null) await this.watchdog.arm(deadline, pid, this.node.dataDir);
+      else await this.watchdog.disarm();
     } catch (err) {
-      this.log.error({ action: 'watchdog', err: String(err) }, 'cannot update the watchdog');
+      this.log.error({ action: 'watchdog', err: errorText(err) }, 'cannot update the watchdog');
     }
   }
 
-  private shutdownComplete(): boolean {
-    return !this.node.isRunning && this.tracker.task === null && this.lock.kind === 'notHeld';
-  }
-
+  /** Sleeps `ms`, cut short by a wake-up. */
   private sleep(ms: number): Promise<void> {
-    if (this.woken) {
-      this.woken = false;
-      return new Promise((resolve) => setTimeout(resolve, MIN_NAP_MS));
-    }
+    this.woken = false;
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done(): void {
@@ -262,25 +296,22 @@ export class HaLoop {
     });
   }
 
-  /** One observe → decide → execute pass. Returns whether the next cycle should follow at once. */
-  private async cycle(): Promise<boolean> {
+  /** One observe → decide → execute pass. */
+  private async cycle(): Promise<CycleReport> {
     // Right after an etcd call ran into retry_timeout, another read could block for a further
     // retry_timeout before a primary gets to fence itself; the outage is fresh news, so decide
     // on it at once (a lock holder past retry_timeout demotes) and read again next cycle.
     if (this.skipNextRead) this.skipNextRead = false;
-    else await this.readDcs();
-    const view = this.view ?? emptyGroup(this.config.citus?.group ?? null);
-    if (this.tracker.lockAcquiredAt !== null) {
-      this.lock = { kind: 'held', confirmedAt: this.tracker.lockAcquiredAt };
-      this.tracker.lockAcquiredAt = null;
-    }
+    else await this.etcd.read();
+    const view = this.etcd.viewOrEmpty();
+    const acquiredAt = this.tracker.takeAcquiredLock();
+    if (acquiredAt !== null) this.lock = { kind: 'held', confirmedAt: acquiredAt };
     const now = this.now();
-    const local = await observeLocal(this.node, this.tracker, this.view, now);
+    const local = await observeLocal(this.node, this.tracker, this.etcd.view, now);
     this.local = local;
     await this.readPendingRestart(local);
-    const taken = this.requests.take(now, this.dynamic.loop_wait);
-    const taskFailure = this.tracker.taskFailure;
-    this.tracker.taskFailure = null;
+    const taken = this.requests.take(now, this.etcd.dynamic.loop_wait);
+    const taskFailure = this.tracker.takeTaskFailure();
     const lastCycle: LastCycle | null = taskFailure !== null ? { failed: taskFailure } : this.lastCycle;
     const input: DecideInput = {
       now,
@@ -290,10 +321,10 @@ export class HaLoop {
         reinitializeOnRewindFailure: this.config.postgresql.remove_data_directory_on_rewind_failure,
       },
       view,
-      config: this.dynamic,
+      config: this.etcd.dynamic,
       local,
-      lock: this.lock,
-      dcs: this.dcsHealth,
+      lock: ownLock(this.lock, this.etcd.health, view, this.config.name),
+      dcs: this.etcd.health,
       peers: null,
       shuttingDown: this.shuttingDown,
       lastCycle,
@@ -303,26 +334,24 @@ export class HaLoop {
     let decision = decide(input);
     const ask = decision.actions.length === 1 ? decision.actions[0] : undefined;
     if (ask?.kind === 'askPeers') {
-      const peers = await pollPeers(view, ask.members);
-      input.peers = peers;
+      input.peers = await this.askPeers(view, ask.members);
       decision = decide(input);
     }
     this.lastDecision = decision;
     this.logDecision(decision);
-    this.executor.lastStarted = null;
     const result = await this.executor.run(decision.actions, input);
-    taken?.settle(decision, result.failed, this.executor.lastStarted);
+    taken?.settle(decision, result.failed, result.started);
     // A task started by this cycle is what the snapshot must show: a restarted primary has to be
     // seen not running at least once, or the Citus side would never send after_promote.
     if (this.tracker.task !== null) this.local = busyState(this.tracker.task);
     this.lock = result.lock;
     this.lastCycle = { failed: result.failed };
     if (result.dcsError !== null) {
-      this.markDcsDown(result.dcsError);
+      this.etcd.markDown(result.dcsError);
       this.skipNextRead = true;
     }
     if (this.requests.takeRender()) await this.renderConfiguration(input, decision);
-    return result.hurry;
+    return { decision, hurry: hurries(decision.actions, result.failed !== null) };
   }
 
   private async readPendingRestart(local: LocalState): Promise<void> {
@@ -332,19 +361,16 @@ export class HaLoop {
       return;
     }
     try {
-      this.pendingRestart = await readPendingRestart(this.node);
+      this.pendingRestart = await this.node.pendingRestart();
     } catch (err) {
-      this.log.debug({ err: String(err) }, 'cannot read pending_restart');
+      this.log.debug({ err: errorText(err) }, 'cannot read pending_restart');
     }
   }
 
-  /** Renders PostgreSQL's configuration for its current role and signals it; a stopped one gets it at its next start. */
+  /** Renders PostgreSQL's configuration for its role and signals it; a stopped one gets it at its next start. */
   private async renderConfiguration(input: DecideInput, decision: Decision): Promise<void> {
     // Only on a cycle that changed nothing: a role change renders for the new role itself.
-    const quiet = decision.actions.every(
-      (a) => a.kind === 'updateLock' || a.kind === 'touchMember' || a.kind === 'wait',
-    );
-    if (this.tracker.task !== null || !quiet) {
+    if (this.tracker.task !== null || !isRoutine(decision.actions)) {
       this.requests.wantRender();
       return;
     }
@@ -360,52 +386,13 @@ export class HaLoop {
     }
   }
 
-  private async readDcs(): Promise<void> {
-    try {
-      const cluster = await this.dcs.loadCluster();
-      this.cluster = cluster;
-      this.view = groupOf(cluster, this.config.citus?.group ?? null);
-      this.dcsHealth = { kind: 'ok' };
-      this.dcsLastSeen = this.now();
-      this.applyDynamicConfig(this.view);
-      if (this.watch === null) this.startWatch(cluster.revision);
-    } catch (err) {
-      this.markDcsDown(errorText(err));
-    }
-  }
-
-  private markDcsDown(error: string): void {
-    if (this.dcsHealth.kind === 'ok') {
-      this.dcsHealth = { kind: 'unreachable', since: this.now(), error };
-      this.log.warn({ err: error }, 'etcd unreachable');
-    }
-  }
-
-  private applyDynamicConfig(view: GroupView): void {
-    const resolved = resolveDynamicConfig(view.config?.value ?? null, this.config.bootstrap.dcs);
-    for (const problem of resolved.problems) this.log.warn({ path: problem.path }, `config key: ${problem.message}`);
-    const before = this.dynamic;
-    this.dynamic = resolved.config;
-    if (before.ttl !== resolved.config.ttl || before.retry_timeout !== resolved.config.retry_timeout) {
-      this.dcs.reconfigure({ ttl: resolved.config.ttl, retryTimeout: resolved.config.retry_timeout });
-      this.log.info({ ttl: resolved.config.ttl, retry_timeout: resolved.config.retry_timeout }, 'timing changed');
-    }
-  }
-
-  private startWatch(revision: string): void {
-    const own = this.config.citus?.group ?? null;
-    this.watch = this.dcs.watch(revision, (events, _revision, signal) => {
-      if (signal === 'resync') return this.wake('watch resync');
-      const relevant = events.find((e) => e.group === own && WAKING_KEYS.has(e.name));
-      if (relevant) this.wake(`${relevant.name} ${relevant.type}`);
-    });
-  }
-
   private logDecision(decision: Decision): void {
-    const kinds = decision.actions.map((a) => a.kind);
-    const routine = kinds.every((k) => k === 'updateLock' || k === 'touchMember' || k === 'wait' || k === 'follow');
-    const fields = { action: kinds.join(','), reason: decision.reason, role: decision.role };
-    if (routine) this.log.debug(fields, decision.reason);
+    const fields = {
+      action: decision.actions.map((a) => a.kind).join(','),
+      reason: decision.reason,
+      role: decision.role,
+    };
+    if (isRoutine(decision.actions)) this.log.debug(fields, decision.reason);
     else this.log.info(fields, decision.reason);
   }
 }

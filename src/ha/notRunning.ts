@@ -71,23 +71,33 @@ function crashedLeader(input: DecideInput, local: Extract<Down, { kind: 'crashed
   const timeoutMs = input.config.primary_start_timeout * 1000;
   const elapsed = input.now - local.since;
   const restart = (why: string) =>
-    decision([{ kind: 'updateLock', optime: local.data.lsn }, { kind: 'restartInPlace' }], why, 'primary');
+    decision(
+      [
+        { kind: 'updateLock', optime: local.data.lsn },
+        { kind: 'restartInPlace', as: local.data.lastRole },
+      ],
+      why,
+      'primary',
+    );
   if (elapsed < timeoutMs) {
     return restart(
-      `primary crashed ${seconds(elapsed)} ago: restarting in place (primary_start_timeout leaves ${seconds(timeoutMs - elapsed)})`,
+      `primary crashed ${seconds(elapsed)} ago: restarting in place ` +
+        `(primary_start_timeout leaves ${seconds(timeoutMs - elapsed)})`,
     );
   }
   const giveUp = successorDecision(input, (successors) =>
     decision(
       [{ kind: 'releaseLock' }],
-      `primary crashed ${seconds(elapsed)} ago, beyond primary_start_timeout ${input.config.primary_start_timeout}s: releasing the leader key for ${successors.join(', ')}`,
+      `primary crashed ${seconds(elapsed)} ago, beyond primary_start_timeout ` +
+        `${input.config.primary_start_timeout}s: releasing the leader key for ${successors.join(', ')}`,
       'demoted',
     ),
   );
   return (
     giveUp ??
     restart(
-      `primary crashed ${seconds(elapsed)} ago, beyond primary_start_timeout, but no replica can take over: restarting in place`,
+      `primary crashed ${seconds(elapsed)} ago, beyond primary_start_timeout, ` +
+        'but no replica can take over: restarting in place',
     )
   );
 }

@@ -1,53 +1,14 @@
 // Observation half of a cycle: what the local PostgreSQL is doing right now, as a LocalState.
-// The tracker remembers what only the agent can know: a long task in flight, a start in
-// progress, and when the postmaster last died without being asked to.
+// What only the agent can know (a long task, a start in progress, a crash) comes from the
+// LocalTracker; the observer reports what it saw to the tracker and changes nothing else.
 import type { HostPort } from '../config/types.ts';
-import { hostPortFromUrl } from '../dcs/memberUrl.ts';
+import { memberAddress } from '../dcs/memberUrl.ts';
 import type { GroupView } from '../dcs/types.ts';
 import { PostgresError } from '../errors.ts';
 import type { ControlData } from '../postgres/controlData.ts';
-import type { PostgresNode } from '../postgres/node.ts';
-import type { Action, DataDirFacts, LocalState, LongTask } from './types.ts';
-
-export interface RunningTask {
-  task: LongTask;
-  since: number;
-  done: Promise<void>;
-  /** For a restart: the role PostgreSQL had when it began. */
-  role?: 'primary' | 'replica';
-}
-
-export interface PendingStart {
-  as: 'primary' | 'replica';
-  since: number;
-  /** Settles when PostgreSQL accepts connections, exits, or the start deadline passes. */
-  done: Promise<void>;
-  settled: boolean;
-}
-
-/** Agent-side facts about PostgreSQL that neither PostgreSQL nor etcd can tell. */
-export class LocalTracker {
-  task: RunningTask | null = null;
-  start: PendingStart | null = null;
-  /** When the postmaster last died unasked, and nothing healthy was seen since. */
-  crashedSince: number | null = null;
-  startFailed: { as: 'primary' | 'replica'; at: number; message: string } | null = null;
-  /** A failed long task, reported to decide once as the previous cycle's failure. */
-  taskFailure: { action: Action; message: string } | null = null;
-  /** Set when a background task (bootstrap) took the leader key; the loop adopts it. */
-  lockAcquiredAt: number | null = null;
-  /** The role of the last start, for 'starting' while the role cannot be queried. */
-  lastStartAs: 'primary' | 'replica' = 'replica';
-
-  noteUnexpectedExit(now: number): void {
-    this.crashedSince ??= now;
-  }
-
-  noteHealthy(): void {
-    this.crashedSince = null;
-    this.startFailed = null;
-  }
-}
+import type { LocalTracker, RunningTask } from './localTracker.ts';
+import type { LocalPostgres } from './ports.ts';
+import type { DataDirFacts, LocalState } from './types.ts';
 
 /** The busy state for a running long task. */
 export function busyState(task: RunningTask): LocalState {
@@ -71,14 +32,14 @@ export function dataFacts(control: ControlData): DataDirFacts {
 export function memberAt(view: GroupView | null, address: HostPort | null): string | null {
   if (view === null || address === null) return null;
   for (const member of view.members) {
-    const hp = typeof member.data.conn_url === 'string' ? hostPortFromUrl(member.data.conn_url) : null;
+    const hp = memberAddress(member.data);
     if (hp && hp.host === address.host && hp.port === address.port) return member.name;
   }
   return null;
 }
 
 export async function observeLocal(
-  node: PostgresNode,
+  node: LocalPostgres,
   tracker: LocalTracker,
   view: GroupView | null,
   now: number,
@@ -96,8 +57,7 @@ export async function observeLocal(
     try {
       const status = await node.status();
       const systemId = await node.systemId();
-      if (tracker.start?.settled !== false) tracker.start = null;
-      tracker.noteHealthy();
+      tracker.seenAnswering();
       if (status.role === 'primary')
         return { kind: 'runningPrimary', systemId, timeline: status.timeline, walLsn: status.walLsn };
       const receiver = status.receiver;
@@ -117,9 +77,8 @@ export async function observeLocal(
       };
     } catch {
       // Running but not answering: still starting (or recovering after a crash restart).
-      const since = tracker.start?.since ?? now;
-      tracker.start ??= { as: tracker.lastStartAs, since, done: Promise.resolve(), settled: true };
-      return { kind: 'starting', as: tracker.start.as, since, data: dataFacts(await node.controlData()) };
+      const start = tracker.seenNotAnswering(now);
+      return { kind: 'starting', as: start.as, since: start.since, data: dataFacts(await node.controlData()) };
     }
   }
 
@@ -127,4 +86,30 @@ export async function observeLocal(
   if (tracker.startFailed !== null) return { kind: 'startFailed', ...tracker.startFailed, data };
   if (tracker.crashedSince !== null) return { kind: 'crashed', since: tracker.crashedSince, data };
   return { kind: 'stopped', data };
+}
+
+/**
+ * The local state after a cycle's actions, for the member key: cheap, as it asks PostgreSQL
+ * nothing new unless the actions changed what runs (a task or a start began, PostgreSQL stopped).
+ */
+export async function stateAfterActions(
+  node: LocalPostgres,
+  tracker: LocalTracker,
+  before: LocalState,
+): Promise<LocalState> {
+  if (tracker.task !== null) return busyState(tracker.task);
+  const start = tracker.start;
+  if (start !== null && tracker.starting && before.kind !== 'starting') {
+    const data =
+      before.kind === 'stopped' || before.kind === 'crashed' || before.kind === 'startFailed' ? before.data : null;
+    if (data) return { kind: 'starting', as: start.as, since: start.since, data };
+  }
+  if (!node.isRunning && (before.kind === 'runningPrimary' || before.kind === 'runningReplica')) {
+    try {
+      return { kind: 'stopped', data: dataFacts(await node.controlData()) };
+    } catch {
+      return before;
+    }
+  }
+  return before;
 }

@@ -59,3 +59,21 @@ export function viableSuccessors(
 export function inSync(view: GroupView): (name: string) => boolean {
   return (name) => syncMatches(view, name);
 }
+
+/** The first of `members` that answered as a replica holding WAL past `lsn` (a switchover's handover). */
+export function successorPast(poll: PeerPoll, members: readonly string[], lsn: number): string | undefined {
+  return members.find((m) => {
+    const a = answerOf(poll, m);
+    return a.kind === 'answered' && a.role === 'replica' && a.walPosition > lsn;
+  });
+}
+
+/** `name: position` (or why there is none) for each of `members`, for a log line. */
+export function positionsText(poll: PeerPoll, members: readonly string[]): string {
+  return members
+    .map((m) => {
+      const a = answerOf(poll, m);
+      return `${m}: ${a.kind === 'answered' ? a.walPosition : a.error}`;
+    })
+    .join(', ');
+}

@@ -1,7 +1,7 @@
 // How a member that is not the leader gets (back) into replication behind the leader: start as a
 // replica when its data fits the leader's history, otherwise pg_rewind or re-clone first.
 import { divergence } from './divergence.ts';
-import { decision, isPrimaryRole, memberNamed, waiting } from './facts.ts';
+import { decision, memberNamed, waiting } from './facts.ts';
 import type { DataDirFacts, DecideInput, Decision } from './types.ts';
 
 /** Local data is known (or suspected) to have diverged from `leader`: rewind, or re-clone. */
@@ -13,7 +13,8 @@ export function repairFrom(input: DecideInput, leader: string, why: string): Dec
   }
   if (rewindFailed && !input.self.reinitializeOnRewindFailure) {
     return waiting(
-      `pg_rewind from ${leader} failed (${failed?.message ?? 'unknown error'}) and remove_data_directory_on_rewind_failure is off: reinitialize this member to rejoin`,
+      `pg_rewind from ${leader} failed (${failed?.message ?? 'unknown error'}) and ` +
+        'remove_data_directory_on_rewind_failure is off: reinitialize this member to rejoin',
       'replica',
     );
   }
@@ -35,7 +36,7 @@ export function rejoinLeader(input: DecideInput, data: DataDirFacts, leader: str
   if (div.kind === 'unknown' && data.lastRole === 'primary') {
     // A former primary may hold WAL the leader never saw; starting it would fail or corrupt the
     // replica. pg_rewind decides safely (it does nothing when nothing diverged) once the leader runs.
-    const leaderUp = isPrimaryRole(leaderMember.data.role) && leaderMember.data.state === 'running';
+    const leaderUp = leaderMember.data.role === 'primary' && leaderMember.data.state === 'running';
     if (leaderUp && input.config.postgresql.use_pg_rewind && input.lastCycle?.failed?.action.kind !== 'rewind') {
       return repairFrom(input, leader, `former primary, divergence unknown (${div.why})`);
     }

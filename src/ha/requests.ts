@@ -1,10 +1,7 @@
 // decide()'s half of operator requests (REST restart/reinitialize): refuse with a one-line reason
 // when the situation does not allow it, otherwise put the request's actions in the cycle's list.
-import { decision, holdsLock, leaderName, memberClonefrom, memberNamed, seconds } from './facts.ts';
+import { decision, holdsLock, isRoutine, leaderName, memberClonefrom, memberNamed, seconds } from './facts.ts';
 import type { Action, DecideInput, Decision, HaRequest } from './types.ts';
-
-/** Actions of a cycle with nothing to change: a restart may go after them. */
-const ROUTINE: ReadonlySet<Action['kind']> = new Set(['updateLock', 'wait', 'follow']);
 
 /** `base` is the decision the cycle would take without the request; the answer extends or keeps it. */
 export function answerRequest(input: DecideInput, request: HaRequest, base: Decision): Decision {
@@ -47,11 +44,15 @@ function answerRestart(input: DecideInput, request: Extract<HaRequest, { kind: '
       return refuse(base, `the leader key was last confirmed ${seconds(age)} ago: restarting now would risk it`);
     }
   }
-  const other = base.actions.find((a) => !ROUTINE.has(a.kind));
+  const other = base.actions.find((a) => !isRoutine([a]));
   if (other !== undefined) return refuse(base, `the HA loop has to ${other.kind} first (${base.reason})`);
   const keep = base.actions.filter((a) => a.kind !== 'wait');
   return {
-    ...decision([...keep, { kind: 'restart' }], `restarting PostgreSQL (${running}) as requested`, base.role),
+    ...decision(
+      [...keep, { kind: 'restart', role: running }],
+      `restarting PostgreSQL (${running}) as requested`,
+      base.role,
+    ),
     answer: { kind: 'accepted', message: 'restart started' },
   };
 }

@@ -39,7 +39,8 @@ export function decideWhileStarting(input: DecideInput, local: Starting): Decisi
   const giveUp = successorDecision(input, (successors) =>
     decision(
       [{ kind: 'demote', mode: 'immediate' }, { kind: 'releaseLock' }],
-      `primary start exceeded primary_start_timeout ${input.config.primary_start_timeout}s: stopping and releasing the leader key for ${successors.join(', ')}`,
+      `primary start exceeded primary_start_timeout ${input.config.primary_start_timeout}s: ` +
+        `stopping and releasing the leader key for ${successors.join(', ')}`,
       'demoted',
     ),
   );

@@ -53,7 +53,14 @@ export function switchoverFromLeader(input: DecideInput, walLsn: number, keep: A
     );
   }
   return decision(
-    [keep, { kind: 'demote', mode: 'graceful' }, { kind: 'releaseLock', handover: candidate ? [candidate] : ready }],
+    [
+      keep,
+      { kind: 'demote', mode: 'graceful' },
+      {
+        kind: 'releaseLock',
+        handover: { members: candidate ? [candidate] : ready, timeoutMs: input.config.retry_timeout * 1000 },
+      },
+    ],
     `switchover requested: stepping down gracefully for ${candidate ?? ready.join(', ')}`,
     'demoted',
   );

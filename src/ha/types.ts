@@ -3,7 +3,8 @@
 //
 // ## How a cycle runs (for the executor)
 // 1. Observe: read the group from etcd (GroupView), inspect local PostgreSQL (LocalState), fill in
-//    the lock bookkeeping, DCS health and what the previous cycle did. `peers` is null.
+//    the lock as the cycle may count on it (facts.ts `ownLock`), DCS health and what the previous
+//    cycle did. `peers` is null.
 // 2. `decide(input)`. If the only action is `askPeers`, GET `/patroni` of the named members in
 //    parallel with a short timeout (about 2 s), put every answer (or `unreachable`) in
 //    `input.peers`, and call `decide` again with otherwise the same input. `decide` never asks
@@ -17,9 +18,8 @@
 //    retried in a tight loop.
 // 4. Log `reason` with the actions (one line, fields `action`, `reason`, `role`).
 //
-// The next cycle should also start at once (not after `loop_wait`) when a cycle stopped or started
-// PostgreSQL, released or acquired the lock, or finished a long task: the follow-up step (start as
-// a replica after a demote, promote after winning) is then taken without a loop's delay.
+// When the next cycle runs (at once after a cycle that stopped or started PostgreSQL, took or
+// released the lock, or started a long task) is schedule.ts's rule, not the executor's.
 import type { DynamicConfig, Tags } from '../config/types.ts';
 import type { GroupView, HistoryEntry } from '../dcs/types.ts';
 
@@ -207,7 +207,10 @@ export type Action =
    * delete `initialize` and move the data directory aside so the next cycle starts clean.
    */
   | { kind: 'bootstrap' }
-  /** In the background: pg_basebackup from this member, write replica configuration for the leader; leave PostgreSQL stopped. */
+  /**
+   * In the background: pg_basebackup from this member, write replica configuration for the
+   * leader; leave PostgreSQL stopped.
+   */
   | { kind: 'clone'; from: string }
   /** Take the leader key if absent (create-revision-0 compare), attached to this agent's lease. Fails if taken. */
   | { kind: 'acquireLock' }
@@ -219,14 +222,17 @@ export type Action =
   | { kind: 'updateLock'; optime: number | null }
   /**
    * Delete the leader key if its value is our name; write `status.optime` with the shutdown
-   * checkpoint LSN when known. With `handover` (a switchover), first wait, bounded by
-   * retry_timeout, until one of these members reports having received WAL past that checkpoint,
-   * so the successor takes over with everything the old primary wrote.
+   * checkpoint LSN when known. With `handover` (a switchover), first wait, at most `timeoutMs`
+   * (retry_timeout), until one of `members` reports having received WAL past that checkpoint, so
+   * the successor takes over with everything the old primary wrote.
    */
-  | { kind: 'releaseLock'; handover?: string[] }
+  | { kind: 'releaseLock'; handover?: Handover }
   /** pg_ctl promote and wait until out of recovery; call the Citus coordinator's before/after_promote. */
   | { kind: 'promote' }
-  /** Stop a primary (see DemoteMode) and write standby.signal so no later start can come up writable. Leaves it stopped. */
+  /**
+   * Stop a primary (see DemoteMode) and write standby.signal so no later start can come up
+   * writable. Leaves it stopped.
+   */
   | { kind: 'demote'; mode: DemoteMode }
   /** Stop a PostgreSQL that is not a lock-holding primary. */
   | { kind: 'stopPostgres'; mode: 'fast' | 'immediate' }
@@ -236,10 +242,13 @@ export type Action =
    * stopped: only write the configuration for the next start.
    */
   | { kind: 'follow'; leader: string | null }
-  /** Start PostgreSQL; `replica` writes standby.signal first, `primary` removes it (only ever when holding the lock). */
+  /**
+   * Start PostgreSQL; `replica` writes standby.signal first, `primary` removes it (only ever when
+   * holding the lock).
+   */
   | { kind: 'startPostgres'; as: 'primary' | 'replica' }
   /** Start a crashed PostgreSQL again with its configuration untouched (crash recovery; same role, same timeline). */
-  | { kind: 'restartInPlace' }
+  | { kind: 'restartInPlace'; as: 'primary' | 'replica' }
   /**
    * In the background: stop PostgreSQL if running (fast), run crash recovery in single-user mode
    * when the shutdown was not clean, pg_rewind from this member, write replica configuration for
@@ -248,9 +257,9 @@ export type Action =
   | { kind: 'rewind'; from: string }
   /**
    * In the background: stop PostgreSQL (fast; a primary first runs the before-demote hook after a
-   * CHECKPOINT) and start it again in the same role with its configuration untouched.
+   * CHECKPOINT) and start it again in the same role, `role`, with its configuration untouched.
    */
-  | { kind: 'restart' }
+  | { kind: 'restart'; role: 'primary' | 'replica' }
   /** In the background: stop PostgreSQL if running, remove the data directory, clone from this member. */
   | { kind: 'reinitialize'; from: string }
   /** Add this `[timeline, lsn, reason, ts, new_leader]` to `history`, replacing an entry for the same timeline. */
@@ -263,6 +272,12 @@ export type Action =
   | { kind: 'wait'; reason: string };
 
 export type ActionKind = Action['kind'];
+
+/** A switchover's wait for a successor to receive the old primary's shutdown checkpoint. */
+export interface Handover {
+  members: string[];
+  timeoutMs: number;
+}
 
 /** The role this member is meant to have once the actions ran, in Patroni's words. */
 export type DecidedRole = 'primary' | 'replica' | 'demoted' | 'uninitialized';

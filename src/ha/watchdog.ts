@@ -5,8 +5,8 @@
 // The agent arms it after every cycle in which it confirmed the lock while PostgreSQL runs as
 // primary, with a deadline: the lock confirmation plus ttl minus a safety margin. The watchdog
 // polls that deadline and stops the postmaster immediately (SIGQUIT, which ends every backend
-// at once; SIGKILL half a second later if it is still there) once it passes. A separate process is what makes this work: a
-// stopped or dead agent cannot fence anything itself.
+// at once; SIGKILL half a second later if it is still there) once it passes. A separate process
+// is what makes this work: a stopped or dead agent cannot fence anything itself.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -35,6 +35,7 @@ describe('restart requests', () => {
   test('the leader refreshes its lock, then restarts', () => {
     const d = decide(with_(asLeader(), restart()));
     assert.deepEqual(kinds(d), ['updateLock', 'restart']);
+    assert.deepEqual(d.actions[1], { kind: 'restart', role: 'primary' });
     assert.deepEqual(d.answer, { kind: 'accepted', message: 'restart started' });
     assert.equal(d.role, 'primary');
   });
@@ -42,6 +43,7 @@ describe('restart requests', () => {
   test('a streaming replica restarts', () => {
     const d = decide(with_(underLeader(), restart()));
     assert.deepEqual(kinds(d), ['restart']);
+    assert.deepEqual(d.actions[0], { kind: 'restart', role: 'replica' });
     assert.equal(d.answer?.kind, 'accepted');
   });
 
