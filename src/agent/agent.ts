@@ -12,7 +12,7 @@ import { assertNotRoot } from '../postgres/privileges.ts';
 import { managedPgbouncer } from '../pooler/managed.ts';
 import { CitusRole } from './citusRole.ts';
 import { AgentControl } from './control.ts';
-import { AgentRequests } from './memberRequests.ts';
+import { AgentRequests } from './agentRequests.ts';
 import { LoopStatusSource } from './statusSource.ts';
 
 export const VERSION: string = (

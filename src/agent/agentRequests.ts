@@ -1,6 +1,6 @@
 // The agent's side of POST/DELETE /restart, POST /reload and POST /reinitialize: requests go to
 // the HA loop (which decides whether they are safe now), reload re-reads the configuration file.
-import type { MemberRequestControl } from '../api/memberRequests.ts';
+import type { MemberRequestControl } from '../api/memberRoutes.ts';
 import type { RestartConditions } from '../api/restartRequest.ts';
 import type { ControlAnswer } from '../api/types.ts';
 import { loadConfig } from '../config/load.ts';

@@ -24,7 +24,7 @@ function text(reply: FastifyReply, code: number, message: string): FastifyReply 
 }
 
 /** Registers the endpoints in their own context (so the lenient body parser stays here). */
-export function registerMemberRequests(app: FastifyInstance, control: MemberRequestControl): void {
+export function registerMemberRoutes(app: FastifyInstance, control: MemberRequestControl): void {
   void app.register(async (scope) => {
     // patronictl posts `reload` and `restart` with a JSON content type and no body at all.
     scope.removeContentTypeParser('application/json');

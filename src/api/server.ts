@@ -1,6 +1,6 @@
 // The member's REST API (fastify): Patroni's status, health-check and probe paths, answered
 // from the agent's state through AgentStatusSource. The operations (switchover, restart, reload,
-// /citus, ...) are registered by controlRoutes.ts and memberRequests.ts.
+// /citus, ...) are registered by controlRoutes.ts and memberRoutes.ts.
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -15,7 +15,7 @@ import { HEALTH_PATHS, healthCheckForPath, healthStatusCode, type QueryParams } 
 import { livenessStatusCode, readinessStatusCode } from './probes.ts';
 import { healthInput, renderNodeStatus, takeSnapshot } from './status.ts';
 import { registerControlRoutes } from './controlRoutes.ts';
-import { registerMemberRequests, type MemberRequestControl } from './memberRequests.ts';
+import { registerMemberRoutes, type MemberRequestControl } from './memberRoutes.ts';
 import type { AgentStatusSource, SwitchoverControl } from './types.ts';
 import { errorText } from '../errors.ts';
 
@@ -161,7 +161,7 @@ export function createApiServer(
   });
 
   if (opts.control) registerControlRoutes(app, opts.control);
-  if (opts.requests) registerMemberRequests(app, opts.requests);
+  if (opts.requests) registerMemberRoutes(app, opts.requests);
 
   return app;
 }
