@@ -1,11 +1,13 @@
 // Coordinator side of the pause protocol (docs/design.md, "Pause protocol"): the registry of open
-// pauses, at most one per worker group, with their hard deadlines and counters. The admission
-// rules live in pauseRules.ts, each pause's transaction in pauseTxn.ts.
+// pauses, at most one per worker group, which routes POST /citus events and watch events to them,
+// opens the unplanned ones and counts how they end. The admission rules live in pauseRules.ts,
+// each pause's course in groupPause.ts, its transaction in pauseTxn.ts.
 import type pg from 'pg';
 import { KEY } from '../dcs/keys.ts';
 import { memberAddress } from '../dcs/memberUrl.ts';
 import type { ClusterView, DcsEvent } from '../dcs/types.ts';
 import type { Logger } from '../log.ts';
+import { GroupPause, type PauseCause } from './groupPause.ts';
 import type { PlanOptions } from './plan.ts';
 import {
   checkEvent,
@@ -16,8 +18,6 @@ import {
   type PauseAnswer,
   type PauseEvent,
 } from './pauseRules.ts';
-import { PauseTransaction, type PauseConnection } from './pauseTxn.ts';
-import { errorText } from '../errors.ts';
 
 export type { PauseAnswer, PauseEvent, PauseRefusal } from './pauseRules.ts';
 
@@ -61,35 +61,6 @@ export interface GroupPausesOptions {
   viewWaitMs?: number;
 }
 
-/**
- * Why a pause is open: a worker leader's before_demote, or the coordinator's own finding that
- * the group lost its primary (its leader key vanished, or the probes of `deadAddress` failed),
- * in which case the pause ends when a leader runs as primary somewhere else.
- */
-type Cause =
-  | { kind: 'planned'; requestedBy: string }
-  | { kind: 'unplanned'; trigger: 'leader key vanished' | 'probes'; deadAddress: string | null };
-
-type PauseState = 'opening' | 'held' | 'committing' | 'ending';
-
-interface Pause {
-  group: number;
-  cause: Cause;
-  cooldownMs: number;
-  timeoutMs: number;
-  startedAt: number;
-  timer: NodeJS.Timeout | null;
-  state: PauseState;
-  txn: PauseTransaction;
-  /** Settles once the locks are held (true) or the pause is over before that (false). */
-  opened: Promise<boolean>;
-  resolveOpened: (held: boolean) => void;
-  /** The rollback in progress or done; set once. */
-  ending: Promise<void> | null;
-  /** The commit in progress; set once. */
-  completing: Promise<PauseAnswer> | null;
-}
-
 const DEFAULT_VIEW_WAIT_MS = 2000;
 const KEPT_DURATIONS = 100;
 
@@ -108,7 +79,7 @@ export class GroupPauses {
   private readonly unplanned: UnplannedPauseSettings;
   private readonly viewWaitMs: number;
 
-  private readonly pauses = new Map<number, Pause>();
+  private readonly pauses = new Map<number, GroupPause>();
   private viewWaiters = new Set<() => void>();
   private stopped = false;
   private counters = { opened: 0, committed: 0, rolledBack: 0 };
@@ -196,10 +167,8 @@ export class GroupPauses {
     this.stopped = true;
     for (const wake of this.viewWaiters) wake();
     this.viewWaiters.clear();
-    await Promise.all([...this.pauses.values()].map((p) => this.rollback(p, 'the Citus manager is stopping')));
+    await Promise.all([...this.pauses.values()].map((p) => p.rollback('the Citus manager is stopping')));
   }
-
-  // ---- events ---------------------------------------------------------------------------
 
   private async beforeDemote(event: PauseEvent, view: ClusterView): Promise<PauseAnswer> {
     const notLeader = checkLeader(view, event.group, event.leader);
@@ -208,7 +177,7 @@ export class GroupPauses {
     if (existing !== undefined) {
       // Retries of the same request must not stretch the pause: the deadline stays.
       const held = await existing.opened;
-      const left = Math.max(0, Math.round(existing.startedAt + existing.timeoutMs - performance.now()));
+      const left = existing.msLeft();
       return held
         ? { ok: true, message: `group ${event.group} is already paused; its deadline stays (${left} ms left)` }
         : refuse('failed', `group ${event.group}: the pause in progress could not hold its locks`);
@@ -229,7 +198,7 @@ export class GroupPauses {
       },
       'before_demote: pausing writes to the group',
     );
-    const error = await this.open(pause);
+    const error = await pause.open();
     if (error !== null) return error;
     return {
       ok: true,
@@ -254,7 +223,7 @@ export class GroupPauses {
     }
     if (!(await pause.opened))
       return refuse('failed', `group ${event.group}: the pause ended before its locks were held`);
-    return this.complete(pause, `after_promote from ${event.leader}`);
+    return pause.complete(`after_promote from ${event.leader}`);
   }
 
   private ignore(event: PauseEvent, answer: PauseAnswer): PauseAnswer {
@@ -265,8 +234,6 @@ export class GroupPauses {
     );
     return answer;
   }
-
-  // ---- the unplanned case ---------------------------------------------------------------
 
   /**
    * The coordinator's probes found the group's primary dead: its routed writes wait from now
@@ -283,8 +250,8 @@ export class GroupPauses {
   workerAnswers(group: number): void {
     const pause = this.pauses.get(group);
     if (pause === undefined || pause.cause.kind !== 'unplanned' || pause.cause.trigger !== 'probes') return;
-    if (pause.state === 'committing' || pause.ending !== null) return;
-    void this.rollback(pause, 'the primary answers the probes again');
+    if (pause.state === 'committing' || pause.state === 'ending') return;
+    void pause.rollback('the primary answers the probes again');
   }
 
   private openUnplanned(
@@ -305,12 +272,13 @@ export class GroupPauses {
       },
       'worker primary lost: pausing writes to the group until a new leader runs',
     );
-    void this.open(pause).then((error) => {
+    void pause.open().then((error) => {
       if (error === null) this.finishUnplannedIfLed(pause);
     });
   }
 
-  private finishUnplannedIfLed(pause: Pause): void {
+  /** Commits an unplanned pause once a leader other than the dead primary runs as primary. */
+  private finishUnplannedIfLed(pause: GroupPause): void {
     if (pause.state !== 'held' || pause.cause.kind !== 'unplanned') return;
     const view = this.view();
     if (view === null) return;
@@ -321,164 +289,36 @@ export class GroupPauses {
     const data = group?.members.find((m) => m.name === leader)?.data;
     const at = data === undefined ? null : memberAddress(data);
     if (at === null || `${at.host}:${at.port}` === pause.cause.deadAddress) return;
-    void this.complete(pause, `new leader ${leader} registered`);
+    void pause.complete(`new leader ${leader} registered`);
   }
 
-  // ---- one pause ------------------------------------------------------------------------
-
-  private createPause(group: number, cause: Cause, timeoutMs: number, cooldownMs: number): Pause {
-    let resolveOpened: (held: boolean) => void = () => undefined;
-    const opened = new Promise<boolean>((resolve) => (resolveOpened = resolve));
-    const pause: Pause = {
+  private createPause(group: number, cause: PauseCause, timeoutMs: number, cooldownMs: number): GroupPause {
+    const pause = new GroupPause({
       group,
       cause,
-      cooldownMs: Math.round(cooldownMs),
-      timeoutMs: Math.round(timeoutMs),
-      startedAt: performance.now(),
-      timer: null,
-      state: 'opening',
-      txn: new PauseTransaction({
-        group,
-        connect: () => this.pauseConnection(group),
-        timeoutMs: Math.round(timeoutMs),
-        cooldownMs: Math.round(cooldownMs),
-        planOptions: this.planOptions,
-        logger: this.logger,
-        onStatement: (s, i, of) =>
-          this.logger.info({ action: 'citus-metadata', group, step: i + 1, of, sql: s.sql, params: s.params }, s.why),
-      }),
-      opened,
-      resolveOpened,
-      ending: null,
-      completing: null,
-    };
-    // The deadline holds whatever else happens: even a statement still running is cut short.
-    pause.timer = setTimeout(() => {
-      void this.rollback(
-        pause,
-        `deadline of ${pause.timeoutMs} ms reached without ${pause.cause.kind === 'planned' ? 'after_promote' : 'a new running leader'}`,
-      );
-    }, pause.timeoutMs);
+      timeoutMs,
+      cooldownMs,
+      connect: this.connect,
+      view: this.view,
+      planOptions: this.planOptions,
+      logger: this.logger,
+      repointed: this.repointed,
+      ended: (p, outcome, ms) => this.ended(p, outcome, ms),
+    });
     this.pauses.set(group, pause);
     this.counters.opened++;
     return pause;
   }
 
-  /** A connection of the pause's own; a lost one is logged (its transaction is gone with it). */
-  private async pauseConnection(group: number): Promise<PauseConnection> {
-    const client = await this.connect();
-    client.on('error', (err) => {
-      this.logger.warn({ action: 'pause-connection', group, err: err.message }, 'pause connection lost');
-    });
-    return client;
+  /** A pause committed or rolled back: counted, and the reconcile corrects what it left. */
+  private ended(pause: GroupPause, outcome: 'committed' | 'rolledBack', ms: number): void {
+    this.pauses.delete(pause.group);
+    this.counters[outcome]++;
+    this.durations.push(ms);
+    if (this.durations.length > KEPT_DURATIONS) this.durations.shift();
+    this.maxDuration = Math.max(this.maxDuration ?? 0, ms);
+    this.metadataChanged(pause.group);
   }
-
-  /** Takes the group's locks; null once they are held, otherwise the refusal (the pause is rolled back). */
-  private async open(pause: Pause): Promise<PauseAnswer | null> {
-    const group = pause.group;
-    try {
-      const result = await pause.txn.hold();
-      if (!result.held) {
-        if (pause.ending === null) await this.rollback(pause, result.reason);
-        return refuse('failed', `group ${group}: ${result.reason}`);
-      }
-      if (pause.ending !== null) return refuse('failed', `group ${group}: the pause ended while taking its locks`);
-      pause.state = 'held';
-      pause.resolveOpened(true);
-      this.logger.info(
-        {
-          action: 'pause-held',
-          group,
-          nodeid: result.nodeid,
-          method: result.method,
-          ms: Math.round(performance.now() - pause.startedAt),
-        },
-        'group paused: writes routed to it wait',
-      );
-      return null;
-    } catch (err) {
-      if (pause.ending !== null) {
-        await pause.ending;
-        return refuse('failed', `group ${group}: the pause was rolled back while taking its locks`);
-      }
-      const message = `group ${group}: could not take the locks: ${errorText(err)}`;
-      await this.rollback(pause, message);
-      return refuse('failed', message);
-    }
-  }
-
-  /** Repoints the group's rows to the leader the view shows, in the paused transaction, and commits. */
-  private complete(pause: Pause, why: string): Promise<PauseAnswer> {
-    pause.completing ??= this.commit(pause, why);
-    return pause.completing;
-  }
-
-  private async commit(pause: Pause, why: string): Promise<PauseAnswer> {
-    const group = pause.group;
-    if (pause.state !== 'held') return refuse('failed', `group ${group}: the pause is already ending`);
-    pause.state = 'committing';
-    try {
-      const view = this.view();
-      if (view === null) throw new Error('the Citus manager is not running');
-      const done = await pause.txn.commitRepoint(view);
-      if (pause.ending !== null) {
-        // The deadline struck while COMMIT was on its way; the server's answer says it committed.
-        await pause.ending;
-      }
-      if (done.moved) this.repointed(group);
-      const ms = this.finish(pause, 'committed');
-      this.logger.info(
-        {
-          action: 'pause-commit',
-          group,
-          reason: why,
-          member: done.target.member,
-          statements: done.statements,
-          durationMs: ms,
-        },
-        'group resumed on its new primary',
-      );
-      return {
-        ok: true,
-        message: `group ${group} now points at ${done.target.host}:${done.target.port}; paused ${ms} ms`,
-      };
-    } catch (err) {
-      const reason =
-        pause.ending !== null ? 'the pause was rolled back while committing' : `could not repoint: ${errorText(err)}`;
-      await this.rollback(pause, `${why}: ${reason}`);
-      return refuse('failed', `group ${group}: ${reason}`);
-    }
-  }
-
-  /** Ends the pause without a change, whatever it is doing; the reconcile then corrects the group. */
-  private rollback(pause: Pause, reason: string): Promise<void> {
-    pause.ending ??= (async () => {
-      pause.state = 'ending';
-      await pause.txn.abandon();
-      const ms = this.finish(pause, 'rolledBack');
-      this.logger.warn({ action: 'pause-rollback', group: pause.group, reason, durationMs: ms }, 'pause rolled back');
-    })();
-    return pause.ending;
-  }
-
-  private finish(pause: Pause, outcome: 'committed' | 'rolledBack'): number {
-    if (pause.timer !== null) clearTimeout(pause.timer);
-    pause.timer = null;
-    pause.resolveOpened(false);
-    const ms = Math.round(performance.now() - pause.startedAt);
-    if (this.pauses.get(pause.group) === pause) {
-      this.pauses.delete(pause.group);
-      this.counters[outcome]++;
-      this.durations.push(ms);
-      if (this.durations.length > KEPT_DURATIONS) this.durations.shift();
-      this.maxDuration = Math.max(this.maxDuration ?? 0, ms);
-      if (outcome === 'committed') void pause.txn.close();
-      this.metadataChanged(pause.group);
-    }
-    return ms;
-  }
-
-  // ---- the view -------------------------------------------------------------------------
 
   /** Polls `check` on each watch event until it passes (null) or viewWaitMs is over. */
   private async waitForView<T>(check: () => T | null): Promise<T | null> {
