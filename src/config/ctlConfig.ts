@@ -1,11 +1,13 @@
 // The part of a configuration the read-only commands (`list`, `topology`) need: where etcd is and
 // which cluster to read. Like patronictl, a file with scope, namespace, etcd3 and citus is enough.
 import { ConfigError } from '../errors.ts';
+import { readCitus } from './citus.ts';
 import { DEFAULT_DYNAMIC_CONFIG, readDynamicConfig } from './dynamic.ts';
+import { readEtcd3 } from './etcd3.ts';
 import { Findings, readMap } from './findings.ts';
 import { readRawConfig } from './load.ts';
 import type { CitusConfig, Config } from './types.ts';
-import { readCitus, readEtcd3, readNamespace, requiredName } from './validate.ts';
+import { readNamespace, requiredName } from './validate.ts';
 
 export interface CtlConfig {
   /** Null when the file names none: the command line must then name the cluster. */

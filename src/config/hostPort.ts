@@ -1,6 +1,8 @@
 // Parsing of Patroni's `host:port` strings (`restapi.listen`, `postgresql.connect_address`, etcd hosts)
-// into structured addresses, as data: callers collect problems instead of catching exceptions.
+// into structured addresses, as data: callers collect problems instead of catching exceptions
+// (`recorded` puts a parse problem into the Findings of a section reader).
 import type { ConfigProblem } from '../errors.ts';
+import type { Findings } from './findings.ts';
 import type { HostPort } from './types.ts';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: ConfigProblem };
@@ -76,4 +78,18 @@ export function parseListen(value: unknown, path: string): Parsed<{ hosts: strin
     return { ok: false, problem: { path, message: `"*" must be the only host, got ${quote(value)}` } };
   }
   return { ok: true, value: { hosts, port: split.value.port } };
+}
+
+/** The parsed value, or undefined with the parse problem recorded in `f`. */
+export function recorded<T>(parsed: Parsed<T>, f: Findings): T | undefined {
+  return parsed.ok ? parsed.value : f.problem(parsed.problem.path, parsed.problem.message);
+}
+
+/** A connect address is what peers dial: a wildcard host can never be right. */
+export function readConnectAddress(value: unknown, p: string, f: Findings): HostPort | undefined {
+  const address = recorded(parseHostPort(value, p), f);
+  if (address && isWildcardHost(address.host)) {
+    return f.problem(p, `must be an address other members can reach, not a wildcard, got ${JSON.stringify(value)}`);
+  }
+  return address;
 }

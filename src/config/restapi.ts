@@ -1,0 +1,46 @@
+// The `restapi` section: where the agent's REST API listens, the address peers and patronictl
+// use to reach it (published as `api_url`), and the optional basic-auth credentials.
+import { Findings, readMap, readString } from './findings.ts';
+import { formatHostPort, isWildcardHost, parseHostPort, readConnectAddress, recorded } from './hostPort.ts';
+import * as K from './keys.ts';
+import type { Config, HostPort, UserAuth } from './types.ts';
+
+export function readRestapi(value: unknown, f: Findings): Config['restapi'] | undefined {
+  if (value === undefined || value === null) return f.problem('restapi', 'required (at least restapi.listen)');
+  const map = readMap(value, 'restapi', f);
+  if (!map) return undefined;
+  K.checkKeys(map, 'restapi', K.RESTAPI, f);
+  const listen =
+    map.listen === undefined || map.listen === null
+      ? f.problem('restapi.listen', 'required (host:port)')
+      : recorded(parseHostPort(map.listen, 'restapi.listen'), f);
+  let connect: HostPort | undefined;
+  if (map.connect_address !== undefined && map.connect_address !== null) {
+    connect = readConnectAddress(map.connect_address, 'restapi.connect_address', f);
+  } else if (listen) {
+    if (isWildcardHost(listen.host)) {
+      f.problem(
+        'restapi.connect_address',
+        `required when restapi.listen is a wildcard address (${formatHostPort(listen)})`,
+      );
+    } else connect = listen;
+  }
+  let authentication: UserAuth | undefined;
+  if (map.authentication !== undefined && map.authentication !== null) {
+    const auth = readMap(map.authentication, 'restapi.authentication', f);
+    if (auth) {
+      K.checkKeys(auth, 'restapi.authentication', K.RESTAPI_AUTH, f);
+      const username =
+        auth.username === undefined
+          ? f.problem('restapi.authentication.username', 'required')
+          : readString(auth.username, 'restapi.authentication.username', f, { nonEmpty: true });
+      const password =
+        auth.password === undefined
+          ? f.problem('restapi.authentication.password', 'required')
+          : readString(auth.password, 'restapi.authentication.password', f);
+      if (username !== undefined && password !== undefined) authentication = { username, password };
+    }
+  }
+  if (!listen || !connect) return undefined;
+  return authentication ? { listen, connect_address: connect, authentication } : { listen, connect_address: connect };
+}
