@@ -10,11 +10,13 @@ const ok: DcsHealth = { kind: 'ok' };
 const down: DcsHealth = { kind: 'unreachable', since: 900, error: 'timeout' };
 
 test('ownLock: what the cycle may count on, over every combination', () => {
-  for (const lock of [held, notHeld]) {
-    for (const dcs of [ok, down]) {
+  const locks: LockState[] = [held, notHeld];
+  const healths: DcsHealth[] = [ok, down];
+  for (const lock of locks) {
+    for (const dcs of healths) {
       for (const leader of [SELF, 'n2', null]) {
         const got = ownLock(lock, dcs, view({ leader }), SELF);
-        const label = `${lock.kind} ${dcs.kind} leader=${leader}`;
+        const label: string = `${lock.kind} ${dcs.kind} leader=${leader}`;
         // Never more than recorded: the view alone cannot make the lock ours.
         if (lock.kind === 'notHeld') assert.deepEqual(got, notHeld, label);
         // Read this cycle and naming someone else or nobody: not ours.
