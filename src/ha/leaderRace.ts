@@ -1,6 +1,7 @@
-// The leader race of a running replica when the group has no leader key (DESIGN §4): take the lock
-// only when healthy, allowed, close enough to the last leader position and not outranked by any
-// reachable peer; a pending switchover/failover request narrows who may run.
+// The leader race of a running replica when the group has no leader key (docs/design.md, "Safety
+// rules of the HA loop"): take the lock only when healthy, allowed, close enough to the last
+// leader position and not outranked by any reachable peer; a pending switchover/failover request
+// narrows who may run.
 import type { FailoverState } from '../dcs/types.ts';
 import {
   clusterTimeline,

@@ -81,7 +81,7 @@ export type LocalState =
       streaming: boolean;
       /**
        * pg_last_wal_receive_lsn(): null while nothing has been streamed since PostgreSQL started.
-       * A replica that has never streamed is not a failover candidate (DESIGN §4).
+       * A replica that has never streamed is not a failover candidate (docs/design.md, "Safety rules of the HA loop").
        */
       receivedLsn: number | null;
       /** pg_last_wal_replay_lsn(). */
