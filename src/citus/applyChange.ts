@@ -2,7 +2,8 @@
 // each statement logged as it goes, and once committed, the poolers it registered probed.
 import type { Logger } from '../log.ts';
 import { applyPlan, type MetadataRows, type Queryable } from './metadataStore.ts';
-import { SQL, type Change } from './plan.ts';
+import type { Change } from './plan.ts';
+import { SQL } from './planSql.ts';
 import { probePooler } from './poolerProbe.ts';
 import type { Statement } from './types.ts';
 

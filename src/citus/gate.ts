@@ -1,7 +1,7 @@
 // When membership changes (citus_add_node, citus_remove_node) may run. Citus runs each on every
 // metadata worker and refuses while one is out of sync, down or a read-only standby, so the
 // manager waits for all of them to be synced running primaries instead of collecting refusals.
-import { isMetadataWorker } from './plan.ts';
+import { isMetadataWorker } from './planRows.ts';
 import type { DesiredTopology, PgDistNodeRow } from './types.ts';
 
 /** Null when adds and removes may run now; otherwise what they wait for, fit for a log line. */

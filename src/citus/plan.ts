@@ -1,28 +1,18 @@
 // planMetadata: the changes that make the coordinator's pg_dist_node and pg_dist_poolinfo describe
 // the desired topology, in two phases shaped by Citus's rules (docs/design.md, "Citus manager").
-// Pure; the manager and the pause protocol run the changes, one transaction each.
+// Pure; the manager and the pause protocol run the changes, one transaction each. The rows as
+// planned statements leave them are planRows.ts, the statements' SQL planSql.ts.
+import {
+  addressKey,
+  isManagedRow,
+  PlanRows,
+  rowAddress,
+  showAddress,
+  SWAP_SUFFIX,
+  type AddressKey,
+} from './planRows.ts';
+import { SQL } from './planSql.ts';
 import type { DesiredNode, DesiredTopology, PgDistNodeRow, PoolinfoRow, Statement } from './types.ts';
-
-/**
- * The statements a plan is made of, exactly Citus 12/13's API. Parameters are left untyped on
- * purpose: PostgreSQL infers each from the function's signature, so `'primary'` and
- * `'secondary'` arrive as the `noderole` enum without a cast that would tie the SQL to where
- * that type lives.
- */
-export const SQL = {
-  addNode: "SELECT pg_catalog.citus_add_node($1, $2, $3, $4, 'default')",
-  updateNode: 'SELECT pg_catalog.citus_update_node($1, $2, $3, $4, $5)',
-  removeNode: 'SELECT pg_catalog.citus_remove_node($1, $2)',
-  insertPoolinfo: 'INSERT INTO pg_catalog.pg_dist_poolinfo (nodeid, poolinfo) VALUES ($1, $2)',
-  /**
-   * For a node added earlier in the same transaction, whose nodeid the planner cannot know:
-   * the row is found by its address, which pg_dist_node keeps unique.
-   */
-  insertPoolinfoByAddress:
-    'INSERT INTO pg_catalog.pg_dist_poolinfo (nodeid, poolinfo) SELECT nodeid, $3::text FROM pg_catalog.pg_dist_node WHERE nodename = $1 AND nodeport = $2',
-  updatePoolinfo: 'UPDATE pg_catalog.pg_dist_poolinfo SET poolinfo = $2 WHERE nodeid = $1',
-  deletePoolinfo: 'DELETE FROM pg_catalog.pg_dist_poolinfo WHERE nodeid = $1',
-} as const;
 
 export interface PlanOptions {
   /** `force` of citus_update_node for primary repoints: end backends that block the move. */
@@ -36,9 +26,6 @@ export interface PlanOptions {
  * would otherwise hold the move up. 10 s is Citus's own default cooldown.
  */
 export const DEFAULT_PLAN_OPTIONS: PlanOptions = { force: true, lockCooldownMs: 10000 };
-
-/** Suffix of the temporary name a row takes while its address changes hands. */
-export const SWAP_SUFFIX = '-swapping';
 
 /**
  * One transaction's worth of statements.
@@ -63,24 +50,8 @@ export interface MetadataPlan {
   membership: Change[];
 }
 
-const CLUSTER = 'default';
-
-type Key = string;
-const keyOf = (host: string, port: number): Key => JSON.stringify([host, port]);
-const show = (host: string, port: number): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
-const rowAddr = (row: PgDistNodeRow): string => show(row.nodename, row.nodeport);
 const byGroup = (a: PgDistNodeRow, b: PgDistNodeRow): number => a.groupid - b.groupid || a.nodeid - b.nodeid;
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-/** Rows the manager owns; other clusters' rows and `unavailable` rows are never touched. */
-export function isManagedRow(r: PgDistNodeRow): boolean {
-  return r.nodecluster === CLUSTER && (r.noderole === 'primary' || r.noderole === 'secondary');
-}
-
-/** A primary row that Citus contacts on every add and remove (the coordinator's is not one). */
-export function isMetadataWorker(r: PgDistNodeRow): boolean {
-  return r.noderole === 'primary' && r.isactive && r.hasmetadata && r.groupid > 0;
-}
 
 /** Statements of all changes in order, as one list (for logs and tests). */
 export function flattenPlan(plan: MetadataPlan): Statement[] {
@@ -98,7 +69,7 @@ export function planMetadata(
   poolinfo: PoolinfoRow[],
   options: PlanOptions = DEFAULT_PLAN_OPTIONS,
 ): MetadataPlan {
-  const state = new Rows(current, poolinfo);
+  const state = new PlanRows(current, poolinfo);
   const desiredByGroup = new Map(desired.groups.map((g) => [g.group, g]));
   const desiredPrimary = (g: number): DesiredNode | null => {
     const p = desiredByGroup.get(g)?.primary;
@@ -111,61 +82,6 @@ export function planMetadata(
   return { local, membership };
 }
 
-/** The rows as the planned statements leave them: addresses and poolinfo values by nodeid. */
-class Rows {
-  readonly rows: PgDistNodeRow[];
-  readonly pool: Map<number, string>;
-  private readonly occupant = new Map<Key, PgDistNodeRow>();
-
-  constructor(current: PgDistNodeRow[], poolinfo: PoolinfoRow[]) {
-    this.rows = [...current].sort((a, b) => a.nodeid - b.nodeid).map((r) => ({ ...r }));
-    for (const r of this.rows) this.occupant.set(keyOf(r.nodename, r.nodeport), r);
-    this.pool = new Map(poolinfo.map((p) => [p.nodeid, p.poolinfo]));
-  }
-
-  at(host: string, port: number): PgDistNodeRow | undefined {
-    return this.occupant.get(keyOf(host, port));
-  }
-
-  primaryOf(group: number): PgDistNodeRow | undefined {
-    return this.rows.find((r) => isManagedRow(r) && r.noderole === 'primary' && r.groupid === group);
-  }
-
-  groups(): number[] {
-    return [...new Set(this.rows.filter(isManagedRow).map((r) => r.groupid))];
-  }
-
-  move(row: PgDistNodeRow, host: string, port: number): void {
-    this.occupant.delete(keyOf(row.nodename, row.nodeport));
-    row.nodename = host;
-    row.nodeport = port;
-    this.occupant.set(keyOf(host, port), row);
-  }
-
-  /** A free temporary name for `row`, unique among every address there is. */
-  placeholder(row: PgDistNodeRow): string {
-    for (let i = 1; ; i++) {
-      const host = `${row.nodename}${SWAP_SUFFIX}${i === 1 ? '' : `-${i}`}`;
-      if (!this.occupant.has(keyOf(host, row.nodeport))) return host;
-    }
-  }
-
-  /** Statements that set `nodeid`'s poolinfo to `want` (null: no row), recorded as done. */
-  setPool(nodeid: number, want: string | null, why: string): Statement[] {
-    const have = this.pool.get(nodeid);
-    if (want === null) {
-      if (have === undefined) return [];
-      this.pool.delete(nodeid);
-      return [{ sql: SQL.deletePoolinfo, params: [nodeid], why }];
-    }
-    if (have === want) return [];
-    this.pool.set(nodeid, want);
-    return have === undefined
-      ? [{ sql: SQL.insertPoolinfo, params: [nodeid, want], why }]
-      : [{ sql: SQL.updatePoolinfo, params: [nodeid, want], why }];
-  }
-}
-
 /**
  * Phase 1: each group's primary row moves to its new primary with citus_update_node, keeping its
  * nodeid. A row at the target address is moved first: the group's own secondary row (the
@@ -174,7 +90,7 @@ class Rows {
  * dependency order; a repoint onto a primary row that stays (or a cycle) is given up.
  */
 function planRepoints(
-  state: Rows,
+  state: PlanRows,
   desiredByGroup: Map<number, { secondaries: DesiredNode[] }>,
   desiredPrimary: (g: number) => DesiredNode | null,
   options: PlanOptions,
@@ -190,7 +106,7 @@ function planRepoints(
     .flatMap((g) => {
       const r = state.primaryOf(g);
       const p = desiredPrimary(g);
-      return r && p && keyOf(p.host, p.port) !== keyOf(r.nodename, r.nodeport) ? [{ g, r, p }] : [];
+      return r && p && addressKey(p.host, p.port) !== addressKey(r.nodename, r.nodeport) ? [{ g, r, p }] : [];
     });
   const out: Change[] = [];
   for (;;) {
@@ -201,6 +117,7 @@ function planRepoints(
     if (i === -1) break;
     const [{ g, r, p }] = pending.splice(i, 1);
     const from = { host: r.nodename, port: r.nodeport };
+    const fromAt = showAddress(from.host, from.port);
     const formerPool = state.pool.get(r.nodeid) ?? null;
     const holder = state.at(p.host, p.port);
     const statements: Statement[] = [];
@@ -213,7 +130,8 @@ function planRepoints(
           temp,
           r.nodeport,
           options.force,
-          `group ${g}: move primary nodeid ${r.nodeid} from ${rowAddr(r)} to a temporary name, its address goes to secondary nodeid ${holder.nodeid}`,
+          `group ${g}: move primary nodeid ${r.nodeid} from ${rowAddress(r)} to a temporary name, ` +
+            `its address goes to secondary nodeid ${holder.nodeid}`,
         ),
       );
       state.move(r, temp, r.nodeport);
@@ -223,7 +141,8 @@ function planRepoints(
           from.host,
           from.port,
           false,
-          `group ${g}: secondary nodeid ${holder.nodeid} (${p.member}, promoted) now stands for the former primary ${show(from.host, from.port)}`,
+          `group ${g}: secondary nodeid ${holder.nodeid} (${p.member}, promoted) ` +
+            `now stands for the former primary ${fromAt}`,
         ),
       );
       state.move(holder, from.host, from.port);
@@ -236,7 +155,8 @@ function planRepoints(
           temp,
           holder.nodeport,
           false,
-          `group ${holder.groupid}: park secondary nodeid ${holder.nodeid} ${rowAddr(holder)} under a temporary name, group ${g}'s primary needs the address`,
+          `group ${holder.groupid}: park secondary nodeid ${holder.nodeid} ${rowAddress(holder)} ` +
+            `under a temporary name, group ${g}'s primary needs the address`,
         ),
       );
       state.move(holder, temp, holder.nodeport);
@@ -247,7 +167,7 @@ function planRepoints(
         p.host,
         p.port,
         options.force,
-        `group ${g}: repoint primary nodeid ${r.nodeid} from ${show(from.host, from.port)} to ${show(p.host, p.port)} (${p.member})`,
+        `group ${g}: repoint primary nodeid ${r.nodeid} from ${fromAt} to ${showAddress(p.host, p.port)} (${p.member})`,
       ),
     );
     state.move(r, p.host, p.port);
@@ -256,7 +176,9 @@ function planRepoints(
     );
     if (swapped !== null) {
       // The swapped row now stands for the former primary: its pooler, as etcd or the old row says.
-      const old = desiredByGroup.get(g)?.secondaries.find((s) => keyOf(s.host, s.port) === keyOf(from.host, from.port));
+      const old = desiredByGroup
+        .get(g)
+        ?.secondaries.find((s) => addressKey(s.host, s.port) === addressKey(from.host, from.port));
       const want = old !== undefined ? old.poolinfo : formerPool;
       statements.push(
         ...state.setPool(
@@ -278,21 +200,21 @@ function planRepoints(
  * at an address no other kept row holds.
  */
 function planMembership(
-  state: Rows,
+  state: PlanRows,
   desiredByGroup: Map<number, { group: number; secondaries: DesiredNode[] }>,
   desiredPrimary: (g: number) => DesiredNode | null,
 ): Change[] {
   const removals: PgDistNodeRow[] = [];
   const primaryAdds: Array<{ group: number; node: DesiredNode }> = [];
   const secondaryAdds: Array<{ group: number; node: DesiredNode }> = [];
-  const claimed = new Set<Key>();
+  const claimed = new Set<AddressKey>();
   const kept = new Set<number>();
 
   const groups = [...new Set([...desiredByGroup.keys(), ...state.groups()])].sort((a, b) => a - b);
   // Rows that stay whatever the secondaries want: primaries, foreign and unavailable rows.
   for (const r of state.rows) {
     if (!isManagedRow(r) || r.noderole === 'primary') {
-      claimed.add(keyOf(r.nodename, r.nodeport));
+      claimed.add(addressKey(r.nodename, r.nodeport));
       kept.add(r.nodeid);
     }
   }
@@ -303,7 +225,7 @@ function planMembership(
   for (const g of groups) {
     const p = desiredPrimary(g);
     if (state.primaryOf(g) !== undefined || p === null) continue;
-    const k = keyOf(p.host, p.port);
+    const k = addressKey(p.host, p.port);
     if (claimed.has(k) || !releasable(p.host, p.port)) continue;
     claimed.add(k);
     primaryAdds.push({ group: g, node: p });
@@ -311,7 +233,7 @@ function planMembership(
   for (const g of groups) {
     const hasPrimary = state.primaryOf(g) !== undefined || primaryAdds.some((a) => a.group === g);
     for (const s of [...(desiredByGroup.get(g)?.secondaries ?? [])].sort((a, b) => byName(a.member, b.member))) {
-      const k = keyOf(s.host, s.port);
+      const k = addressKey(s.host, s.port);
       if (claimed.has(k)) continue;
       const holder = state.at(s.host, s.port);
       const mine =
@@ -331,8 +253,8 @@ function planMembership(
   const out: Change[] = [];
   for (const r of removals.sort(byGroup)) {
     const why = r.nodename.includes(SWAP_SUFFIX)
-      ? `group ${r.groupid}: remove parked ${r.noderole} ${rowAddr(r)} (nodeid ${r.nodeid})`
-      : `group ${r.groupid}: secondary ${rowAddr(r)} (nodeid ${r.nodeid}) is no longer a running replica`;
+      ? `group ${r.groupid}: remove parked ${r.noderole} ${rowAddress(r)} (nodeid ${r.nodeid})`
+      : `group ${r.groupid}: secondary ${rowAddress(r)} (nodeid ${r.nodeid}) is no longer a running replica`;
     out.push({
       kind: 'membership',
       group: r.groupid,
@@ -343,21 +265,22 @@ function planMembership(
     });
   }
   const add = (group: number, role: 'primary' | 'secondary', node: DesiredNode): Change => {
+    const at = showAddress(node.host, node.port);
     const statements: Statement[] = [
       {
         sql: SQL.addNode,
         params: [node.host, node.port, group, role],
         why:
           role === 'primary'
-            ? `group ${group}: register primary ${show(node.host, node.port)} (${node.member})`
-            : `group ${group}: register running replica ${show(node.host, node.port)} (${node.member}) as secondary`,
+            ? `group ${group}: register primary ${at} (${node.member})`
+            : `group ${group}: register running replica ${at} (${node.member}) as secondary`,
       },
     ];
     if (node.poolinfo !== null) {
       statements.push({
         sql: SQL.insertPoolinfoByAddress,
         params: [node.host, node.port, node.poolinfo],
-        why: `new ${role} ${show(node.host, node.port)} (${node.member}) advertises a pooler: ${node.poolinfo}`,
+        why: `new ${role} ${at} (${node.member}) advertises a pooler: ${node.poolinfo}`,
       });
     }
     return { kind: 'membership', group, statements };
@@ -376,7 +299,7 @@ function planMembership(
  * rows phase 2 removes) are left alone.
  */
 function planPoolinfo(
-  state: Rows,
+  state: PlanRows,
   desiredByGroup: Map<number, { secondaries: DesiredNode[] }>,
   desiredPrimary: (g: number) => DesiredNode | null,
 ): Statement[] {
@@ -388,14 +311,14 @@ function planPoolinfo(
   }
   for (const r of state.rows) {
     if (!isManagedRow(r)) continue;
-    const k = keyOf(r.nodename, r.nodeport);
+    const k = addressKey(r.nodename, r.nodeport);
     const p = desiredPrimary(r.groupid);
     const node =
       r.noderole === 'primary'
-        ? p !== null && keyOf(p.host, p.port) === k
+        ? p !== null && addressKey(p.host, p.port) === k
           ? p
           : null
-        : (desiredByGroup.get(r.groupid)?.secondaries.find((s) => keyOf(s.host, s.port) === k) ?? null);
+        : (desiredByGroup.get(r.groupid)?.secondaries.find((s) => addressKey(s.host, s.port) === k) ?? null);
     if (node === null) continue;
     const have = state.pool.get(r.nodeid);
     const why =

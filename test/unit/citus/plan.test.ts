@@ -5,14 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import {
-  DEFAULT_PLAN_OPTIONS,
-  flattenPlan,
-  planMetadata,
-  SQL,
-  SWAP_SUFFIX,
-  type MetadataPlan,
-} from '../../../src/citus/plan.ts';
+import { DEFAULT_PLAN_OPTIONS, flattenPlan, planMetadata, type MetadataPlan } from '../../../src/citus/plan.ts';
+import { SWAP_SUFFIX } from '../../../src/citus/planRows.ts';
+import { SQL } from '../../../src/citus/planSql.ts';
 import type { DesiredTopology, PgDistNodeRow } from '../../../src/citus/types.ts';
 import { cases, describePlan, describeStatement, group, node, row, sec, topo } from './planCases.ts';
 import { effectOf, simulate, syncAll, type Metadata } from './simulate.ts';

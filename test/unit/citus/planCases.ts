@@ -1,7 +1,8 @@
 // The planMetadata scenario table (one line per transaction), shared by the unit test (simulated
 // metadata) and the integration test that runs the same plans against the Citus stand-in.
 import { desiredTopology } from '../../../src/citus/desired.ts';
-import { SWAP_SUFFIX, type MetadataPlan } from '../../../src/citus/plan.ts';
+import type { MetadataPlan } from '../../../src/citus/plan.ts';
+import { SWAP_SUFFIX } from '../../../src/citus/planRows.ts';
 import type {
   DesiredGroup,
   DesiredNode,
