@@ -212,18 +212,26 @@ export class Executor {
 
   /** A demoted primary is stopped and marked standby so no later start can come up writable. */
   private async demote(mode: 'graceful' | 'immediate' | 'offline', dynamic: DynamicConfig): Promise<void> {
-    const { postgres: node, hooks, log } = this.deps;
-    if (mode === 'graceful') {
-      // The checkpoint goes first: it flushes most dirty buffers while writes still flow, so the
-      // shutdown checkpoint (taken while the coordinator holds writes) is short.
-      await node.checkpoint().catch((err: unknown) => log.warn({ err: String(err) }, 'checkpoint before stop failed'));
-      await hooks
-        .beforeDemote?.({ dynamic })
-        .catch((err: unknown) => log.warn({ err: String(err) }, 'before-demote hook failed'));
-    }
+    const { postgres: node, log } = this.deps;
+    if (mode === 'graceful') await this.prepareStop('stop', dynamic);
     await node.stop(mode === 'immediate' ? 'immediate' : 'fast');
     await node.markStandby();
     log.warn({ action: 'demote', mode, role: 'demoted' }, `demoted (${mode})`);
+  }
+
+  /**
+   * Before a planned stop of a primary: a CHECKPOINT first, which flushes most dirty buffers while
+   * writes still flow, so the shutdown checkpoint (taken while the coordinator holds writes) is
+   * short; then the before-demote hook. Either failing is logged and the stop goes on.
+   */
+  private async prepareStop(what: 'stop' | 'restart', dynamic: DynamicConfig): Promise<void> {
+    const { postgres: node, hooks, log } = this.deps;
+    await node
+      .checkpoint()
+      .catch((err: unknown) => log.warn({ err: errorText(err) }, `checkpoint before ${what} failed`));
+    await hooks
+      .beforeDemote?.({ dynamic })
+      .catch((err: unknown) => log.warn({ err: errorText(err) }, 'before-demote hook failed'));
   }
 
   /**
@@ -232,15 +240,8 @@ export class Executor {
    * before the stop so routed writes wait instead of failing.
    */
   private async restart(role: 'primary' | 'replica', dynamic: DynamicConfig): Promise<void> {
-    const { postgres: node, hooks, log } = this.deps;
-    if (role === 'primary') {
-      await node
-        .checkpoint()
-        .catch((err: unknown) => log.warn({ err: String(err) }, 'checkpoint before restart failed'));
-      await hooks
-        .beforeDemote?.({ dynamic })
-        .catch((err: unknown) => log.warn({ err: String(err) }, 'before-demote hook failed'));
-    }
+    const { postgres: node, log } = this.deps;
+    if (role === 'primary') await this.prepareStop('restart', dynamic);
     await node.stop('fast');
     const started = await node.start();
     if (started.kind !== 'ready')
@@ -261,7 +262,7 @@ export class Executor {
       tracker.noteLockAcquired(this.deps.now());
       log.info({ action: 'bootstrap', role: 'primary', systemId }, 'bootstrapped a new cluster');
     } catch (err) {
-      log.error({ action: 'bootstrap', err: String(err) }, 'bootstrap failed; removing the data directory');
+      log.error({ action: 'bootstrap', err: errorText(err) }, 'bootstrap failed; removing the data directory');
       await dcs.cancelInitialization().catch(() => undefined);
       await node.removeData().catch(() => undefined);
       throw err;
@@ -314,7 +315,7 @@ export class Executor {
       if (result.created.length || result.dropped.length)
         this.deps.log.info({ created: result.created, dropped: result.dropped }, 'replication slots synced');
     } catch (err) {
-      this.deps.log.warn({ err: String(err) }, 'replication slot sync failed');
+      this.deps.log.warn({ err: errorText(err) }, 'replication slot sync failed');
     }
   }
 
