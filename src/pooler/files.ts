@@ -2,32 +2,18 @@
 // when their content changes, so an unchanged reload is no reload), and a self-signed certificate
 // generated once when none is configured.
 import { execFile } from 'node:child_process';
-import { access, chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { PoolerError, errorText } from '../errors.ts';
+import { pathExists, readTextOrNull } from '../postgres/fileRead.ts';
 import { renderAuthFile, renderPgbouncerIni, type PgbouncerSettings } from './render.ts';
 
 const run = promisify(execFile);
 const OPENSSL_TIMEOUT_MS = 60_000;
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Writes `content` through a temporary file and a rename; returns false when it was already there. */
 async function writeIfChanged(file: string, content: string, mode: number): Promise<boolean> {
-  let current: string | null = null;
-  try {
-    current = await readFile(file, 'utf8');
-  } catch {
-    // absent: written below
-  }
-  if (current === content) {
+  if ((await readTextOrNull(file)) === content) {
     await chmod(file, mode);
     return false;
   }
@@ -44,7 +30,7 @@ async function writeIfChanged(file: string, content: string, mode: number): Prom
  */
 export async function ensureCertificate(settings: PgbouncerSettings): Promise<boolean> {
   const { certFile, keyFile } = settings.paths;
-  if (!settings.generateCertificate || ((await exists(certFile)) && (await exists(keyFile)))) return false;
+  if (!settings.generateCertificate || ((await pathExists(certFile)) && (await pathExists(keyFile)))) return false;
   await mkdir(settings.paths.dir, { recursive: true, mode: 0o700 });
   const args = ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650'];
   args.push('-subj', `/CN=${settings.listen.host}`, '-keyout', keyFile, '-out', certFile);

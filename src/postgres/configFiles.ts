@@ -1,6 +1,6 @@
 // Writes the managed configuration into a data directory without losing the user's files:
 // the original postgresql.conf and pg_hba.conf are renamed once, never overwritten.
-import { access, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BASE_CONF,
@@ -10,32 +10,16 @@ import {
   renderPostgresqlConf,
   type ManagedSettings,
 } from './confRender.ts';
+import { pathExists, readTextOrNull } from './fileRead.ts';
 
 export interface ManagedFiles extends ManagedSettings {
   /** Lines for pg_hba.conf; null leaves the file alone. */
   hba: string[] | null;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function readOrNull(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
 /** Writes a file through a temporary name so PostgreSQL never reads half of it. Returns whether it changed. */
 async function replaceFile(path: string, content: string): Promise<boolean> {
-  if ((await readOrNull(path)) === content) return false;
+  if ((await readTextOrNull(path)) === content) return false;
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, content, { mode: 0o600 });
   await rename(tmp, path);
@@ -44,8 +28,8 @@ async function replaceFile(path: string, content: string): Promise<boolean> {
 
 /** Keeps the user's own file as `saved` the first time; a file already managed is not kept. */
 async function preserveUserFile(path: string, saved: string): Promise<void> {
-  if (await exists(saved)) return;
-  const content = await readOrNull(path);
+  if (await pathExists(saved)) return;
+  const content = await readTextOrNull(path);
   if (content === null) {
     await writeFile(saved, '', { mode: 0o600 });
   } else if (!isManaged(content)) {
@@ -75,7 +59,7 @@ export async function writeManagedConfig(dataDir: string, files: ManagedFiles): 
 /** Creates or removes standby.signal (and a stray recovery.signal); returns whether it changed. */
 export async function setStandbySignal(dataDir: string, standby: boolean): Promise<boolean> {
   const signal = join(dataDir, 'standby.signal');
-  const had = await exists(signal);
+  const had = await pathExists(signal);
   if (standby && !had) await writeFile(signal, '', { mode: 0o600 });
   if (!standby && had) await rm(signal, { force: true });
   await rm(join(dataDir, 'recovery.signal'), { force: true });
