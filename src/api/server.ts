@@ -127,38 +127,45 @@ export function createApiServer(
     },
   });
 
-  app.get('/cluster', async (request, reply) => {
-    let view: GroupView;
-    try {
-      view = await source.freshView();
-    } catch (error) {
-      return sendError(request, reply, 503, `cannot read the cluster from etcd: ${errorText(error)}`);
-    }
-    return reply.code(200).send(summarizeGroup(view));
-  });
+  /** GET `url` answers from the group view `read` gives; 503 naming `what` when etcd cannot be read. */
+  const viewRoute = (
+    url: string,
+    what: string,
+    read: () => Promise<GroupView>,
+    respond: (view: GroupView, request: FastifyRequest, reply: FastifyReply) => FastifyReply,
+  ): void => {
+    app.get(url, async (request, reply) => {
+      let view: GroupView;
+      try {
+        view = await read();
+      } catch (error) {
+        return sendError(request, reply, 503, `cannot read ${what} from etcd: ${errorText(error)}`);
+      }
+      return respond(view, request, reply);
+    });
+  };
 
-  app.get('/history', async (request, reply) => {
-    let view: GroupView;
-    try {
-      view = await someView(source);
-    } catch (error) {
-      return sendError(request, reply, 503, `cannot read the history from etcd: ${errorText(error)}`);
-    }
-    return reply.code(200).send(view.history?.value ?? []);
-  });
-
-  app.get('/config', async (request, reply) => {
-    let view: GroupView;
-    try {
-      view = await someView(source);
-    } catch (error) {
-      return sendError(request, reply, 503, `cannot read the config from etcd: ${errorText(error)}`);
-    }
-    if (view.config === null) {
-      return sendError(request, reply, 502, 'the group has no dynamic configuration in etcd');
-    }
-    return reply.code(200).send(view.config.value);
-  });
+  viewRoute(
+    '/cluster',
+    'the cluster',
+    () => source.freshView(),
+    (view, _request, reply) => reply.code(200).send(summarizeGroup(view)),
+  );
+  viewRoute(
+    '/history',
+    'the history',
+    () => someView(source),
+    (view, _request, reply) => reply.code(200).send(view.history?.value ?? []),
+  );
+  viewRoute(
+    '/config',
+    'the config',
+    () => someView(source),
+    (view, request, reply) =>
+      view.config === null
+        ? sendError(request, reply, 502, 'the group has no dynamic configuration in etcd')
+        : reply.code(200).send(view.config.value),
+  );
 
   if (opts.control) registerControlRoutes(app, opts.control);
   if (opts.requests) registerMemberRoutes(app, opts.requests);
