@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { ShardherdError } from '../errors.ts';
 import { formatListing, parseListFormat } from './listOutput.ts';
 import { listRows } from './listRows.ts';
-import { parseGroupOption, readCluster } from './readCluster.ts';
+import { configOption, groupOption, readCluster } from './readCluster.ts';
 
 interface ListFlags {
   config?: string;
@@ -18,12 +18,9 @@ export function registerList(program: Command): void {
     .command('list')
     .description('list the members of a cluster (every Citus group) as patronictl list does')
     .argument('[scope]', 'cluster name (default: scope of the configuration)')
-    .option(
-      '-c, --config <file>',
-      'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)',
-    )
+    .addOption(configOption())
     .option('-f, --format <format>', 'output format: pretty, json, yaml or tsv', 'pretty')
-    .option('--group <n>', 'only this Citus group', parseGroupOption)
+    .addOption(groupOption())
     .option('-e, --extended', 'always show Pending restart, Scheduled restart and Tags; Pooler when a member has one')
     .action(async (scope: string | undefined, flags: ListFlags) => {
       const format = parseListFormat(flags.format);

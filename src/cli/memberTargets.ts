@@ -99,6 +99,36 @@ export interface PostResult {
   text: string;
 }
 
+/** What a command prints for each member: `Success: ...` lines, or `Failed: <failure>: <answer>`. */
+export interface OutcomeLines {
+  /** The text after `Success: ` when the answer means success; null when it does not. */
+  success(t: TargetMember, r: PostResult): string | null;
+  /** The text after `Failed: `, before the member's answer. */
+  failure(t: TargetMember): string;
+}
+
+/**
+ * Sends one request per target, one after another, and prints one line for each; the exit code
+ * becomes 1 when any failed. A member that did not answer shows the reason without a status.
+ */
+export async function postToEach(
+  targets: readonly TargetMember[],
+  send: (t: TargetMember) => Promise<PostResult>,
+  lines: OutcomeLines,
+): Promise<void> {
+  let failed = false;
+  for (const t of targets) {
+    const r = await send(t);
+    const success = lines.success(t, r);
+    if (success !== null) process.stdout.write(`Success: ${success}\n`);
+    else {
+      failed = true;
+      process.stdout.write(`Failed: ${lines.failure(t)}: ${r.status === 0 ? '' : `${r.status} `}${r.text}\n`);
+    }
+  }
+  if (failed) process.exitCode = 1;
+}
+
 /** POSTs `body` (JSON) to `path` of the member's REST API; status 0 when it did not answer. */
 export async function postToMember(
   t: TargetMember,

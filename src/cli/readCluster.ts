@@ -1,6 +1,6 @@
 // What the read-only commands share: finding the configuration (-c or the environment), reading
 // the cluster from etcd once, and turning every failure into one readable line.
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { loadCtlConfig, type CtlConfig } from '../config/ctlConfig.ts';
 import { Dcs } from '../dcs/dcs.ts';
 import type { ClusterView } from '../dcs/types.ts';
@@ -28,6 +28,19 @@ export interface ClusterReading {
 export function parseGroupOption(value: string): number {
   if (!/^(0|[1-9][0-9]*)$/.test(value)) throw new InvalidArgumentError('expected a Citus group number (0, 1, ...)');
   return Number(value);
+}
+
+/** `-c, --config <file>`, as every command that reads the cluster takes it. */
+export function configOption(): Option {
+  return new Option(
+    '-c, --config <file>',
+    'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)',
+  );
+}
+
+/** `--group <n>`: a Citus group number. */
+export function groupOption(description = 'only this Citus group'): Option {
+  return new Option('--group <n>', description).argParser(parseGroupOption);
 }
 
 function configPathFrom(options: ReadClusterOptions, env: NodeJS.ProcessEnv): string {

@@ -3,8 +3,17 @@
 import type { Command } from 'commander';
 import { parseSchedule } from '../api/restartRequest.ts';
 import { ShardherdError } from '../errors.ts';
-import { confirmPlan, parseRoleFilter, postToMember, selectMembers, type RoleFilter } from './memberTargets.ts';
-import { parseGroupOption, readCluster } from './readCluster.ts';
+import {
+  confirmPlan,
+  parseRoleFilter,
+  postToEach,
+  postToMember,
+  selectMembers,
+  type PostResult,
+  type RoleFilter,
+  type TargetMember,
+} from './memberTargets.ts';
+import { configOption, groupOption, readCluster } from './readCluster.ts';
 
 interface RestartFlags {
   config?: string;
@@ -23,11 +32,8 @@ export function registerRestart(program: Command): void {
     .command('restart')
     .description('restart PostgreSQL on members (all members of the cluster or group when none is named)')
     .argument('[members...]', 'member names')
-    .option(
-      '-c, --config <file>',
-      'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)',
-    )
-    .option('--group <n>', 'only this Citus group', parseGroupOption)
+    .addOption(configOption())
+    .addOption(groupOption())
     .option('-r, --role <role>', 'only members with this role: primary, replica or any', parseRoleFilter, 'any')
     .option('--pending', 'only members with a setting pending a restart')
     .option('--scheduled <time>', 'restart at this time (ISO 8601 with timezone) instead of now')
@@ -46,22 +52,20 @@ export function registerRestart(program: Command): void {
       if (flags.pending) body.restart_pending = true;
       if (flags.role !== 'any') body.role = flags.role;
       if (scheduled !== null) body.schedule = scheduled;
-      let failed = false;
-      for (const t of targets) {
+      const send = async (t: TargetMember): Promise<PostResult> => {
         if (scheduled !== null && flags.force && t.member.data.scheduled_restart) {
           // As patronictl does: with --force a new schedule replaces the old one.
           await postToMember(t, '/restart', undefined, 10_000, 'DELETE');
         }
-        const r = await postToMember(t, '/restart', body, RESTART_TIMEOUT_MS);
-        if (r.status === 200) process.stdout.write(`Success: restart on member ${t.name}\n`);
-        else if (r.status === 202) process.stdout.write(`Success: restart scheduled on member ${t.name}\n`);
-        else {
-          failed = true;
-          process.stdout.write(
-            `Failed: restart on member ${t.name}: ${r.status === 0 ? '' : `${r.status} `}${r.text}\n`,
-          );
-        }
-      }
-      if (failed) process.exitCode = 1;
+        return postToMember(t, '/restart', body, RESTART_TIMEOUT_MS);
+      };
+      await postToEach(targets, send, {
+        success: (t, r) => {
+          if (r.status === 200) return `restart on member ${t.name}`;
+          if (r.status === 202) return `restart scheduled on member ${t.name}`;
+          return null;
+        },
+        failure: (t) => `restart on member ${t.name}`,
+      });
     });
 }

@@ -7,7 +7,7 @@ import { apiEndpoint } from '../dcs/memberUrl.ts';
 import type { GroupView } from '../dcs/types.ts';
 import { groupOf } from '../dcs/view.ts';
 import { ShardherdError, errorText } from '../errors.ts';
-import { parseGroupOption, readCluster } from './readCluster.ts';
+import { configOption, groupOption, readCluster } from './readCluster.ts';
 
 export type ManualKind = 'switchover' | 'failover';
 
@@ -121,11 +121,8 @@ export function registerSwitchover(program: Command): void {
   program
     .command('switchover')
     .description('hand the leader role of a group to a healthy replica, gracefully')
-    .option(
-      '-c, --config <file>',
-      'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)',
-    )
-    .option('--group <n>', 'Citus group', parseGroupOption)
+    .addOption(configOption())
+    .addOption(groupOption('Citus group'))
     .option('--leader <name>', 'the current leader (checked)')
     .option('--candidate <name>', 'the member to take over (default: the healthiest replica)')
     .option('--scheduled <time>', 'ISO 8601 time with a timezone, or now')
@@ -134,11 +131,8 @@ export function registerSwitchover(program: Command): void {
   program
     .command('failover')
     .description('promote a named member, also when the group has no leader')
-    .option(
-      '-c, --config <file>',
-      'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)',
-    )
-    .option('--group <n>', 'Citus group', parseGroupOption)
+    .addOption(configOption())
+    .addOption(groupOption('Citus group'))
     .option('--candidate <name>', 'the member to promote')
     .option('--force', 'do not ask for confirmation')
     .action((flags: ManualFlags) => run('failover', flags));

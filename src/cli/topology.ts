@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { formatListing } from './listOutput.ts';
 import { listRows } from './listRows.ts';
-import { parseGroupOption, readCluster } from './readCluster.ts';
+import { configOption, groupOption, readCluster } from './readCluster.ts';
 
 interface TopologyFlags {
   config?: string;
@@ -16,11 +16,8 @@ export function registerTopology(program: Command): void {
     .command('topology')
     .description('show each group of a cluster as a tree: the leader, then its replicas')
     .argument('[scope]', 'cluster name (default: scope of the configuration)')
-    .option(
-      '-c, --config <file>',
-      'configuration file or directory (default: $SHARDHERD_CONFIG, then $PATRONICTL_CONFIG_FILE)',
-    )
-    .option('--group <n>', 'only this Citus group', parseGroupOption)
+    .addOption(configOption())
+    .addOption(groupOption())
     .option('-e, --extended', 'as list -e: Pending restart, Scheduled restart, Tags, and Pooler when published')
     .action(async (scope: string | undefined, flags: TopologyFlags) => {
       const reading = await readCluster({ configPath: flags.config, scope, group: flags.group });
