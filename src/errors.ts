@@ -36,8 +36,8 @@ export class DcsError extends ShardherdError {
   }
 }
 
-/** A PostgreSQL command or query failed; `command` names it (e.g. `pg_basebackup`, `promote`). */
-export class PostgresError extends ShardherdError {
+/** A step of some work failed; `command` names it, and the message starts with it. */
+class CommandError extends ShardherdError {
   readonly command: string;
   constructor(command: string, message: string, options?: { cause?: unknown }) {
     super(`${command}: ${message}`, options);
@@ -45,11 +45,8 @@ export class PostgresError extends ShardherdError {
   }
 }
 
+/** A PostgreSQL command or query failed; `command` names it (e.g. `pg_basebackup`, `promote`). */
+export class PostgresError extends CommandError {}
+
 /** The managed PgBouncer could not be set up or run; `command` names the step (e.g. `openssl`, `pgbouncer`). */
-export class PoolerError extends ShardherdError {
-  readonly command: string;
-  constructor(command: string, message: string, options?: { cause?: unknown }) {
-    super(`${command}: ${message}`, options);
-    this.command = command;
-  }
-}
+export class PoolerError extends CommandError {}
