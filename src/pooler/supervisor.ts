@@ -9,6 +9,7 @@ import { ensureCertificate, writePgbouncerFiles } from './files.ts';
 import type { PgbouncerSettings } from './render.ts';
 import { clearStalePgbouncer } from './stale.ts';
 import { errorText } from '../errors.ts';
+import { Serial } from '../serial.ts';
 
 export type PgbouncerState =
   | { kind: 'stopped' }
@@ -80,7 +81,7 @@ export class PgbouncerSupervisor {
   private retry: { timer: NodeJS.Timeout; at: number; reason: string } | null = null;
   private starting = false;
   /** Starts, reloads and stops run one at a time, in the order asked. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly serial = new Serial();
 
   constructor(options: PgbouncerSupervisorOptions) {
     this.opts = {
@@ -105,7 +106,7 @@ export class PgbouncerSupervisor {
   start(): void {
     if (this.wanted) return;
     this.wanted = true;
-    void this.enqueue(() => this.launch());
+    void this.serial.run(() => this.launch());
   }
 
   /**
@@ -113,7 +114,7 @@ export class PgbouncerSupervisor {
    * listen address is the one change SIGHUP does not apply: PgBouncer is restarted on it then.
    */
   reload(): Promise<PgbouncerReload> {
-    return this.enqueue(async () => {
+    return this.serial.run(async () => {
       let changed: boolean;
       let settings: PgbouncerSettings;
       try {
@@ -150,7 +151,7 @@ export class PgbouncerSupervisor {
       clearTimeout(this.retry.timer);
       this.retry = null;
     }
-    return this.enqueue(async () => {
+    return this.serial.run(async () => {
       const current = this.running;
       if (current === null) return;
       // The agent stops PostgreSQL first, so no server connection is left to wait for.
@@ -171,12 +172,6 @@ export class PgbouncerSupervisor {
       current.child.kill('SIGKILL');
       await current.handled;
     }
-  }
-
-  private enqueue<T>(op: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(op);
-    this.queue = next.catch(() => undefined);
-    return next;
   }
 
   private async launch(): Promise<void> {
@@ -257,7 +252,7 @@ export class PgbouncerSupervisor {
     this.lastReason = reason;
     const timer = setTimeout(() => {
       this.retry = null;
-      void this.enqueue(() => this.launch());
+      void this.serial.run(() => this.launch());
     }, delay);
     timer.unref();
     this.retry = { timer, at: this.opts.now() + delay, reason };
