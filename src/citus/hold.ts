@@ -8,8 +8,8 @@ import { planMetadata, type MetadataPlan, type PlanOptions } from './plan.ts';
 import type { DesiredGroup, DesiredTopology } from './types.ts';
 
 /**
- * The one planning path of the reconcile and of a pause's commit: etcd's view, with the held
- * groups wanted exactly as their rows are, planned against the rows.
+ * A pause's commit plans this way: etcd's view, with the held groups wanted exactly as their rows
+ * are, planned against the rows.
  */
 export function planWithHeld(
   view: ClusterView,
@@ -21,11 +21,18 @@ export function planWithHeld(
   return { desired, plan: planMetadata(desired, rows.nodes, rows.poolinfo, options) };
 }
 
-/** The desired topology of the view with the held groups frozen as their rows are. */
+/**
+ * The desired topology of the view with the held groups frozen as their rows are: what the
+ * reconcile and a pause's commit both plan from.
+ */
 export function desiredWithHeld(view: ClusterView, rows: MetadataRows, held: ReadonlySet<number>): DesiredTopology {
   return holdGroups(desiredTopology(view), rows, held);
 }
 
+/**
+ * `desired` with each held group replaced by what its rows say now: its primary row kept, its
+ * secondary rows wanted as they are.
+ */
 export function holdGroups(
   desired: DesiredTopology,
   current: MetadataRows,

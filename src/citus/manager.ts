@@ -185,7 +185,10 @@ export class CitusManager {
     await this.loop;
   }
 
-  /** Closes the watch, waits for a reconcile in flight (its retries are cut short), closes the connection. */
+  /**
+   * Closes the watch, stops the probes, rolls back open pauses, waits for a reconcile in flight
+   * (its retries are cut short) and closes the connection.
+   */
   async stop(): Promise<void> {
     if (this.phase === 'stopped' || this.phase === 'stopping') return;
     this.phase = 'stopping';

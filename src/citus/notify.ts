@@ -1,6 +1,6 @@
-// A worker leader's half of the pause protocol (docs/design.md, "Pause protocol"): POST /citus to the coordinator
-// leader before it stops being primary (before_demote) and once it runs as the new primary
-// (after_promote). Patroni's body, so a Patroni coordinator understands it too.
+// A worker leader's half of the pause protocol (docs/design.md, "Pause protocol"): POST /citus to
+// the coordinator leader before it stops being primary (before_demote) and once it runs as the
+// new primary (after_promote). Patroni's body, so a Patroni coordinator understands it too.
 import { apiEndpoint } from '../dcs/memberUrl.ts';
 import type { ClusterView } from '../dcs/types.ts';
 import { groupOf } from '../dcs/view.ts';

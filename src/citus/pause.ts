@@ -202,7 +202,9 @@ export class GroupPauses {
     if (error !== null) return error;
     return {
       ok: true,
-      message: `group ${event.group} paused: its primary row is locked until after_promote or the deadline in ${pause.timeoutMs} ms`,
+      message:
+        `group ${event.group} paused: its primary row is locked ` +
+        `until after_promote or the deadline in ${pause.timeoutMs} ms`,
     };
   }
 

@@ -75,7 +75,8 @@ export class PauseTransaction {
     );
     const found = await this.query(
       `SELECT nodeid, nodename, nodeport,
-              pg_catalog.to_regprocedure('pg_catalog.citus_pause_node_within_txn(integer,boolean,integer)') IS NOT NULL AS can_pause
+              pg_catalog.to_regprocedure('pg_catalog.citus_pause_node_within_txn(integer,boolean,integer)')
+                IS NOT NULL AS can_pause
          FROM pg_catalog.pg_dist_node
         WHERE groupid = $1 AND noderole = 'primary' AND nodecluster = 'default' ORDER BY nodeid LIMIT 1`,
       [group],
@@ -104,8 +105,9 @@ export class PauseTransaction {
 
   /**
    * Repoints the group to the primary the view shows, in this transaction, and commits. Only the
-   * group's repoint runs here (prepared transactions are the caller's, after the commit): adds and removes contact every metadata worker and need them
-   * synced, which a pause cannot promise; the reconcile does them once the pause is over.
+   * group's repoint runs here: adds and removes contact every metadata worker and need them
+   * synced, which a pause cannot promise, so the reconcile does them once the pause is over; the
+   * prepared transactions the old primary left are the caller's to recover, after the commit.
    */
   async commitRepoint(view: ClusterView): Promise<CommitResult> {
     const group = this.opts.group;
@@ -216,7 +218,8 @@ function beforeRename(
   };
 }
 
-export function withTimeout<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+/** The promise's value, or `fallback` when it fails or has not settled within `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
   return new Promise<T>((resolve) => {
     const timer = setTimeout(() => resolve(fallback), ms);
     promise.then(
