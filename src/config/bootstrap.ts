@@ -1,7 +1,7 @@
 // The `bootstrap` section: the dynamic settings a new cluster's `config` key starts from
 // (`bootstrap.dcs`) and the initdb options of the member that creates the cluster.
 import { DEFAULT_DYNAMIC_CONFIG, readDynamicConfig } from './dynamic.ts';
-import { Findings, readMap } from './findings.ts';
+import { Findings } from './findings.ts';
 import * as K from './keys.ts';
 import { readToolOptions } from './toolOptions.ts';
 import type { Config } from './types.ts';
@@ -10,8 +10,7 @@ import type { Config } from './types.ts';
 const INITDB_NOT_ALLOWED = ['pgdata', 'nosync', 'pwfile', 'sync-only', 'version'];
 
 export function readBootstrap(value: unknown, f: Findings): Config['bootstrap'] {
-  const map = readMap(value, 'bootstrap', f) ?? {};
-  K.checkKeys(map, 'bootstrap', K.BOOTSTRAP, f);
+  const map = K.readSection(value, 'bootstrap', K.BOOTSTRAP, f) ?? {};
   const dcs = readDynamicConfig(map.dcs, 'bootstrap.dcs', DEFAULT_DYNAMIC_CONFIG, f);
   const initdb =
     map.initdb === undefined || map.initdb === null

@@ -1,6 +1,6 @@
 // The `citus` section: the member's Citus group, the database the extension lives in, and the
 // optional address of the PgBouncer other nodes connect through (`citus.pooler`).
-import { Findings, readInt, readMap, readString } from './findings.ts';
+import { Findings, readInt, readString } from './findings.ts';
 import { formatHostPort, isWildcardHost, parseHostPort, recorded } from './hostPort.ts';
 import * as K from './keys.ts';
 import type { CitusConfig, HostPort } from './types.ts';
@@ -8,9 +8,8 @@ import type { CitusConfig, HostPort } from './types.ts';
 /** null: not a Citus cluster; undefined: invalid (a problem was recorded). */
 export function readCitus(value: unknown, f: Findings): CitusConfig | null | undefined {
   if (value === undefined || value === null) return null;
-  const map = readMap(value, 'citus', f);
+  const map = K.readSection(value, 'citus', K.CITUS, f);
   if (!map) return undefined;
-  K.checkKeys(map, 'citus', K.CITUS, f);
   const group =
     map.group === undefined || map.group === null
       ? f.problem('citus.group', 'required (0 for the coordinator, 1.. for workers)')

@@ -1,8 +1,8 @@
 // Dynamic settings: Patroni's defaults, validation of `bootstrap.dcs` and of the group's `config`
 // key, and the effective settings the HA loop runs with (stored values over defaults).
 import type { ConfigProblem } from '../errors.ts';
-import { Findings, join, readBool, readInt, readMap, readScalarMap, readStringList, type RawMap } from './findings.ts';
-import { checkKeys, DYNAMIC, DYNAMIC_CITUS, DYNAMIC_POSTGRESQL } from './keys.ts';
+import { Findings, join, readBool, readInt, readScalarMap, readStringList, type RawMap } from './findings.ts';
+import { DYNAMIC, DYNAMIC_CITUS, DYNAMIC_POSTGRESQL, readSection, type SectionKeys } from './keys.ts';
 import type { DynamicConfig, JsonObject, Scalar } from './types.ts';
 
 function deepFreeze<T>(value: T): T {
@@ -107,6 +107,44 @@ function readParameters(value: unknown, path: string, f: Findings): Record<strin
   return out;
 }
 
+/** One section of the dynamic settings, opened by `openSection`. */
+interface Section<T> {
+  map: RawMap;
+  /** The integer setting `key`, at least `min`, given under `source` (by default `key` itself). */
+  int<K extends keyof T & string>(key: K, min: number, source?: string): T[K];
+  /** The boolean setting `key`. */
+  bool<K extends keyof T & string>(key: K): T[K];
+}
+
+/**
+ * A section of the dynamic settings as a map, its keys checked. A setting it does not give takes
+ * Patroni's default from `defaults`; one that is invalid is reported and takes `fallback`'s value.
+ */
+function openSection<T extends object>(
+  raw: unknown,
+  path: string,
+  keys: SectionKeys,
+  defaults: Readonly<T>,
+  fallback: Readonly<T>,
+  f: Findings,
+): Section<T> {
+  const map: RawMap = readSection(raw, path, keys, f) ?? {};
+  const setting = <K extends keyof T & string>(
+    key: K,
+    source: string,
+    read: (value: unknown, p: string) => unknown,
+  ) => {
+    const value = map[source];
+    if (value === undefined || value === null) return defaults[key];
+    return (read(value, join(path, source)) as T[K] | undefined) ?? fallback[key];
+  };
+  return {
+    map,
+    int: (key, min, source = key) => setting(key, source, (value, p) => readInt(value, p, f, { min })),
+    bool: (key) => setting(key, key, (value, p) => readBool(value, p, f)),
+  };
+}
+
 /**
  * Reads dynamic settings. A missing setting takes Patroni's default; an invalid one is reported
  * and replaced by `fallback`'s value, so the result is always complete and usable.
@@ -117,20 +155,7 @@ export function readDynamicConfig(
   fallback: Readonly<DynamicConfig>,
   f: Findings,
 ): DynamicConfig {
-  const d = DEFAULT_DYNAMIC_CONFIG;
-  const map: RawMap = readMap(raw, path, f) ?? {};
-  checkKeys(map, path, DYNAMIC, f);
-
-  const int = (key: keyof DynamicConfig & string, min: number, source: string = key): number => {
-    const value = map[source];
-    if (value === undefined || value === null) return d[key] as number;
-    return readInt(value, join(path, source), f, { min }) ?? (fallback[key] as number);
-  };
-  const bool = (key: keyof DynamicConfig & string): boolean => {
-    const value = map[key];
-    if (value === undefined || value === null) return d[key] as boolean;
-    return readBool(value, join(path, key), f) ?? (fallback[key] as boolean);
-  };
+  const { map, int, bool } = openSection(raw, path, DYNAMIC, DEFAULT_DYNAMIC_CONFIG, fallback, f);
   // Patroni still reads the pre-3.0 names when the new ones are absent.
   const renamed = (key: 'primary_start_timeout' | 'primary_stop_timeout', old: string): number => {
     if (map[key] === undefined && map[old] !== undefined) {
@@ -149,7 +174,8 @@ export function readDynamicConfig(
     if (f.problems.length === before) {
       f.problem(
         join(path, 'ttl'),
-        `loop_wait + 2*retry_timeout must not exceed ttl, got ${loop_wait} + 2*${retry_timeout} = ${loop_wait + 2 * retry_timeout} > ${ttl}`,
+        `loop_wait + 2*retry_timeout must not exceed ttl, ` +
+          `got ${loop_wait} + 2*${retry_timeout} = ${loop_wait + 2 * retry_timeout} > ${ttl}`,
       );
     }
     ({ ttl, loop_wait, retry_timeout } = fallback);
@@ -167,8 +193,8 @@ export function readDynamicConfig(
     check_timeline: bool('check_timeline'),
     synchronous_mode: bool('synchronous_mode'),
     synchronous_mode_strict: bool('synchronous_mode_strict'),
-    citus: readDynamicCitus(map.citus, join(path, 'citus'), fallback, f),
-    postgresql: readDynamicPostgresql(map.postgresql, join(path, 'postgresql'), fallback, f),
+    citus: readDynamicCitus(map.citus, join(path, 'citus'), fallback.citus, f),
+    postgresql: readDynamicPostgresql(map.postgresql, join(path, 'postgresql'), fallback.postgresql, f),
   };
   for (const key of ['synchronous_mode', 'synchronous_mode_strict'] as const) {
     if (config[key]) f.warn(join(path, key), 'not implemented yet by Shardherd; replication stays asynchronous');
@@ -176,53 +202,32 @@ export function readDynamicConfig(
   return config;
 }
 
-function readDynamicCitus(
-  raw: unknown,
-  path: string,
-  fallback: Readonly<DynamicConfig>,
-  f: Findings,
-): DynamicConfig['citus'] {
-  const d = DEFAULT_DYNAMIC_CONFIG.citus;
-  const map = readMap(raw, path, f) ?? {};
-  checkKeys(map, path, DYNAMIC_CITUS, f);
-  const given = (key: keyof DynamicConfig['citus']) => map[key] !== undefined && map[key] !== null;
+type DynamicCitus = DynamicConfig['citus'];
+type DynamicPostgresql = DynamicConfig['postgresql'];
+
+function readDynamicCitus(raw: unknown, path: string, fallback: Readonly<DynamicCitus>, f: Findings): DynamicCitus {
+  const { int, bool } = openSection(raw, path, DYNAMIC_CITUS, DEFAULT_DYNAMIC_CONFIG.citus, fallback, f);
   return {
-    pause_on_worker_failure: given('pause_on_worker_failure')
-      ? (readBool(map.pause_on_worker_failure, join(path, 'pause_on_worker_failure'), f) ??
-        fallback.citus.pause_on_worker_failure)
-      : d.pause_on_worker_failure,
-    failure_probe_count: given('failure_probe_count')
-      ? (readInt(map.failure_probe_count, join(path, 'failure_probe_count'), f, { min: 1 }) ??
-        fallback.citus.failure_probe_count)
-      : d.failure_probe_count,
-    failure_pause_timeout: given('failure_pause_timeout')
-      ? (readInt(map.failure_pause_timeout, join(path, 'failure_pause_timeout'), f, { min: 1 }) ??
-        fallback.citus.failure_pause_timeout)
-      : d.failure_pause_timeout,
+    pause_on_worker_failure: bool('pause_on_worker_failure'),
+    failure_probe_count: int('failure_probe_count', 1),
+    failure_pause_timeout: int('failure_pause_timeout', 1),
   };
 }
 
 function readDynamicPostgresql(
   raw: unknown,
   path: string,
-  fallback: Readonly<DynamicConfig>,
+  fallback: Readonly<DynamicPostgresql>,
   f: Findings,
-): DynamicConfig['postgresql'] {
-  const d = DEFAULT_DYNAMIC_CONFIG.postgresql;
-  const map = readMap(raw, path, f) ?? {};
-  checkKeys(map, path, DYNAMIC_POSTGRESQL, f);
-  const bool = (key: 'use_pg_rewind' | 'use_slots'): boolean => {
-    const value = map[key];
-    if (value === undefined || value === null) return d[key];
-    return readBool(value, join(path, key), f) ?? fallback.postgresql[key];
-  };
-  const out: DynamicConfig['postgresql'] = {
+): DynamicPostgresql {
+  const { map, bool } = openSection(raw, path, DYNAMIC_POSTGRESQL, DEFAULT_DYNAMIC_CONFIG.postgresql, fallback, f);
+  const out: DynamicPostgresql = {
     use_pg_rewind: bool('use_pg_rewind'),
     use_slots: bool('use_slots'),
     parameters: readParameters(map.parameters, join(path, 'parameters'), f),
   };
   if (map.pg_hba !== undefined && map.pg_hba !== null) {
-    const lines = readStringList(map.pg_hba, join(path, 'pg_hba'), f) ?? fallback.postgresql.pg_hba;
+    const lines = readStringList(map.pg_hba, join(path, 'pg_hba'), f) ?? fallback.pg_hba;
     if (lines) out.pg_hba = lines;
   }
   return out;

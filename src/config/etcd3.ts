@@ -1,6 +1,6 @@
 // The `etcd3` section: the etcd endpoints (Patroni's `hosts` list or comma-separated string, or
 // a single `host`), the protocol, and the optional credentials and TLS files.
-import { describe, Findings, join, readMap, readString } from './findings.ts';
+import { describe, Findings, join, readString } from './findings.ts';
 import { formatHostPort, parseHostPort } from './hostPort.ts';
 import * as K from './keys.ts';
 import type { Config } from './types.ts';
@@ -11,9 +11,8 @@ export function readEtcd3(value: unknown, f: Findings): Config['etcd3'] | undefi
       'etcd3',
       'required: Shardherd keeps its state in etcd (v3 API), e.g. etcd3: {hosts: [10.0.0.1:2379]}',
     );
-  const map = readMap(value, 'etcd3', f);
+  const map = K.readSection(value, 'etcd3', K.ETCD3, f);
   if (!map) return undefined;
-  K.checkKeys(map, 'etcd3', K.ETCD3, f);
 
   let hostsPath = 'etcd3.hosts';
   let items: unknown[] | undefined;

@@ -1,6 +1,6 @@
 // Which keys each configuration section may hold: those Shardherd implements, those Patroni knows
 // but Shardherd does not implement yet (one warning each), and everything else (a likely typo).
-import { Findings, join, type RawMap } from './findings.ts';
+import { Findings, join, readMap, type RawMap } from './findings.ts';
 
 export interface SectionKeys {
   /** Keys read by Shardherd. */
@@ -55,6 +55,13 @@ export function checkKeys(
     const suggestion = closest(key, [...keys.implemented, ...Object.keys(notImplemented)]);
     f.warn(join(path, key), `unknown key; ignored${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`);
   }
+}
+
+/** `value` as the map of section `path` with its keys checked; undefined (a problem recorded) when it is no map. */
+export function readSection(value: unknown, path: string, keys: SectionKeys, f: Findings): RawMap | undefined {
+  const map = readMap(value, path, f);
+  if (map) checkKeys(map, path, keys, f);
+  return map;
 }
 
 const DYNAMIC_AT_TOP = 'a dynamic setting: it belongs in bootstrap.dcs or the `config` key';

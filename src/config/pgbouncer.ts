@@ -1,7 +1,7 @@
 // The `pgbouncer` section (Shardherd's own; Patroni has none): the PgBouncer the agent runs beside
 // its PostgreSQL, listening on `citus.pooler`. Read with every problem collected, each naming its path.
 import path from 'node:path';
-import { Findings, join, readInt, readMap, readString } from './findings.ts';
+import { Findings, join, readInt, readString } from './findings.ts';
 import * as K from './keys.ts';
 import type { CitusConfig, PgbouncerConfig, PoolMode, PostgresqlConfig } from './types.ts';
 
@@ -27,9 +27,8 @@ export function readPgbouncer(
 ): PgbouncerConfig | null | undefined {
   if (value === undefined || value === null) return null;
   const p = 'pgbouncer';
-  const map = readMap(value, p, f);
+  const map = K.readSection(value, p, K.PGBOUNCER, f);
   if (!map) return undefined;
-  K.checkKeys(map, p, K.PGBOUNCER, f);
   const present = (key: string): boolean => map[key] !== undefined && map[key] !== null;
   let ok = true;
 
@@ -66,10 +65,9 @@ export function readPgbouncer(
   let tls: PgbouncerConfig['tls'];
   if (present('tls')) {
     const tp = join(p, 'tls');
-    const tmap = readMap(map.tls, tp, f);
+    const tmap = K.readSection(map.tls, tp, K.PGBOUNCER_TLS, f);
     if (!tmap) ok = false;
     else {
-      K.checkKeys(tmap, tp, K.PGBOUNCER_TLS, f);
       const file = (key: string): string | undefined => {
         if (tmap[key] === undefined || tmap[key] === null) {
           return f.problem(join(tp, key), `required: ${tp}.cert_file and ${tp}.key_file go together`);

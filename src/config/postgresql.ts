@@ -4,7 +4,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { CLUSTER_WIDE_PARAMETERS, MANAGED_PARAMETERS } from './dynamic.ts';
-import { Findings, join, readBool, readInt, readMap, readScalarMap, readString, readStringList } from './findings.ts';
+import { Findings, join, readBool, readInt, readScalarMap, readString, readStringList } from './findings.ts';
 import { isWildcardHost, parseListen, readConnectAddress, recorded } from './hostPort.ts';
 import * as K from './keys.ts';
 import { readToolOptions } from './toolOptions.ts';
@@ -33,9 +33,8 @@ const BASEBACKUP_NOT_ALLOWED = [
 const FAST_CHECKPOINT: BasebackupOption = { checkpoint: 'fast' };
 
 function readUser(value: unknown, p: string, f: Findings, defaultUsername?: string): UserAuth | undefined {
-  const map = readMap(value, p, f);
+  const map = K.readSection(value, p, K.USER, f);
   if (!map) return undefined;
-  K.checkKeys(map, p, K.USER, f);
   let username: string | undefined;
   if (map.username === undefined || map.username === null) {
     username = defaultUsername ?? f.problem(join(p, 'username'), 'required');
@@ -52,9 +51,8 @@ function readUser(value: unknown, p: string, f: Findings, defaultUsername?: stri
 function readAuthentication(value: unknown, f: Findings): PostgresqlConfig['authentication'] | undefined {
   const p = 'postgresql.authentication';
   if (value === undefined || value === null) return f.problem(p, 'required (at least replication.username)');
-  const map = readMap(value, p, f);
+  const map = K.readSection(value, p, K.AUTHENTICATION, f);
   if (!map) return undefined;
-  K.checkKeys(map, p, K.AUTHENTICATION, f);
   const superuser = readUser(map.superuser ?? {}, join(p, 'superuser'), f, 'postgres');
   const replication =
     map.replication === undefined || map.replication === null
@@ -104,9 +102,8 @@ export function readPostgresql(value: unknown, f: Findings): PostgresqlConfig | 
   const p = 'postgresql';
   if (value === undefined || value === null)
     return f.problem(p, 'required (at least listen, data_dir and authentication)');
-  const map = readMap(value, p, f);
+  const map = K.readSection(value, p, K.POSTGRESQL, f);
   if (!map) return undefined;
-  K.checkKeys(map, p, K.POSTGRESQL, f);
   const present = (key: string): boolean => map[key] !== undefined && map[key] !== null;
 
   const listen = present('listen')

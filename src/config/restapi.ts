@@ -1,15 +1,14 @@
 // The `restapi` section: where the agent's REST API listens, the address peers and patronictl
 // use to reach it (published as `api_url`), and the optional basic-auth credentials.
-import { Findings, readMap, readString } from './findings.ts';
+import { Findings, readString } from './findings.ts';
 import { formatHostPort, isWildcardHost, parseHostPort, readConnectAddress, recorded } from './hostPort.ts';
 import * as K from './keys.ts';
 import type { Config, HostPort, UserAuth } from './types.ts';
 
 export function readRestapi(value: unknown, f: Findings): Config['restapi'] | undefined {
   if (value === undefined || value === null) return f.problem('restapi', 'required (at least restapi.listen)');
-  const map = readMap(value, 'restapi', f);
+  const map = K.readSection(value, 'restapi', K.RESTAPI, f);
   if (!map) return undefined;
-  K.checkKeys(map, 'restapi', K.RESTAPI, f);
   const listen =
     map.listen === undefined || map.listen === null
       ? f.problem('restapi.listen', 'required (host:port)')
@@ -27,9 +26,8 @@ export function readRestapi(value: unknown, f: Findings): Config['restapi'] | un
   }
   let authentication: UserAuth | undefined;
   if (map.authentication !== undefined && map.authentication !== null) {
-    const auth = readMap(map.authentication, 'restapi.authentication', f);
+    const auth = K.readSection(map.authentication, 'restapi.authentication', K.RESTAPI_AUTH, f);
     if (auth) {
-      K.checkKeys(auth, 'restapi.authentication', K.RESTAPI_AUTH, f);
       const username =
         auth.username === undefined
           ? f.problem('restapi.authentication.username', 'required')

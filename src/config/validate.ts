@@ -6,7 +6,7 @@ import type { ConfigProblem } from '../errors.ts';
 import { readBootstrap } from './bootstrap.ts';
 import { readCitus } from './citus.ts';
 import { readEtcd3 } from './etcd3.ts';
-import { describe, Findings, isMap, readMap, readString } from './findings.ts';
+import { describe, Findings, isMap, readString } from './findings.ts';
 import * as K from './keys.ts';
 import { readPgbouncer } from './pgbouncer.ts';
 import { readPostgresql } from './postgresql.ts';
@@ -88,9 +88,8 @@ const LOG_LEVELS: Readonly<Record<string, string>> = {
 };
 
 function readLog(value: unknown, f: Findings): Config['log'] | undefined {
-  const map = readMap(value, 'log', f);
+  const map = K.readSection(value, 'log', K.LOG, f);
   if (!map) return undefined;
-  K.checkKeys(map, 'log', K.LOG, f);
   if (map.level === undefined || map.level === null) return { level: 'info' };
   const s = readString(map.level, 'log.level', f);
   if (s === undefined) return undefined;
