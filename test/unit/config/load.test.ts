@@ -316,13 +316,15 @@ const INVALID: Array<[string, string, unknown, string]> = [
     'nofailover against failover_priority',
     'tags',
     { nofailover: true, failover_priority: 2 },
-    'tags.failover_priority: conflicts with tags.nofailover: true; nofailover true means failover_priority 0 and false means a priority above 0, got 2',
+    'tags.failover_priority: conflicts with tags.nofailover: true; ' +
+      'nofailover true means failover_priority 0 and false means a priority above 0, got 2',
   ],
   [
     'nofailover false with priority 0',
     'tags',
     { nofailover: false, failover_priority: 0 },
-    'tags.failover_priority: conflicts with tags.nofailover: false; nofailover true means failover_priority 0 and false means a priority above 0, got 0',
+    'tags.failover_priority: conflicts with tags.nofailover: false; ' +
+      'nofailover true means failover_priority 0 and false means a priority above 0, got 0',
   ],
   [
     'tag not a boolean',

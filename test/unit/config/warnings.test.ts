@@ -36,7 +36,8 @@ const NOT_IMPLEMENTED: Array<[string, unknown, string]> = [
   [
     'postgresql.create_replica_methods',
     ['wal_g', 'basebackup'],
-    'postgresql.create_replica_methods: not implemented yet by Shardherd; ignored (replicas are cloned with pg_basebackup)',
+    'postgresql.create_replica_methods: not implemented yet by Shardherd; ' +
+      'ignored (replicas are cloned with pg_basebackup)',
   ],
   [
     'bootstrap.dcs.standby_cluster',
@@ -61,7 +62,8 @@ const NOT_IMPLEMENTED: Array<[string, unknown, string]> = [
   [
     'loop_wait',
     5,
-    'loop_wait: not implemented yet by Shardherd; ignored (a dynamic setting: it belongs in bootstrap.dcs or the `config` key)',
+    'loop_wait: not implemented yet by Shardherd; ' +
+      'ignored (a dynamic setting: it belongs in bootstrap.dcs or the `config` key)',
   ],
 ];
 
@@ -110,7 +112,8 @@ test('cluster-wide PostgreSQL settings in the local section are ignored with a w
   );
   assert.deepEqual(config.postgresql.parameters, { work_mem: '8MB' });
   assert.deepEqual(warnings, [
-    'postgresql.parameters.max_connections: must be equal on every member; set it in bootstrap.dcs.postgresql.parameters; ignored here',
+    'postgresql.parameters.max_connections: must be equal on every member; ' +
+      'set it in bootstrap.dcs.postgresql.parameters; ignored here',
     'postgresql.parameters.port: set by Shardherd itself (from postgresql.listen and scope); ignored',
   ]);
 });
