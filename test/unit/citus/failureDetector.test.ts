@@ -46,7 +46,7 @@ describe('worker failure detector', () => {
   ];
   for (const [name, seq, count, want] of cases) test(name, () => assert.deepEqual(run(seq, count).kinds, want));
 
-  test('a new address (the group was repointed) starts afresh: old failures do not count, no recovery is reported', () => {
+  test('a new address (a repointed group) starts afresh: old failures do not count, no recovery is reported', () => {
     const { last } = run('--', 2, 'old:5432');
     assert.equal(last?.suspect, true);
     const next = nextHealth(last, 'new:5432', ok, 2);
@@ -68,29 +68,33 @@ describe('worker failure detector', () => {
     assert.equal(second.reason, '2 probes in a row failed: connection refused');
   });
 
-  test('invariants over every sequence of 10 rounds: suspect only after count failures in a row, recovered only right after a suspect stretch', () => {
-    for (const count of [1, 2, 3]) {
-      for (let bits = 0; bits < 1 << 10; bits++) {
-        const seq = [...Array(10).keys()].map((i) => ((bits >> i) & 1 ? '+' : '-')).join('');
-        const { kinds } = run(seq, count);
-        let streak = 0;
-        let suspect = false;
-        for (const [i, kind] of kinds.entries()) {
-          streak = seq[i] === '-' ? streak + 1 : 0;
-          if (kind === 'suspect') {
-            assert.ok(streak >= count && !suspect, `${seq} count ${count} round ${i}`);
-            suspect = true;
-          }
-          if (kind === 'recovered') {
-            assert.ok(suspect && seq[i] === '+', `${seq} count ${count} round ${i}`);
-            suspect = false;
-          }
-          if (seq[i] === '+') suspect = false;
-          if (streak === count && !kinds.slice(i - count + 1, i + 1).includes('suspect')) {
-            assert.fail(`${seq} count ${count}: ${count} failures in a row at round ${i} without a suspect`);
+  test(
+    'invariants over every sequence of 10 rounds: suspect only after count failures in a row, ' +
+      'recovered only right after a suspect stretch',
+    () => {
+      for (const count of [1, 2, 3]) {
+        for (let bits = 0; bits < 1 << 10; bits++) {
+          const seq = [...Array(10).keys()].map((i) => ((bits >> i) & 1 ? '+' : '-')).join('');
+          const { kinds } = run(seq, count);
+          let streak = 0;
+          let suspect = false;
+          for (const [i, kind] of kinds.entries()) {
+            streak = seq[i] === '-' ? streak + 1 : 0;
+            if (kind === 'suspect') {
+              assert.ok(streak >= count && !suspect, `${seq} count ${count} round ${i}`);
+              suspect = true;
+            }
+            if (kind === 'recovered') {
+              assert.ok(suspect && seq[i] === '+', `${seq} count ${count} round ${i}`);
+              suspect = false;
+            }
+            if (seq[i] === '+') suspect = false;
+            if (streak === count && !kinds.slice(i - count + 1, i + 1).includes('suspect')) {
+              assert.fail(`${seq} count ${count}: ${count} failures in a row at round ${i} without a suspect`);
+            }
           }
         }
       }
-    }
-  });
+    },
+  );
 });

@@ -72,17 +72,22 @@ describe('pause admission rules', () => {
     assert.equal(notRunning.message, 'w2b does not run as primary of group 2 (starting as replica)');
   });
 
-  test('HTTP codes: 200 done, 400 malformed or not a worker group, 404 unknown group, 409 wrong sender, 503 otherwise', () => {
-    const codes: Array<[PauseRefusal, number]> = [
-      ['malformed', 400],
-      ['not-a-worker-group', 400],
-      ['unknown-group', 404],
-      ['not-the-leader', 409],
-      ['not-running-primary', 409],
-      ['unavailable', 503],
-      ['failed', 503],
-    ];
-    for (const [refusal, code] of codes) assert.equal(pauseStatus({ ok: false, refusal, message: '' }), code, refusal);
-    assert.equal(pauseStatus({ ok: true, message: '' }), 200);
-  });
+  test(
+    'HTTP codes: 200 done, 400 malformed or not a worker group, 404 unknown group, ' +
+      '409 wrong sender, 503 otherwise',
+    () => {
+      const codes: Array<[PauseRefusal, number]> = [
+        ['malformed', 400],
+        ['not-a-worker-group', 400],
+        ['unknown-group', 404],
+        ['not-the-leader', 409],
+        ['not-running-primary', 409],
+        ['unavailable', 503],
+        ['failed', 503],
+      ];
+      for (const [refusal, code] of codes)
+        assert.equal(pauseStatus({ ok: false, refusal, message: '' }), code, refusal);
+      assert.equal(pauseStatus({ ok: true, message: '' }), 200);
+    },
+  );
 });

@@ -115,17 +115,21 @@ describe('pause transaction', () => {
   });
 
   for (const canPause of [true, false]) {
-    test(`after a failover to the registered secondary the commit swaps the rows' addresses with update_node only (${canPause ? 'pause' : 'rename'})`, async () => {
-      const db = new FakeCoordinator(startRows(), canPause);
-      const txn = txnOn(db);
-      await txn.hold();
-      const done = await txn.commitRepoint(promoted);
-      assert.equal(done.target.member, 'w1b');
-      assert.equal(done.moved, true, 'the caller recovers prepared transactions after the move');
-      assert.ok(!db.calls.some((c) => c.includes('recover_prepared')), "not inside the pause's path");
-      assert.deepEqual(addresses(db.committed), ['1 primary h:9', '2 primary h:2', '3 secondary h:1']);
-      assert.ok(!db.calls.some((c) => /citus_(add|remove)_node/.test(c)), 'no add or remove inside a pause');
-    });
+    test(
+      `after a failover to the registered secondary the commit swaps the rows' addresses ` +
+        `with update_node only (${canPause ? 'pause' : 'rename'})`,
+      async () => {
+        const db = new FakeCoordinator(startRows(), canPause);
+        const txn = txnOn(db);
+        await txn.hold();
+        const done = await txn.commitRepoint(promoted);
+        assert.equal(done.target.member, 'w1b');
+        assert.equal(done.moved, true, 'the caller recovers prepared transactions after the move');
+        assert.ok(!db.calls.some((c) => c.includes('recover_prepared')), "not inside the pause's path");
+        assert.deepEqual(addresses(db.committed), ['1 primary h:9', '2 primary h:2', '3 secondary h:1']);
+        assert.ok(!db.calls.some((c) => /citus_(add|remove)_node/.test(c)), 'no add or remove inside a pause');
+      },
+    );
   }
 
   test('back on the same node after a restart: the rename is undone, nothing else moves', async () => {
@@ -147,7 +151,7 @@ describe('pause transaction', () => {
     assert.equal(db.ended.length, 1);
   });
 
-  test('abandoned while a statement waits for its locks: the backend is terminated from a second connection', async () => {
+  test('abandoned during a lock wait: the backend is terminated from a second connection', async () => {
     const db = new FakeCoordinator(startRows(), true);
     db.hangOn = /^SELECT pg_catalog\.citus_pause_node_within_txn/;
     const txn = txnOn(db);

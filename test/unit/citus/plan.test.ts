@@ -56,28 +56,32 @@ describe('planMetadata', () => {
     });
   }
 
-  test('every case runs cleanly in two phases, reaches the desired metadata, keeps primary nodeids, and replans to nothing', () => {
-    for (const c of cases) {
-      const start: Metadata = { rows: c.rows, poolinfo: c.poolinfo ?? [] };
-      const after = runPlan(start, planMetadata(c.desired, start.rows, start.poolinfo));
-      if (!c.partial) assertReaches(c.desired, after);
-      for (const before of c.rows.filter((r) => r.noderole === 'primary' && r.nodecluster === 'default')) {
-        const now = after.rows.find((r) => r.nodeid === before.nodeid);
-        assert.ok(
-          now && now.noderole === 'primary' && now.groupid === before.groupid,
-          `${c.name}: primary row ${before.nodeid} kept`,
-        );
+  test(
+    'every case runs cleanly in two phases, reaches the desired metadata, keeps primary nodeids, ' +
+      'and replans to nothing',
+    () => {
+      for (const c of cases) {
+        const start: Metadata = { rows: c.rows, poolinfo: c.poolinfo ?? [] };
+        const after = runPlan(start, planMetadata(c.desired, start.rows, start.poolinfo));
+        if (!c.partial) assertReaches(c.desired, after);
+        for (const before of c.rows.filter((r) => r.noderole === 'primary' && r.nodecluster === 'default')) {
+          const now = after.rows.find((r) => r.nodeid === before.nodeid);
+          assert.ok(
+            now && now.noderole === 'primary' && now.groupid === before.groupid,
+            `${c.name}: primary row ${before.nodeid} kept`,
+          );
+        }
+        for (const foreign of c.rows.filter((r) => r.nodecluster !== 'default' || r.noderole === 'unavailable')) {
+          assert.deepEqual(
+            after.rows.find((r) => r.nodeid === foreign.nodeid),
+            foreign,
+            `${c.name}: row ${foreign.nodeid} untouched`,
+          );
+        }
+        assert.deepEqual(describePlan(planMetadata(c.desired, after.rows, after.poolinfo)), [], `${c.name}: replan`);
       }
-      for (const foreign of c.rows.filter((r) => r.nodecluster !== 'default' || r.noderole === 'unavailable')) {
-        assert.deepEqual(
-          after.rows.find((r) => r.nodeid === foreign.nodeid),
-          foreign,
-          `${c.name}: row ${foreign.nodeid} untouched`,
-        );
-      }
-      assert.deepEqual(describePlan(planMetadata(c.desired, after.rows, after.poolinfo)), [], `${c.name}: replan`);
-    }
-  });
+    },
+  );
 
   test('local changes hold no add or remove and succeed with every registered node down', () => {
     for (const c of cases) {

@@ -200,13 +200,17 @@ export const cases: Case[] = [
     expect: ['repoint g1: update #2 w1c:5432'],
   },
   {
-    name: 'swap: the primary row parks under a temporary name, the promoted secondary row takes the old address, the primary row is repointed',
+    name:
+      'swap: the primary row parks under a temporary name, the promoted secondary row takes the old address, ' +
+      'the primary row is repointed',
     desired: topo(group(0, node('c1', 'c1')), group(1, node('w1b', 'w1b'), [node('w1a', 'w1a')])),
     rows: [row(1, 0, 'c1'), row(2, 1, 'w1a'), sec(5, 1, 'w1b')],
     expect: [`repoint g1: update #2 w1a${SWAP_SUFFIX}:5432 ; update #5 w1a:5432 ; update #2 w1b:5432`],
   },
   {
-    name: 'node death: the promoted secondary row takes the dead primary’s address in the repoint (update_node only), and is removed afterwards',
+    name:
+      'node death: the promoted secondary row takes the dead primary’s address in the repoint (update_node only), ' +
+      'and is removed afterwards',
     desired: topo(group(0, node('c1', 'c1')), group(1, node('w1b', 'w1b'))),
     rows: [row(1, 0, 'c1'), row(2, 1, 'w1a'), sec(5, 1, 'w1b')],
     expect: [
@@ -372,7 +376,8 @@ export const cases: Case[] = [
     ),
     rows: [row(1, 0, 'c1'), row(2, 1, 'w1a'), row(3, 2, 'w2a'), sec(5, 1, 'w1b'), sec(6, 2, 'w2c'), sec(7, 2, 'w2b')],
     expect: [
-      `repoint g1: update #2 w1a${SWAP_SUFFIX}:5432 ; update #5 w1a:5432 ; update #2 w1b:5432 ; pool+ #2 host=w1b port=6432`,
+      `repoint g1: update #2 w1a${SWAP_SUFFIX}:5432 ; update #5 w1a:5432 ; update #2 w1b:5432 ; ` +
+        'pool+ #2 host=w1b port=6432',
       `repoint g2: update #3 w2a${SWAP_SUFFIX}:5432 ; update #6 w2a:5432 ; update #3 w2c:5432`,
       'membership g2: remove w2a:5432',
       'membership g2: remove w2b:5432',
@@ -425,7 +430,8 @@ export const cases: Case[] = [
     rows: [row(1, 0, 'c1'), row(2, 1, 'w1a'), sec(5, 1, 'w1b')],
     poolinfo: [pool(2, 'host=w1a port=6432'), pool(5, 'host=w1b port=6432')],
     expect: [
-      `repoint g1: update #2 w1a${SWAP_SUFFIX}:5432 ; update #5 w1a:5432 ; update #2 w1b:5432 ; pool~ #2 host=w1b port=6432 ; pool~ #5 host=w1a port=6432`,
+      `repoint g1: update #2 w1a${SWAP_SUFFIX}:5432 ; update #5 w1a:5432 ; update #2 w1b:5432 ; ` +
+        'pool~ #2 host=w1b port=6432 ; pool~ #5 host=w1a port=6432',
     ],
   },
   {

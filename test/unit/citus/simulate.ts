@@ -18,6 +18,11 @@ export type Effect =
   | { op: 'pool-update'; nodeid: number; poolinfo: string }
   | { op: 'pool-delete'; nodeid: number };
 
+/** The one statement recognised by its whole text, written out here rather than taken from planSql.ts. */
+const INSERT_POOLINFO_BY_ADDRESS =
+  'INSERT INTO pg_catalog.pg_dist_poolinfo (nodeid, poolinfo) ' +
+  'SELECT nodeid, $3::text FROM pg_catalog.pg_dist_node WHERE nodename = $1 AND nodeport = $2';
+
 export function effectOf(s: Statement): Effect {
   const p = s.params;
   const sql = s.sql.replace(/\s+/g, ' ');
@@ -39,11 +44,7 @@ export function effectOf(s: Statement): Effect {
   if (/^INSERT INTO pg_catalog\.pg_dist_poolinfo \(nodeid, poolinfo\) VALUES/.test(sql)) {
     return { op: 'pool-insert', nodeid: p[0] as number, poolinfo: p[1] as string };
   }
-  if (
-    /^INSERT INTO pg_catalog\.pg_dist_poolinfo \(nodeid, poolinfo\) SELECT nodeid, \$3::text FROM pg_catalog\.pg_dist_node WHERE nodename = \$1 AND nodeport = \$2$/.test(
-      sql,
-    )
-  ) {
+  if (sql === INSERT_POOLINFO_BY_ADDRESS) {
     return { op: 'pool-insert-by-address', host: p[0] as string, port: p[1] as number, poolinfo: p[2] as string };
   }
   if (/^UPDATE pg_catalog\.pg_dist_poolinfo SET poolinfo = \$2 WHERE nodeid = \$1$/.test(sql)) {

@@ -125,21 +125,25 @@ describe('worker watch', () => {
     assert.deepEqual(probeTargets(null, view), []);
   });
 
-  test('a primary that refuses connections pauses its group once, after the probe count; healthy groups are left alone', async () => {
-    const workers = new FakeWorkers();
-    const { w, calls } = watch(workers);
-    try {
-      await startSeen(workers, w);
-      workers.state.set('w2a', 'down');
-      await until(() => calls.length > 0);
-      // More failed rounds after the first verdict: still only the one pause.
-      const seen = workers.attempts.get('w2a') ?? 0;
-      await until(() => (workers.attempts.get('w2a') ?? 0) >= seen + 3);
-    } finally {
-      await w.stop();
-    }
-    assert.deepEqual(calls, ['pause 2 w2a:5432 2 probes in a row failed']);
-  });
+  test(
+    'a primary that refuses connections pauses its group once, after the probe count; ' +
+      'healthy groups are left alone',
+    async () => {
+      const workers = new FakeWorkers();
+      const { w, calls } = watch(workers);
+      try {
+        await startSeen(workers, w);
+        workers.state.set('w2a', 'down');
+        await until(() => calls.length > 0);
+        // More failed rounds after the first verdict: still only the one pause.
+        const seen = workers.attempts.get('w2a') ?? 0;
+        await until(() => (workers.attempts.get('w2a') ?? 0) >= seen + 3);
+      } finally {
+        await w.stop();
+      }
+      assert.deepEqual(calls, ['pause 2 w2a:5432 2 probes in a row failed']);
+    },
+  );
 
   test('a hung primary (no answer within the probe timeout) counts as failed', async () => {
     const workers = new FakeWorkers();
