@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import { Dcs } from '../src/dcs/dcs.ts';
 import type { MemberData } from '../src/dcs/types.ts';
+import { errorText } from '../src/errors.ts';
 import { CitusApp, memberAddress, RoutedWriter } from '../test/harness/citusApp.ts';
 import {
   cleanup,
@@ -230,7 +231,7 @@ async function measure(runs: number, pauseOnFailure: boolean): Promise<Measured>
     try {
       leader = await settle(cluster, coordinator);
     } catch (err) {
-      aborted = `after run ${i + 1} the cluster did not settle: ${(err as Error).message.split('\n')[0]}`;
+      aborted = `after run ${i + 1} the cluster did not settle: ${errorText(err).split('\n')[0]}`;
       break;
     }
   }

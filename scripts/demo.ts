@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import YAML from 'yaml';
+import { errorText } from '../src/errors.ts';
 import { startStandInSync, type StandInSync } from './standInSync.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -290,6 +291,6 @@ async function shutdown(code: number): Promise<void> {
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 main().catch((err: unknown) => {
-  process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`demo: ${errorText(err)}\n`);
   void shutdown(1);
 });

@@ -1,6 +1,7 @@
 // The metadata sync of the Citus stand-in (sql/citus-compat.sql), played beside one PostgreSQL
 // server as Citus's maintenance daemon plays it inside every server: idle where Citus runs.
 import pg from 'pg';
+import { errorText } from '../src/errors.ts';
 
 export interface StandInSyncOptions {
   host: string;
@@ -43,10 +44,6 @@ class Alarm {
   wake(): void {
     this.#wake?.();
   }
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Starts the loop; it never throws and runs until stop(). */
@@ -138,7 +135,7 @@ export function startStandInSync(opts: StandInSyncOptions): StandInSync {
         if (lastFailed) log(`${where}: ${unsynced} metadata worker(s) still unsynced; retrying in ${retryMs} ms`);
       } catch (err) {
         lastFailed = true;
-        log(`${where}: metadata sync failed: ${message(err)}`);
+        log(`${where}: metadata sync failed: ${errorText(err)}`);
       }
     }
   }
@@ -153,14 +150,14 @@ export function startStandInSync(opts: StandInSyncOptions): StandInSync {
       try {
         await serve(client);
       } catch (err) {
-        if (!stopped) log(`${where}: connection lost: ${message(err)}`);
+        if (!stopped) log(`${where}: connection lost: ${errorText(err)}`);
       } finally {
         current = undefined;
         await client.end().catch(() => undefined);
       }
       if (!stopped) await alarm.sleep(RECONNECT_MS);
     }
-  })().catch((err: unknown) => log(`${where}: sync loop ended: ${message(err)}`));
+  })().catch((err: unknown) => log(`${where}: sync loop ended: ${errorText(err)}`));
 
   return {
     async stop(): Promise<void> {

@@ -14,6 +14,7 @@ import { CitusRole } from './citusRole.ts';
 import { AgentControl } from './control.ts';
 import { AgentRequests } from './agentRequests.ts';
 import { LoopStatusSource } from './statusSource.ts';
+import { errorText } from '../errors.ts';
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -94,7 +95,7 @@ export async function runAgent(configPath: string): Promise<void> {
     void stopping.then(
       () => process.exit(0),
       (err: unknown) => {
-        log.error({ err: String(err) }, 'shutdown failed');
+        log.error({ err: errorText(err) }, 'shutdown failed');
         process.exit(1);
       },
     );

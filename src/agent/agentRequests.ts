@@ -85,7 +85,7 @@ export class AgentRequests implements MemberRequestControl {
       const why =
         err instanceof ConfigError
           ? err.problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ')
-          : String(err);
+          : errorText(err);
       log.error({ action: 'reload', err: why }, 'configuration not reloaded');
       return { status: 503, message: `configuration ${configPath} not reloaded: ${why}` };
     }

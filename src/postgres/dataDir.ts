@@ -1,7 +1,7 @@
 // The data directory: created 0700 (PostgreSQL refuses looser modes), inspected, and emptied.
 import { chmod, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PostgresError } from '../errors.ts';
+import { PostgresError, errorText } from '../errors.ts';
 import { readPostmasterPid, postmasterAlive } from './postmasterPid.ts';
 
 export type DataDirState =
@@ -14,7 +14,7 @@ export async function dataDirectoryState(dataDir: string): Promise<DataDirState>
     entries = await readdir(dataDir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-    throw new PostgresError('data_dir', `cannot read ${dataDir}: ${(err as Error).message}`);
+    throw new PostgresError('data_dir', `cannot read ${dataDir}: ${errorText(err)}`);
   }
   if (entries.length === 0) return { kind: 'empty' };
   if (!entries.includes('PG_VERSION')) return { kind: 'foreign' };

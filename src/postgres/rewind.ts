@@ -1,7 +1,7 @@
 // pg_rewind of a diverged old primary against the new one, after making sure the old data
 // directory was shut down cleanly (pg_rewind refuses otherwise).
 import pg from 'pg';
-import { PostgresError } from '../errors.ts';
+import { PostgresError, errorText } from '../errors.ts';
 import type { PgBinaries } from './binaries.ts';
 import { clientConfig, formatConnInfo, type ConnParams } from './connInfo.ts';
 import { setStandbySignal } from './configFiles.ts';
@@ -61,7 +61,7 @@ async function prepareSource(source: ConnParams): Promise<string | null> {
     if (!checkpoint.rows[0]!.checkpointed) await client.query('CHECKPOINT');
     return null;
   } catch (err) {
-    return `source not usable: ${(err as Error).message}`;
+    return `source not usable: ${errorText(err)}`;
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -1,6 +1,6 @@
 // Physical replication slots on the leader, one per member, so a replica's WAL is kept for it;
 // slots of members that are gone are dropped so they stop holding WAL.
-import { PostgresError } from '../errors.ts';
+import { PostgresError, errorText } from '../errors.ts';
 import type { Db } from './queries.ts';
 
 /**
@@ -66,7 +66,7 @@ export async function syncSlots(db: Db, members: string[]): Promise<SlotSyncResu
     } catch (err) {
       // Another session (a previous cycle) may have created it meanwhile.
       if ((err as { code?: string }).code !== '42710') {
-        throw new PostgresError('create replication slot', `${slot}: ${(err as Error).message}`, { cause: err });
+        throw new PostgresError('create replication slot', `${slot}: ${errorText(err)}`, { cause: err });
       }
     }
   }
@@ -75,7 +75,7 @@ export async function syncSlots(db: Db, members: string[]): Promise<SlotSyncResu
       await db.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [slot]);
       result.dropped.push(slot);
     } catch (err) {
-      result.failed.push({ slot, error: (err as Error).message });
+      result.failed.push({ slot, error: errorText(err) });
     }
   }
   return result;

@@ -2,6 +2,7 @@
 // group through the coordinator, on the Citus stand-in (routed_write) and on real Citus (a distributed table).
 
 import pg from 'pg';
+import { errorText } from '../../src/errors.ts';
 import { onCleanup } from './cleanup.ts';
 import type { TestMember } from './cluster.ts';
 import { CITUS_DATABASE, CLUSTER_PASSWORDS } from './memberConfig.ts';
@@ -192,7 +193,7 @@ export class RoutedWriter {
           id = await this.app.nextId(this.group);
         } catch (err) {
           // Only real Citus looks ids up (on the coordinator); a failed look-up is an error like a write's.
-          this.errors.push(`next id: ${(err as Error).message}`);
+          this.errors.push(`next id: ${errorText(err)}`);
           await new Promise((resolve) => setTimeout(resolve, 20));
           continue;
         }
@@ -204,7 +205,7 @@ export class RoutedWriter {
           this.ackedSpans.push(span);
           this.spans.push(span);
         } catch (err) {
-          this.errors.push(`${id}: ${(err as Error).message}`);
+          this.errors.push(`${id}: ${errorText(err)}`);
           this.spans.push([started, performance.now()]);
           // A dead connection fails at once: do not spin on it.
           await new Promise((resolve) => setTimeout(resolve, 20));

@@ -2,6 +2,7 @@
 // test fails or the run is interrupted (SIGINT/SIGTERM) or the process exits early.
 
 import { after } from 'node:test';
+import { errorText } from '../../src/errors.ts';
 
 /**
  * Cleanup runs phase by phase: first `resources` (clients, pools), then `processes`, then
@@ -58,8 +59,7 @@ async function runAll(): Promise<void> {
     results.forEach((result, i) => {
       if (result.status === 'rejected') {
         const reason: unknown = result.reason;
-        const text = reason instanceof Error ? reason.message : String(reason);
-        failures.push(new Error(`cleanup ${batch[i]?.name}: ${text}`, { cause: reason }));
+        failures.push(new Error(`cleanup ${batch[i]?.name}: ${errorText(reason)}`, { cause: reason }));
       }
     });
   }

@@ -29,6 +29,7 @@ import { TestPgBouncer } from './pgbouncer.ts';
 import { TcpProxy } from './tcpProxy.ts';
 import { tempDir } from './tempDir.ts';
 import { unprivilegedUser } from './user.ts';
+import { errorText } from '../../src/errors.ts';
 
 /** The repository this harness belongs to; the agent runs from its sources. */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -547,7 +548,7 @@ async function waitForGroup<T>(
     value = await waitFor(fn, { timeout: opts.timeout, interval: 200, message: opts.message });
   } catch (err) {
     const detail = await cluster.describeGroup(group);
-    throw new Error(`${(err as Error).message}\n${detail}`, { cause: err });
+    throw new Error(`${errorText(err)}\n${detail}`, { cause: err });
   }
   // waitFor returns only truthy values.
   if (value === undefined) throw new Error(opts.message);

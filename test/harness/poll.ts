@@ -1,5 +1,6 @@
 // Deadline-bounded polling: the only way tests wait for something to become true.
 // Fixed sleeps make tests both slow and flaky; polling with a deadline is neither.
+import { errorText } from '../../src/errors.ts';
 
 export interface WaitForOptions {
   /** Give up after this many milliseconds. */
@@ -32,10 +33,7 @@ export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitForOptions)
     if (remaining <= 0) break;
     await new Promise((resolve) => setTimeout(resolve, Math.min(interval, remaining)));
   }
-  const detail =
-    lastError !== undefined
-      ? `last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`
-      : `last value: ${String(lastValue)}`;
+  const detail = lastError !== undefined ? `last error: ${errorText(lastError)}` : `last value: ${String(lastValue)}`;
   throw new Error(`${opts.message} (timed out after ${opts.timeout} ms; ${detail})`, {
     cause: lastError,
   });

@@ -7,6 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { keyLayout, KEY } from '../../../src/dcs/keys.ts';
+import { errorText } from '../../../src/errors.ts';
 import {
   readLeaderKey,
   startCluster,
@@ -66,7 +67,7 @@ async function withGroupDetail<T>(promise: Promise<T>): Promise<T> {
   try {
     return await promise;
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n${await cluster.describeGroup(null, 3000)}`, { cause: err });
+    throw new Error(`${errorText(err)}\n${await cluster.describeGroup(null, 3000)}`, { cause: err });
   }
 }
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Etcd3, type Watcher } from 'etcd3';
 import { keyLayout, KEY } from '../../../src/dcs/keys.ts';
+import { errorText } from '../../../src/errors.ts';
 import {
   startCluster,
   startPrimaryChecker,
@@ -124,7 +125,7 @@ test('after etcd returns the group elects a leader again and accepts writes', as
     },
     { timeout: 45_000, message: 'the new row reaches the other members' },
   ).catch(async (err: unknown) => {
-    throw new Error(`${(err as Error).message}\n${await cluster.describeGroup(null)}`);
+    throw new Error(`${errorText(err)}\n${await cluster.describeGroup(null)}`);
   });
 });
 

@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import YAML from 'yaml';
+import { errorText } from '../../../src/errors.ts';
 import {
   CITUS_DATABASE,
   CLUSTER_PASSWORDS,
@@ -78,7 +79,7 @@ async function waitLogged<T>(fn: () => T | Promise<T>, opts: WaitForOptions): Pr
   try {
     return await waitFor(fn, opts);
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n--- agent log ---\n${member.log(6000)}`, { cause: err });
+    throw new Error(`${errorText(err)}\n--- agent log ---\n${member.log(6000)}`, { cause: err });
   }
 }
 
