@@ -1,6 +1,7 @@
 // The member's REST API (fastify): Patroni's status, health-check and probe paths, answered
-// from the agent's state through AgentStatusSource. The operations (switchover, restart, reload,
-// /citus, ...) are registered by controlRoutes.ts and memberRoutes.ts.
+// from the agent's state through AgentStatusSource, and /cluster, /history and /config, read
+// from etcd through it. The operations (switchover, restart, reload, /citus, ...) are registered
+// by controlRoutes.ts and memberRoutes.ts.
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
