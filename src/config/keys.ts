@@ -5,7 +5,7 @@ import { Findings, join, readMap, type RawMap } from './findings.ts';
 export interface SectionKeys {
   /** Keys read by Shardherd. */
   implemented: readonly string[];
-  /** Patroni keys Shardherd ignores for now, each with an optional hint for the warning. */
+  /** Patroni keys Shardherd ignores for now, each with what its warning adds ('' for nothing). */
   notImplemented?: Readonly<Record<string, string>>;
 }
 
@@ -64,7 +64,12 @@ export function readSection(value: unknown, path: string, keys: SectionKeys, f: 
   return map;
 }
 
+// What the warnings of several not implemented keys add.
 const DYNAMIC_AT_TOP = 'a dynamic setting: it belongs in bootstrap.dcs or the `config` key';
+const ETCD3_ONLY = 'Shardherd uses etcd3 only';
+const PLAIN_HTTP = 'the REST API is served over plain HTTP';
+const HOSTS_LIST = 'list the endpoints in hosts';
+const LOCAL_ONLY = 'a per-member setting: it belongs in the local postgresql section';
 
 export const TOP_LEVEL: SectionKeys = {
   implemented: [
@@ -83,12 +88,12 @@ export const TOP_LEVEL: SectionKeys = {
   notImplemented: {
     ctl: 'patronictl settings',
     watchdog: '',
-    consul: 'Shardherd uses etcd3 only',
-    etcd: 'etcd v2 API; Shardherd uses etcd3 only',
-    exhibitor: 'Shardherd uses etcd3 only',
-    kubernetes: 'Shardherd uses etcd3 only',
-    raft: 'Shardherd uses etcd3 only',
-    zookeeper: 'Shardherd uses etcd3 only',
+    consul: ETCD3_ONLY,
+    etcd: `etcd v2 API; ${ETCD3_ONLY}`,
+    exhibitor: ETCD3_ONLY,
+    kubernetes: ETCD3_ONLY,
+    raft: ETCD3_ONLY,
+    zookeeper: ETCD3_ONLY,
     ttl: DYNAMIC_AT_TOP,
     loop_wait: DYNAMIC_AT_TOP,
     retry_timeout: DYNAMIC_AT_TOP,
@@ -104,8 +109,8 @@ export const TOP_LEVEL: SectionKeys = {
 export const RESTAPI: SectionKeys = {
   implemented: ['listen', 'connect_address', 'authentication'],
   notImplemented: {
-    certfile: 'the REST API is served over plain HTTP',
-    keyfile: 'the REST API is served over plain HTTP',
+    certfile: PLAIN_HTTP,
+    keyfile: PLAIN_HTTP,
     keyfile_password: '',
     cafile: '',
     ciphers: '',
@@ -123,9 +128,9 @@ export const RESTAPI_AUTH: SectionKeys = { implemented: ['username', 'password']
 export const ETCD3: SectionKeys = {
   implemented: ['host', 'hosts', 'protocol', 'username', 'password', 'cacert', 'cert', 'key'],
   notImplemented: {
-    url: 'list the endpoints in hosts',
+    url: HOSTS_LIST,
     proxy: '',
-    srv: 'list the endpoints in hosts',
+    srv: HOSTS_LIST,
     srv_suffix: '',
     use_proxies: '',
     key_password: '',
@@ -198,8 +203,6 @@ export const DYNAMIC: SectionKeys = {
 export const DYNAMIC_CITUS: SectionKeys = {
   implemented: ['pause_on_worker_failure', 'failure_probe_count', 'failure_pause_timeout'],
 };
-
-const LOCAL_ONLY = 'a per-member setting: it belongs in the local postgresql section';
 
 export const DYNAMIC_POSTGRESQL: SectionKeys = {
   implemented: ['use_pg_rewind', 'use_slots', 'parameters', 'pg_hba'],
