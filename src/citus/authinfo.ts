@@ -1,8 +1,7 @@
 // The superuser's row in pg_dist_authinfo (nodeid 0: every node), which Citus uses to connect
 // between nodes: written at bootstrap, kept equal to the configured password by a group primary.
-import { PostgresError, errorText } from '../errors.ts';
 import { quoteConnValue } from '../postgres/connInfo.ts';
-import type { Queryable } from './metadataStore.ts';
+import { queryAs, type Queryable } from './metadataStore.ts';
 
 /** Citus opens connections between nodes as the current user; nodeid 0 means "every node". */
 export const UPSERT_AUTHINFO_SQL = `INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo)
@@ -45,19 +44,14 @@ export function authinfoAction(password: string | undefined, row: string | null)
 
 /** Reads the row, then upserts or deletes it as authinfoAction() says; returns what was done. */
 export async function keepAuthinfo(client: Queryable, password: string | undefined): Promise<AuthinfoAction> {
-  let row: string | null;
-  try {
-    const r = await client.query(READ_AUTHINFO_SQL);
-    row = r.rows.length === 0 ? null : String(r.rows[0].authinfo);
-  } catch (err) {
-    throw new PostgresError('read pg_dist_authinfo', errorText(err), { cause: err });
-  }
+  const found = await queryAs(client, 'read pg_dist_authinfo', READ_AUTHINFO_SQL);
+  const row = found.rows.length === 0 ? null : String(found.rows[0].authinfo);
   const action = authinfoAction(password, row);
-  try {
-    if (action.kind === 'upsert') await client.query(UPSERT_AUTHINFO_SQL, [action.authinfo]);
-    if (action.kind === 'delete') await client.query(DELETE_AUTHINFO_SQL, [action.authinfo]);
-  } catch (err) {
-    throw new PostgresError(`${action.kind} pg_dist_authinfo`, errorText(err), { cause: err });
+  if (action.kind === 'upsert') {
+    await queryAs(client, 'upsert pg_dist_authinfo', UPSERT_AUTHINFO_SQL, [action.authinfo]);
+  }
+  if (action.kind === 'delete') {
+    await queryAs(client, 'delete pg_dist_authinfo', DELETE_AUTHINFO_SQL, [action.authinfo]);
   }
   return action;
 }

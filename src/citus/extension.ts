@@ -5,8 +5,9 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { PostgresError, errorText } from '../errors.ts';
+import { PostgresError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { queryAs } from './metadataStore.ts';
 
 /** What `ensureCitus` found or installed; `version` is Citus's extversion or the stand-in's. */
 export type CitusInstall = { kind: 'citus'; version: string } | { kind: 'stand-in'; version: string };
@@ -20,7 +21,7 @@ export const COMPAT_SQL_PATH = fileURLToPath(new URL('../../sql/citus-compat.sql
  * superuser connection that is not inside a transaction (the script brings its own).
  */
 export async function ensureCitus(client: pg.Client | pg.PoolClient, opts: { logger: Logger }): Promise<CitusInstall> {
-  const probe = await run(
+  const probe = await queryAs(
     client,
     'probe citus',
     `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_available_extensions WHERE name = 'citus') AS available,
@@ -37,8 +38,8 @@ export async function ensureCitus(client: pg.Client | pg.PoolClient, opts: { log
           'recreate the database or drop the stand-in before using real Citus',
       );
     }
-    await run(client, 'CREATE EXTENSION citus', 'CREATE EXTENSION IF NOT EXISTS citus');
-    const version = await run(
+    await queryAs(client, 'CREATE EXTENSION citus', 'CREATE EXTENSION IF NOT EXISTS citus');
+    const version = await queryAs(
       client,
       'CREATE EXTENSION citus',
       `SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'citus'`,
@@ -47,8 +48,8 @@ export async function ensureCitus(client: pg.Client | pg.PoolClient, opts: { log
   }
 
   const script = await readFile(COMPAT_SQL_PATH, 'utf8');
-  await run(client, 'install Citus stand-in', script);
-  const version = await run(client, 'install Citus stand-in', 'SELECT citus_compat.version() AS version');
+  await queryAs(client, 'install Citus stand-in', script);
+  const version = await queryAs(client, 'install Citus stand-in', 'SELECT citus_compat.version() AS version');
   const installed: CitusInstall = { kind: 'stand-in', version: String(version.rows[0]?.version) };
   opts.logger.warn(
     { action: 'citus-stand-in', standInVersion: installed.version, script: COMPAT_SQL_PATH },
@@ -56,14 +57,6 @@ export async function ensureCitus(client: pg.Client | pg.PoolClient, opts: { log
       '(pg_dist_node and friends); there are no distributed tables. Install Citus for real use.',
   );
   return installed;
-}
-
-async function run(client: pg.Client | pg.PoolClient, command: string, sql: string): Promise<pg.QueryResult> {
-  try {
-    return await client.query(sql);
-  } catch (err) {
-    throw new PostgresError(command, errorText(err), { cause: err });
-  }
 }
 
 export interface CitusSettingsOptions {

@@ -1,5 +1,6 @@
 // Reads the coordinator's pg_dist_node and pg_dist_poolinfo rows and runs a plan against them in
 // one transaction. Knows nothing of etcd or planning; the same SQL serves Citus and the stand-in.
+// queryAs(), one query whose failure names the command it was part of, serves other modules too.
 import type pg from 'pg';
 import { PostgresError, errorText } from '../errors.ts';
 import type { NodeRole, PgDistNodeRow, PoolinfoRow, Statement } from './types.ts';
@@ -34,14 +35,8 @@ const NODES_SQL = `SELECT nodeid, groupid, nodename, nodeport, noderack, hasmeta
 const POOLINFO_SQL = 'SELECT nodeid, poolinfo FROM pg_catalog.pg_dist_poolinfo ORDER BY nodeid';
 
 export async function readMetadata(client: Queryable): Promise<MetadataRows> {
-  let nodes: pg.QueryResult;
-  let pool: pg.QueryResult;
-  try {
-    nodes = await client.query(NODES_SQL);
-    pool = await client.query(POOLINFO_SQL);
-  } catch (err) {
-    throw new PostgresError('read pg_dist_node', errorText(err), { cause: err });
-  }
+  const nodes = await queryAs(client, 'read pg_dist_node', NODES_SQL);
+  const pool = await queryAs(client, 'read pg_dist_node', POOLINFO_SQL);
   return {
     nodes: nodes.rows.map((r) => ({
       nodeid: Number(r.nodeid),
@@ -74,11 +69,11 @@ export async function applyPlan(
   before: (statement: Statement, index: number) => void = () => undefined,
   options: { readBack?: boolean } = {},
 ): Promise<MetadataRows | null> {
-  await run(client, 'BEGIN');
+  await queryAs(client, 'BEGIN', 'BEGIN');
   try {
     await runStatements(client, statements, before);
     const rows = options.readBack === false ? null : await readMetadata(client);
-    await run(client, 'COMMIT');
+    await queryAs(client, 'COMMIT', 'COMMIT');
     return rows;
   } catch (err) {
     // A failed ROLLBACK means the connection is gone, and the server rolls back by itself.
@@ -106,10 +101,16 @@ export async function runStatements(
   }
 }
 
-async function run(client: Queryable, sql: string): Promise<void> {
+/** Runs `sql`; a failure is thrown as a PostgresError that names `command`. */
+export async function queryAs(
+  client: Queryable,
+  command: string,
+  sql: string,
+  values?: unknown[],
+): Promise<pg.QueryResult> {
   try {
-    await client.query(sql);
+    return await client.query(sql, values);
   } catch (err) {
-    throw new PostgresError(sql, errorText(err), { cause: err });
+    throw new PostgresError(command, errorText(err), { cause: err });
   }
 }
