@@ -139,8 +139,8 @@ export class Reconciler {
       // Phase 1: repoints and poolinfo, one transaction each; they contact no other node.
       for (const [i, change] of plan.local.entries()) {
         const last = i === plan.local.length - 1;
-        this.rows =
-          this.remember(await applyChange(client, change, { done, planned }, last, this.opts.logger)) ?? this.rows;
+        const rows = await applyChange(client, change, { done, planned }, last, this.opts.logger);
+        this.rows = this.remember(rows) ?? this.rows;
         done += change.statements.length;
         applied.push(...change.statements);
         if (change.kind === 'repoint' && change.group !== null && change.group > 0) this.opts.repointed(change.group);
