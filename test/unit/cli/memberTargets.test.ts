@@ -1,7 +1,7 @@
 // selectMembers: which members restart/reload/reinit act on, and the one-line refusals.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseRoleFilter, selectMembers } from '../../../src/cli/memberTargets.ts';
+import { parseRoleFilter, postToEach, selectMembers, type PostResult } from '../../../src/cli/memberTargets.ts';
 import type { ClusterView, GroupView, Member } from '../../../src/dcs/types.ts';
 
 function member(name: string, role: string, api = true): Member {
@@ -80,4 +80,34 @@ test("--role accepts Patroni's words", () => {
   assert.equal(parseRoleFilter('leader'), 'primary');
   assert.equal(parseRoleFilter('replica'), 'replica');
   assert.throws(() => parseRoleFilter('standby'), /unknown role "standby"/);
+});
+
+test('postToEach: one Success or Failed line per member in order, exit code 1 when any failed', async (t) => {
+  const answers: Record<string, PostResult> = {
+    a1: { status: 200, text: 'ok' },
+    a2: { status: 503, text: 'restart already in progress' },
+    b1: { status: 0, text: 'no answer from http://b1:8008/patroni: connect ECONNREFUSED' },
+  };
+  const written: string[] = [];
+  t.mock.method(process.stdout, 'write', (chunk: string) => {
+    written.push(chunk);
+    return true;
+  });
+  const exitCode = process.exitCode;
+  try {
+    const targets = selectMembers(view, ['a1', 'a2', 'b1'], 'any');
+    await postToEach(targets, async (target) => answers[target.name]!, {
+      success: (target, r) => (r.status === 200 ? `restart on member ${target.name}` : null),
+      failure: (target) => `restart on member ${target.name}`,
+    });
+    assert.equal(process.exitCode, 1);
+  } finally {
+    t.mock.restoreAll();
+    process.exitCode = exitCode;
+  }
+  assert.deepEqual(written, [
+    'Success: restart on member a1\n',
+    'Failed: restart on member a2: 503 restart already in progress\n',
+    'Failed: restart on member b1: no answer from http://b1:8008/patroni: connect ECONNREFUSED\n',
+  ]);
 });
