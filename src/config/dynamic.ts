@@ -20,7 +20,7 @@ export const DEFAULT_DYNAMIC_CONFIG: Readonly<DynamicConfig> = deepFreeze({
   retry_timeout: 10,
   maximum_lag_on_failover: 1048576,
   primary_start_timeout: 300,
-  // Patroni's default: 0 means "no limit" (the stop is never escalated to SIGKILL).
+  // Patroni's default: 0 means "no limit" (Patroni never escalates the stop to SIGKILL).
   primary_stop_timeout: 0,
   pause: false,
   failsafe_mode: false,

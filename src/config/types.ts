@@ -33,7 +33,10 @@ export interface DynamicConfig {
   maximum_lag_on_failover: number;
   /** Seconds a crashed primary may take to start again before it gives the lock up; 0 = fail over at once. */
   primary_start_timeout: number;
-  /** Seconds a stop may take before it is escalated to SIGKILL (synchronous mode only, as Patroni); 0 = no limit. */
+  /**
+   * Patroni's limit in seconds on a primary's stop before SIGKILL, in synchronous mode only (0: no
+   * limit). Shardherd has no synchronous mode: it validates the value and keeps it in `config`.
+   */
   primary_stop_timeout: number;
   /** Maintenance mode: no starts, stops or promotions; the leader keeps its lock. */
   pause: boolean;
@@ -41,7 +44,7 @@ export interface DynamicConfig {
   check_timeline: boolean;
   synchronous_mode: boolean;
   synchronous_mode_strict: boolean;
-  /** The coordinator's handling of a worker primary that stops answering (docs/design.md). */
+  /** The coordinator's handling of a worker primary that stops answering (docs/design.md, "Worker failure"). */
   citus: CitusDynamicConfig;
   postgresql: {
     use_pg_rewind: boolean;
