@@ -16,7 +16,7 @@ import { buildMemberData, type MemberExtras } from './memberData.ts';
 import { stateAfterActions } from './observe.ts';
 import { positionsText, successorPast } from './peers.ts';
 import type { HaStore, LocalPostgres, PeerAsker } from './ports.ts';
-import type { Action, DecideInput, Handover, LocalState, LockState, LongTask } from './types.ts';
+import type { Action, DecideInput, Handover, LockState, LongTask } from './types.ts';
 
 /** Hooks for the layers above the HA core (the Citus side); all optional. */
 export interface HaHooks {

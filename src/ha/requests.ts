@@ -1,7 +1,7 @@
 // decide()'s half of operator requests (REST restart/reinitialize): refuse with a one-line reason
 // when the situation does not allow it, otherwise put the request's actions in the cycle's list.
 import { decision, holdsLock, isRoutine, leaderName, memberClonefrom, memberNamed, seconds } from './facts.ts';
-import type { Action, DecideInput, Decision, HaRequest } from './types.ts';
+import type { DecideInput, Decision, HaRequest } from './types.ts';
 
 /** `base` is the decision the cycle would take without the request; the answer extends or keeps it. */
 export function answerRequest(input: DecideInput, request: HaRequest, base: Decision): Decision {
