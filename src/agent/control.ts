@@ -10,7 +10,8 @@ import {
 } from '../api/switchoverRequest.ts';
 import type { ControlAnswer, SwitchoverControl } from '../api/types.ts';
 import type { MetadataStatus } from '../citus/metadataView.ts';
-import type { PauseEvent, PauseStats } from '../citus/pause.ts';
+import type { PauseStats } from '../citus/pause.ts';
+import type { PauseEvent } from '../citus/pauseRules.ts';
 import { pauseStatus } from '../api/pauseStatus.ts';
 import type { Config } from '../config/types.ts';
 import type { Dcs } from '../dcs/dcs.ts';

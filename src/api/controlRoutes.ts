@@ -2,7 +2,8 @@
 // mapped onto the agent's SwitchoverControl. Answers are one line of plain text, as Patroni's.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { MetadataStatus, NodeView } from '../citus/metadataView.ts';
-import type { PauseEvent, PauseStats } from '../citus/pause.ts';
+import type { PauseStats } from '../citus/pause.ts';
+import type { PauseEvent } from '../citus/pauseRules.ts';
 import type { PoolinfoRow } from '../citus/types.ts';
 import type { ControlAnswer, SwitchoverControl } from './types.ts';
 

@@ -1,5 +1,5 @@
 // The HTTP code of a pause protocol answer (POST /citus), as Patroni's workers expect them.
-import type { PauseAnswer, PauseRefusal } from '../citus/pause.ts';
+import type { PauseAnswer, PauseRefusal } from '../citus/pauseRules.ts';
 
 const STATUS: Record<PauseRefusal, number> = {
   malformed: 400,

@@ -1,7 +1,8 @@
 // What the REST API needs from the running agent: a narrow, read-mostly view of its state.
 // The agent implements it; the API never touches etcd or PostgreSQL directly for status.
 import type { MetadataStatus } from '../citus/metadataView.ts';
-import type { PauseEvent, PauseStats } from '../citus/pause.ts';
+import type { PauseStats } from '../citus/pause.ts';
+import type { PauseEvent } from '../citus/pauseRules.ts';
 import type { Tags } from '../config/types.ts';
 import type { GroupView } from '../dcs/types.ts';
 

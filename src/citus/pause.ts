@@ -19,8 +19,6 @@ import {
   type PauseEvent,
 } from './pauseRules.ts';
 
-export type { PauseAnswer, PauseEvent, PauseRefusal } from './pauseRules.ts';
-
 /** Counters for metrics. Durations run from the event (or leader loss) to commit or rollback. */
 export interface PauseStats {
   /** Groups with a pause open now (taking its locks, holding them or ending), sorted. */

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { COMPAT_SQL_PATH } from '../../../src/citus/extension.ts';
 import { CitusManager } from '../../../src/citus/manager.ts';
 import { pauseStatus } from '../../../src/api/pauseStatus.ts';
-import type { PauseEvent } from '../../../src/citus/pause.ts';
+import type { PauseEvent } from '../../../src/citus/pauseRules.ts';
 import { Dcs } from '../../../src/dcs/dcs.ts';
 import type { MemberData } from '../../../src/dcs/types.ts';
 import { silentLogger } from '../../../src/log.ts';
