@@ -74,7 +74,9 @@ test(
 );
 
 test(
-  'a worker node death with its replica registered as secondary repoints the primary row within 1 s of the new leader running, keeping its nodeid, while the dead primary is still a metadata worker; its row goes once Citus synced',
+  'a worker node death with its replica registered as secondary repoints the primary row within 1 s of the new ' +
+    'leader running, keeping its nodeid, while the dead primary is still a metadata worker; ' +
+    'its row goes once Citus synced',
   { timeout: 90_000 },
   async (t) => {
     const { cluster } = running;
@@ -161,7 +163,8 @@ test(
     const key = await waitFor(() => watch.seen, { timeout: 5_000, message: 'the new coordinator member key was seen' });
     watch.close();
     t.diagnostic(
-      `coordinator failover: group 0 repointed ${Math.round(repointed.at - key.at)} ms after ${key.member}'s member key showed it running as primary`,
+      `coordinator failover: group 0 repointed ${Math.round(repointed.at - key.at)} ms after ` +
+        `${key.member}'s member key showed it running as primary`,
     );
     leaders.set(0, await waitForLeader(cluster, 0, { timeout: 60_000 }));
     assert.equal(leaderOf(0).name, next.name);

@@ -121,7 +121,8 @@ export async function citusClient(member: TestMember): Promise<pg.Client> {
 /** pg_dist_node sorted by group, role (primary first) and port. */
 export async function distNodes(source: pg.Client | TestMember): Promise<DistNode[]> {
   const sql =
-    'select nodeid, groupid, nodename, nodeport, noderole::text as noderole from pg_catalog.pg_dist_node order by groupid, noderole, nodeport';
+    'select nodeid, groupid, nodename, nodeport, noderole::text as noderole ' +
+    'from pg_catalog.pg_dist_node order by groupid, noderole, nodeport';
   const result =
     source instanceof pg.Client
       ? await source.query<DistNode>(sql)
@@ -165,7 +166,8 @@ export async function waitForRows(coordinator: TestMember, want: string[], timeo
     return rows;
   } catch (err) {
     throw new Error(
-      `${(err as Error).message}\nwanted:\n  ${want.join('\n  ')}\nlast read:\n  ${last.join('\n  ')}\n${coordinator.log(3000)}`,
+      `${(err as Error).message}\nwanted:\n  ${want.join('\n  ')}\n` +
+        `last read:\n  ${last.join('\n  ')}\n${coordinator.log(3000)}`,
       {
         cause: err,
       },

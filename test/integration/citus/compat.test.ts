@@ -164,7 +164,8 @@ describe('catalog', () => {
       ['primary', 'secondary', 'unavailable'],
     );
     const constraints = await coordinator.query<{ def: string }>(
-      "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'pg_catalog.pg_dist_node'::regclass ORDER BY conname",
+      'SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint ' +
+        "WHERE conrelid = 'pg_catalog.pg_dist_node'::regclass ORDER BY conname",
     );
     assert.deepEqual(
       constraints.rows.map((c) => c.def),
@@ -209,21 +210,24 @@ describe('catalog', () => {
 });
 
 describe('node functions', () => {
-  test('citus_add_node returns the existing id for a known address and takes new groups from the sequence', async () => {
-    const add = "SELECT citus_add_node('127.0.0.1', $1) AS id";
-    const a = await coordinator.query<{ id: number }>(add, [w1.port]);
-    const again = await coordinator.query<{ id: number }>("SELECT citus_add_node('127.0.0.1', $1, 42) AS id", [
-      w1.port,
-    ]);
-    assert.equal(again.rows[0].id, a.rows[0].id);
-    await coordinator.query(add, [w2.port]);
-    const rows = await coordinator.query<{ groupid: number; hasmetadata: boolean; metadatasynced: boolean }>(
-      'SELECT groupid, hasmetadata, metadatasynced FROM pg_dist_node ORDER BY nodeid',
-    );
-    assert.equal(rows.rows.length, 2);
-    assert.ok(rows.rows[0].groupid > 0 && rows.rows[1].groupid > rows.rows[0].groupid);
-    assert.ok(rows.rows.every((r) => r.hasmetadata && r.metadatasynced));
-  });
+  test(
+    'citus_add_node returns the existing id for a known address ' + 'and takes new groups from the sequence',
+    async () => {
+      const add = "SELECT citus_add_node('127.0.0.1', $1) AS id";
+      const a = await coordinator.query<{ id: number }>(add, [w1.port]);
+      const again = await coordinator.query<{ id: number }>("SELECT citus_add_node('127.0.0.1', $1, 42) AS id", [
+        w1.port,
+      ]);
+      assert.equal(again.rows[0].id, a.rows[0].id);
+      await coordinator.query(add, [w2.port]);
+      const rows = await coordinator.query<{ groupid: number; hasmetadata: boolean; metadatasynced: boolean }>(
+        'SELECT groupid, hasmetadata, metadatasynced FROM pg_dist_node ORDER BY nodeid',
+      );
+      assert.equal(rows.rows.length, 2);
+      assert.ok(rows.rows[0].groupid > 0 && rows.rows[1].groupid > rows.rows[0].groupid);
+      assert.ok(rows.rows.every((r) => r.hasmetadata && r.metadatasynced));
+    },
+  );
 
   test('citus_add_node refuses a second primary in a group', async () => {
     await addNode('127.0.0.1', w1.port, 5);
@@ -411,18 +415,21 @@ describe('routed writes and the locks of an address change', () => {
     assert.deepEqual(await rowsOn(w1), ['during no-op']);
   });
 
-  test('an address change makes a routed write to that group wait until COMMIT, then it runs on the new primary', async () => {
-    const mover = await openAddressChange();
-    const app = await connect(coordinator);
-    const appPid = await pidOf(app);
-    const write = track(routedWrite(app, 1, 'after move'));
-    await waitFor(() => waitsForLock(appPid), { ...WAIT, message: 'the routed write waits for the address change' });
-    assert.equal(write.settled(), false);
-    await mover.query('COMMIT');
-    assert.equal(await write.promise, 1);
-    assert.deepEqual(await rowsOn(w2), ['after move']);
-    assert.deepEqual(await rowsOn(w1), []);
-  });
+  test(
+    'an address change makes a routed write to that group wait until COMMIT, ' + 'then it runs on the new primary',
+    async () => {
+      const mover = await openAddressChange();
+      const app = await connect(coordinator);
+      const appPid = await pidOf(app);
+      const write = track(routedWrite(app, 1, 'after move'));
+      await waitFor(() => waitsForLock(appPid), { ...WAIT, message: 'the routed write waits for the address change' });
+      assert.equal(write.settled(), false);
+      await mover.query('COMMIT');
+      assert.equal(await write.promise, 1);
+      assert.deepEqual(await rowsOn(w2), ['after move']);
+      assert.deepEqual(await rowsOn(w1), []);
+    },
+  );
 
   test('reads do not wait for an address change and still reach the old primary', async () => {
     await w1.query("INSERT INTO t VALUES ('old primary')");

@@ -200,65 +200,71 @@ describe('citus manager on one scope, groups 0..4', () => {
     await syncs[0]?.stop();
   });
 
-  test('start registers the coordinator with its secondary and each worker group with primary and secondary', async () => {
-    await manager.start();
-    assert.deepEqual(
-      await rows(),
-      [
-        `0 primary ${H}:${coordinator.port}`,
-        `0 secondary ${H}:21001`,
-        `1 primary ${H}:${W1A.port}`,
-        `1 secondary ${H}:${W1B.port}`,
-        `2 primary ${H}:${W2A.port}`,
-        `2 secondary ${H}:21021`,
-      ].sort(),
-    );
-    const stats = manager.stats();
-    assert.equal(stats.running, true);
-    assert.equal(stats.statementsApplied, 6);
-    assert.equal(stats.failures, 0);
-  });
-
-  test('a worker failover repoints the primary row keeping its nodeid; the old primary returns as secondary', async (t) => {
-    const primaryId = await nodeid(H, W1A.port);
-    assert.ok(primaryId !== undefined);
-    // w1-a dies: its leader key goes; w1-b is promoted, reports primary and takes the lock.
-    assert.equal(await w1a.dcs.deleteLeader('w1-a'), true);
-    await w1a.dcs.deleteMember('w1-a');
-    await w1b.report('primary');
-    const t0 = performance.now();
-    await w1b.lead();
-    await waitFor(
-      () =>
-        sameRows([
+  test(
+    'start registers the coordinator with its secondary ' + 'and each worker group with primary and secondary',
+    async () => {
+      await manager.start();
+      assert.deepEqual(
+        await rows(),
+        [
           `0 primary ${H}:${coordinator.port}`,
           `0 secondary ${H}:21001`,
-          `1 primary ${H}:${W1B.port}`,
+          `1 primary ${H}:${W1A.port}`,
+          `1 secondary ${H}:${W1B.port}`,
           `2 primary ${H}:${W2A.port}`,
           `2 secondary ${H}:21021`,
-        ]),
-      { ...WAIT, message: "group 1 primary row repointed to w1-b, the dead node's row removed once synced" },
-    );
-    t.diagnostic(
-      `worker failover: leader key write -> primary row repointed in ${(performance.now() - t0).toFixed(1)} ms`,
-    );
-    assert.equal(await nodeid(H, W1B.port), primaryId);
+        ].sort(),
+      );
+      const stats = manager.stats();
+      assert.equal(stats.running, true);
+      assert.equal(stats.statementsApplied, 6);
+      assert.equal(stats.failures, 0);
+    },
+  );
 
-    await w1a.report('replica');
-    await waitFor(
-      () =>
-        sameRows([
-          `0 primary ${H}:${coordinator.port}`,
-          `0 secondary ${H}:21001`,
-          `1 primary ${H}:${W1B.port}`,
-          `1 secondary ${H}:${W1A.port}`,
-          `2 primary ${H}:${W2A.port}`,
-          `2 secondary ${H}:21021`,
-        ]),
-      { ...WAIT, message: 'w1-a back as group 1 secondary' },
-    );
-    assert.equal(await nodeid(H, W1B.port), primaryId);
-  });
+  test(
+    'a worker failover repoints the primary row keeping its nodeid; ' + 'the old primary returns as secondary',
+    async (t) => {
+      const primaryId = await nodeid(H, W1A.port);
+      assert.ok(primaryId !== undefined);
+      // w1-a dies: its leader key goes; w1-b is promoted, reports primary and takes the lock.
+      assert.equal(await w1a.dcs.deleteLeader('w1-a'), true);
+      await w1a.dcs.deleteMember('w1-a');
+      await w1b.report('primary');
+      const t0 = performance.now();
+      await w1b.lead();
+      await waitFor(
+        () =>
+          sameRows([
+            `0 primary ${H}:${coordinator.port}`,
+            `0 secondary ${H}:21001`,
+            `1 primary ${H}:${W1B.port}`,
+            `2 primary ${H}:${W2A.port}`,
+            `2 secondary ${H}:21021`,
+          ]),
+        { ...WAIT, message: "group 1 primary row repointed to w1-b, the dead node's row removed once synced" },
+      );
+      t.diagnostic(
+        `worker failover: leader key write -> primary row repointed in ${(performance.now() - t0).toFixed(1)} ms`,
+      );
+      assert.equal(await nodeid(H, W1B.port), primaryId);
+
+      await w1a.report('replica');
+      await waitFor(
+        () =>
+          sameRows([
+            `0 primary ${H}:${coordinator.port}`,
+            `0 secondary ${H}:21001`,
+            `1 primary ${H}:${W1B.port}`,
+            `1 secondary ${H}:${W1A.port}`,
+            `2 primary ${H}:${W2A.port}`,
+            `2 secondary ${H}:21021`,
+          ]),
+        { ...WAIT, message: 'w1-a back as group 1 secondary' },
+      );
+      assert.equal(await nodeid(H, W1B.port), primaryId);
+    },
+  );
 
   test('a replica leaving removes its secondary row', async () => {
     await w2b.dcs.deleteMember('w2-b');
@@ -300,21 +306,24 @@ describe('citus manager on one scope, groups 0..4', () => {
     });
   });
 
-  test('a row added behind the manager is found when Citus refuses the add, and repointed keeping its nodeid', async () => {
-    // A primary row for group 4 the manager's cached rows do not know, under another name of W4A.
-    const ghost = await coordinator.query<{ id: number }>(
-      "SELECT pg_catalog.citus_add_node('localhost', $1, 4, 'primary') AS id",
-      [W4A.port],
-    );
-    const p = new FakeMember(SCOPE, 4, 'w4-a', W4A.port);
-    await p.report('primary');
-    await p.lead();
-    await waitFor(async () => (await rows()).includes(`4 primary ${H}:${W4A.port}`), {
-      ...WAIT,
-      message: 'group 4 primary registered',
-    });
-    assert.equal(await nodeid(H, W4A.port), ghost.rows[0].id, 'the hand-made row was repointed, not replaced');
-  });
+  test(
+    'a row added behind the manager is found when Citus refuses the add, ' + 'and repointed keeping its nodeid',
+    async () => {
+      // A primary row for group 4 the manager's cached rows do not know, under another name of W4A.
+      const ghost = await coordinator.query<{ id: number }>(
+        "SELECT pg_catalog.citus_add_node('localhost', $1, 4, 'primary') AS id",
+        [W4A.port],
+      );
+      const p = new FakeMember(SCOPE, 4, 'w4-a', W4A.port);
+      await p.report('primary');
+      await p.lead();
+      await waitFor(async () => (await rows()).includes(`4 primary ${H}:${W4A.port}`), {
+        ...WAIT,
+        message: 'group 4 primary registered',
+      });
+      assert.equal(await nodeid(H, W4A.port), ghost.rows[0].id, 'the hand-made row was repointed, not replaced');
+    },
+  );
 
   test('a pooler that cannot be reached is registered and logged, and does not hold up other groups', async () => {
     const deadPort = await freePort();
@@ -330,7 +339,8 @@ describe('citus manager on one scope, groups 0..4', () => {
       { ...WAIT, message: 'both replicas registered' },
     );
     const pool = await coordinator.query<{ poolinfo: string }>(
-      'SELECT poolinfo FROM pg_catalog.pg_dist_poolinfo JOIN pg_catalog.pg_dist_node USING (nodeid) WHERE nodeport = 21032',
+      'SELECT poolinfo FROM pg_catalog.pg_dist_poolinfo ' +
+        'JOIN pg_catalog.pg_dist_node USING (nodeid) WHERE nodeport = 21032',
     );
     assert.deepEqual(pool.rows, [{ poolinfo: `host=${H} port=${deadPort}` }]);
     await waitFor(

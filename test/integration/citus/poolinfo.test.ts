@@ -160,7 +160,8 @@ test(
 
 for (const how of ['switchover', 'node death'] as const) {
   test(
-    `a ${how} of group 1: pg_dist_node and pg_dist_poolinfo name the new primary and its PgBouncer together, never seen apart`,
+    `a ${how} of group 1: pg_dist_node and pg_dist_poolinfo name the new primary and its PgBouncer together, ` +
+      'never seen apart',
     { timeout: 150_000 },
     async (t) => {
       const from = leaderOf(1);

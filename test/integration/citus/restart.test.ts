@@ -60,7 +60,8 @@ async function pauseCounters(coordinator: TestMember): Promise<{ committed: numb
 }
 
 test(
-  'shardherd restart of a worker primary under routed writes: no client error, every acknowledged row kept, the leader key stays, the pause ends by after_promote',
+  'shardherd restart of a worker primary under routed writes: no client error, every acknowledged row kept, ' +
+    'the leader key stays, the pause ends by after_promote',
   { timeout: 180_000 },
   async (t) => {
     const primary = leaderOf(1);
@@ -100,7 +101,8 @@ test(
     });
     await writer.stop();
     t.diagnostic(
-      `restart (CLI) ${Math.round(restartMs)} ms, longest write wait ${Math.round(writer.longest())} ms, ${writer.acked.length} rows`,
+      `restart (CLI) ${Math.round(restartMs)} ms, longest write wait ${Math.round(writer.longest())} ms, ` +
+        `${writer.acked.length} rows`,
     );
     assert.deepEqual(writer.errors, [], 'no client errors');
     assert.equal(

@@ -53,7 +53,8 @@ test(
     watch.close();
     const ms = Math.round(registered.at - key.at);
     t.diagnostic(
-      `scale-out: group ${NEW_GROUP}'s primary row visible ${ms} ms after ${key.member}'s member key showed it running as primary`,
+      `scale-out: group ${NEW_GROUP}'s primary row visible ${ms} ms after ` +
+        `${key.member}'s member key showed it running as primary`,
     );
     assert.ok(
       ms <= REGISTER_BOUND_MS,

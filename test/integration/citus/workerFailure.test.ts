@@ -91,7 +91,8 @@ after(async () => {
 });
 
 test(
-  'a 3 s blackhole of a worker primary: routed writes wait and then succeed on the same primary; no failover, no metadata change',
+  'a 3 s blackhole of a worker primary: routed writes wait and then succeed on the same primary; ' +
+    'no failover, no metadata change',
   { timeout: 90_000 },
   async (t) => {
     const primary = leaderOf(1);
@@ -123,7 +124,8 @@ test(
 );
 
 test(
-  'kill -9 of a worker primary under 50 writes/s: errors only while the probes decide, then writes wait for the new primary; none acknowledged is lost',
+  'kill -9 of a worker primary under 50 writes/s: errors only while the probes decide, ' +
+    'then writes wait for the new primary; none acknowledged is lost',
   { timeout: 150_000 },
   async (t) => {
     const old = leaderOf(1);
@@ -148,7 +150,8 @@ test(
     const waited = writer.ackedSpans.filter(([s, e]) => s >= killedAt && e - s > 1000).length;
     t.diagnostic(
       `${writer.errors.length} errors (${writer.errors.length * WRITE_INTERVAL_MS} ms worth at 50/s), ` +
-        `${waited} writes waited over 1 s and then succeeded, longest ${Math.round(writer.longestWait(killedAt, performance.now()))} ms`,
+        `${waited} writes waited over 1 s and then succeeded, ` +
+        `longest ${Math.round(writer.longestWait(killedAt, performance.now()))} ms`,
     );
     // The detection window is two 500 ms probe rounds: at most 2 s worth of writes may fail.
     assert.ok(
@@ -169,7 +172,8 @@ test(
 );
 
 test(
-  'a worker group nobody can take over: the pause rolls back at its deadline, writes fail as before, and the log says why',
+  'a worker group nobody can take over: the pause rolls back at its deadline, writes fail as before, ' +
+    'and the log says why',
   { timeout: 150_000 },
   async () => {
     const primary = leaderOf(2);
