@@ -90,7 +90,6 @@ async function post(
   return { status: res.status, text: await res.text() };
 }
 
-/** The application: routed writes to group 1 through the coordinator, one after the other. */
 /**
  * Follows group `group`'s keys from now: when the failover request was written, and the first running primary
  * after it.
