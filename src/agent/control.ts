@@ -1,6 +1,7 @@
 // The agent's side of the control endpoints: switchover/failover requests are validated against
 // a fresh read of the group, written to the `failover` key (compare on its mod_revision) and
-// followed until the new leader runs; `POST /citus` goes to the Citus manager when it runs here.
+// followed until the new leader runs; `POST /citus` goes to the Citus manager when it runs here;
+// `PATCH`/`PUT /config` are checked (with the local pg_settings) and written to the `config` key.
 import {
   candidateStatusFromBody,
   membersToAsk,
@@ -8,6 +9,9 @@ import {
   type CandidateStatus,
   type ManualAction,
 } from '../api/switchoverRequest.ts';
+import type { ConfigControl } from '../api/configRoutes.ts';
+import { updateConfig, type ConfigUpdateAnswer, type ConfigUpdateKind } from '../api/configUpdate.ts';
+import type { PgSetting } from '../api/pgSettings.ts';
 import type { ControlAnswer, SwitchoverControl } from '../api/types.ts';
 import type { MetadataStatus } from '../citus/metadataView.ts';
 import type { PauseStats } from '../citus/pause.ts';
@@ -32,9 +36,11 @@ export interface AgentControlDeps {
   loop: HaLoop;
   citus: CitusRole | null;
   log: Logger;
+  /** pg_settings of the local PostgreSQL; null when it does not run. */
+  pgSettings: () => Promise<PgSetting[] | null>;
 }
 
-export class AgentControl implements SwitchoverControl {
+export class AgentControl implements SwitchoverControl, ConfigControl {
   constructor(private readonly deps: AgentControlDeps) {}
 
   async manualFailover(action: ManualAction, body: unknown): Promise<ControlAnswer> {
@@ -53,7 +59,7 @@ export class AgentControl implements SwitchoverControl {
       body,
       view,
       paused: dynamic.pause,
-      synchronousMode: dynamic.synchronous_mode && !!view.sync?.value.leader,
+      synchronousMode: dynamic.synchronous_mode !== 'off' && !!view.sync?.value.leader,
       now: Date.now(),
       statuses,
     });
@@ -108,6 +114,29 @@ export class AgentControl implements SwitchoverControl {
 
   citusMetadata(): MetadataStatus | null {
     return this.deps.citus?.metadataStatus() ?? null;
+  }
+
+  async updateConfig(kind: ConfigUpdateKind, body: unknown): Promise<ConfigUpdateAnswer> {
+    const { dcs, log } = this.deps;
+    const answer = await updateConfig(kind, body, {
+      read: async () => (await this.readGroup()).config,
+      write: (value, modRevision) => dcs.setConfig(value, modRevision),
+      settings: () =>
+        this.deps.pgSettings().catch((err: unknown) => {
+          log.warn({ err: errorText(err) }, 'cannot read pg_settings; parameters are not checked against the server');
+          return null;
+        }),
+    });
+    if ('message' in answer) log.info({ action: 'config', status: answer.status, reason: answer.message }, 'config refused');
+    else if (answer.written) {
+      const fields = { action: 'config', kind, restart: answer.restart, warnings: answer.warnings };
+      log.info(fields, 'config key written through the REST API');
+    }
+    return answer;
+  }
+
+  pgSettings(): Promise<PgSetting[] | null> {
+    return this.deps.pgSettings();
   }
 
   private async readGroup(): Promise<GroupView> {

@@ -1,5 +1,6 @@
 // The member's status as `GET /patroni` serves it (Patroni's field names), and the snapshot of
 // agent state each status or health request is answered from.
+import { readSyncMode } from '../config/dynamic.ts';
 import { publishedTags } from '../config/tags.ts';
 import type { Scalar } from '../config/types.ts';
 import { normalRole } from '../dcs/role.ts';
@@ -71,7 +72,7 @@ export async function takeSnapshot(source: AgentStatusSource): Promise<StatusSna
 /** Listed as a synchronous standby while synchronous mode is on (and running as a replica). */
 function isSyncStandby(snapshot: StatusSnapshot): boolean {
   const view = snapshot.view;
-  if (view === null || view.config?.value.synchronous_mode !== true) return false;
+  if (view === null || readSyncMode(view.config?.value.synchronous_mode) === 'off') return false;
   return syncStandbys(view).includes(snapshot.name);
 }
 

@@ -25,8 +25,10 @@ export const DEFAULT_DYNAMIC_CONFIG: Readonly<DynamicConfig> = deepFreeze({
   pause: false,
   failsafe_mode: false,
   check_timeline: false,
-  synchronous_mode: false,
+  synchronous_mode: 'off',
   synchronous_mode_strict: false,
+  synchronous_node_count: 1,
+  maximum_lag_on_syncnode: -1,
   citus: { pause_on_worker_failure: true, failure_probe_count: 2, failure_pause_timeout: null },
   postgresql: { use_pg_rewind: false, use_slots: true, parameters: {} },
 });
@@ -191,15 +193,37 @@ export function readDynamicConfig(
     pause: bool('pause'),
     failsafe_mode: bool('failsafe_mode'),
     check_timeline: bool('check_timeline'),
-    synchronous_mode: bool('synchronous_mode'),
+    synchronous_mode: syncMode(map.synchronous_mode, join(path, 'synchronous_mode'), fallback.synchronous_mode, f),
     synchronous_mode_strict: bool('synchronous_mode_strict'),
+    synchronous_node_count: int('synchronous_node_count', 1),
+    maximum_lag_on_syncnode: int('maximum_lag_on_syncnode', -1),
     citus: readDynamicCitus(map.citus, join(path, 'citus'), fallback.citus, f),
     postgresql: readDynamicPostgresql(map.postgresql, join(path, 'postgresql'), fallback.postgresql, f),
   };
-  for (const key of ['synchronous_mode', 'synchronous_mode_strict'] as const) {
-    if (config[key]) f.warn(join(path, key), 'not implemented yet by Shardherd; replication stays asynchronous');
-  }
   return config;
+}
+
+/** A `synchronous_mode` as stored in a `config` key; anything unreadable counts as off. */
+export function readSyncMode(value: unknown): DynamicConfig['synchronous_mode'] {
+  return syncMode(value, 'synchronous_mode', 'off', new Findings());
+}
+
+/** `synchronous_mode`: Patroni's booleans (and their spellings) or `quorum`. */
+function syncMode(
+  value: unknown,
+  path: string,
+  fallback: DynamicConfig['synchronous_mode'],
+  f: Findings,
+): DynamicConfig['synchronous_mode'] {
+  if (value === undefined || value === null) return DEFAULT_DYNAMIC_CONFIG.synchronous_mode;
+  if (value === 'quorum') return 'quorum';
+  if (value === 'on' || value === 'off') return value;
+  if (typeof value === 'boolean' || typeof value === 'string') {
+    const flag = readBool(value, path, new Findings());
+    if (flag !== undefined) return flag ? 'on' : 'off';
+  }
+  f.problem(path, `must be on, off, quorum, true or false, got ${JSON.stringify(value)}`);
+  return fallback;
 }
 
 type DynamicCitus = DynamicConfig['citus'];
@@ -274,8 +298,11 @@ export function dynamicConfigToJson(c: DynamicConfig): JsonObject {
     primary_stop_timeout: c.primary_stop_timeout,
     failsafe_mode: c.failsafe_mode,
     check_timeline: c.check_timeline,
-    synchronous_mode: c.synchronous_mode,
+    // Patroni 3 reads a boolean; quorum is written as Patroni 4 writes it.
+    synchronous_mode: c.synchronous_mode === 'quorum' ? 'quorum' : c.synchronous_mode === 'on',
     synchronous_mode_strict: c.synchronous_mode_strict,
+    synchronous_node_count: c.synchronous_node_count,
+    maximum_lag_on_syncnode: c.maximum_lag_on_syncnode,
     postgresql,
   };
   // patronictl writes `pause` only while paused; an absent key means "not paused".

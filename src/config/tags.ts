@@ -5,7 +5,15 @@
 import { Findings, join, readBool, readInt, readMap, readScalar } from './findings.ts';
 import type { Scalar, Tags } from './types.ts';
 
-const KNOWN_TAGS = ['nofailover', 'noloadbalance', 'clonefrom', 'nosync', 'nostream', 'failover_priority'];
+const KNOWN_TAGS = [
+  'nofailover',
+  'noloadbalance',
+  'clonefrom',
+  'nosync',
+  'nostream',
+  'failover_priority',
+  'sync_priority',
+];
 
 const FLAG_TAGS = new Set(['clonefrom', 'nofailover', 'noloadbalance', 'nosync', 'nostream']);
 
@@ -15,6 +23,7 @@ export function publishedTags(tags: Tags): Record<string, Scalar> {
   for (const [key, value] of Object.entries(tags)) {
     if (FLAG_TAGS.has(key) && !value) continue;
     if (key === 'failover_priority' && value === (tags.nofailover ? 0 : 1)) continue;
+    if (key === 'sync_priority' && value === 1) continue;
     result[key] = value;
   }
   return result;
@@ -45,6 +54,10 @@ export function readTags(value: unknown, f: Findings): Tags | undefined {
     nosync: bool('nosync') ?? false,
     nostream: bool('nostream') ?? false,
     failover_priority: priority ?? (nofailover ? 0 : 1),
+    sync_priority:
+      map.sync_priority === undefined || map.sync_priority === null
+        ? 1
+        : (readInt(map.sync_priority, 'tags.sync_priority', f, { min: 0 }) ?? 1),
   };
   for (const [key, v] of Object.entries(map)) {
     if (KNOWN_TAGS.includes(key) || v === null) continue;

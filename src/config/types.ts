@@ -35,15 +35,21 @@ export interface DynamicConfig {
   primary_start_timeout: number;
   /**
    * Patroni's limit in seconds on a primary's stop before SIGKILL, in synchronous mode only (0: no
-   * limit). Shardherd has no synchronous mode: it validates the value and keeps it in `config`.
+   * limit). Shardherd validates the value and keeps it in `config` but does not apply it yet.
    */
   primary_stop_timeout: number;
   /** Maintenance mode: no starts, stops or promotions; the leader keeps its lock. */
   pause: boolean;
   failsafe_mode: boolean;
   check_timeline: boolean;
-  synchronous_mode: boolean;
+  /** Patroni's `true`/`false` read as `on`/`off`; `quorum` is Patroni 4's quorum commit. */
+  synchronous_mode: 'off' | 'on' | 'quorum';
+  /** Without a synchronous standby, commits wait for one rather than run asynchronously. */
   synchronous_mode_strict: boolean;
+  /** Synchronous standbys in `on` mode; acknowledgements a commit waits for in `quorum` mode. */
+  synchronous_node_count: number;
+  /** A standby lagging more bytes than this is not made synchronous; -1: no limit. */
+  maximum_lag_on_syncnode: number;
   /** The coordinator's handling of a worker primary that stops answering (docs/design.md, "Worker failure"). */
   citus: CitusDynamicConfig;
   postgresql: {
@@ -71,6 +77,8 @@ export interface Tags {
   nosync: boolean;
   nostream: boolean;
   failover_priority: number;
+  /** Preference as a synchronous standby (higher first); 0: never synchronous. */
+  sync_priority: number;
   /** User-defined tags are kept and published as they are. */
   [key: string]: Scalar;
 }

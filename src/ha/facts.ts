@@ -82,7 +82,7 @@ export function failoverRequest(view: GroupView): FailoverState | null {
 
 /** Synchronous mode is on and the `sync` key names a leader, so only it and its standbys may promote. */
 export function syncRestricts(input: DecideInput): boolean {
-  return input.config.synchronous_mode && !!input.view.sync?.value.leader;
+  return input.config.synchronous_mode !== 'off' && !!input.view.sync?.value.leader;
 }
 
 export function syncMatches(view: GroupView, name: string): boolean {

@@ -22,6 +22,7 @@ const baseTags: Tags = {
   nosync: false,
   nostream: false,
   failover_priority: 1,
+  sync_priority: 1,
   zone: 'b',
 };
 

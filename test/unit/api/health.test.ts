@@ -355,7 +355,14 @@ describe('healthCheckForPath', () => {
 });
 
 test('failover_priority is published only if it says more than nofailover (peers read none as Patroni does)', () => {
-  const base = { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false, nostream: false };
+  const base = {
+    nofailover: false,
+    noloadbalance: false,
+    clonefrom: false,
+    nosync: false,
+    nostream: false,
+    sync_priority: 1,
+  };
   assert.deepEqual(publishedTags({ ...base, failover_priority: 1 }), {});
   assert.deepEqual(publishedTags({ ...base, failover_priority: 3 }), { failover_priority: 3 });
   assert.deepEqual(publishedTags({ ...base, nofailover: true, failover_priority: 0 }), { nofailover: true });

@@ -87,8 +87,24 @@ test('validateDynamicConfig reports problems with paths relative to the config v
     { path: 'loop_wait', message: 'must be at least 1, got 0' },
   ]);
   assert.equal(r.config.ttl, 30);
-  assert.equal(r.config.synchronous_mode, true);
-  assert.deepEqual(r.warnings, ['synchronous_mode: not implemented yet by Shardherd; replication stays asynchronous']);
+  assert.equal(r.config.synchronous_mode, 'on');
+  assert.deepEqual(r.warnings, []);
+});
+
+test('synchronous_mode reads Patroni booleans and quorum, and names what it refuses', () => {
+  const mode = (value: unknown) => validateDynamicConfig({ synchronous_mode: value });
+  assert.equal(mode(true).config.synchronous_mode, 'on');
+  assert.equal(mode('off').config.synchronous_mode, 'off');
+  assert.equal(mode('quorum').config.synchronous_mode, 'quorum');
+  assert.deepEqual(mode('sometimes').problems, [
+    { path: 'synchronous_mode', message: 'must be on, off, quorum, true or false, got "sometimes"' },
+  ]);
+  const json = dynamicConfigToJson(mode('quorum').config);
+  assert.equal(json.synchronous_mode, 'quorum');
+  assert.equal(dynamicConfigToJson(mode(true).config).synchronous_mode, true, 'Patroni 3 reads a boolean');
+  assert.deepEqual(validateDynamicConfig({ synchronous_node_count: 0 }).problems, [
+    { path: 'synchronous_node_count', message: 'must be at least 1, got 0' },
+  ]);
 });
 
 test('validateDynamicConfig refuses a value that is not a map', () => {
@@ -105,12 +121,14 @@ test('dynamicConfigToJson writes Patroni field names and reads back to the same 
     'failsafe_mode',
     'loop_wait',
     'maximum_lag_on_failover',
+    'maximum_lag_on_syncnode',
     'postgresql',
     'primary_start_timeout',
     'primary_stop_timeout',
     'retry_timeout',
     'synchronous_mode',
     'synchronous_mode_strict',
+    'synchronous_node_count',
     'ttl',
   ]);
   assert.deepEqual(json.postgresql, {

@@ -77,6 +77,7 @@ test('defaults follow Patroni where a setting is absent', () => {
     nosync: false,
     nostream: false,
     failover_priority: 1,
+    sync_priority: 1,
   });
   assert.deepEqual(config.log, { level: 'info' });
 });

@@ -45,11 +45,6 @@ const NOT_IMPLEMENTED: Array<[string, unknown, string]> = [
     'bootstrap.dcs.standby_cluster: not implemented yet by Shardherd; ignored',
   ],
   [
-    'bootstrap.dcs.synchronous_mode',
-    true,
-    'bootstrap.dcs.synchronous_mode: not implemented yet by Shardherd; replication stays asynchronous',
-  ],
-  [
     'bootstrap.users',
     { admin: { password: 'x' } },
     'bootstrap.users: not implemented yet by Shardherd; ignored (create users in a post-bootstrap step of your own)',
@@ -73,8 +68,10 @@ for (const [at, value, expected] of NOT_IMPLEMENTED) {
   });
 }
 
-test('synchronous_mode: false is what Shardherd does and gives no warning', () => {
-  assert.deepEqual(warningsFor('bootstrap.dcs.synchronous_mode', false), []);
+test('synchronous_mode in every spelling gives no warning', () => {
+  for (const value of [false, true, 'on', 'off', 'quorum']) {
+    assert.deepEqual(warningsFor('bootstrap.dcs.synchronous_mode', value), [], String(value));
+  }
 });
 
 test('an unknown key gives a warning suggesting the key it was probably meant to be', () => {

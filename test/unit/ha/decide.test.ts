@@ -468,7 +468,7 @@ table('leader race', [
   {
     name: 'synchronous mode: a replica not listed in sync does not race',
     input: input({
-      config: config({ synchronous_mode: true }),
+      config: config({ synchronous_mode: 'on' }),
       view: view({ sync: { leader: 'n3', sync_standby: 'n2' } }),
     }),
     kinds: ['wait'],
@@ -477,7 +477,7 @@ table('leader race', [
   {
     name: 'synchronous mode: the sync standby races against sync members only',
     input: input({
-      config: config({ synchronous_mode: true }),
+      config: config({ synchronous_mode: 'on' }),
       view: view({ sync: { leader: 'n3', sync_standby: 'n1' } }),
     }),
     answers: { n3: peer.down() },
@@ -487,7 +487,7 @@ table('leader race', [
   {
     name: 'synchronous mode: the former sync leader being ahead does not disqualify the standby',
     input: input({
-      config: config({ synchronous_mode: true }),
+      config: config({ synchronous_mode: 'on' }),
       view: view({ sync: { leader: 'n3', sync_standby: 'n1' } }),
     }),
     answers: { n3: peer.replica(0x9000000) },
@@ -548,7 +548,7 @@ table('manual failover and switchover', [
   {
     name: 'synchronous mode: a member not listed in sync does not race under a failover request',
     input: input({
-      config: config({ synchronous_mode: true }),
+      config: config({ synchronous_mode: 'on' }),
       view: view({ failover: { leader: 'n3' }, sync: { leader: 'n3', sync_standby: 'n2' } }),
     }),
     kinds: ['wait'],
@@ -662,7 +662,7 @@ table('manual failover and switchover', [
   {
     name: 'synchronous mode: a candidate that is not a sync standby is refused',
     input: asLeader({
-      config: config({ synchronous_mode: true }),
+      config: config({ synchronous_mode: 'on' }),
       viewSpec: { failover: { member: 'n3' }, sync: { leader: SELF, sync_standby: 'n2' } },
     }),
     kinds: ['updateLock', 'clearFailover'],

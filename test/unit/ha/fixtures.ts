@@ -23,7 +23,9 @@ export function config(
     pause: false,
     failsafe_mode: false,
     check_timeline: false,
-    synchronous_mode: false,
+    synchronous_mode: 'off',
+    synchronous_node_count: 1,
+    maximum_lag_on_syncnode: -1,
     synchronous_mode_strict: false,
     citus: { pause_on_worker_failure: true, failure_probe_count: 2, failure_pause_timeout: null },
     ...over,
@@ -39,6 +41,7 @@ export function tags(over: Partial<Tags> = {}): Tags {
     nosync: false,
     nostream: false,
     failover_priority: 1,
+    sync_priority: 1,
     ...over,
   };
 }
