@@ -2,9 +2,13 @@
 // as soon as the lock is someone else's.
 import { decision, failoverRequest, holdsLock, leaderName, waiting } from './facts.ts';
 import { switchoverFromLeader } from './switchover.ts';
+import { syncWork } from './syncStandbys.ts';
 import type { Action, DecideInput, Decision, LocalState } from './types.ts';
 
 type RunningPrimary = Extract<LocalState, { kind: 'runningPrimary' }>;
+
+/** How soon a leader looks again while its synchronous standbys are changing. */
+export const SYNC_RECHECK_MS = 500;
 
 export function decideAsPrimary(input: DecideInput, me: RunningPrimary): Decision {
   const name = input.self.name;
@@ -48,7 +52,16 @@ export function decideAsPrimary(input: DecideInput, me: RunningPrimary): Decisio
   const keep: Action = { kind: 'updateLock', optime: me.walLsn };
   const handover = switchoverFromLeader(input, me.walLsn, keep);
   if (handover) return handover;
-  return decision([keep], `no action: ${name} is the leader with the lock`, 'primary');
+  const sync = syncWork(input, me.replication);
+  const d = decision(
+    [keep, ...sync.actions],
+    sync.unsettled === null
+      ? `no action: ${name} is the leader with the lock`
+      : `leader with the lock; ${sync.unsettled}`,
+    'primary',
+  );
+  // Each step of a change waits for the last one to show (in force, standbys caught up).
+  return sync.unsettled === null ? d : { ...d, recheckMs: SYNC_RECHECK_MS };
 }
 
 /** The previous cycle's lock refresh was refused by etcd itself (not an etcd outage). */

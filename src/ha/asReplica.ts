@@ -4,6 +4,7 @@ import { divergence } from './divergence.ts';
 import { decision, failoverRequest, leaderName, memberNamed, waiting } from './facts.ts';
 import { raceForLeader, replicaPosition } from './leaderRace.ts';
 import { repairFrom } from './rejoin.ts';
+import { claimSyncKey } from './syncStandbys.ts';
 import type { DecideInput, Decision, LocalState } from './types.ts';
 
 type RunningReplica = Extract<LocalState, { kind: 'runningReplica' }>;
@@ -33,6 +34,7 @@ export function decideAsReplica(input: DecideInput, me: RunningReplica): Decisio
       [
         { kind: 'updateLock', optime: null },
         ...(failoverRequest(input.view) ? [{ kind: 'clearFailover' } as const] : []),
+        ...claimSyncKey(input),
         { kind: 'promote' },
         { kind: 'writeHistory', entry: [me.timeline, lsn, why, new Date(input.now).toISOString(), name] },
       ],

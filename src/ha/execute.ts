@@ -182,6 +182,18 @@ export class Executor {
       case 'clearFailover':
         await dcs.setFailover({});
         return lock;
+      case 'writeSync':
+        if (action.value === null) await dcs.deleteSync();
+        else await dcs.setSync(action.value);
+        return lock;
+      case 'setSyncStandbys':
+        await node.setSynchronousStandbyNames(action.value, dynamic);
+        this.deps.tracker.syncStandbysChanged();
+        this.deps.log.info(
+          { action: 'setSyncStandbys', synchronous_standby_names: action.value },
+          `synchronous_standby_names is ${action.value === null ? 'reset' : `'${action.value}'`}`,
+        );
+        return lock;
       case 'touchMember': {
         // Renewing the lease here ties it to a completed cycle: a stuck loop lets it expire.
         await dcs.refreshLease();

@@ -2,8 +2,8 @@
 // configuration in force, and the watch that wakes the loop when one of its group's keys changes.
 import { resolveDynamicConfig } from '../config/dynamic.ts';
 import type { Config, DynamicConfig } from '../config/types.ts';
-import type { ClusterView, GroupView } from '../dcs/types.ts';
-import { emptyGroup, groupOf } from '../dcs/view.ts';
+import type { ClusterView, DcsEvent, GroupView } from '../dcs/types.ts';
+import { emptyGroup, groupOf, parseMemberData } from '../dcs/view.ts';
 import { errorText } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { HaStore } from './ports.ts';
@@ -82,11 +82,27 @@ export class GroupReader {
     }
   }
 
+  /**
+   * A member key that appeared or changed its state or role since the last read: a standby that
+   * now streams may be made synchronous (and a leader should not wait a loop_wait to see it).
+   */
+  private memberMoved(event: DcsEvent): boolean {
+    if (!event.name.startsWith('members/') || event.type !== 'put' || event.value === null) return false;
+    const known = this.view?.members.find((m) => `members/${m.name}` === event.name)?.data;
+    if (known === undefined) return true;
+    try {
+      const data = parseMemberData(event.value);
+      return data.state !== known.state || data.role !== known.role;
+    } catch {
+      return false;
+    }
+  }
+
   private startWatch(revision: string): void {
     const own = this.group;
     this.watch = this.options.store.watch(revision, (events, _revision, signal) => {
       if (signal === 'resync') return this.options.wake('watch resync');
-      const relevant = events.find((e) => e.group === own && WAKING_KEYS.has(e.name));
+      const relevant = events.find((e) => e.group === own && (WAKING_KEYS.has(e.name) || this.memberMoved(e)));
       if (relevant) this.options.wake(`${relevant.name} ${relevant.type}`);
     });
   }

@@ -22,6 +22,7 @@ import {
   viableSuccessors,
   type Standing,
 } from './peers.ts';
+import { claimSyncKey, quorumShortfall } from './syncStandbys.ts';
 import type { DecideInput, Decision, LocalState } from './types.ts';
 
 type RunningReplica = Extract<LocalState, { kind: 'runningReplica' }>;
@@ -71,6 +72,8 @@ export function raceForLeader(input: DecideInput, me: RunningReplica): Decision 
   const formerSyncLeader = sync ? (input.view.sync?.value.leader ?? null) : null;
   const blocker = outrankedBy(input, standing(input, lsn), peers, formerSyncLeader);
   if (blocker) return stayReplica(blocker);
+  const shortfall = quorumShortfall(input);
+  if (shortfall) return stayReplica(shortfall);
   return win(input, me, lsn, `won the leader race at position ${lsn} on timeline ${me.timeline}`, false);
 }
 
@@ -146,6 +149,7 @@ function win(input: DecideInput, me: RunningReplica, lsn: number, why: string, c
     [
       { kind: 'acquireLock' },
       ...(clearRequest && input.view.failover ? [{ kind: 'clearFailover' } as const] : []),
+      ...claimSyncKey(input),
       { kind: 'promote' },
       { kind: 'writeHistory', entry: [me.timeline, lsn, why, new Date(input.now).toISOString(), name] },
     ],

@@ -33,6 +33,9 @@ export class LocalTracker {
   private failedTask: { action: Action; message: string } | null = null;
   private acquiredAt: number | null = null;
   private lastStartAs: 'primary' | 'replica' = 'replica';
+  /** synchronous_standby_names changed and the flush position after it is still to be recorded. */
+  private syncMarkPending = false;
+  private mark: number | null = null;
 
   get task(): RunningTask | null {
     return this.runningTask;
@@ -117,6 +120,30 @@ export class LocalTracker {
 
   noteUnexpectedExit(now: number): void {
     this.crashed ??= now;
+  }
+
+  /** synchronous_standby_names was changed (and is in force); the next observation records the mark. */
+  syncStandbysChanged(): void {
+    this.syncMarkPending = true;
+    this.mark = null;
+  }
+
+  /**
+   * A primary's flush position as observed; the first one after a change of
+   * synchronous_standby_names becomes the mark. Returns the mark (null: none yet).
+   */
+  observedFlush(flushLsn: number): number | null {
+    if (this.syncMarkPending) {
+      this.mark = flushLsn;
+      this.syncMarkPending = false;
+    }
+    return this.mark;
+  }
+
+  /** Not a primary (any more): a mark belongs to one term as primary. */
+  forgetSyncMark(): void {
+    this.syncMarkPending = false;
+    this.mark = null;
   }
 
   /** A background task (bootstrap) took the leader key at `at`. */

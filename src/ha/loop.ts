@@ -246,7 +246,8 @@ export class HaLoop {
   private async run(): Promise<void> {
     for (;;) {
       const started = this.now();
-      const { hurry } = await this.runCycle();
+      const { hurry, decision } = await this.runCycle();
+      const recheck = decision?.recheckMs ?? null;
       if (this.shutdownComplete) break;
       const nap = nextNapMs({
         hurry,
@@ -254,6 +255,7 @@ export class HaLoop {
         elapsedMs: this.now() - started,
         loopWaitSeconds: this.etcd.dynamic.loop_wait,
         untilScheduledMs: this.requests.msUntilScheduled(this.now()),
+        recheckMs: recheck,
       });
       await this.sleep(nap);
     }

@@ -8,7 +8,23 @@ import { PostgresError } from '../errors.ts';
 import type { ControlData } from '../postgres/controlData.ts';
 import type { LocalTracker, RunningTask } from './localTracker.ts';
 import type { LocalPostgres } from './ports.ts';
-import type { DataDirFacts, LocalState } from './types.ts';
+import type { DataDirFacts, LocalState, PrimaryReplication } from './types.ts';
+
+/** A primary's synchronous replication; null when it cannot be read (the cycle goes on without it). */
+async function observeReplication(node: LocalPostgres, tracker: LocalTracker): Promise<PrimaryReplication | null> {
+  try {
+    const r = await node.replication();
+    return {
+      ssn: r.synchronousStandbyNames,
+      managed: r.managed,
+      flushLsn: r.flushLsn,
+      standbys: r.standbys.map((s) => ({ name: s.applicationName, state: s.state, flushLsn: s.flushLsn })),
+      syncMark: tracker.observedFlush(r.flushLsn),
+    };
+  } catch {
+    return null;
+  }
+}
 
 /** The busy state for a running long task. */
 export function busyState(task: RunningTask): LocalState {
@@ -58,8 +74,12 @@ export async function observeLocal(
       const status = await node.status();
       const systemId = await node.systemId();
       tracker.seenAnswering();
-      if (status.role === 'primary')
-        return { kind: 'runningPrimary', systemId, timeline: status.timeline, walLsn: status.walLsn };
+      if (status.role === 'primary') {
+        const replication = await observeReplication(node, tracker);
+        const base = { kind: 'runningPrimary', systemId, timeline: status.timeline, walLsn: status.walLsn } as const;
+        return replication === null ? base : { ...base, replication };
+      }
+      tracker.forgetSyncMark();
       const receiver = status.receiver;
       const upstream =
         memberAt(view, node.target?.upstream ?? null) ??

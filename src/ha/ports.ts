@@ -3,14 +3,22 @@
 // primary whose agent stalls (Fence). The agent wires the real ones (Dcs, PostgresNode through
 // localPostgres(), pollPeers, SoftWatchdog); unit tests and the group simulator wire in-memory ones.
 import type { DynamicConfig, HostPort, InitdbOption, JsonObject } from '../config/types.ts';
-import type { ClusterView, FailoverState, GroupView, HistoryEntry, MemberData, StatusValue } from '../dcs/types.ts';
+import type {
+  ClusterView,
+  FailoverState,
+  GroupView,
+  HistoryEntry,
+  MemberData,
+  StatusValue,
+  SyncState,
+} from '../dcs/types.ts';
 import type { WatchListener } from '../dcs/watch.ts';
 import type { ControlData } from '../postgres/controlData.ts';
 import type { DataDirState } from '../postgres/dataDir.ts';
 import type { PostgresNode, ReplicaTarget } from '../postgres/node.ts';
 import { readPendingRestart } from '../postgres/pendingRestart.ts';
 import type { PostmasterExit, StartResult, StopMode } from '../postgres/process.ts';
-import type { PgStatus } from '../postgres/queries.ts';
+import type { PgStatus, ReplicationState } from '../postgres/queries.ts';
 import type { RewindResult } from '../postgres/rewind.ts';
 import type { SlotSyncResult } from '../postgres/slots.ts';
 import type { PeerPoll } from './types.ts';
@@ -33,6 +41,8 @@ export interface HaStore {
   cancelInitialization(): Promise<void>;
   setConfig(value: JsonObject): Promise<boolean>;
   setFailover(value: FailoverState): Promise<boolean>;
+  setSync(value: SyncState): Promise<boolean>;
+  deleteSync(): Promise<boolean>;
   setHistory(entries: HistoryEntry[]): Promise<boolean>;
   setStatus(value: StatusValue): Promise<boolean>;
 }
@@ -69,6 +79,10 @@ export interface LocalPostgres {
   rewind(source: HostPort, dynamic: DynamicConfig, target: ReplicaTarget): Promise<RewindResult>;
   removeData(): Promise<void>;
   syncSlots(members: string[]): Promise<SlotSyncResult>;
+  /** A primary's synchronous replication as it runs, and whether the HA loop set its standbys. */
+  replication(): Promise<ReplicationState & { managed: boolean }>;
+  /** Sets synchronous_standby_names (null: a fresh primary's value), reloads, returns once in force. */
+  setSynchronousStandbyNames(value: string | null, dynamic: DynamicConfig): Promise<void>;
 }
 
 /** GET /patroni of the named members of `view`, each with a short timeout. */
@@ -119,5 +133,7 @@ export function localPostgres(node: PostgresNode): LocalPostgres {
     rewind: (source, dynamic, target) => node.rewind(source, dynamic, target),
     removeData: () => node.removeData(),
     syncSlots: (members) => node.syncSlots(members),
+    replication: () => node.replication(),
+    setSynchronousStandbyNames: (value, dynamic) => node.setSynchronousStandbyNames(value, dynamic),
   };
 }

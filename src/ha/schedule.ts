@@ -23,6 +23,7 @@ const HURRYING: ReadonlySet<Action['kind']> = new Set([
   'clone',
   'rewind',
   'reinitialize',
+  'setSyncStandbys',
 ]);
 
 /** Whether the next cycle follows at once. A failed list never hurries: a step that keeps failing must not spin. */
@@ -40,15 +41,18 @@ export interface NapInput {
   loopWaitSeconds: number;
   /** Until a scheduled restart is due; null when none is scheduled. */
   untilScheduledMs: number | null;
+  /** The decision asked to look again this soon (a change under way); null when it did not. */
+  recheckMs: number | null;
 }
 
 /** How long the loop sleeps before the next cycle (a wake-up during the sleep cuts it short). */
 export function nextNapMs(input: NapInput): number {
   if (input.hurry || input.woken) return MIN_NAP_MS;
-  const nap = Math.max(MIN_NAP_MS, input.loopWaitSeconds * 1000 - input.elapsedMs);
+  let nap = Math.max(MIN_NAP_MS, input.loopWaitSeconds * 1000 - input.elapsedMs);
   // A scheduled restart runs at its time, not up to a loop_wait later.
-  if (input.untilScheduledMs === null) return nap;
-  return Math.max(MIN_NAP_MS, Math.min(nap, input.untilScheduledMs));
+  if (input.untilScheduledMs !== null) nap = Math.min(nap, input.untilScheduledMs);
+  if (input.recheckMs !== null) nap = Math.min(nap, input.recheckMs);
+  return Math.max(MIN_NAP_MS, nap);
 }
 
 export interface FenceInput {

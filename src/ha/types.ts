@@ -21,7 +21,7 @@
 // When the next cycle runs (at once after a cycle that stopped or started PostgreSQL, took or
 // released the lock, or started a long task) is schedule.ts's rule, not the executor's.
 import type { DynamicConfig, Tags } from '../config/types.ts';
-import type { GroupView, HistoryEntry } from '../dcs/types.ts';
+import type { GroupView, HistoryEntry, SyncState } from '../dcs/types.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Local PostgreSQL
@@ -70,6 +70,8 @@ export type LocalState =
       timeline: number;
       /** pg_current_wal_lsn(). */
       walLsn: number;
+      /** Its synchronous replication; absent when it could not be read this cycle. */
+      replication?: PrimaryReplication;
     }
   | {
       kind: 'runningReplica';
@@ -95,6 +97,23 @@ export type LocalState =
   | { kind: 'crashed'; since: number; data: DataDirFacts }
   /** The last start attempt failed (pg_ctl error or exit during startup). */
   | { kind: 'startFailed'; as: 'primary' | 'replica'; at: number; message: string; data: DataDirFacts };
+
+/** A primary's synchronous replication as observed, with what only the agent remembers of it. */
+export interface PrimaryReplication {
+  /** synchronous_standby_names in force. */
+  ssn: string;
+  /** The HA loop has set it since this server became primary (else it is a fresh primary's or the user's). */
+  managed: boolean;
+  /** pg_current_wal_flush_lsn(). */
+  flushLsn: number;
+  /** pg_stat_replication: application_name (the member name), state and flush position. */
+  standbys: { name: string; state: string; flushLsn: number | null }[];
+  /**
+   * The flush position recorded in the first cycle after the last change of synchronous_standby_names;
+   * a standby that flushed past it holds every commit acknowledged before the change. Null until recorded.
+   */
+  syncMark: number | null;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Lock, DCS, peers, previous cycle
@@ -266,6 +285,13 @@ export type Action =
   | { kind: 'writeHistory'; entry: HistoryEntry }
   /** Write `{}` to `failover`. */
   | { kind: 'clearFailover' }
+  /** Write the `sync` key (Patroni's format), or delete it when null. */
+  | { kind: 'writeSync'; value: SyncState | null }
+  /**
+   * Set synchronous_standby_names on this primary (null: what a fresh primary starts with), reload,
+   * and return once it is in force; the next cycle records the flush position after it (syncMark).
+   */
+  | { kind: 'setSyncStandbys'; value: string | null }
   /** Write `members/<name>` from the local state as it is after the earlier actions. */
   | { kind: 'touchMember' }
   /** Nothing to change; `reason` says what is awaited. */
@@ -289,4 +315,6 @@ export interface Decision {
   role?: DecidedRole;
   /** Present exactly when the input carried a `request` (and this is not a peer question). */
   answer?: RequestAnswer;
+  /** Something is under way that the next cycle should look at within this many milliseconds. */
+  recheckMs?: number;
 }

@@ -16,7 +16,15 @@ import { dataDirectoryState, removeDataDirectory, type DataDirState } from './da
 import { initdb } from './initdb.ts';
 import { writePgpass } from './pgpass.ts';
 import { PostgresProcess, type StartResult, type StopMode } from './process.ts';
-import { connectedReplicas, readStatus, systemIdentifier, type PgStatus, type ReplicaConnection } from './queries.ts';
+import {
+  connectedReplicas,
+  readStatus,
+  replicationState,
+  systemIdentifier,
+  type PgStatus,
+  type ReplicaConnection,
+  type ReplicationState,
+} from './queries.ts';
 import { rewind, type RewindResult } from './rewind.ts';
 import { bootstrapRoles } from './roles.ts';
 import { syncSlots, type SlotSyncResult } from './slots.ts';
@@ -36,6 +44,17 @@ export interface PostgresNodeOptions {
 }
 
 const QUERY_TIMEOUT_MS = 5000;
+/** How long a reload may take to reach this server's backends. */
+const RELOAD_TIMEOUT_MS = 5000;
+
+/**
+ * synchronous_standby_names before the HA loop chose standbys: `*` in strict synchronous mode
+ * (commits wait for any standby), empty in synchronous mode, the user's own value (null) otherwise.
+ */
+function initialSyncStandbyNames(dynamic: DynamicConfig): string | null {
+  if (dynamic.synchronous_mode === 'off') return null;
+  return dynamic.synchronous_mode_strict ? '*' : '';
+}
 
 export class PostgresNode {
   readonly name: string;
@@ -49,6 +68,8 @@ export class PostgresNode {
   private cachedSystemId: string | null = null;
   /** What the configuration on disk says this node follows (null when it is configured as primary). */
   private configuredTarget: ReplicaTarget | null = null;
+  /** synchronous_standby_names as the HA loop set it on this primary; null: not set since it became one. */
+  private syncStandbyNames: string | null = null;
 
   constructor(options: PostgresNodeOptions) {
     this.name = options.name;
@@ -143,6 +164,11 @@ export class PostgresNode {
     const replication = this.config.authentication.replication;
     const useRewind = this.config.use_pg_rewind ?? dynamic.postgresql.use_pg_rewind;
     const parameters = { ...dynamic.postgresql.parameters, ...this.config.parameters };
+    // A replica renders what a fresh primary must start with (ignored until it is promoted):
+    // in strict mode commits wait for a standby from the first moment on.
+    if (target !== null) this.syncStandbyNames = null;
+    const ssn = this.syncStandbyNames ?? initialSyncStandbyNames(dynamic);
+    if (ssn !== null) parameters.synchronous_standby_names = ssn;
     // primary_conninfo names the passfile; a member that never cloned (the bootstrap primary,
     // demoted later) would otherwise stream without a password and never connect.
     if (target?.upstream) await this.writePgpass();
@@ -210,6 +236,35 @@ export class PostgresNode {
 
   reload(): void {
     this.process.reload();
+  }
+
+  /**
+   * Sets synchronous_standby_names on this primary (null: what a fresh primary starts with),
+   * renders it and reloads, and returns once this server runs with it.
+   */
+  async setSynchronousStandbyNames(value: string | null, dynamic: DynamicConfig): Promise<void> {
+    this.syncStandbyNames = value;
+    await this.writeConfig(dynamic, this.configuredTarget);
+    this.reload();
+    const wanted = value ?? initialSyncStandbyNames(dynamic);
+    // The user's own value (synchronous mode off) is whatever their parameters say.
+    if (wanted === null) return;
+    const deadline = Date.now() + RELOAD_TIMEOUT_MS;
+    for (;;) {
+      const { rows } = await this.query<{ ssn: string }>(
+        "SELECT pg_catalog.current_setting('synchronous_standby_names') AS ssn",
+      );
+      if (rows[0]?.ssn === wanted) return;
+      if (Date.now() >= deadline) {
+        throw new PostgresError('reload', `synchronous_standby_names is still "${rows[0]?.ssn}", not "${wanted}"`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** Synchronous replication on this primary; whether the HA loop has set its standbys since it became one. */
+  async replication(): Promise<ReplicationState & { managed: boolean }> {
+    return { ...(await replicationState(await this.sharedClient())), managed: this.syncStandbyNames !== null };
   }
 
   /** A checkpoint right before a planned stop makes the shutdown checkpoint (and the outage) short. */

@@ -137,3 +137,21 @@ export async function systemIdentifier(db: Db): Promise<string> {
   );
   return rows[0]!.id;
 }
+
+/** A primary's synchronous replication as it runs: its setting, its flush position, its standbys. */
+export interface ReplicationState {
+  /** `synchronous_standby_names` in force. */
+  synchronousStandbyNames: string;
+  /** pg_current_wal_flush_lsn(). */
+  flushLsn: number;
+  standbys: ReplicaConnection[];
+}
+
+export async function replicationState(db: Db): Promise<ReplicationState> {
+  const { rows } = await db.query<{ ssn: string; flush: string }>(
+    "SELECT pg_catalog.current_setting('synchronous_standby_names') AS ssn, " +
+      'pg_catalog.pg_current_wal_flush_lsn()::text AS flush',
+  );
+  const row = rows[0]!;
+  return { synchronousStandbyNames: row.ssn, flushLsn: parseLsn(row.flush), standbys: await connectedReplicas(db) };
+}

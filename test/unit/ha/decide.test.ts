@@ -482,7 +482,9 @@ table('leader race', [
     }),
     answers: { n3: peer.down() },
     asks: ['n3'],
-    kinds: ['acquireLock', 'promote', 'writeHistory'],
+    kinds: ['acquireLock', 'writeSync', 'promote', 'writeHistory'],
+    // Before it takes writes, the new primary makes sure nobody else can be promoted.
+    check: (d) => assert.deepEqual(actionOf(d, 'writeSync').value, { leader: SELF, sync_standby: null }),
   },
   {
     name: 'synchronous mode: the former sync leader being ahead does not disqualify the standby',
@@ -491,7 +493,36 @@ table('leader race', [
       view: view({ sync: { leader: 'n3', sync_standby: 'n1' } }),
     }),
     answers: { n3: peer.replica(0x9000000) },
-    kinds: ['acquireLock', 'promote', 'writeHistory'],
+    kinds: ['acquireLock', 'writeSync', 'promote', 'writeHistory'],
+  },
+  {
+    name: 'quorum mode: a voter that hears from fewer other voters than the quorum does not race',
+    input: input({
+      config: config({ synchronous_mode: 'quorum' }),
+      view: view({ sync: { leader: 'n4', sync_standby: 'n1,n2,n3', quorum: 2 } }),
+    }),
+    answers: { n2: peer.replica(0x5000000), n3: peer.down() },
+    kinds: ['wait'],
+    reason: /heard from 1 of the 2 other voters needed/,
+  },
+  {
+    name: 'quorum mode: a voter that heard from the quorum and is not behind wins',
+    input: input({
+      config: config({ synchronous_mode: 'quorum' }),
+      view: view({ sync: { leader: 'n4', sync_standby: 'n1,n2,n3', quorum: 1 } }),
+    }),
+    answers: { n2: peer.replica(0x5000000), n3: peer.down() },
+    kinds: ['acquireLock', 'writeSync', 'promote', 'writeHistory'],
+    check: (d) => assert.deepEqual(actionOf(d, 'writeSync').value, { leader: SELF, sync_standby: null, quorum: 0 }),
+  },
+  {
+    name: 'quorum mode: a member outside the voters does not race',
+    input: input({
+      config: config({ synchronous_mode: 'quorum' }),
+      view: view({ sync: { leader: 'n4', sync_standby: 'n2,n3', quorum: 1 } }),
+    }),
+    kinds: ['wait'],
+    reason: /not listed in sync/,
   },
   {
     name: 'check_timeline: a replica behind the group timeline does not race',

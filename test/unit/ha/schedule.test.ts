@@ -12,7 +12,15 @@ import type { Action, LocalState } from '../../../src/ha/types.ts';
 import { watchdogDeadline } from '../../../src/ha/watchdog.ts';
 
 const nap = (over: Partial<NapInput>): number =>
-  nextNapMs({ hurry: false, woken: false, elapsedMs: 0, loopWaitSeconds: 10, untilScheduledMs: null, ...over });
+  nextNapMs({
+    hurry: false,
+    woken: false,
+    elapsedMs: 0,
+    loopWaitSeconds: 10,
+    untilScheduledMs: null,
+    recheckMs: null,
+    ...over,
+  });
 
 describe('nextNapMs', () => {
   const cases: { name: string; input: Partial<NapInput>; ms: number }[] = [
@@ -23,6 +31,8 @@ describe('nextNapMs', () => {
     { name: 'a scheduled restart due sooner shortens the nap', input: { untilScheduledMs: 2500 }, ms: 2500 },
     { name: 'a scheduled restart due later does not lengthen it', input: { untilScheduledMs: 60_000 }, ms: 10_000 },
     { name: 'a scheduled restart overdue still naps a little', input: { untilScheduledMs: -5 }, ms: MIN_NAP_MS },
+    { name: 'a change under way is looked at again when asked', input: { recheckMs: 500 }, ms: 500 },
+    { name: 'the sooner of a recheck and a restart wins', input: { recheckMs: 500, untilScheduledMs: 300 }, ms: 300 },
   ];
   for (const c of cases) test(c.name, () => assert.equal(nap(c.input), c.ms));
 
@@ -34,6 +44,7 @@ describe('nextNapMs', () => {
         elapsedMs: (i * 37) % 15_000,
         loopWaitSeconds: 1 + (i % 10),
         untilScheduledMs: i % 3 === 0 ? null : ((i * 101) % 20_000) - 1000,
+        recheckMs: i % 5 === 0 ? (i * 13) % 2000 : null,
       };
       const ms = nextNapMs(input);
       assert.ok(ms >= MIN_NAP_MS, JSON.stringify(input));
