@@ -127,7 +127,8 @@ export class AgentControl implements SwitchoverControl, ConfigControl {
           return null;
         }),
     });
-    if ('message' in answer) log.info({ action: 'config', status: answer.status, reason: answer.message }, 'config refused');
+    if ('message' in answer)
+      log.info({ action: 'config', status: answer.status, reason: answer.message }, 'config refused');
     else if (answer.written) {
       const fields = { action: 'config', kind, restart: answer.restart, warnings: answer.warnings };
       log.info(fields, 'config key written through the REST API');

@@ -1,7 +1,7 @@
 // The member's REST API (fastify): Patroni's status, health-check and probe paths, answered
 // from the agent's state through AgentStatusSource, and /cluster, /history and /config, read
 // from etcd through it. The operations (switchover, restart, reload, /citus, ...) are registered
-// by controlRoutes.ts and memberRoutes.ts.
+// by controlRoutes.ts and memberRoutes.ts, the writes of /config by configRoutes.ts.
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -15,6 +15,7 @@ import type { Logger } from '../log.ts';
 import { HEALTH_PATHS, healthCheckForPath, healthStatusCode, type QueryParams } from './health.ts';
 import { livenessStatusCode, readinessStatusCode } from './probes.ts';
 import { healthInput, renderNodeStatus, takeSnapshot } from './status.ts';
+import { registerConfigRoutes, type ConfigControl } from './configRoutes.ts';
 import { registerControlRoutes } from './controlRoutes.ts';
 import { registerMemberRoutes, type MemberRequestControl } from './memberRoutes.ts';
 import type { AgentStatusSource, SwitchoverControl } from './types.ts';
@@ -47,10 +48,15 @@ async function someView(source: AgentStatusSource): Promise<GroupView> {
   return source.lastView() ?? (await source.freshView());
 }
 
-export function createApiServer(
-  source: AgentStatusSource,
-  opts: { logger?: Logger; control?: SwitchoverControl; requests?: MemberRequestControl } = {},
-): FastifyInstance {
+/** What the agent hands the server besides its status: the controls of the write endpoints. */
+export interface ApiControls {
+  logger?: Logger;
+  control?: SwitchoverControl;
+  requests?: MemberRequestControl;
+  config?: ConfigControl;
+}
+
+export function createApiServer(source: AgentStatusSource, opts: ApiControls = {}): FastifyInstance {
   // Typed as fastify's own logger interface so the instance keeps the default generic type.
   const loggerInstance: FastifyBaseLogger | undefined = opts.logger;
   const app: FastifyInstance = loggerInstance
@@ -170,6 +176,7 @@ export function createApiServer(
 
   if (opts.control) registerControlRoutes(app, opts.control);
   if (opts.requests) registerMemberRoutes(app, opts.requests);
+  if (opts.config) registerConfigRoutes(app, opts.config);
 
   return app;
 }
@@ -182,9 +189,10 @@ export interface RunningApiServer {
 
 export async function startApiServer(
   source: AgentStatusSource,
-  opts: { host: string; port: number; logger?: Logger; control?: SwitchoverControl; requests?: MemberRequestControl },
+  opts: ApiControls & { host: string; port: number },
 ): Promise<RunningApiServer> {
-  const app = createApiServer(source, { logger: opts.logger, control: opts.control, requests: opts.requests });
+  const { logger, control, requests, config } = opts;
+  const app = createApiServer(source, { logger, control, requests, config });
   await app.listen({ host: opts.host, port: opts.port });
   const bound = app.server.address();
   const port = typeof bound === 'object' && bound !== null ? bound.port : opts.port;
