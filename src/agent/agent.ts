@@ -1,6 +1,7 @@
 // The agent process: one per PostgreSQL node. Wires configuration, etcd, PostgreSQL, the HA
 // loop and the REST API together, and shuts them down in order on SIGTERM/SIGINT.
 import { readFileSync } from 'node:fs';
+import { PG_SETTINGS_SQL, type PgSetting } from '../api/pgSettings.ts';
 import { startApiServer } from '../api/server.ts';
 import { loadConfig } from '../config/load.ts';
 import { Dcs } from '../dcs/dcs.ts';
@@ -61,15 +62,29 @@ export async function runAgent(configPath: string): Promise<void> {
     const role = citusRole;
     loop.onCycle((snapshot) => role.onCycle(snapshot));
   }
+  // A cycle that read a changed `postgresql` section of the `config` key (parameters, pg_hba) has
+  // the next cycle render PostgreSQL's configuration and reload it, as a reload of the file does.
+  let dynamicPostgresql = JSON.stringify(loop.snapshot().dynamic.postgresql);
+  loop.onCycle((snapshot) => {
+    const current = JSON.stringify(snapshot.dynamic.postgresql);
+    if (current === dynamicPostgresql) return;
+    dynamicPostgresql = current;
+    log.info({ action: 'config' }, 'the config key changed the postgresql section: rendering it again');
+    loop.renderConfig();
+  });
   const pooler = managedPgbouncer(config, () => node.localConnParams(), log.child({ component: 'pgbouncer' }));
   const onReloaded = pooler ? () => pooler.reload() : undefined;
   const requests = new AgentRequests({ configPath, config, loop, log, onReloaded });
+  const pgSettings = async (): Promise<PgSetting[] | null> =>
+    node.isRunning ? (await node.query<PgSetting & Record<string, unknown>>(PG_SETTINGS_SQL)).rows : null;
+  const control = new AgentControl({ config, dcs, loop, citus: citusRole, log, pgSettings });
   const api = await startApiServer(new LoopStatusSource(config, loop, node, dcs, VERSION), {
     host: config.restapi.listen.host,
     port: config.restapi.listen.port,
     logger: log,
     requests,
-    control: new AgentControl({ config, dcs, loop, citus: citusRole, log }),
+    control,
+    config: control,
   });
   log.info({ api: api.address, version: VERSION }, 'agent started');
   await loop.start();
