@@ -282,6 +282,25 @@ export class Dcs {
     return this.putValue(KEY.config, compactJson(value), { modRevision });
   }
 
+  /**
+   * Writes the `config` key of several Citus groups (null: the cluster's own) in one transaction,
+   * each only if its mod revision is still the one given ('0': the key must not exist). All are
+   * written, or none (false).
+   */
+  async setConfigs(
+    writes: ReadonlyArray<{ group: number | null; value: JsonObject; modRevision: string }>,
+  ): Promise<boolean> {
+    const compare: ICompare[] = [];
+    const success: IRequestOp[] = [];
+    for (const w of writes) {
+      const key = Buffer.from(this.layout.key(KEY.config, w.group ?? undefined));
+      compare.push({ key, target: 'Mod', result: 'Equal', mod_revision: w.modRevision });
+      success.push({ request_put: { key, value: Buffer.from(compactJson(w.value)) } });
+    }
+    const res = await this.etcd.txn(this.layout.scopePrefix, this.etcd.deadline(), compare, success);
+    return res.succeeded;
+  }
+
   async setSync(value: SyncState, modRevision?: string): Promise<boolean> {
     return this.putValue(KEY.sync, compactJson(value), { modRevision });
   }
