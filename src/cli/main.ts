@@ -2,9 +2,13 @@
 import { Command } from 'commander';
 import { ShardherdError } from '../errors.ts';
 import { registerAgent } from './agent.ts';
+import { registerConfigCommands } from './editConfig.ts';
+import { registerHistory } from './history.ts';
 import { registerList } from './list.ts';
+import { registerPause } from './pause.ts';
 import { registerReinit } from './reinit.ts';
 import { registerReload } from './reload.ts';
+import { registerRemove } from './remove.ts';
 import { registerRestart } from './restart.ts';
 import { registerSwitchover } from './switchover.ts';
 import { registerTopology } from './topology.ts';
@@ -24,6 +28,10 @@ registerRestart(program);
 registerReload(program);
 registerReinit(program);
 registerSwitchover(program);
+registerConfigCommands(program);
+registerPause(program);
+registerHistory(program);
+registerRemove(program);
 
 try {
   await program.parseAsync(process.argv);
