@@ -90,6 +90,7 @@ function data(over: Partial<FakeData> = {}): FakeData {
     systemId: SYSTEM,
     timeline: 1,
     history: [],
+    newestTimeline: 1,
     walEnd: INITIAL_WAL,
     checkpointLsn: INITIAL_WAL,
     state: 'shut down',

@@ -13,6 +13,7 @@ import type {
   HistoryEntry,
   MemberData,
   StatusValue,
+  SyncState,
 } from '../../../../src/dcs/types.ts';
 import { parseCluster, type StoredKey } from '../../../../src/dcs/view.ts';
 import type { WatchListener } from '../../../../src/dcs/watch.ts';
@@ -396,6 +397,16 @@ export class FakeStore implements HaStore {
 
   async setFailover(value: FailoverState): Promise<boolean> {
     return this.putJson(KEY.failover, value);
+  }
+
+  async setSync(value: SyncState): Promise<boolean> {
+    return this.putJson(KEY.sync, value);
+  }
+
+  async deleteSync(): Promise<boolean> {
+    await this.reach('deleteSync');
+    this.etcd.delete(KEY.sync);
+    return true;
   }
 
   async setHistory(entries: HistoryEntry[]): Promise<boolean> {

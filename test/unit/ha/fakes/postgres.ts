@@ -12,7 +12,7 @@ import type { ControlData } from '../../../../src/postgres/controlData.ts';
 import type { DataDirState } from '../../../../src/postgres/dataDir.ts';
 import type { ReplicaTarget } from '../../../../src/postgres/node.ts';
 import type { PostmasterExit, StartResult, StopMode } from '../../../../src/postgres/process.ts';
-import type { PgStatus } from '../../../../src/postgres/queries.ts';
+import type { PgStatus, ReplicaConnection } from '../../../../src/postgres/queries.ts';
 import type { RewindResult } from '../../../../src/postgres/rewind.ts';
 import type { SlotSyncResult } from '../../../../src/postgres/slots.ts';
 import type { FakeClock, FakeTimer } from './clock.ts';
@@ -25,6 +25,11 @@ export interface FakeData {
   timeline: number;
   /** The switch points that led to `timeline`: [old timeline, LSN], as in a .history file. */
   history: [number, number][];
+  /**
+   * The newest timeline whose history file the directory holds: a promotion picks the next one, as
+   * PostgreSQL does (a walreceiver fetches the upstream's history files as it connects).
+   */
+  newestTimeline: number;
   /** End of the WAL on disk (a running primary's insert position is computed from it). */
   walEnd: number;
   checkpointLsn: number;
@@ -125,6 +130,9 @@ export class FakePostgres implements LocalPostgres {
   private removed = false;
   private proc: Postmaster | null = null;
   private configTarget: ReplicaTarget | null = null;
+  /** synchronous_standby_names in force, and whether the HA loop set it since the last start or promotion. */
+  private ssn = '';
+  private ssnManaged = false;
   private readonly exitListeners: ((exit: PostmasterExit) => void)[] = [];
   private readonly callListeners = new Set<(what: string) => void>();
   private readonly failures = new Map<PgFailure, string>();
@@ -357,7 +365,8 @@ export class FakePostgres implements LocalPostgres {
     if (this.proc !== proc || data === null) throw new PostgresError('promote', 'PostgreSQL stopped while promoting');
     const switchLsn = Math.max(data.walEnd, proc.receivedLsn ?? 0);
     data.history = [...data.history, [data.timeline, switchLsn]];
-    data.timeline += 1;
+    data.timeline = data.newestTimeline + 1;
+    data.newestTimeline = data.timeline;
     data.walEnd = switchLsn;
     data.state = 'in production';
     data.standbySignal = false;
@@ -365,6 +374,7 @@ export class FakePostgres implements LocalPostgres {
     Object.assign(proc, { role: 'primary', upstream: null, receivedLsn: null, streaming: false, pullTimer: null });
     proc.walSince = this.clock.now();
     this.configTarget = null;
+    this.ssnManaged = false;
     this.promotions.push({ at: this.clock.now(), timeline: data.timeline, lsn: switchLsn });
   }
 
@@ -397,6 +407,7 @@ export class FakePostgres implements LocalPostgres {
       systemId: this.network.newSystemId(),
       timeline: 1,
       history: [],
+      newestTimeline: 1,
       walEnd: INITIAL_WAL,
       checkpointLsn: INITIAL_WAL,
       state: 'shut down',
@@ -422,6 +433,8 @@ export class FakePostgres implements LocalPostgres {
       systemId: data.systemId,
       timeline: data.timeline,
       history: [...data.history],
+      // A base backup carries every history file of the source.
+      newestTimeline: data.newestTimeline,
       walEnd: position,
       checkpointLsn: position,
       state: 'in archive recovery',
@@ -454,6 +467,41 @@ export class FakePostgres implements LocalPostgres {
     return { created: [], dropped: [], failed: [] };
   }
 
+  /** A primary's synchronous replication: its setting, its flush position and who streams from it. */
+  async replication(): Promise<{
+    synchronousStandbyNames: string;
+    flushLsn: number;
+    standbys: ReplicaConnection[];
+    managed: boolean;
+  }> {
+    await this.enter('replication', false);
+    const { proc } = this.answering('replication');
+    if (proc.role !== 'primary') throw new PostgresError('replication', 'recovery is in progress');
+    const standbys = this.network
+      .all()
+      .filter((r) => r.streaming && r.upstreamIs(this))
+      .map((r): ReplicaConnection => ({
+        pid: r.proc!.pid,
+        applicationName: r.name,
+        clientAddr: r.address.host,
+        state: 'streaming',
+        syncState: 'async',
+        sentLsn: r.receivedLsn,
+        writeLsn: r.receivedLsn,
+        flushLsn: r.receivedLsn,
+        replayLsn: r.receivedLsn,
+      }));
+    return { synchronousStandbyNames: this.ssn, flushLsn: this.walPosition(), standbys, managed: this.ssnManaged };
+  }
+
+  /** Sets synchronous_standby_names (null: a fresh primary's empty value); in force at once. */
+  async setSynchronousStandbyNames(value: string | null): Promise<void> {
+    await this.enter(`setSynchronousStandbyNames ${value === null ? 'null' : JSON.stringify(value)}`);
+    this.answering('synchronous_standby_names');
+    this.ssn = value ?? '';
+    this.ssnManaged = true;
+  }
+
   // ---- replication between fakes --------------------------------------------------------------
 
   /** What this instance can stream to `replica` now; null when it cannot serve it. */
@@ -476,16 +524,27 @@ export class FakePostgres implements LocalPostgres {
     if (offer.timeline !== data.timeline) {
       data.timeline = offer.timeline;
       data.history = [...offer.history];
+      data.newestTimeline = Math.max(data.newestTimeline, offer.timeline);
     }
   }
 
   private pull(proc: Postmaster): void {
     proc.pullTimer = null;
     if (this.proc !== proc || proc.role !== 'replica') return;
-    const offer = this.network.lookup(proc.upstream)?.offerTo(this) ?? null;
+    const upstream = this.network.lookup(proc.upstream);
+    this.fetchHistory(upstream);
+    const offer = upstream?.offerTo(this) ?? null;
     proc.streaming = offer !== null;
     if (offer !== null) this.receive(offer);
     this.schedulePull(proc);
+  }
+
+  /** What a walreceiver does first: it copies the history files of the upstream's timeline. */
+  private fetchHistory(upstream: FakePostgres | undefined): void {
+    const mine = this.dataDirectory;
+    const theirs = upstream?.ready ? upstream.dataDirectory : null;
+    if (mine === null || theirs == null || theirs.systemId !== mine.systemId) return;
+    mine.newestTimeline = Math.max(mine.newestTimeline, theirs.timeline);
   }
 
   private schedulePull(proc: Postmaster): void {
@@ -512,6 +571,7 @@ export class FakePostgres implements LocalPostgres {
   private becomeReady(proc: Postmaster): void {
     const data = this.dataDirectory!;
     proc.ready = true;
+    this.ssnManaged = false;
     proc.walSince = this.clock.now();
     data.state = proc.role === 'primary' ? 'in production' : 'in archive recovery';
     if (proc.role === 'replica') this.schedulePull(proc);
@@ -571,17 +631,17 @@ export class FakePostgres implements LocalPostgres {
     }
     if (mine === null) return { kind: 'failed', reason: 'no data directory to rewind' };
     if (mine.systemId !== theirs.systemId) return { kind: 'failed', reason: 'source is from a different system' };
-    if (mine.timeline === theirs.timeline) return { kind: 'rewound', output: 'no rewind required' };
-    const fork = theirs.history.find(([tl]) => tl === mine.timeline);
-    if (fork === undefined || theirs.timeline < mine.timeline) {
-      return { kind: 'failed', reason: 'could not find common ancestor of the source and target timelines' };
-    }
+    const fork = forkPoint(mine, theirs);
+    // Nothing of the target's WAL lies past the point where the histories part.
+    if (mine.walEnd <= fork) return { kind: 'rewound', output: 'no rewind required' };
     mine.timeline = theirs.timeline;
     mine.history = [...theirs.history];
-    mine.checkpointLsn = Math.min(mine.checkpointLsn, fork[1]);
+    // pg_rewind copies every file of the source, history files included.
+    mine.newestTimeline = Math.max(mine.newestTimeline, theirs.newestTimeline);
+    mine.checkpointLsn = Math.min(mine.checkpointLsn, fork);
     mine.walEnd = from.walPosition();
     mine.state = 'in archive recovery';
-    return { kind: 'rewound', output: `servers diverged at WAL location ${fork[1]} on timeline ${fork[0]}` };
+    return { kind: 'rewound', output: `servers diverged at WAL location ${fork}` };
   }
 
   /** Throws as PostgreSQL refuses a connection when no postmaster accepts one. */
@@ -628,20 +688,37 @@ function lostExit(pid: number): PostmasterExit {
 }
 
 /**
- * Whether `replica` (its data) can stream from `upstream` at `position`: the same system, the
- * replica's history a prefix of the upstream's, and the replica's WAL not past where the
- * upstream's history left the replica's timeline (or past the upstream's end on the same one).
+ * Where the WAL of `a` stops being the WAL of `b`, from their timeline histories; +Infinity when
+ * both are on the same path (same timeline, same ancestry). Timelines that share a number but
+ * not a switch point are told apart, which real PostgreSQL cannot do: a replica of such a
+ * timeline does not stream here, where PostgreSQL would stream the wrong WAL.
+ */
+export function forkPoint(
+  a: Pick<FakeData, 'timeline' | 'history'>,
+  b: Pick<FakeData, 'timeline' | 'history'>,
+): number {
+  const segments = (d: Pick<FakeData, 'timeline' | 'history'>): [number, number][] => [
+    ...d.history,
+    [d.timeline, Number.POSITIVE_INFINITY],
+  ];
+  const sa = segments(a);
+  const sb = segments(b);
+  let start = 0;
+  for (let i = 0; ; i++) {
+    const [tla, enda] = sa[i];
+    const [tlb, endb] = sb[i];
+    if (tla !== tlb) return start;
+    if (enda !== endb) return Math.min(enda, endb);
+    if (enda === Number.POSITIVE_INFINITY) return enda;
+    start = enda;
+  }
+}
+
+/**
+ * Whether `replica` (its data) can stream from `upstream` at `position`: the same system, and the
+ * replica's WAL neither past where their histories part nor past the upstream's end.
  */
 export function historyAllows(replica: FakeData, upstream: FakeData, position: number): boolean {
   if (replica.systemId !== upstream.systemId) return false;
-  if (replica.timeline > upstream.timeline) return false;
-  const n = replica.history.length;
-  for (let i = 0; i < n; i++) {
-    const theirs = upstream.history[i];
-    if (theirs === undefined || theirs[0] !== replica.history[i][0] || theirs[1] !== replica.history[i][1])
-      return false;
-  }
-  if (replica.timeline === upstream.timeline) return upstream.history.length === n && replica.walEnd <= position;
-  const fork = upstream.history[n];
-  return fork !== undefined && fork[0] === replica.timeline && replica.walEnd <= fork[1];
+  return replica.walEnd <= forkPoint(replica, upstream) && replica.walEnd <= position;
 }
