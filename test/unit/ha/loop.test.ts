@@ -186,7 +186,7 @@ describe('HaLoop cycles', () => {
     world.clock.advance(10_000);
     await cycle(m);
     assert.equal(m.fence.armed?.deadline, watchdogDeadline(world.clock.now(), 30), 'moved with every refresh');
-    // A switchover to nobody: the request is cleared, the fence stays armed.
+    // Another member holds the key now: this primary demotes.
     world.etcd.put('leader', 'm2');
     world.etcd.put('members/m2', JSON.stringify({ conn_url: 'postgres://10.0.0.2:5432/postgres', state: 'running' }));
     await cycle(m);
