@@ -22,12 +22,24 @@ async function update(reply: FastifyReply, answer: Promise<ConfigUpdateAnswer>):
   return reply.code(200).type('application/json').send(JSON.stringify(result.config));
 }
 
+/** Registers the endpoints in their own context (so the lenient body parser stays here). */
 export function registerConfigRoutes(app: FastifyInstance, control: ConfigControl): void {
-  app.patch('/config', (request, reply) => update(reply, control.updateConfig('patch', request.body)));
-  app.put('/config', (request, reply) => update(reply, control.updateConfig('replace', request.body)));
-  app.get('/pg_settings', async (_request, reply) => {
-    const rows = await control.pgSettings();
-    if (rows === null) return text(reply, 503, 'PostgreSQL is not running here');
-    return reply.code(200).send(rows);
+  void app.register(async (scope) => {
+    // patronictl sends its JSON (`patronictl pause` is a PATCH /config) without a content type.
+    scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+      const raw = typeof body === 'string' ? body : body.toString('utf8');
+      try {
+        done(null, raw.trim() === '' ? undefined : (JSON.parse(raw) as unknown));
+      } catch {
+        done(Object.assign(new Error('the request body is not valid JSON'), { statusCode: 400 }), undefined);
+      }
+    });
+    scope.patch('/config', (request, reply) => update(reply, control.updateConfig('patch', request.body)));
+    scope.put('/config', (request, reply) => update(reply, control.updateConfig('replace', request.body)));
+    scope.get('/pg_settings', async (_request, reply) => {
+      const rows = await control.pgSettings();
+      if (rows === null) return text(reply, 503, 'PostgreSQL is not running here');
+      return reply.code(200).send(rows);
+    });
   });
 }
