@@ -58,6 +58,7 @@ export class LoopStatusSource implements AgentStatusSource {
           paused: status.replayPaused,
         };
         if (status.receiver?.status === 'streaming') report.replication_state = 'streaming';
+        if (status.receivedLsn === null) report.streamed_since_start = false;
       }
       if (replicas.length > 0) {
         report.replication = replicas.map((r) => ({

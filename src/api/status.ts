@@ -89,6 +89,7 @@ export function renderNodeStatus(snapshot: StatusSnapshot): NodeStatus {
     ...(pg.timeline !== undefined && { timeline: pg.timeline }),
     ...(pg.replication !== undefined && pg.replication.length > 0 && { replication: pg.replication }),
     ...(pg.replication_state !== undefined && { replication_state: pg.replication_state }),
+    ...(pg.streamed_since_start === false && { streamed_since_start: false as const }),
     ...(role === 'replica' && isSyncStandby(snapshot) && { sync_standby: true as const }),
     ...((snapshot.view === null || snapshot.view.leader === null) && { cluster_unlocked: true as const }),
     ...(snapshot.failsafeActive && { failsafe_mode_is_active: true as const }),

@@ -29,6 +29,12 @@ export interface PostgresStatusReport {
   }>;
   /** `streaming` when the WAL receiver streams from the leader. */
   replication_state?: string;
+  /**
+   * Shardherd's own: false while a replica has received nothing by streaming since PostgreSQL
+   * started (it then takes part in a leader race only holding the last leader position), absent
+   * otherwise.
+   */
+  streamed_since_start?: false;
 }
 
 export interface AgentStatusSource {

@@ -53,6 +53,14 @@ export function decideAsReplica(input: DecideInput, me: RunningReplica): Decisio
       input.view.history?.value ?? [],
     );
     if (div.kind === 'diverged') return repairFrom(input, leader, div.why);
+    // The leader's history does not go through this timeline (a race that skipped it): this
+    // replica cannot stream until rewound. pg_rewind is safe to try, as it changes nothing when
+    // nothing diverged; re-cloning on a guess is not, so without pg_rewind it keeps waiting.
+    const history = input.view.history?.value ?? [];
+    const skipped = div.kind === 'unknown' && history.length > 0 && (leaderMember.data.timeline ?? 0) > me.timeline;
+    if (skipped && input.config.postgresql.use_pg_rewind && input.lastCycle?.failed?.action.kind !== 'rewind') {
+      return repairFrom(input, leader, `${div.why}, and ${leader} is on timeline ${leaderMember.data.timeline}`);
+    }
   }
 
   if (me.upstream !== leader) {

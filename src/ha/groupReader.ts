@@ -83,8 +83,9 @@ export class GroupReader {
   }
 
   /**
-   * A member key that appeared or changed its state or role since the last read: a standby that
-   * now streams may be made synchronous (and a leader should not wait a loop_wait to see it).
+   * A member key that appeared or changed its state, role or replication state since the last
+   * read: a standby that now streams may be made synchronous (and a leader should not wait a
+   * loop_wait to see it).
    */
   private memberMoved(event: DcsEvent): boolean {
     if (!event.name.startsWith('members/') || event.type !== 'put' || event.value === null) return false;
@@ -92,7 +93,9 @@ export class GroupReader {
     if (known === undefined) return true;
     try {
       const data = parseMemberData(event.value);
-      return data.state !== known.state || data.role !== known.role;
+      return (
+        data.state !== known.state || data.role !== known.role || data.replication_state !== known.replication_state
+      );
     } catch {
       return false;
     }

@@ -70,6 +70,7 @@ export function raceForLeader(input: DecideInput, me: RunningReplica): Decision 
   if (peers.length > 0 && input.peers === null)
     return decision([askPeers(peers)], 'no leader: asking peers for their positions before the leader race');
   const formerSyncLeader = sync ? (input.view.sync?.value.leader ?? null) : null;
+  // A peer ahead that will refuse the race itself (see above) must not hold everyone back.
   const blocker = outrankedBy(input, standing(input, lsn), peers, formerSyncLeader);
   if (blocker) return stayReplica(blocker);
   const shortfall = quorumShortfall(input);
@@ -130,9 +131,11 @@ function outrankedBy(input: DecideInput, me: Standing, peers: string[], ignoreAh
     const a = answerOf(input.peers, n);
     if (a.kind === 'answered' && a.role === 'primary' && a.state === 'running') return `primary ${n} is still running`;
   }
+  const known = lastKnownLeaderLsn(input.view);
   for (const n of peers) {
     const a = answerOf(input.peers, n);
     if (!canTakeOver(a) || n === ignoreAhead) continue;
+    if (a.notStreamed && !(known !== null && a.walPosition >= known)) continue;
     const peer: Standing = { name: n, lsn: a.walPosition, priority: a.failoverPriority };
     if (!outranks(peer, me)) continue;
     if (peer.lsn > me.lsn) return `${n} is ahead (${peer.lsn} > ${me.lsn})`;

@@ -26,6 +26,7 @@ export function peerAnswerFromStatus(body: unknown): PeerAnswer {
     timeline: typeof status.timeline === 'number' ? status.timeline : 0,
     nofailover,
     failoverPriority: priority,
+    ...(status.streamed_since_start === false && { notStreamed: true }),
   };
 }
 

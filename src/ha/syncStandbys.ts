@@ -66,14 +66,34 @@ export function syncWork(input: DecideInput, replication: PrimaryReplication | u
   const wanted = wantedSsn(mode, input.config.synchronous_mode_strict, input.config.synchronous_node_count, candidates);
   const settled = steps.length === 0 && formatSsn(mode, ssn) === formatSsn(mode, wanted);
   const keySettled = sameKey(ownKey, keyFor(mode, wanted));
+  const expected = settled && keySettled ? awaitedStandbys(input, candidates) : [];
+  const towards = `synchronous standbys moving towards '${formatSsn(mode, wanted)}'`;
   return {
     actions: steps.map((step) => actionOf(input, step)),
     unsettled:
-      settled && keySettled
-        ? null
-        : `synchronous standbys moving towards '${formatSsn(mode, wanted)}' ` +
-          `(candidates: ${candidates.join(', ') || 'none'})`,
+      !settled || !keySettled
+        ? `${towards} (candidates: ${candidates.join(', ') || 'none'})`
+        : expected.length > 0
+          ? `waiting for ${expected.join(', ')} to stream after the promotion`
+          : null,
   };
+}
+
+/**
+ * Right after this member's promotion (within ttl of its history line), the running replicas of
+ * the group that do not stream from it yet: they are about to, and the leader looks again soon
+ * instead of a loop_wait later.
+ */
+function awaitedStandbys(input: DecideInput, candidates: string[]): string[] {
+  const history = input.view.history?.value ?? [];
+  const last = history[history.length - 1];
+  const promotedAt = last?.[4] === input.self.name && last[3] ? Date.parse(last[3]) : Number.NaN;
+  if (!(input.now - promotedAt < input.config.ttl * 1000)) return [];
+  return input.view.members
+    .filter((m) => m.name !== input.self.name && m.data.state === 'running' && m.data.role !== 'primary')
+    .filter((m) => !truthy(m.data.tags?.nosync) && priorityOf(m.data.tags) > 0)
+    .map((m) => m.name)
+    .filter((name) => !candidates.includes(name));
 }
 
 /**

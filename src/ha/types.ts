@@ -142,6 +142,8 @@ export type PeerAnswer =
       timeline: number;
       nofailover: boolean;
       failoverPriority: number;
+      /** A replica that received nothing by streaming since its start (it races only at the last leader position). */
+      notStreamed?: boolean;
     };
 
 /** Answers to an `askPeers` action, keyed by member name. A member asked but missing counts as unreachable. */

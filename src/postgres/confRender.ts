@@ -64,6 +64,9 @@ export function managedParameters(settings: ManagedSettings): Record<string, Sca
   const standby = settings.standby;
   if (standby !== null) {
     result.recovery_target_timeline = 'latest';
+    // A standby whose upstream went away retries after this long; PostgreSQL's 5 s default is
+    // most of the time a group needs to be whole again after a switchover.
+    result.wal_retrieve_retry_interval = settings.parameters.wal_retrieve_retry_interval ?? '1s';
     if (standby.upstream !== null) {
       result.primary_conninfo = formatConnInfo({
         host: standby.upstream.host,

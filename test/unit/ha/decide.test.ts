@@ -466,6 +466,19 @@ table('leader race', [
     kinds: ['acquireLock', 'promote', 'writeHistory'],
   },
   {
+    name: 'a peer ahead that has not streamed since its start and is behind the last leader position does not block',
+    input: input({ local: noLeader(0x5000000), view: view({ optime: 0x5000200 }) }),
+    answers: { n2: peer.replica(0x5000100, { notStreamed: true }), n3: peer.replica(0x4000000) },
+    kinds: ['acquireLock', 'promote', 'writeHistory'],
+  },
+  {
+    name: 'a peer ahead that has not streamed since its start but holds the last leader position still blocks',
+    input: input({ local: noLeader(0x5000000), view: view({ optime: 0x5000100 }) }),
+    answers: { n2: peer.replica(0x5000100, { notStreamed: true }), n3: peer.replica(0x4000000) },
+    kinds: ['wait'],
+    reason: /n2 is ahead/,
+  },
+  {
     name: 'synchronous mode: a replica not listed in sync does not race',
     input: input({
       config: config({ synchronous_mode: 'on' }),
@@ -708,6 +721,30 @@ const leaderOnTl2 = {
 };
 
 table('following the leader', [
+  {
+    name: 'a replica on a timeline the leader skipped cannot stream: it is rewound',
+    input: underLeader({
+      local: local.replica({ timeline: 2, upstream: 'n2', streaming: false }),
+      viewSpec: {
+        members: [member('n1'), leaderMember('n2', { timeline: 3 }), member('n3')],
+        history: divergedHistory,
+      },
+    }),
+    kinds: ['rewind'],
+    reason: /no switch point for timeline 2, and n2 is on timeline 3/,
+  },
+  {
+    name: 'without pg_rewind a replica on a skipped timeline is not re-cloned on a guess',
+    input: underLeader({
+      local: local.replica({ timeline: 2, upstream: 'n2', streaming: false }),
+      viewSpec: {
+        members: [member('n1'), leaderMember('n2', { timeline: 3 }), member('n3')],
+        history: divergedHistory,
+      },
+      config: config({}, { use_pg_rewind: false }),
+    }),
+    kinds: ['wait'],
+  },
   {
     name: 'a streaming replica of the leader has nothing to do',
     input: underLeader(),

@@ -90,6 +90,23 @@ describe("a leader's synchronous standbys", () => {
     assert.deepEqual(syncActions(leader('off', { ssn: 'x', managed: false }, null)), []);
   });
 
+  test('right after its promotion a leader looks again soon for replicas that do not stream from it yet', () => {
+    const promoted = (agoMs: number): DecideInput => {
+      const input = leader(
+        'on',
+        { ssn: '1 ("n2")', standbys: [{ name: 'n2', state: 'streaming', flushLsn: FLUSH }] },
+        {
+          sync_standby: 'n2',
+        },
+      );
+      const at = new Date(input.now - agoMs).toISOString();
+      return { ...input, view: { ...input.view, history: { value: [[1, 0, 'x', at, SELF]], modRevision: '9' } } };
+    };
+    assert.match(decide(promoted(1000)).reason, /waiting for n3 to stream after the promotion/);
+    assert.equal(decide(promoted(1000)).recheckMs, 500);
+    assert.equal(decide(promoted(60_000)).recheckMs, undefined, 'not beyond ttl after the promotion');
+  });
+
   test('nothing is planned when the replication state could not be read', () => {
     const input = leader('on', {}, null);
     const local = input.local as Extract<DecideInput['local'], { kind: 'runningPrimary' }>;

@@ -75,6 +75,13 @@ test('a standby follows its upstream by name, passfile and slot, on the latest t
   assert.equal(p.recovery_target_timeline, 'latest');
 });
 
+test('a standby retries a lost upstream after 1 s unless the user says otherwise; a primary keeps the default', () => {
+  assert.equal(managedParameters({ ...primary, standby }).wal_retrieve_retry_interval, '1s');
+  const own = { ...primary, parameters: { ...primary.parameters, wal_retrieve_retry_interval: '3s' } };
+  assert.equal(managedParameters({ ...own, standby }).wal_retrieve_retry_interval, '3s');
+  assert.equal(managedParameters(primary).wal_retrieve_retry_interval, undefined);
+});
+
 test('a standby without slots gets no primary_slot_name', () => {
   assert.equal(managedParameters({ ...primary, standby: { ...standby, slotName: null } }).primary_slot_name, undefined);
 });

@@ -33,6 +33,7 @@ export function patroniBody(member: AnsweringMember): Record<string, unknown> {
       xlog: { received_location: pg.receivedLsn ?? data.walEnd, replayed_location: data.walEnd },
       timeline: data.timeline,
       ...(pg.streaming && { replication_state: 'streaming' }),
+      ...(pg.receivedLsn === null && { streamed_since_start: false }),
       tags,
     };
   }
