@@ -3,6 +3,7 @@
 // written, a postmaster setting pending until `restart --pending`, PATCH and PUT /config, and
 // patronictl 3.0.2 reading what Shardherd wrote.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import YAML from 'yaml';
 import type { JsonObject } from '../../../src/config/types.ts';
@@ -21,7 +22,7 @@ import {
   type TestCluster,
   type TestMember,
 } from '../../harness/index.ts';
-import { ctlConfigFor, PATRONICTL, run, shardherd, shown } from './helpers.ts';
+import { ctlConfigFor, PATRONICTL, REPO, run, shardherd, shown } from './helpers.ts';
 
 useHarness();
 
@@ -136,6 +137,25 @@ describe('edit-config and show-config', () => {
     const citus = await shardherd(['edit-config', '-c', ctl, '-p', 'work_mem=8MB', '--force']);
     assert.match(citus.stderr, /edit-config of a Citus cluster needs --group N or --all-groups/);
     assert.deepEqual(await configKey(0), before);
+  });
+
+  test('a change of the key between the read and the confirmation is refused; nothing is written', async () => {
+    // On a terminal (util-linux `script` gives the command one) edit-config asks before writing;
+    // the key changes while it waits for the answer.
+    const command = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'edit-config', '-c', ctl]
+      .concat(['--group', '0', '-s', 'maximum_lag_on_failover=3000000'])
+      .join(' ');
+    const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { cwd: REPO });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    await waitFor(() => output.includes('Apply these changes? [y/N]'), { timeout: 30_000, message: 'the question' });
+    const concurrent = { ...(await configKey(0)).value, maximum_lag_on_failover: 4000000 };
+    assert.equal(await dcs.setConfig(concurrent), true);
+    child.stdin.write('y\n');
+    assert.equal(await exited, 1, output);
+    assert.match(output, /the config key of group 0 changed since it was read \(a concurrent change\): nothing was/);
+    assert.deepEqual((await configKey(0)).value, concurrent);
   });
 
   test('-p max_connections sets pending_restart on the members; restart --pending clears it', async () => {
