@@ -3,7 +3,7 @@
 // dotted `-s key=value` and `-p guc=value` settings, and the check of a candidate configuration
 // against the dynamic configuration's rules and the server's pg_settings. Pure.
 import YAML from 'yaml';
-import { validateDynamicConfig } from '../config/dynamic.ts';
+import { MANAGED_PARAMETERS, validateDynamicConfig } from '../config/dynamic.ts';
 import type { JsonObject, JsonValue, Scalar } from '../config/types.ts';
 import { ShardherdError } from '../errors.ts';
 import { checkParameter, type PgSetting } from './pgSettings.ts';
@@ -151,7 +151,9 @@ export function checkConfig(
   if (settings === null) return result;
   for (const [name, value] of Object.entries(changedParameters(before, after))) {
     const path = [...PARAMETERS_PATH, name].join('.');
-    // The dynamic configuration's own bound (e.g. max_connections >= 25) said it already.
+    // The dynamic configuration's own bound (e.g. max_connections >= 25) said it already, or
+    // its warning that Shardherd sets the parameter itself.
+    if (MANAGED_PARAMETERS.includes(name.toLowerCase())) continue;
     if (result.problems.some((p) => p.startsWith(`${path}: `))) continue;
     const verdict = checkParameter(settings, name, value);
     if (verdict.kind === 'invalid') result.problems.push(`${path}: ${verdict.reason}`);

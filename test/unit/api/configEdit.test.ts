@@ -147,6 +147,12 @@ test('checkConfig: custom options and keys Shardherd ignores are warnings; witho
     'slots: not implemented yet by Shardherd; ignored (permanent replication slots)',
     'postgresql.parameters.citus.node_conninfo: not known to the server; set as a custom option',
   ]);
+  const managed = mergePatch(STORED, { postgresql: { parameters: { port: 6543 } } });
+  assert.deepEqual(checkConfig(STORED, managed, SETTINGS), {
+    problems: [],
+    warnings: ['postgresql.parameters.port: set by Shardherd itself (from postgresql.listen and scope); ignored'],
+    restart: [],
+  });
   const unchecked = mergePatch(STORED, { postgresql: { parameters: { work_mem: 'banana' } } });
   assert.deepEqual(checkConfig(STORED, unchecked, null).problems, []);
 });
