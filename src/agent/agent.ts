@@ -62,16 +62,6 @@ export async function runAgent(configPath: string): Promise<void> {
     const role = citusRole;
     loop.onCycle((snapshot) => role.onCycle(snapshot));
   }
-  // A cycle that read a changed `postgresql` section of the `config` key (parameters, pg_hba) has
-  // the next cycle render PostgreSQL's configuration and reload it, as a reload of the file does.
-  let dynamicPostgresql = JSON.stringify(loop.snapshot().dynamic.postgresql);
-  loop.onCycle((snapshot) => {
-    const current = JSON.stringify(snapshot.dynamic.postgresql);
-    if (current === dynamicPostgresql) return;
-    dynamicPostgresql = current;
-    log.info({ action: 'config' }, 'the config key changed the postgresql section: rendering it again');
-    loop.renderConfig();
-  });
   const pooler = managedPgbouncer(config, () => node.localConnParams(), log.child({ component: 'pgbouncer' }));
   const onReloaded = pooler ? () => pooler.reload() : undefined;
   const requests = new AgentRequests({ configPath, config, loop, log, onReloaded });

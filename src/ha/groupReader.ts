@@ -9,6 +9,11 @@ import type { Logger } from '../log.ts';
 import type { HaStore } from './ports.ts';
 import type { DcsHealth } from './types.ts';
 
+/** The part of the dynamic configuration postgresql.conf is rendered from. */
+function renderedFrom(c: DynamicConfig): string {
+  return JSON.stringify([c.postgresql, c.synchronous_mode, c.synchronous_mode_strict]);
+}
+
 /** Keys of the own group whose change should trigger a cycle at once. */
 const WAKING_KEYS = new Set(['leader', 'failover', 'config', 'initialize', 'sync']);
 
@@ -18,6 +23,8 @@ export interface GroupReaderOptions {
   log: Logger;
   now: () => number;
   wake: (reason: string) => void;
+  /** The `config` key changed what PostgreSQL's configuration is rendered from. */
+  renderWanted: () => void;
 }
 
 export class GroupReader {
@@ -76,6 +83,10 @@ export class GroupReader {
     for (const problem of resolved.problems) log.warn({ path: problem.path }, `config key: ${problem.message}`);
     const before = this.dynamic;
     this.dynamic = resolved.config;
+    if (renderedFrom(before) !== renderedFrom(resolved.config)) {
+      log.info({ action: 'config' }, 'the config key changed what postgresql.conf is rendered from');
+      this.options.renderWanted();
+    }
     if (before.ttl !== resolved.config.ttl || before.retry_timeout !== resolved.config.retry_timeout) {
       store.reconfigure({ ttl: resolved.config.ttl, retryTimeout: resolved.config.retry_timeout });
       log.info({ ttl: resolved.config.ttl, retry_timeout: resolved.config.retry_timeout }, 'timing changed');

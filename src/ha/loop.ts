@@ -11,12 +11,21 @@ import { Executor, type HaHooks } from './execute.ts';
 import { isRoutine, ownLock } from './facts.ts';
 import { GroupReader } from './groupReader.ts';
 import { LocalTracker } from './localTracker.ts';
-import { busyState, observeLocal } from './observe.ts';
+import { busyState, observeLocal, observePendingRestart } from './observe.ts';
 import { OperatorRequests, type RequestOutcome, type ScheduledRestart } from './operatorRequests.ts';
 import { pollPeers } from './peerClient.ts';
 import type { Fence, HaStore, LocalPostgres, PeerAsker } from './ports.ts';
 import { fenceDeadline, hurries, nextNapMs } from './schedule.ts';
-import type { DcsHealth, DecideInput, Decision, HaRequest, LastCycle, LocalState, LockState } from './types.ts';
+import type {
+  DcsHealth,
+  DecideInput,
+  Decision,
+  HaRequest,
+  LastCycle,
+  LocalState,
+  LockState,
+  SelfInfo,
+} from './types.ts';
 import { SoftWatchdog } from './watchdog.ts';
 
 export interface HaLoopOptions {
@@ -81,16 +90,20 @@ export class HaLoop {
   private readonly watchdog: Fence;
   private readonly requests: OperatorRequests;
   private pendingRestart = false;
+  private readonly self: SelfInfo;
 
   constructor(options: HaLoopOptions) {
     this.config = options.config;
     this.now = options.now ?? Date.now;
+    const { name, tags, postgresql } = options.config;
+    this.self = { name, tags, reinitializeOnRewindFailure: postgresql.remove_data_directory_on_rewind_failure };
     this.etcd = new GroupReader({
       config: options.config,
       store: options.store,
       log: options.log,
       now: this.now,
       wake: (reason) => this.wake(reason),
+      renderWanted: () => this.requests.wantRender(),
     });
     this.node = options.postgres;
     this.askPeers = options.askPeers ?? pollPeers;
@@ -311,17 +324,13 @@ export class HaLoop {
     const now = this.now();
     const local = await observeLocal(this.node, this.tracker, this.etcd.view, now);
     this.local = local;
-    await this.readPendingRestart(local);
+    this.pendingRestart = await observePendingRestart(this.node, local, this.pendingRestart, this.log);
     const taken = this.requests.take(now, this.etcd.dynamic.loop_wait);
     const taskFailure = this.tracker.takeTaskFailure();
     const lastCycle: LastCycle | null = taskFailure !== null ? { failed: taskFailure } : this.lastCycle;
     const input: DecideInput = {
       now,
-      self: {
-        name: this.config.name,
-        tags: this.config.tags,
-        reinitializeOnRewindFailure: this.config.postgresql.remove_data_directory_on_rewind_failure,
-      },
+      self: this.self,
       view,
       config: this.etcd.dynamic,
       local,
@@ -353,20 +362,8 @@ export class HaLoop {
       this.skipNextRead = true;
     }
     if (this.requests.takeRender()) await this.renderConfiguration(input, decision);
-    return { decision, hurry: hurries(decision.actions, result.failed !== null) };
-  }
-
-  private async readPendingRestart(local: LocalState): Promise<void> {
-    if (local.kind !== 'runningPrimary' && local.kind !== 'runningReplica') {
-      // Whatever was pending applies at the next start.
-      if (local.kind !== 'busy') this.pendingRestart = false;
-      return;
-    }
-    try {
-      this.pendingRestart = await this.node.pendingRestart();
-    } catch (err) {
-      this.log.debug({ err: errorText(err) }, 'cannot read pending_restart');
-    }
+    const afterFailure = result.failed !== null || input.local.kind === 'startFailed';
+    return { decision, hurry: hurries(decision.actions, afterFailure) };
   }
 
   /** Renders PostgreSQL's configuration for its role and signals it; a stopped one gets it at its next start. */

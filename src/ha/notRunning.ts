@@ -59,7 +59,7 @@ export function decideWhileDown(input: DecideInput, local: Down): Decision {
       'replica',
     );
   }
-  return rejoinLeader(input, data, leader, context);
+  return rejoinLeader(input, data, leader, context, local.kind === 'startFailed' ? local.message : null);
 }
 
 /**

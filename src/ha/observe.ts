@@ -4,7 +4,8 @@
 import type { HostPort } from '../config/types.ts';
 import { memberAddress } from '../dcs/memberUrl.ts';
 import type { GroupView } from '../dcs/types.ts';
-import { PostgresError } from '../errors.ts';
+import { errorText, PostgresError } from '../errors.ts';
+import type { Logger } from '../log.ts';
 import type { ControlData } from '../postgres/controlData.ts';
 import type { LocalTracker, RunningTask } from './localTracker.ts';
 import type { LocalPostgres } from './ports.ts';
@@ -132,4 +133,23 @@ export async function stateAfterActions(
     }
   }
   return before;
+}
+
+/**
+ * pg_settings.pending_restart of a running server; false once it is stopped (whatever was pending
+ * applies at the next start); the last value while a task runs or when it cannot be read.
+ */
+export async function observePendingRestart(
+  node: LocalPostgres,
+  local: LocalState,
+  last: boolean,
+  log: Logger,
+): Promise<boolean> {
+  if (local.kind !== 'runningPrimary' && local.kind !== 'runningReplica') return local.kind === 'busy' ? last : false;
+  try {
+    return await node.pendingRestart();
+  } catch (err) {
+    log.debug({ err: errorText(err) }, 'cannot read pending_restart');
+    return last;
+  }
 }

@@ -27,16 +27,31 @@ export function repairFrom(input: DecideInput, leader: string, why: string): Dec
 }
 
 /** A stopped (or crashed, or failed-to-start) non-leader whose group has leader `leader`. */
-export function rejoinLeader(input: DecideInput, data: DataDirFacts, leader: string, context: string): Decision {
+export function rejoinLeader(
+  input: DecideInput,
+  data: DataDirFacts,
+  leader: string,
+  context: string,
+  startFailure: string | null,
+): Decision {
   const leaderMember = memberNamed(input.view, leader);
   if (!leaderMember)
     return waiting(`${context}; leader ${leader} has no member key yet, waiting before starting`, 'replica');
   const div = divergence(data, leaderMember.data.timeline, input.view.history?.value ?? []);
   if (div.kind === 'diverged') return repairFrom(input, leader, div.why);
+  // A replica that cannot start usually cannot follow the leader's timeline: the history key
+  // cannot tell two timelines of the same number apart (two promotions from one timeline, the
+  // second not knowing of the first). pg_rewind compares the real histories; it is tried at the
+  // normal pace, and changes nothing where nothing diverged.
+  const leaderUp = leaderMember.data.role === 'primary' && leaderMember.data.state === 'running';
+  if (startFailure !== null && leaderUp && input.config.postgresql.use_pg_rewind) {
+    if (input.lastCycle?.failed?.action.kind !== 'rewind') {
+      return repairFrom(input, leader, `the last start as a replica failed (${startFailure})`);
+    }
+  }
   if (div.kind === 'unknown' && data.lastRole === 'primary') {
     // A former primary may hold WAL the leader never saw; starting it would fail or corrupt the
     // replica. pg_rewind decides safely (it does nothing when nothing diverged) once the leader runs.
-    const leaderUp = leaderMember.data.role === 'primary' && leaderMember.data.state === 'running';
     if (leaderUp && input.config.postgresql.use_pg_rewind && input.lastCycle?.failed?.action.kind !== 'rewind') {
       return repairFrom(input, leader, `former primary, divergence unknown (${div.why})`);
     }

@@ -26,9 +26,12 @@ const HURRYING: ReadonlySet<Action['kind']> = new Set([
   'setSyncStandbys',
 ]);
 
-/** Whether the next cycle follows at once. A failed list never hurries: a step that keeps failing must not spin. */
-export function hurries(actions: readonly Action[], failed: boolean): boolean {
-  return !failed && actions.some((a) => HURRYING.has(a.kind));
+/**
+ * Whether the next cycle follows at once. A list that failed, or that answers a failed start,
+ * never hurries: a step that keeps failing must not spin.
+ */
+export function hurries(actions: readonly Action[], afterFailure: boolean): boolean {
+  return !afterFailure && actions.some((a) => HURRYING.has(a.kind));
 }
 
 export interface NapInput {

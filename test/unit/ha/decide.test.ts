@@ -957,8 +957,23 @@ table('PostgreSQL down', [
     kinds: ['follow', 'startPostgres'],
   },
   {
-    name: 'a replica whose start failed tries again',
+    name: 'a replica whose start failed is rewound from the running leader (its timeline may have forked)',
     input: underLeader({ local: local.startFailed('replica') }),
+    kinds: ['rewind'],
+    reason: /the last start as a replica failed/,
+  },
+  {
+    name: 'a replica whose start failed tries again right after a failed rewind',
+    input: underLeader({
+      local: local.startFailed('replica'),
+      lastCycle: { failed: { action: { kind: 'rewind', from: 'n2' }, message: 'source went away' } },
+    }),
+    kinds: ['follow', 'startPostgres'],
+    reason: /failed to start/,
+  },
+  {
+    name: 'without pg_rewind a replica whose start failed tries again',
+    input: underLeader({ local: local.startFailed('replica'), config: config({}, { use_pg_rewind: false }) }),
     kinds: ['follow', 'startPostgres'],
     reason: /failed to start/,
   },
