@@ -77,6 +77,10 @@ export class LocalTracker {
       )
       .then((failure) => {
         this.runningTask = null;
+        // The task rewrote or replaced the data directory: an earlier failed start or crash says
+        // nothing about it any more.
+        this.failedStart = null;
+        this.crashed = null;
         ended(failure);
       });
   }

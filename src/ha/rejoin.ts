@@ -45,9 +45,7 @@ export function rejoinLeader(
   // normal pace, and changes nothing where nothing diverged.
   const leaderUp = leaderMember.data.role === 'primary' && leaderMember.data.state === 'running';
   if (startFailure !== null && leaderUp && input.config.postgresql.use_pg_rewind) {
-    if (input.lastCycle?.failed?.action.kind !== 'rewind') {
-      return repairFrom(input, leader, `the last start as a replica failed (${startFailure})`);
-    }
+    return repairFrom(input, leader, `the last start as a replica failed (${startFailure})`);
   }
   if (div.kind === 'unknown' && data.lastRole === 'primary') {
     // A former primary may hold WAL the leader never saw; starting it would fail or corrupt the

@@ -49,6 +49,8 @@ export interface StartClusterOptions {
   retryTimeout?: number;
   /** Merged into `bootstrap.dcs` (maps recursively), e.g. `{postgresql: {parameters: {...}}}`. */
   dcsExtra?: Record<string, unknown>;
+  /** Merged into each member's own `postgresql` section, e.g. `{remove_data_directory_on_rewind_failure: true}`. */
+  postgresqlExtra?: Record<string, unknown>;
   /** Tags of a member; index is its 0-based position in its group (name `m<index+1>`). */
   tags?: (group: number | null, index: number) => TagValues;
   /** `bootstrap.dcs.postgresql.use_pg_rewind` (default true). */
@@ -360,6 +362,7 @@ interface MemberSettings {
   timing: ClusterTiming;
   usePgRewind: boolean;
   dcsExtra: Record<string, unknown>;
+  postgresqlExtra: Record<string, unknown>;
   tags: StartClusterOptions['tags'];
   binDir: string;
   logLevel: string;
@@ -460,6 +463,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
     timing,
     usePgRewind: opts.usePgRewind ?? true,
     dcsExtra: opts.dcsExtra ?? {},
+    postgresqlExtra: opts.postgresqlExtra ?? {},
     tags: opts.tags,
     binDir: resolvePgBinDir(),
     logLevel: opts.logLevel ?? 'debug',
@@ -510,6 +514,7 @@ async function writeMember(
     timing: settings.timing,
     usePgRewind: settings.usePgRewind,
     dcsExtra: settings.dcsExtra,
+    postgresqlExtra: settings.postgresqlExtra,
     tags: settings.tags?.(group, index) ?? {},
     binDir: settings.binDir,
     logLevel: settings.logLevel,

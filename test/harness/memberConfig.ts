@@ -27,6 +27,8 @@ export interface MemberConfigInput {
   usePgRewind: boolean;
   /** Merged over the generated `bootstrap.dcs` (one level deep for `postgresql`). */
   dcsExtra: Record<string, unknown>;
+  /** Merged into the member's own `postgresql` section. */
+  postgresqlExtra?: Record<string, unknown>;
   tags: TagValues;
   binDir: string;
   logLevel: string;
@@ -89,21 +91,28 @@ export function memberConfig(input: MemberConfigInput): Record<string, unknown> 
       },
     }),
     bootstrap: { dcs, initdb: [{ encoding: 'UTF8' }, { locale: 'C' }] },
-    postgresql: {
-      listen: address(input.pgPort),
-      connect_address: address(input.connectPort ?? input.pgPort),
-      data_dir: join(input.memberDir, 'data'),
-      bin_dir: input.binDir,
-      pgpass: join(input.memberDir, 'pgpass'),
-      authentication: {
-        superuser: { username: 'postgres', password: CLUSTER_PASSWORDS.superuser },
-        replication: { username: 'replicator', password: CLUSTER_PASSWORDS.replication },
-        rewind: { username: 'rewinder', password: CLUSTER_PASSWORDS.rewind },
+    postgresql: mergeDeep(
+      {
+        listen: address(input.pgPort),
+        connect_address: address(input.connectPort ?? input.pgPort),
+        data_dir: join(input.memberDir, 'data'),
+        bin_dir: input.binDir,
+        pgpass: join(input.memberDir, 'pgpass'),
+        authentication: {
+          superuser: { username: 'postgres', password: CLUSTER_PASSWORDS.superuser },
+          replication: { username: 'replicator', password: CLUSTER_PASSWORDS.replication },
+          rewind: { username: 'rewinder', password: CLUSTER_PASSWORDS.rewind },
+        },
+        pg_hba: [
+          'local all all trust',
+          'host all all 127.0.0.1/32 md5',
+          'host replication replicator 127.0.0.1/32 md5',
+        ],
+        // Each member's socket in its own directory: members share a host but not a socket path.
+        parameters: { unix_socket_directories: input.memberDir },
       },
-      pg_hba: ['local all all trust', 'host all all 127.0.0.1/32 md5', 'host replication replicator 127.0.0.1/32 md5'],
-      // Each member's socket in its own directory: members share a host but not a socket path.
-      parameters: { unix_socket_directories: input.memberDir },
-    },
+      input.postgresqlExtra ?? {},
+    ),
     tags: Object.fromEntries(Object.entries(input.tags).filter(([, value]) => value !== undefined)),
     log: { level: input.logLevel },
   };

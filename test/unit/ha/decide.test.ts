@@ -963,13 +963,22 @@ table('PostgreSQL down', [
     reason: /the last start as a replica failed/,
   },
   {
-    name: 'a replica whose start failed tries again right after a failed rewind',
+    name: 'a replica whose start failed and whose rewind failed is cloned again when allowed',
     input: underLeader({
       local: local.startFailed('replica'),
-      lastCycle: { failed: { action: { kind: 'rewind', from: 'n2' }, message: 'source went away' } },
+      lastCycle: { failed: { action: { kind: 'rewind', from: 'n2' }, message: 'could not find previous WAL record' } },
+      self: { reinitializeOnRewindFailure: true },
     }),
-    kinds: ['follow', 'startPostgres'],
-    reason: /failed to start/,
+    kinds: ['reinitialize'],
+  },
+  {
+    name: 'a replica whose start failed and whose rewind failed waits for an operator otherwise',
+    input: underLeader({
+      local: local.startFailed('replica'),
+      lastCycle: { failed: { action: { kind: 'rewind', from: 'n2' }, message: 'could not find previous WAL record' } },
+    }),
+    kinds: ['wait'],
+    reason: /reinitialize this member/,
   },
   {
     name: 'without pg_rewind a replica whose start failed tries again',

@@ -22,6 +22,17 @@ test('a long task shows while it runs, clears when done and reports success', as
   assert.equal(tracker.takeTaskFailure(), null);
 });
 
+test('a finished long task clears an earlier failed start and crash: the data directory is new', async () => {
+  const tracker = new LocalTracker();
+  tracker.startBegan('replica', 1);
+  tracker.startSettled({ at: 2, message: 'startup process failed' });
+  tracker.noteUnexpectedExit(3);
+  tracker.runTask({ task: 'rewind', since: 4 }, { kind: 'rewind', from: 'n2' }, Promise.resolve(), () => {});
+  await settle();
+  assert.equal(tracker.startFailed, null);
+  assert.equal(tracker.crashedSince, null);
+});
+
 test('a failed long task is reported once, after the task cleared', async () => {
   const tracker = new LocalTracker();
   const ended: (string | null)[] = [];
