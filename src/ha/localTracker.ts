@@ -77,10 +77,12 @@ export class LocalTracker {
       )
       .then((failure) => {
         this.runningTask = null;
-        // The task rewrote or replaced the data directory: an earlier failed start or crash says
-        // nothing about it any more.
-        this.failedStart = null;
-        this.crashed = null;
+        // A task that succeeded rewrote or replaced the data directory: an earlier failed start or
+        // crash says nothing about it any more. After a failure they still explain what to do next.
+        if (failure === null) {
+          this.failedStart = null;
+          this.crashed = null;
+        }
         ended(failure);
       });
   }

@@ -281,7 +281,9 @@ export class PostgresNode {
       options: initdbOptions,
       superuser: this.config.authentication.superuser,
     });
-    await this.writeConfig(dynamic, null);
+    // Its own commits (roles, then the Citus extension) have no standby to wait for: strict
+    // synchronous mode starts with the HA loop's first cycle as leader.
+    await this.writeConfig({ ...dynamic, synchronous_mode_strict: false }, null);
     const started = await this.start();
     if (started.kind !== 'ready')
       throw new PostgresError('bootstrap', `postgres did not start: ${describeStart(started)}`);

@@ -14,6 +14,7 @@ import {
   useHarness,
   waitFor,
   waitForLeader,
+  waitForReplicas,
   type TestCluster,
   type TestMember,
 } from '../../harness/index.ts';
@@ -22,7 +23,7 @@ import { createMarkerTable, finishGroup, logMatches, startGroup, waitForLeaderKe
 useHarness();
 
 const TIMING = { ttl: 10, loopWait: 2, retryTimeout: 3 } as const;
-const KILLS = Number(process.env.SHARDHERD_SYNC_KILLS ?? 10);
+const KILLS = Number(process.env.SHARDHERD_SYNC_KILLS ?? 20);
 
 async function readSync(cluster: TestCluster): Promise<SyncState | null> {
   const key = keyLayout({ namespace: 'service', scope: cluster.scope, group: null }).key(KEY.sync);
@@ -125,6 +126,8 @@ async function killRounds(t: TestContext, mode: 'on' | 'quorum', k: number): Pro
   const writer = new Writer();
   const promotions: string[] = [];
   for (let round = 1; round <= KILLS; round++) {
+    // Each kill hits a whole group: both replicas stream and the key names its standbys.
+    await waitForReplicas(cluster, null, { timeout: 60_000, count: 2 });
     const sync = await waitForSyncStandbys(cluster, leader, mode === 'on' ? k : 2);
     const eligible = votersOf(sync);
     writer.start(leader);

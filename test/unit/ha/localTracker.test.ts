@@ -22,7 +22,7 @@ test('a long task shows while it runs, clears when done and reports success', as
   assert.equal(tracker.takeTaskFailure(), null);
 });
 
-test('a finished long task clears an earlier failed start and crash: the data directory is new', async () => {
+test('a long task that succeeded clears an earlier failed start and crash: the data directory is new', async () => {
   const tracker = new LocalTracker();
   tracker.startBegan('replica', 1);
   tracker.startSettled({ at: 2, message: 'startup process failed' });
@@ -31,6 +31,16 @@ test('a finished long task clears an earlier failed start and crash: the data di
   await settle();
   assert.equal(tracker.startFailed, null);
   assert.equal(tracker.crashedSince, null);
+  tracker.startBegan('replica', 5);
+  tracker.startSettled({ at: 6, message: 'startup process failed' });
+  tracker.runTask(
+    { task: 'rewind', since: 7 },
+    { kind: 'rewind', from: 'n2' },
+    Promise.reject(new Error('x')),
+    () => {},
+  );
+  await settle();
+  assert.notEqual(tracker.startFailed, null, 'a failed task leaves the failed start for the next decision');
 });
 
 test('a failed long task is reported once, after the task cleared', async () => {
