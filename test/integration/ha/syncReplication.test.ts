@@ -18,6 +18,7 @@ import {
   type TestCluster,
   type TestMember,
 } from '../../harness/index.ts';
+import { ctlConfigFor, PATRONICTL, run, shown } from '../cli/helpers.ts';
 import { createMarkerTable, finishGroup, logMatches, startGroup, waitForLeaderKeyMovedFrom } from './helpers.ts';
 
 useHarness();
@@ -204,6 +205,13 @@ test(
         `${Date.now() - answered} ms after the switchover was answered, ${Date.now() - since} ms after it was asked`,
     );
     assert.ok(votersOf(whole).includes(leader.name), `${leader.name} is a synchronous standby of ${next.name}`);
+    // Debian's patronictl reads the sync key as Patroni writes it: both standbys are Sync Standby.
+    const listed = await run(PATRONICTL, ['-c', await ctlConfigFor(cluster), 'list']);
+    assert.equal(listed.code, 0, shown(listed));
+    for (const name of votersOf(whole)) {
+      assert.match(listed.stdout, new RegExp(`\\| ${name} .*\\| Sync Standby `), shown(listed));
+    }
+    assert.match(listed.stdout, new RegExp(`\\| ${next.name} .*\\| Leader `), shown(listed));
     assert.deepEqual(
       logMatches(leader, /^(clone|reinitialize) started/, since).map((l) => l.msg),
       [],
