@@ -15,7 +15,7 @@ import { COORDINATOR_GROUP } from '../citus/types.ts';
 import type { CitusConfig, Config, DynamicConfig, Scalar } from '../config/types.ts';
 import type { Dcs } from '../dcs/dcs.ts';
 import type { HaHooks } from '../ha/execute.ts';
-import type { HaSnapshot } from '../ha/loop.ts';
+import type { HaSnapshot } from '../ha/snapshot.ts';
 import type { Logger } from '../log.ts';
 import type { PostgresNode } from '../postgres/node.ts';
 import { errorText } from '../errors.ts';

@@ -80,6 +80,17 @@ export class AgentControl implements SwitchoverControl, ConfigControl {
     return this.awaitOutcome(action, verdict.leader, verdict.candidate, dynamic.loop_wait);
   }
 
+  failsafe(body: unknown): ControlAnswer {
+    const name = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).name : undefined;
+    if (typeof name !== 'string' || name === '') {
+      return { status: 400, message: "the request body must be a JSON object with the calling primary's name" };
+    }
+    const verdict = this.deps.loop.acceptFailsafe(name);
+    return verdict.accepted
+      ? { status: 200, message: 'Accepted' }
+      : { status: verdict.status, message: verdict.reason };
+  }
+
   async cancelScheduledSwitchover(): Promise<ControlAnswer> {
     let view: GroupView;
     try {

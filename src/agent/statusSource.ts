@@ -124,6 +124,6 @@ export class LoopStatusSource implements AgentStatusSource {
   }
 
   failsafeActive(): boolean {
-    return false;
+    return this.loop.snapshot().failsafeActive;
   }
 }

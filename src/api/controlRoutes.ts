@@ -1,4 +1,4 @@
-// Control endpoints of the REST API: POST/DELETE /switchover, POST /failover, POST and GET /citus,
+// Control endpoints of the REST API: POST/DELETE /switchover, POST /failover, POST /failsafe, POST and GET /citus,
 // mapped onto the agent's SwitchoverControl. Answers are one line of plain text, as Patroni's.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { MetadataStatus, NodeView } from '../citus/metadataView.ts';
@@ -48,6 +48,7 @@ export function registerControlRoutes(app: FastifyInstance, control: SwitchoverC
     send(reply, await control.manualFailover('failover', request.body ?? null)),
   );
   app.delete('/switchover', async (_request, reply) => send(reply, await control.cancelScheduledSwitchover()));
+  app.post('/failsafe', async (request, reply) => send(reply, control.failsafe(request.body ?? null)));
   app.get('/citus', async (_request, reply) => {
     const stats = control.citusPauseStats();
     if (stats === null) return send(reply, { status: 503, message: 'no Citus manager runs here' });

@@ -77,6 +77,8 @@ export interface SwitchoverControl {
   manualFailover(action: 'switchover' | 'failover', body: unknown): Promise<ControlAnswer>;
   /** `DELETE /switchover`: drop a scheduled switchover. */
   cancelScheduledSwitchover(): Promise<ControlAnswer>;
+  /** `POST /failsafe` from a primary that lost etcd, with its member data (`name`, `api_url`, ...). */
+  failsafe(body: unknown): ControlAnswer;
   /** `POST /citus`, `cooldown` already in milliseconds; 503 where no Citus manager runs. */
   citusEvent(event: PauseEvent): Promise<ControlAnswer>;
   /** `GET /citus`: the pause protocol's counters where the Citus manager runs, else null. */

@@ -54,7 +54,7 @@ export function decideAsPrimary(input: DecideInput, me: RunningPrimary): Decisio
   if (handover) return handover;
   const sync = syncWork(input, me.replication);
   const d = decision(
-    [keep, ...sync.actions],
+    [keep, ...failsafeKeyWrite(input), ...sync.actions],
     sync.unsettled === null
       ? `no action: ${name} is the leader with the lock`
       : `leader with the lock; ${sync.unsettled}`,
@@ -67,4 +67,19 @@ export function decideAsPrimary(input: DecideInput, me: RunningPrimary): Decisio
 /** The previous cycle's lock refresh was refused by etcd itself (not an etcd outage). */
 export function lostOnLastRefresh(input: DecideInput): boolean {
   return input.lastCycle?.failed?.action.kind === 'updateLock' && input.dcs.kind === 'ok';
+}
+
+/** The leader keeps the `failsafe` key listing every member's API address while failsafe mode is on. */
+function failsafeKeyWrite(input: DecideInput): Action[] {
+  const wanted: Record<string, string> = {};
+  if (input.config.failsafe_mode) {
+    for (const m of input.view.members)
+      if (typeof m.data.api_url === 'string' && m.data.api_url) wanted[m.name] = m.data.api_url;
+  }
+  const stored = input.view.failsafe ?? {};
+  const same =
+    Object.keys(wanted).length === Object.keys(stored).length &&
+    Object.entries(wanted).every(([name, url]) => stored[name] === url);
+  if (same || (!input.config.failsafe_mode && input.view.failsafe === null)) return [];
+  return [{ kind: 'writeFailsafe', value: wanted }];
 }

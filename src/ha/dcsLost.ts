@@ -30,6 +30,8 @@ export function decideWithoutDcs(input: DecideInput): Decision {
   const limitMs = input.config.retry_timeout * 1000;
   if (lock.kind === 'held') {
     const age = input.now - lock.confirmedAt;
+    const failsafe = failsafeDecision(input, outage);
+    if (failsafe !== null) return failsafe;
     if (age < limitMs) {
       return waiting(
         `${outage}: lock confirmed ${seconds(age)} ago; demoting if not confirmed within ${seconds(limitMs - age)}`,
@@ -47,5 +49,32 @@ export function decideWithoutDcs(input: DecideInput): Decision {
     [{ kind: 'demote', mode: 'offline' }],
     `self-fencing: ${outage} and this primary never confirmed the leader lock`,
     'demoted',
+  );
+}
+
+/**
+ * Failsafe mode: a primary that lost etcd keeps running while every other member listed in the
+ * `failsafe` key accepts its POST /failsafe (none of them will take the lead meanwhile). Null
+ * when failsafe mode is off or the key lists nobody else, so the usual self-fencing applies.
+ */
+function failsafeDecision(input: DecideInput, outage: string): Decision | null {
+  if (!input.config.failsafe_mode) return null;
+  const listed = input.view.failsafe ?? {};
+  const others = Object.fromEntries(Object.entries(listed).filter(([name]) => name !== input.self.name));
+  const names = Object.keys(others).sort();
+  if (!(input.self.name in listed) || names.length === 0) return null;
+  const answers = input.failsafeAnswers ?? null;
+  if (answers === null) {
+    return decision(
+      [{ kind: 'askFailsafe', members: others }],
+      `${outage}: failsafe mode, calling ${names.join(', ')}`,
+    );
+  }
+  const refused = names.filter((n) => answers[n] !== true);
+  if (refused.length > 0) return null;
+  return decision(
+    [{ kind: 'confirmLockByFailsafe' }],
+    `failsafe mode: ${outage}, but every member (${names.join(', ')}) accepted this primary; keeping it`,
+    'primary',
   );
 }

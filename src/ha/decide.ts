@@ -62,5 +62,5 @@ function decideWhileBusy(input: DecideInput, local: Extract<LocalState, { kind: 
 }
 
 function isPeerQuestion(d: Decision): boolean {
-  return d.actions.length === 1 && d.actions[0].kind === 'askPeers';
+  return d.actions.length === 1 && (d.actions[0].kind === 'askPeers' || d.actions[0].kind === 'askFailsafe');
 }

@@ -92,7 +92,13 @@ export class Executor {
     const dynamic = input.config;
     switch (action.kind) {
       case 'askPeers':
+      case 'askFailsafe':
       case 'wait':
+        return lock;
+      case 'confirmLockByFailsafe':
+        return { kind: 'held', confirmedAt: this.deps.now() };
+      case 'writeFailsafe':
+        await dcs.setFailsafe(action.value);
         return lock;
       case 'claimInitialize':
         if (!(await dcs.initialize(action.systemId, true))) throw new ShardherdError('initialize key exists already');

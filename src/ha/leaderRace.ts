@@ -35,6 +35,9 @@ export function replicaPosition(me: RunningReplica): number {
 export function raceForLeader(input: DecideInput, me: RunningReplica): Decision {
   const name = input.self.name;
   if (input.self.tags.nofailover) return stayReplica('tagged nofailover, not allowed to take the leader key');
+  if (input.failsafeLeader && input.failsafeLeader !== name) {
+    return stayReplica(`failsafe mode: ${input.failsafeLeader} keeps its lead while it calls this member`);
+  }
 
   const lsn = replicaPosition(me);
   const known = lastKnownLeaderLsn(input.view);

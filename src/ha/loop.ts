@@ -2,30 +2,24 @@
 // asks the pure decide() what to do and executes it. Cycles run every loop_wait and are woken
 // early by watch events and postmaster exits. Nothing renews the lease outside a cycle. How long
 // to nap and whether to fence come from schedule.ts; the loop only carries them out.
-import type { Config, DynamicConfig } from '../config/types.ts';
-import type { ClusterView, GroupView } from '../dcs/types.ts';
+import type { Config } from '../config/types.ts';
+import { apiUrl, connUrl } from '../dcs/memberUrl.ts';
 import { errorText } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { decide } from './decide.ts';
+import { decideAnswered, type Askers } from './ask.ts';
 import { Executor, type HaHooks } from './execute.ts';
 import { isRoutine, ownLock } from './facts.ts';
+import { callFailsafe } from './failsafeClient.ts';
+import { FailsafeState, type FailsafeVerdict } from './failsafeState.ts';
 import { GroupReader } from './groupReader.ts';
 import { LocalTracker } from './localTracker.ts';
 import { busyState, observeLocal, observePendingRestart } from './observe.ts';
 import { OperatorRequests, type RequestOutcome, type ScheduledRestart } from './operatorRequests.ts';
 import { pollPeers } from './peerClient.ts';
-import type { Fence, HaStore, LocalPostgres, PeerAsker } from './ports.ts';
+import type { FailsafeCaller, Fence, HaStore, LocalPostgres, PeerAsker } from './ports.ts';
 import { fenceDeadline, hurries, nextNapMs } from './schedule.ts';
-import type {
-  DcsHealth,
-  DecideInput,
-  Decision,
-  HaRequest,
-  LastCycle,
-  LocalState,
-  LockState,
-  SelfInfo,
-} from './types.ts';
+import type { CycleReport, HaSnapshot } from './snapshot.ts';
+import type { DecideInput, Decision, HaRequest, LastCycle, LocalState, LockState, SelfInfo } from './types.ts';
 import { SoftWatchdog } from './watchdog.ts';
 
 export interface HaLoopOptions {
@@ -38,31 +32,10 @@ export interface HaLoopOptions {
   now?: () => number;
   /** GET /patroni of peers; the REST client by default. */
   askPeers?: PeerAsker;
+  /** POST /failsafe to members; the REST client by default. */
+  callFailsafe?: FailsafeCaller;
   /** The fence for a stalled primary; the software watchdog by default. */
   fence?: Fence;
-}
-
-/** What one cycle did, for whoever drives cycles by hand (tests, the group simulator). */
-export interface CycleReport {
-  decision: Decision | null;
-  /** The next cycle should follow at once. */
-  hurry: boolean;
-}
-
-/** What the loop knows after its last cycle, for the REST API and the Citus side. */
-export interface HaSnapshot {
-  lock: LockState;
-  dcs: DcsHealth;
-  view: GroupView | null;
-  cluster: ClusterView | null;
-  local: LocalState | null;
-  dynamic: DynamicConfig;
-  lastCycleAt: number;
-  dcsLastSeen: number;
-  lastDecision: Decision | null;
-  /** pg_settings.pending_restart as of the last cycle that saw PostgreSQL running. */
-  pendingRestart: boolean;
-  scheduledRestart: ScheduledRestart | null;
 }
 
 export class HaLoop {
@@ -70,7 +43,8 @@ export class HaLoop {
   private readonly config: Config;
   private readonly etcd: GroupReader;
   private readonly node: LocalPostgres;
-  private readonly askPeers: PeerAsker;
+  private readonly askers: Askers;
+  private readonly failsafe = new FailsafeState();
   private readonly log: Logger;
   private readonly version: string;
   private readonly now: () => number;
@@ -106,7 +80,14 @@ export class HaLoop {
       renderWanted: () => this.requests.wantRender(),
     });
     this.node = options.postgres;
-    this.askPeers = options.askPeers ?? pollPeers;
+    const askPeers = options.askPeers ?? pollPeers;
+    const { connect_address: pg } = options.config.postgresql;
+    const { connect_address: api } = options.config.restapi;
+    this.askers = {
+      askPeers,
+      callFailsafe: options.callFailsafe ?? callFailsafe,
+      failsafeBody: () => ({ name, conn_url: connUrl(pg.host, pg.port), api_url: apiUrl(api.host, api.port) }),
+    };
     this.log = options.log;
     this.version = options.version;
     this.lastCycleAt = this.now();
@@ -119,7 +100,7 @@ export class HaLoop {
       store: options.store,
       postgres: this.node,
       tracker: this.tracker,
-      askPeers: this.askPeers,
+      askPeers,
       log: this.log,
       hooks: options.hooks ?? {},
       wake: (reason) => this.wake(reason),
@@ -146,7 +127,15 @@ export class HaLoop {
       lastDecision: this.lastDecision,
       pendingRestart: this.pendingRestart,
       scheduledRestart: this.requests.scheduled,
+      failsafeActive: this.failsafe.activeAt(this.now(), this.etcd.dynamic.ttl),
     };
+  }
+
+  /** POST /failsafe from `leader`, a primary without etcd (see failsafeState.ts). */
+  acceptFailsafe(leader: string): FailsafeVerdict {
+    const runsAsOtherPrimary = this.local?.kind === 'runningPrimary' && leader !== this.config.name;
+    const context = { failsafeMode: this.etcd.dynamic.failsafe_mode, runsAsOtherPrimary };
+    return this.failsafe.accept(leader, this.now(), context);
   }
 
   /** Hands an operator's request to the next cycle (woken at once); resolves once that cycle ran. */
@@ -341,13 +330,11 @@ export class HaLoop {
       lastCycle,
       request: taken?.request ?? null,
       pendingRestart: this.pendingRestart,
+      failsafeLeader: this.failsafe.leaderAt(now, this.etcd.dynamic.ttl),
+      failsafeAnswers: null,
     };
-    let decision = decide(input);
-    const ask = decision.actions.length === 1 ? decision.actions[0] : undefined;
-    if (ask?.kind === 'askPeers') {
-      input.peers = await this.askPeers(view, ask.members);
-      decision = decide(input);
-    }
+    const decision = await decideAnswered(input, this.askers);
+    if (decision.actions.some((a) => a.kind === 'confirmLockByFailsafe')) this.failsafe.confirmed(now);
     this.lastDecision = decision;
     this.logDecision(decision);
     const result = await this.executor.run(decision.actions, input);

@@ -42,6 +42,7 @@ export interface HaStore {
   setConfig(value: JsonObject): Promise<boolean>;
   setFailover(value: FailoverState): Promise<boolean>;
   setSync(value: SyncState): Promise<boolean>;
+  setFailsafe(value: Record<string, string>): Promise<boolean>;
   deleteSync(): Promise<boolean>;
   setHistory(entries: HistoryEntry[]): Promise<boolean>;
   setStatus(value: StatusValue): Promise<boolean>;
@@ -87,6 +88,12 @@ export interface LocalPostgres {
 
 /** GET /patroni of the named members of `view`, each with a short timeout. */
 export type PeerAsker = (view: GroupView, members: string[], timeoutMs?: number) => Promise<PeerPoll>;
+
+/** POST /failsafe with `body` to each `{name: api_url}`; true for each member that accepted. */
+export type FailsafeCaller = (
+  members: Record<string, string>,
+  body: Record<string, unknown>,
+) => Promise<Record<string, boolean>>;
 
 /** Stops the postmaster when the deadline passes without being moved (see watchdog.ts). */
 export interface Fence {

@@ -190,6 +190,13 @@ export interface DecideInput {
   request?: HaRequest | null;
   /** PostgreSQL reports a setting that waits for a restart (pg_settings.pending_restart). */
   pendingRestart?: boolean;
+  /**
+   * Failsafe mode: the primary that last called POST /failsafe on this member, within ttl; it
+   * keeps its lead while etcd is away, so this member must not take it.
+   */
+  failsafeLeader?: string | null;
+  /** Null in the first call of a cycle; the answers to `askFailsafe` (true: accepted) in the second. */
+  failsafeAnswers?: Record<string, boolean> | null;
 }
 
 /** What an operator can ask the HA loop to do at its next cycle. */
@@ -219,6 +226,15 @@ export type DemoteMode =
 export type Action =
   /** Must be the only action. GET /patroni of these members, then call decide again with `peers`. */
   | { kind: 'askPeers'; members: string[] }
+  /**
+   * Must be the only action. POST /failsafe to these members (`{name: api_url}` from the
+   * `failsafe` key) with this primary's member data, then call decide again with `failsafeAnswers`.
+   */
+  | { kind: 'askFailsafe'; members: Record<string, string> }
+  /** Every member accepted this primary's failsafe call: count the lock as confirmed now (for the fence too). */
+  | { kind: 'confirmLockByFailsafe' }
+  /** Write the `failsafe` key: every member's name and API address, as the leader knows them. */
+  | { kind: 'writeFailsafe'; value: Record<string, string> }
   /** Create `initialize` with this system id if it does not exist (create-revision-0 compare). Fails if it exists. */
   | { kind: 'claimInitialize'; systemId: string }
   /**

@@ -37,6 +37,7 @@ function managerControl(m: CitusManager): SwitchoverControl {
   return {
     manualFailover: unused,
     cancelScheduledSwitchover: unused,
+    failsafe: () => ({ status: 500, message: 'not part of this test' }),
     citusEvent: unused,
     citusPauseStats: () => m.pauseStats(),
     citusMetadata: () => ({ metadata: m.metadataView(), membershipWaiting: m.membershipWaitReason() }),

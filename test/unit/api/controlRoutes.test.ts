@@ -24,6 +24,7 @@ function fakeControl(pauses: PauseStats | null, metadata: MetadataStatus | null)
   return {
     manualFailover: unused,
     cancelScheduledSwitchover: unused,
+    failsafe: () => ({ status: 500, message: 'not part of this test' }),
     citusEvent: unused,
     citusPauseStats: () => pauses,
     citusMetadata: () => metadata,

@@ -3,7 +3,7 @@
 // answer to a request, the end of a shutdown).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { CycleReport } from '../../../src/ha/loop.ts';
+import type { CycleReport } from '../../../src/ha/snapshot.ts';
 import { watchdogDeadline } from '../../../src/ha/watchdog.ts';
 import { elapse, resolveOn, settle } from './fakes/clock.ts';
 import { recordingLogger, type LogLine } from './fakes/log.ts';

@@ -409,6 +409,10 @@ export class FakeStore implements HaStore {
     return true;
   }
 
+  async setFailsafe(value: Record<string, string>): Promise<boolean> {
+    return this.putJson(KEY.failsafe, value);
+  }
+
   async setHistory(entries: HistoryEntry[]): Promise<boolean> {
     return this.putJson(KEY.history, entries);
   }

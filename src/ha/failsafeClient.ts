@@ -1,0 +1,44 @@
+// POST /failsafe to the members listed in the `failsafe` key, all at once, each with a short
+// timeout: a primary without etcd keeps running only while every one of them accepts it.
+import type { FailsafeCaller } from './ports.ts';
+
+const TIMEOUT_MS = 2000;
+
+/** `http://host:port/failsafe` from a member's `api_url` (`http://host:port/patroni`). */
+export function failsafeUrl(apiUrl: string): string | null {
+  try {
+    const url = new URL(apiUrl);
+    url.pathname = '/failsafe';
+    url.search = '';
+    return url.toString();
+  } catch {
+    return null;
+  }
+}
+
+export const callFailsafe: FailsafeCaller = async (members, body) => {
+  const answers: Record<string, boolean> = {};
+  await Promise.all(
+    Object.entries(members).map(async ([name, apiUrl]) => {
+      const url = failsafeUrl(apiUrl);
+      if (url === null) {
+        answers[name] = false;
+        return;
+      }
+      try {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(TIMEOUT_MS),
+        });
+        await res.text();
+        answers[name] = res.status === 200;
+      } catch {
+        // Unreachable or too slow: not accepted.
+        answers[name] = false;
+      }
+    }),
+  );
+  return answers;
+};
