@@ -1,35 +1,18 @@
 // What the commands that write to etcd share (edit-config, pause, resume, remove) and those that
 // read one group's keys (show-config, history): the configuration found as for `list`, one etcd
 // connection per Citus group they touch, and every etcd failure as one readable line.
-import { loadCtlConfig, type CtlConfig } from '../config/ctlConfig.ts';
+import type { CtlConfig } from '../config/ctlConfig.ts';
 import { Dcs } from '../dcs/dcs.ts';
 import type { ClusterView, GroupView } from '../dcs/types.ts';
 import { groupOf } from '../dcs/view.ts';
-import { ConfigError, DcsError, ShardherdError } from '../errors.ts';
+import { configPathFrom, loadConfigLine } from './readCluster.ts';
+import { DcsError, ShardherdError } from '../errors.ts';
 
 export interface SessionOptions {
   /** `-c`; when absent, SHARDHERD_CONFIG, then PATRONICTL_CONFIG_FILE. */
   configPath?: string;
   /** `--group N` was given: the cluster is read as a Citus cluster even without `citus` in the file. */
   groupGiven?: boolean;
-}
-
-function configPath(options: SessionOptions, env: NodeJS.ProcessEnv): string {
-  const path = [options.configPath, env.SHARDHERD_CONFIG, env.PATRONICTL_CONFIG_FILE].find(
-    (p) => p !== undefined && p !== '',
-  );
-  if (path === undefined) throw new ShardherdError('no configuration: pass -c FILE or set SHARDHERD_CONFIG');
-  return path;
-}
-
-function loadConfig(path: string, env: NodeJS.ProcessEnv): CtlConfig {
-  try {
-    return loadCtlConfig(path, env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    const problems = err.problems.map((p) => (p.path && p.path !== path ? `${p.path}: ${p.message}` : p.message));
-    throw new ShardherdError(`configuration ${path}: ${problems.join('; ')}`, { cause: err });
-  }
 }
 
 export class ClusterSession {
@@ -127,8 +110,8 @@ export async function withSession<T>(
   fn: (session: ClusterSession) => Promise<T>,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<T> {
-  const path = configPath(options, env);
-  const session = new ClusterSession(loadConfig(path, env), options, path);
+  const path = configPathFrom(options, env);
+  const session = new ClusterSession(loadConfigLine(path, env), options, path);
   try {
     return await fn(session);
   } finally {

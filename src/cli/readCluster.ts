@@ -43,7 +43,8 @@ export function groupOption(description = 'only this Citus group'): Option {
   return new Option('--group <n>', description).argParser(parseGroupOption);
 }
 
-function configPathFrom(options: ReadClusterOptions, env: NodeJS.ProcessEnv): string {
+/** The configuration file: `-c`, else SHARDHERD_CONFIG, else PATRONICTL_CONFIG_FILE. */
+export function configPathFrom(options: { configPath?: string }, env: NodeJS.ProcessEnv): string {
   const path = [options.configPath, env.SHARDHERD_CONFIG, env.PATRONICTL_CONFIG_FILE].find(
     (p) => p !== undefined && p !== '',
   );
@@ -51,7 +52,8 @@ function configPathFrom(options: ReadClusterOptions, env: NodeJS.ProcessEnv): st
   return path;
 }
 
-function loadConfigLine(path: string, env: NodeJS.ProcessEnv): CtlConfig {
+/** The command's configuration; its problems as one line naming the file. */
+export function loadConfigLine(path: string, env: NodeJS.ProcessEnv): CtlConfig {
   try {
     return loadCtlConfig(path, env);
   } catch (err) {
