@@ -6,7 +6,7 @@
 import type { Config, DynamicConfig, HostPort } from '../config/types.ts';
 import { dynamicConfigToJson } from '../config/dynamic.ts';
 import { memberAddress } from '../dcs/memberUrl.ts';
-import type { GroupView, HistoryEntry } from '../dcs/types.ts';
+import type { GroupView } from '../dcs/types.ts';
 import { DcsError, PostgresError, ShardherdError, errorText } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { describeStart, type ReplicaTarget } from '../postgres/node.ts';
@@ -14,6 +14,7 @@ import { slotNameFromMemberName } from '../postgres/slots.ts';
 import type { LocalTracker } from './localTracker.ts';
 import { buildMemberData, type MemberExtras } from './memberData.ts';
 import { stateAfterActions } from './observe.ts';
+import { mergeHistory } from './facts.ts';
 import { positionsText, successorPast } from './peers.ts';
 import type { HaStore, LocalPostgres, PeerAsker } from './ports.ts';
 import type { Action, DecideInput, Handover, LockState, LongTask } from './types.ts';
@@ -396,8 +397,3 @@ export class Executor {
 
 /** The lock is gone (someone else holds it, or it expired): not a transport error. */
 export class LockLost extends ShardherdError {}
-
-/** Adds a history line, replacing one for the same timeline (a retried promote must not duplicate it). */
-export function mergeHistory(history: HistoryEntry[], entry: HistoryEntry): HistoryEntry[] {
-  return [...history.filter((h) => h[0] !== entry[0]), entry].sort((a, b) => a[0] - b[0]);
-}

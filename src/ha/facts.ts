@@ -1,6 +1,6 @@
 // Small pure questions about a DecideInput that several situations ask: who leads, where the
 // group's WAL was last seen, whether a member may fail over. No decisions are taken here.
-import type { FailoverState, GroupView, Member } from '../dcs/types.ts';
+import type { FailoverState, GroupView, HistoryEntry, Member } from '../dcs/types.ts';
 import type { Action, DcsHealth, DecideInput, Decision, DecidedRole, LockState } from './types.ts';
 
 export function decision(actions: Action[], reason: string, role?: DecidedRole): Decision {
@@ -102,4 +102,9 @@ export function validSystemId(id: string | null): id is string {
 
 export function seconds(ms: number): string {
   return `${Math.round(ms / 100) / 10}s`;
+}
+
+/** Adds a history line, replacing one for the same timeline (a retried promote must not duplicate it). */
+export function mergeHistory(history: HistoryEntry[], entry: HistoryEntry): HistoryEntry[] {
+  return [...history.filter((h) => h[0] !== entry[0]), entry].sort((a, b) => a[0] - b[0]);
 }

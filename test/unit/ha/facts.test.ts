@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isRoutine, ownLock } from '../../../src/ha/facts.ts';
+import { isRoutine, mergeHistory, ownLock } from '../../../src/ha/facts.ts';
 import type { Action, DcsHealth, LockState } from '../../../src/ha/types.ts';
 import { SELF, view } from './fixtures.ts';
 
@@ -35,4 +35,11 @@ test('isRoutine: lock refresh, member write, waiting and following change nothin
   for (const kind of ['promote', 'demote', 'startPostgres', 'restart', 'acquireLock', 'writeHistory'] as const) {
     assert.equal(isRoutine([a('updateLock'), a(kind)]), false, kind);
   }
+});
+
+test('mergeHistory adds a line, replacing one of the same timeline, in timeline order', () => {
+  const a: [number, number, string] = [1, 100, 'first'];
+  const b: [number, number, string] = [2, 200, 'second'];
+  assert.deepEqual(mergeHistory([b], a), [a, b]);
+  assert.deepEqual(mergeHistory([a, b], [2, 250, 'retried']), [a, [2, 250, 'retried']]);
 });
