@@ -53,3 +53,4 @@ export {
 export { startStandInSync, type StandInSync, type StandInSyncOptions } from '../../scripts/standInSync.ts';
 export { TestPgBouncer, PGBOUNCER_BIN, type PgBouncerOptions, type PgBouncerStats } from './pgbouncer.ts';
 export { TcpProxy } from './tcpProxy.ts';
+export { tableRows } from './prettyTable.ts';

@@ -4,42 +4,21 @@
 // patronictl 3.0.2 reading what Shardherd wrote.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import YAML from 'yaml';
 import type { JsonObject } from '../../../src/config/types.ts';
-import { Dcs } from '../../../src/dcs/dcs.ts';
-import type { GroupView } from '../../../src/dcs/types.ts';
-import { groupOf } from '../../../src/dcs/view.ts';
-import {
-  onCleanup,
-  startCluster,
-  startPrimaryChecker,
-  useHarness,
-  waitFor,
-  waitForLeader,
-  waitForReplicas,
-  type PrimaryChecker,
-  type TestCluster,
-  type TestMember,
-} from '../../harness/index.ts';
-import { ctlConfigFor, PATRONICTL, REPO, run, shardherd, shown } from './helpers.ts';
+import { useHarness, waitFor, type TestMember } from '../../harness/index.ts';
+import { PATRONICTL, REPO, run, shardherd, shown, useCliCluster } from './helpers.ts';
 
 useHarness();
 
 const TIMING = { ttl: 15, loopWait: 3, retryTimeout: 5 };
 const GROUPS = [0, 1];
 
-let cluster: TestCluster;
-let checker: PrimaryChecker;
-let ctl: string;
-let dcs: Dcs;
-
-async function groupView(group: number): Promise<GroupView> {
-  return groupOf(await dcs.loadCluster({ allGroups: true }), group);
-}
+const cli = useCliCluster({ groups: GROUPS, membersPerGroup: 2, ...TIMING });
 
 async function configKey(group: number): Promise<{ value: JsonObject; modRevision: string }> {
-  const config = (await groupView(group)).config;
+  const config = (await cli.groupView(group)).config;
   assert.ok(config, `group ${group} has a config key`);
   return config;
 }
@@ -49,35 +28,9 @@ async function show(member: TestMember, name: string): Promise<string> {
   return rows[0]!.value;
 }
 
-before(async () => {
-  cluster = await startCluster({ groups: GROUPS, membersPerGroup: 2, ...TIMING });
-  checker = startPrimaryChecker(cluster);
-  cluster.startAll();
-  for (const group of GROUPS) {
-    await waitForLeader(cluster, group, { timeout: 90_000 });
-    await waitForReplicas(cluster, group, { timeout: 90_000 });
-  }
-  ctl = await ctlConfigFor(cluster);
-  dcs = new Dcs({
-    hosts: [`127.0.0.1:${cluster.etcd.clientPort}`],
-    namespace: 'service',
-    scope: cluster.scope,
-    group: 0,
-    retryTimeout: 10,
-    ttl: 30,
-  });
-  onCleanup('etcd client of the test', () => dcs.close());
-});
-
-after(async () => {
-  await cluster?.stopAll();
-  const report = await checker?.stop();
-  assert.deepEqual(report?.violations ?? [], [], 'never two writable primaries at once');
-});
-
 describe('edit-config and show-config', () => {
   test('-p work_mem on every group reaches every running server within one loop_wait', async () => {
-    const edited = await shardherd(['edit-config', '-c', ctl, '--all-groups', '-p', 'work_mem=7MB', '--force']);
+    const edited = await shardherd(['edit-config', '-c', cli.ctl, '--all-groups', '-p', 'work_mem=7MB', '--force']);
     assert.equal(edited.code, 0, shown(edited));
     assert.match(edited.stdout, /^--- group 0 config\n\+\+\+ group 0 config \(edited\)\n@@ /m);
     assert.match(edited.stdout, /^\+ {4}work_mem: 7MB$/m);
@@ -89,15 +42,15 @@ describe('edit-config and show-config', () => {
     }
     // The watch wakes every agent at once; one loop_wait is the bound the HA loop promises.
     await waitFor(
-      async () => (await Promise.all(cluster.members.map((m) => show(m, 'work_mem')))).every((v) => v === '7MB'),
+      async () => (await Promise.all(cli.cluster.members.map((m) => show(m, 'work_mem')))).every((v) => v === '7MB'),
       { timeout: Math.max(100, written + TIMING.loopWait * 1000 - Date.now()), interval: 100, message: 'work_mem' },
     );
   });
 
   test('show-config prints the config key as YAML, byte for byte as patronictl 3.0.2 show-config', async () => {
     for (const group of GROUPS) {
-      const ours = await shardherd(['show-config', '-c', ctl, '--group', String(group)]);
-      const theirs = await run(PATRONICTL, ['-c', ctl, 'show-config', '--group', String(group)]);
+      const ours = await shardherd(['show-config', '-c', cli.ctl, '--group', String(group)]);
+      const theirs = await run(PATRONICTL, ['-c', cli.ctl, 'show-config', '--group', String(group)]);
       assert.equal(ours.code, 0, shown(ours));
       assert.equal(theirs.code, 0, shown(theirs));
       assert.deepEqual(YAML.parse(ours.stdout), (await configKey(group)).value);
@@ -117,7 +70,7 @@ describe('edit-config and show-config', () => {
       [['-s', 'postgresql.use_slots=maybe'], /postgresql\.use_slots: expected true or false, got "maybe"/],
     ];
     for (const [args, reason] of cases) {
-      const r = await shardherd(['edit-config', '-c', ctl, '--group', '1', ...args, '--force']);
+      const r = await shardherd(['edit-config', '-c', cli.ctl, '--group', '1', ...args, '--force']);
       assert.equal(r.code, 1, shown(r));
       assert.match(r.stderr, /^shardherd: refusing to write the config key: /, shown(r));
       assert.match(r.stderr, reason, shown(r));
@@ -128,13 +81,21 @@ describe('edit-config and show-config', () => {
 
   test('without --force on a non-interactive input nothing is written; an unchanged edit says so', async () => {
     const before = await configKey(0);
-    const asked = await shardherd(['edit-config', '-c', ctl, '--group', '0', '-s', 'maximum_lag_on_failover=2097152']);
+    const asked = await shardherd([
+      'edit-config',
+      '-c',
+      cli.ctl,
+      '--group',
+      '0',
+      '-s',
+      'maximum_lag_on_failover=2097152',
+    ]);
     assert.equal(asked.code, 1, shown(asked));
     assert.match(asked.stdout, /^\+maximum_lag_on_failover: 2097152$/m);
     assert.match(asked.stderr, /non-interactive input .*pass --force/);
-    const same = await shardherd(['edit-config', '-c', ctl, '--group', '0', '-p', 'work_mem=7MB', '--force']);
+    const same = await shardherd(['edit-config', '-c', cli.ctl, '--group', '0', '-p', 'work_mem=7MB', '--force']);
     assert.deepEqual([same.code, same.stdout], [0, 'Not changed\n'], shown(same));
-    const citus = await shardherd(['edit-config', '-c', ctl, '-p', 'work_mem=8MB', '--force']);
+    const citus = await shardherd(['edit-config', '-c', cli.ctl, '-p', 'work_mem=8MB', '--force']);
     assert.match(citus.stderr, /edit-config of a Citus cluster needs --group N or --all-groups/);
     assert.deepEqual(await configKey(0), before);
   });
@@ -142,7 +103,7 @@ describe('edit-config and show-config', () => {
   test('a change of the key between the read and the confirmation is refused; nothing is written', async () => {
     // On a terminal (util-linux `script` gives the command one) edit-config asks before writing;
     // the key changes while it waits for the answer.
-    const command = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'edit-config', '-c', ctl]
+    const command = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'edit-config', '-c', cli.ctl]
       .concat(['--group', '0', '-s', 'maximum_lag_on_failover=3000000'])
       .join(' ');
     const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { cwd: REPO });
@@ -151,7 +112,7 @@ describe('edit-config and show-config', () => {
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
     await waitFor(() => output.includes('Apply these changes? [y/N]'), { timeout: 30_000, message: 'the question' });
     const concurrent = { ...(await configKey(0)).value, maximum_lag_on_failover: 4000000 };
-    assert.equal(await dcs.setConfig(concurrent), true);
+    assert.equal(await cli.dcs.setConfig(concurrent), true);
     child.stdin.write('y\n');
     assert.equal(await exited, 1, output);
     assert.match(output, /the config key of group 0 changed since it was read \(a concurrent change\): nothing was/);
@@ -159,17 +120,26 @@ describe('edit-config and show-config', () => {
   });
 
   test('-p max_connections sets pending_restart on the members; restart --pending clears it', async () => {
-    const edited = await shardherd(['edit-config', '-c', ctl, '--group', '1', '-p', 'max_connections=60', '--force']);
+    const edited = await shardherd([
+      'edit-config',
+      '-c',
+      cli.ctl,
+      '--group',
+      '1',
+      '-p',
+      'max_connections=60',
+      '--force',
+    ]);
     assert.equal(edited.code, 0, shown(edited));
     assert.match(edited.stdout, /^Pending restart in group 1: max_connections \(context postmaster\).*--pending$/m);
-    const members = cluster.group(1);
+    const members = cli.cluster.group(1);
     const pending = async (): Promise<boolean[]> =>
-      (await groupView(1)).members.map((m) => m.data.pending_restart === true);
+      (await cli.groupView(1)).members.map((m) => m.data.pending_restart === true);
     await waitFor(async () => (await pending()).length === 2 && (await pending()).every(Boolean), {
       timeout: 30_000,
       message: 'both members of group 1 publish pending_restart',
     });
-    const restarted = await shardherd(['restart', '-c', ctl, '--group', '1', '--pending', '--force']);
+    const restarted = await shardherd(['restart', '-c', cli.ctl, '--group', '1', '--pending', '--force']);
     assert.equal(restarted.code, 0, shown(restarted));
     await waitFor(async () => (await pending()).length === 2 && !(await pending()).some(Boolean), {
       timeout: 30_000,
@@ -190,7 +160,7 @@ describe('PATCH and PUT /config', () => {
   }
 
   test('PATCH merges (null deletes) and PUT replaces; each answers the config and GET /config reads it', async () => {
-    const member = cluster.group(1)[1]!;
+    const member = cli.cluster.group(1)[1]!;
     const before = await configKey(1);
     const patched = await request(member, 'PATCH', {
       maximum_lag_on_failover: 2097152,
@@ -214,7 +184,7 @@ describe('PATCH and PUT /config', () => {
   });
 
   test('an invalid PATCH or PUT answers 400 with the reason and writes nothing', async () => {
-    const member = cluster.group(0)[0]!;
+    const member = cli.cluster.group(0)[0]!;
     const before = await configKey(0);
     const bad = await request(member, 'PATCH', { postgresql: { parameters: { work_mem: 'banana' } } });
     assert.equal(bad.status, 400);

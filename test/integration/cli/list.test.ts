@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { before, describe, test } from 'node:test';
 import YAML from 'yaml';
 import type { MemberData } from '../../../src/dcs/types.ts';
-import { freePort, startEtcd, tempDir, useHarness, type EtcdServer } from '../../harness/index.ts';
+import { freePort, startEtcd, tableRows, tempDir, useHarness, type EtcdServer } from '../../harness/index.ts';
 import { dcsOn } from '../dcs/helpers.ts';
 
 useHarness();
@@ -49,22 +49,6 @@ function member(port: number, role: 'primary' | 'replica', extra: Partial<Member
     timeline: 1,
     ...extra,
   };
-}
-
-/** The rows of a boxed table, keyed by column title. */
-function tableRows(output: string): Array<Record<string, string>> {
-  const cells = output
-    .split('\n')
-    .filter((l) => l.startsWith('|'))
-    .map((l) =>
-      l
-        .split('|')
-        .slice(1, -1)
-        .map((c) => c.trim()),
-    );
-  const [header, ...rows] = cells;
-  assert.ok(header, `no table in:\n${output}`);
-  return rows.map((row) => Object.fromEntries(header.map((title, i) => [title, row[i] ?? ''])));
 }
 
 const EXPECTED = [

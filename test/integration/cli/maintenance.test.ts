@@ -5,77 +5,32 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { Dcs } from '../../../src/dcs/dcs.ts';
-import type { GroupView } from '../../../src/dcs/types.ts';
+import { before, describe, test } from 'node:test';
+import type { Dcs } from '../../../src/dcs/dcs.ts';
 import { groupOf } from '../../../src/dcs/view.ts';
-import {
-  onCleanup,
-  startCluster,
-  startPrimaryChecker,
-  tempDir,
-  useHarness,
-  waitForLeader,
-  waitForReplicas,
-  type PrimaryChecker,
-  type TestCluster,
-  type TestMember,
-} from '../../harness/index.ts';
+import { tempDir, useHarness, waitForLeader, waitForReplicas, type TestMember } from '../../harness/index.ts';
 import { dcsOn, memberData } from '../dcs/helpers.ts';
-import { ctlConfigFor, PATRONICTL, run, shardherd, shown } from './helpers.ts';
+import { PATRONICTL, run, shardherd, shown, useCliCluster } from './helpers.ts';
 
 useHarness();
 
 const TIMING = { ttl: 10, loopWait: 2, retryTimeout: 3 };
 const GROUPS = [0, 1];
 
-let cluster: TestCluster;
-let checker: PrimaryChecker;
-let ctl: string;
-let dcs: Dcs;
-
-async function groupView(group: number): Promise<GroupView> {
-  return groupOf(await dcs.loadCluster({ allGroups: true }), group);
-}
+const cli = useCliCluster({ groups: GROUPS, membersPerGroup: 2, ...TIMING });
 
 async function isPrimary(member: TestMember): Promise<boolean> {
   const { rows } = await member.query<{ primary: boolean }>('select not pg_is_in_recovery() as primary');
   return rows[0]!.primary;
 }
 
-before(async () => {
-  cluster = await startCluster({ groups: GROUPS, membersPerGroup: 2, ...TIMING });
-  checker = startPrimaryChecker(cluster);
-  cluster.startAll();
-  for (const group of GROUPS) {
-    await waitForLeader(cluster, group, { timeout: 90_000 });
-    await waitForReplicas(cluster, group, { timeout: 90_000 });
-  }
-  ctl = await ctlConfigFor(cluster);
-  dcs = new Dcs({
-    hosts: [`127.0.0.1:${cluster.etcd.clientPort}`],
-    namespace: 'service',
-    scope: cluster.scope,
-    group: 0,
-    retryTimeout: 10,
-    ttl: 30,
-  });
-  onCleanup('etcd client of the test', () => dcs.close());
-});
-
-after(async () => {
-  await cluster?.stopAll();
-  const report = await checker?.stop();
-  assert.deepEqual(report?.violations ?? [], [], 'never two writable primaries at once');
-});
-
 describe('pause, resume and history', () => {
   test('pause --wait: every member of the group shows pause; a second pause is refused', async () => {
-    const paused = await shardherd(['pause', '-c', ctl, '--group', '1', '--wait']);
+    const paused = await shardherd(['pause', '-c', cli.ctl, '--group', '1', '--wait']);
     assert.equal(paused.code, 0, shown(paused));
     assert.match(paused.stdout, /^Waiting up to \d+ s for g1-m1, g1-m2 \(group 1\) to show pause: true in their/m);
     assert.match(paused.stdout, /^Success: cluster management is paused \(group 1\)$/m);
-    const view = await groupView(1);
+    const view = await cli.groupView(1);
     assert.equal(view.config?.value.pause, true);
     assert.deepEqual(
       view.members.map((m) => [m.name, m.data.pause]),
@@ -84,16 +39,16 @@ describe('pause, resume and history', () => {
         ['g1-m2', true],
       ],
     );
-    assert.equal((await groupView(0)).config?.value.pause, undefined, 'group 0 is not paused');
-    const again = await shardherd(['pause', '-c', ctl, '--group', '1']);
+    assert.equal((await cli.groupView(0)).config?.value.pause, undefined, 'group 0 is not paused');
+    const again = await shardherd(['pause', '-c', cli.ctl, '--group', '1']);
     assert.equal(again.code, 1, shown(again));
     assert.match(again.stderr, /cluster management of group 1 is already paused/);
   });
 
   test('paused: kill -9 of the primary postmaster causes no failover and no restart', async () => {
-    const primary = await waitForLeader(cluster, 1, { timeout: 30_000 });
-    const replica = cluster.group(1).find((m) => m !== primary)!;
-    const history = (await groupView(1)).history?.value ?? [];
+    const primary = await waitForLeader(cli.cluster, 1, { timeout: 30_000 });
+    const replica = cli.cluster.group(1).find((m) => m !== primary)!;
+    const history = (await cli.groupView(1)).history?.value ?? [];
     await primary.killPostgres('SIGKILL');
     // Several cycles of both agents: the primary stays down and the replica stays a replica.
     const watchUntil = Date.now() + 4 * TIMING.loopWait * 1000;
@@ -102,28 +57,28 @@ describe('pause, resume and history', () => {
       assert.equal(await isPrimary(replica), false, `${replica.name} was not promoted`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    const view = await groupView(1);
+    const view = await cli.groupView(1);
     assert.equal(view.leader?.name === replica.name, false, 'the replica did not take the leader key');
     assert.deepEqual(view.history?.value ?? [], history, 'no promotion in the history');
   });
 
   test('resume --wait: the group gets a running primary and a streaming replica again', async () => {
-    const resumed = await shardherd(['resume', '-c', ctl, '--group', '1', '--wait']);
+    const resumed = await shardherd(['resume', '-c', cli.ctl, '--group', '1', '--wait']);
     assert.equal(resumed.code, 0, shown(resumed));
     assert.match(resumed.stdout, /^Success: cluster management is resumed \(group 1\)$/m);
-    assert.equal('pause' in ((await groupView(1)).config?.value ?? {}), false, 'pause removed from the key');
-    await waitForLeader(cluster, 1, { timeout: 60_000 });
-    await waitForReplicas(cluster, 1, { timeout: 60_000 });
+    assert.equal('pause' in ((await cli.groupView(1)).config?.value ?? {}), false, 'pause removed from the key');
+    await waitForLeader(cli.cluster, 1, { timeout: 60_000 });
+    await waitForReplicas(cli.cluster, 1, { timeout: 60_000 });
   });
 
   test('history prints the promotion byte for byte as patronictl history, in every format', async () => {
-    const entries = (await groupView(1)).history?.value ?? [];
+    const entries = (await cli.groupView(1)).history?.value ?? [];
     assert.ok(entries.length >= 1, 'the failover after resume is in the history');
     for (const format of ['pretty', 'json', 'yaml', 'tsv']) {
       const args = ['history', '--group', '1', '-f', format];
       const [ours, theirs] = await Promise.all([
-        shardherd([...args, '-c', ctl]),
-        run(PATRONICTL, ['-c', ctl, ...args]),
+        shardherd([...args, '-c', cli.ctl]),
+        run(PATRONICTL, ['-c', cli.ctl, ...args]),
       ]);
       assert.equal(theirs.code, 0, shown(theirs));
       assert.equal(ours.stdout, theirs.stdout, `history -f ${format}`);
@@ -131,14 +86,14 @@ describe('pause, resume and history', () => {
   });
 
   test('pause --all-groups, then patronictl resume through PATCH /config, then resume --all-groups', async () => {
-    const paused = await shardherd(['pause', '-c', ctl, '--all-groups']);
+    const paused = await shardherd(['pause', '-c', cli.ctl, '--all-groups']);
     assert.equal(paused.code, 0, shown(paused));
-    for (const group of GROUPS) assert.equal((await groupView(group)).config?.value.pause, true, `group ${group}`);
-    const theirs = await run(PATRONICTL, ['-c', ctl, 'resume', '--group', '0']);
+    for (const group of GROUPS) assert.equal((await cli.groupView(group)).config?.value.pause, true, `group ${group}`);
+    const theirs = await run(PATRONICTL, ['-c', cli.ctl, 'resume', '--group', '0']);
     assert.equal(theirs.code, 0, shown(theirs));
     assert.match(theirs.stdout, /Success: cluster management is resumed/);
-    assert.equal('pause' in ((await groupView(0)).config?.value ?? {}), false);
-    const resumed = await shardherd(['resume', '-c', ctl, '--all-groups', '--wait']);
+    assert.equal('pause' in ((await cli.groupView(0)).config?.value ?? {}), false);
+    const resumed = await shardherd(['resume', '-c', cli.ctl, '--all-groups', '--wait']);
     assert.equal(resumed.code, 0, shown(resumed));
     assert.match(resumed.stderr, /^group 0: cluster management is not paused$/m);
     assert.match(resumed.stdout, /^Success: cluster management is resumed \(group 1\)$/m);
@@ -151,8 +106,9 @@ describe('remove', () => {
   let worker: Dcs;
 
   before(async () => {
+    const { etcd } = cli.cluster;
     for (const group of [0, 2]) {
-      const d = dcsOn(cluster.etcd, { scope: SCOPE, group, ttl: 600 });
+      const d = dcsOn(etcd, { scope: SCOPE, group, ttl: 600 });
       await d.setConfig({ ttl: 30, loop_wait: 10, retry_timeout: 10 });
       await d.initialize(`7300000000000000${group}`);
       await d.touchMember(`w${group}`, memberData('127.0.0.1', 'primary'));
@@ -162,7 +118,7 @@ describe('remove', () => {
     removeCtl = join(await tempDir('cli-remove-'), 'ctl.yml');
     await writeFile(
       removeCtl,
-      `scope: ${SCOPE}\netcd3:\n  hosts: 127.0.0.1:${cluster.etcd.clientPort}\ncitus:\n  group: 0\n  database: citus\n`,
+      `scope: ${SCOPE}\netcd3:\n  hosts: 127.0.0.1:${etcd.clientPort}\ncitus:\n  group: 0\n  database: citus\n`,
     );
   });
 

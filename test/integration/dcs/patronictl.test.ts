@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { before, describe, test } from 'node:test';
 import type { Dcs } from '../../../src/dcs/dcs.ts';
-import { startEtcd, tempDir, useHarness, type EtcdServer } from '../../harness/index.ts';
+import { startEtcd, tableRows, tempDir, useHarness, type EtcdServer } from '../../harness/index.ts';
 import { dcsOn, memberData } from './helpers.ts';
 
 useHarness();
@@ -25,22 +25,6 @@ async function patronictlList(etcd: EtcdServer, scope: string, citusGroup: numbe
   await writeFile(config, lines.join('\n') + '\n');
   const { stdout } = await promisify(execFile)(PATRONICTL, ['-c', config, 'list', scope], { timeout: 30_000 });
   return stdout;
-}
-
-/** The rows of patronictl's pretty table, keyed by column title. */
-function tableRows(output: string): Array<Record<string, string>> {
-  const cells = output
-    .split('\n')
-    .filter((l) => l.startsWith('|'))
-    .map((l) =>
-      l
-        .split('|')
-        .slice(1, -1)
-        .map((c) => c.trim()),
-    );
-  const [header, ...rows] = cells;
-  assert.ok(header, `no table in patronictl output:\n${output}`);
-  return rows.map((row) => Object.fromEntries(header.map((title, i) => [title, row[i] ?? ''])));
 }
 
 /** Writes one group the way a running agent pair would: two members, leader, status. */

@@ -21,6 +21,7 @@ import {
   type TestCluster,
   type TestMember,
 } from '../../harness/index.ts';
+import { writable } from './helpers.ts';
 
 useHarness();
 
@@ -50,17 +51,6 @@ let logOffsets: Map<string, number>;
 
 function logSince(member: TestMember): string {
   return readFileSync(member.logFile, 'utf8').slice(logOffsets.get(member.name) ?? 0);
-}
-
-async function isWritable(member: TestMember): Promise<boolean> {
-  try {
-    const r = await member.query<{ w: boolean }>(
-      "select not pg_is_in_recovery() and current_setting('transaction_read_only') = 'off' as w",
-    );
-    return r.rows[0]?.w === true;
-  } catch {
-    return false;
-  }
 }
 
 async function withGroupDetail<T>(promise: Promise<T>): Promise<T> {
@@ -222,8 +212,8 @@ async function observeLeaderlessWindow(): Promise<Window> {
   for (;;) {
     const [key, w2, w4] = await Promise.all([
       readLeaderKey(cluster.etcd, cluster.scope, null),
-      isWritable(m2),
-      isWritable(m4),
+      writable(m2),
+      writable(m4),
     ]);
     window.leaderKeys.add(key);
     if (w2) window.writable.add('m2');

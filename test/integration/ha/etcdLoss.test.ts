@@ -20,6 +20,7 @@ import {
   type TestCluster,
   type TestMember,
 } from '../../harness/index.ts';
+import { writable } from './helpers.ts';
 
 useHarness();
 
@@ -31,18 +32,6 @@ let leader: TestMember;
 let replicas: TestMember[];
 /** Milliseconds from etcd's stop to the old primary no longer being writable. */
 let fencedAfterMs: number;
-
-/** Writable means accepting a write; a refused connection or a read-only server is not. */
-async function writable(member: TestMember): Promise<boolean> {
-  try {
-    const r = await member.query<{ w: boolean }>(
-      "select not pg_is_in_recovery() and current_setting('transaction_read_only') = 'off' as w",
-    );
-    return r.rows[0]?.w === true;
-  } catch {
-    return false;
-  }
-}
 
 before(async () => {
   cluster = await startCluster({ membersPerGroup: 3, ...TIMING });

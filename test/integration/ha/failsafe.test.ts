@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { keyLayout, KEY } from '../../../src/dcs/keys.ts';
-import { useHarness, waitFor, waitForLeader, type TestCluster, type TestMember } from '../../harness/index.ts';
-import { createMarkerTable, finishGroup, insertMarker, startGroup } from './helpers.ts';
+import { useHarness, waitFor, waitForLeader, type TestCluster } from '../../harness/index.ts';
+import { createMarkerTable, finishGroup, insertMarker, startGroup, writable } from './helpers.ts';
 
 useHarness();
 
@@ -21,17 +21,6 @@ async function readFailsafeKey(cluster: TestCluster): Promise<Record<string, str
     return text === null ? null : (JSON.parse(text) as Record<string, string>);
   } finally {
     client.close();
-  }
-}
-
-async function writable(member: TestMember): Promise<boolean> {
-  try {
-    const r = await member.query<{ w: boolean }>(
-      "select not pg_is_in_recovery() and current_setting('transaction_read_only') = 'off' as w",
-    );
-    return r.rows[0]?.w === true;
-  } catch {
-    return false;
   }
 }
 

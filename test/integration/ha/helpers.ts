@@ -171,6 +171,18 @@ export async function waitForLeaderKeyMovedFrom(
   return cluster.member(name);
 }
 
+/** Writable means accepting a write; a refused connection or a read-only server is not. */
+export async function writable(member: TestMember): Promise<boolean> {
+  try {
+    const r = await member.query<{ w: boolean }>(
+      "select not pg_is_in_recovery() and current_setting('transaction_read_only') = 'off' as w",
+    );
+    return r.rows[0]?.w === true;
+  } catch {
+    return false;
+  }
+}
+
 /** Retries one insert until the member accepts it (it is a writable primary again). */
 export async function waitForWrite(member: TestMember, id: number, note: string, timeout = 30_000): Promise<void> {
   await waitFor(

@@ -15,6 +15,7 @@ import {
   startCluster,
   startPrimaryChecker,
   waitForSamples,
+  tableRows,
   tempDir,
   useHarness,
   waitFor,
@@ -57,22 +58,6 @@ async function codes(path: string, method = 'GET'): Promise<Record<string, numbe
 
 function expected(ok: TestMember[], okCode: number, otherCode: number): Record<string, number> {
   return Object.fromEntries(cluster.members.map((m) => [m.name, ok.includes(m) ? okCode : otherCode]));
-}
-
-/** The rows of a pretty table (patronictl's layout), keyed by column title. */
-function tableRows(output: string): Array<Record<string, string>> {
-  const cells = output
-    .split('\n')
-    .filter((l) => l.startsWith('|'))
-    .map((l) =>
-      l
-        .split('|')
-        .slice(1, -1)
-        .map((c) => c.trim()),
-    );
-  const [header, ...rows] = cells;
-  assert.ok(header, `no table in the output:\n${output}`);
-  return rows.map((row) => Object.fromEntries(header.map((title, i) => [title, row[i] ?? ''])));
 }
 
 type ListedMember = { Host: string; Role: string; State: string; TL: string };

@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { changedParameters, checkConfig, mergePatch, parseSetPair, setPath } from '../../../src/api/configEdit.ts';
-import { indexSettings, type PgSetting } from '../../../src/api/pgSettings.ts';
+import { indexSettings } from '../../../src/api/pgSettings.ts';
 import type { JsonObject } from '../../../src/config/types.ts';
+import { PG_SETTING_ROWS } from './pgSettingsFixture.ts';
 
 test('-s: a dotted key and a YAML 1.1 value', () => {
   assert.deepEqual(parseSetPair('loop_wait=5', '-s'), { path: ['loop_wait'], value: 5 });
@@ -89,27 +90,7 @@ test('changedParameters: added or changed values, compared as text; removed ones
   assert.deepEqual(changedParameters(before, {}), {});
 });
 
-const ROWS: PgSetting[] = [
-  {
-    name: 'work_mem',
-    vartype: 'integer',
-    unit: 'kB',
-    min_val: '64',
-    max_val: '2147483647',
-    enumvals: null,
-    context: 'user',
-  },
-  {
-    name: 'max_connections',
-    vartype: 'integer',
-    unit: null,
-    min_val: '1',
-    max_val: '262143',
-    enumvals: null,
-    context: 'postmaster',
-  },
-];
-const SETTINGS = indexSettings(ROWS);
+const SETTINGS = indexSettings(PG_SETTING_ROWS);
 const STORED: JsonObject = { ttl: 30, loop_wait: 10, retry_timeout: 10, postgresql: { parameters: { work_mem: 'x' } } };
 
 test('checkConfig: the changed parameters against pg_settings; postmaster ones need a restart', () => {

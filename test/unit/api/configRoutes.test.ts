@@ -6,6 +6,7 @@ import Fastify from 'fastify';
 import { registerConfigRoutes, type ConfigControl } from '../../../src/api/configRoutes.ts';
 import type { ConfigUpdateAnswer, ConfigUpdateKind } from '../../../src/api/configUpdate.ts';
 import type { PgSetting } from '../../../src/api/pgSettings.ts';
+import { WORK_MEM } from './pgSettingsFixture.ts';
 
 interface Call {
   kind: ConfigUpdateKind;
@@ -77,18 +78,9 @@ test('a refusal answers its code with the reason as text; a body that is not JSO
 });
 
 test('GET /pg_settings answers the rows, or 503 while PostgreSQL does not run', async () => {
-  const row: PgSetting = {
-    name: 'work_mem',
-    vartype: 'integer',
-    unit: 'kB',
-    min_val: '64',
-    max_val: '2147483647',
-    enumvals: null,
-    context: 'user',
-  };
-  const res = await inject(fakeControl(OK, [row], []), 'GET', '/pg_settings');
+  const res = await inject(fakeControl(OK, [WORK_MEM], []), 'GET', '/pg_settings');
   assert.equal(res.status, 200);
-  assert.deepEqual(JSON.parse(res.body), [row]);
+  assert.deepEqual(JSON.parse(res.body), [WORK_MEM]);
   const down = await inject(fakeControl(OK, null, []), 'GET', '/pg_settings');
   assert.deepEqual([down.status, down.body], [503, 'PostgreSQL is not running here']);
 });

@@ -6,23 +6,7 @@ import { updateConfig, type ConfigStore } from '../../../src/api/configUpdate.ts
 import type { PgSetting } from '../../../src/api/pgSettings.ts';
 import type { JsonObject } from '../../../src/config/types.ts';
 import type { Versioned } from '../../../src/dcs/types.ts';
-
-const WORK_MEM: PgSetting = {
-  name: 'work_mem',
-  vartype: 'integer',
-  unit: 'kB',
-  min_val: '64',
-  max_val: '2147483647',
-  enumvals: null,
-  context: 'user',
-};
-const MAX_CONNECTIONS: PgSetting = {
-  ...WORK_MEM,
-  name: 'max_connections',
-  unit: null,
-  max_val: '262143',
-  context: 'postmaster',
-};
+import { MAX_CONNECTIONS, WORK_MEM } from './pgSettingsFixture.ts';
 
 /** A `config` key in memory; `interfere` changes it between the read and the write. */
 class MemoryKey implements ConfigStore {

@@ -7,6 +7,7 @@ import { indexSettings } from '../../../src/api/pgSettings.ts';
 import { editConfig, planGroup, problemsLine, restartLines, warningLines } from '../../../src/cli/configPlan.ts';
 import { configYaml } from '../../../src/cli/configYaml.ts';
 import type { JsonObject } from '../../../src/config/types.ts';
+import { PG_SETTING_ROWS } from '../api/pgSettingsFixture.ts';
 
 const STORED: JsonObject = {
   ttl: 30,
@@ -14,26 +15,7 @@ const STORED: JsonObject = {
   retry_timeout: 10,
   postgresql: { use_slots: true, parameters: { max_connections: 100, work_mem: '4MB' } },
 };
-const SETTINGS = indexSettings([
-  {
-    name: 'work_mem',
-    vartype: 'integer',
-    unit: 'kB',
-    min_val: '64',
-    max_val: '2147483647',
-    enumvals: null,
-    context: 'user',
-  },
-  {
-    name: 'max_connections',
-    vartype: 'integer',
-    unit: null,
-    min_val: '1',
-    max_val: '262143',
-    enumvals: null,
-    context: 'postmaster',
-  },
-]);
+const SETTINGS = indexSettings(PG_SETTING_ROWS);
 
 test('editConfig: --apply is merged first, then -s and -p in order, as patronictl does', () => {
   const edits = {
