@@ -94,11 +94,12 @@ export class GroupReader {
   }
 
   /**
-   * A member key that appeared or changed its state, role or replication state since the last
-   * read: a standby that now streams may be made synchronous (and a leader should not wait a
-   * loop_wait to see it).
+   * In synchronous mode, a member key that appeared or changed its state, role or replication
+   * state since the last read: a standby that now streams may be made synchronous (and a leader
+   * should not wait a loop_wait to see it).
    */
   private memberMoved(event: DcsEvent): boolean {
+    if (this.dynamic.synchronous_mode === 'off') return false;
     if (!event.name.startsWith('members/') || event.type !== 'put' || event.value === null) return false;
     const known = this.view?.members.find((m) => `members/${m.name}` === event.name)?.data;
     if (known === undefined) return true;
