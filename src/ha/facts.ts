@@ -49,6 +49,10 @@ export function memberNofailover(member: Member): boolean {
   return truthyTag(member.data.tags?.nofailover);
 }
 
+export function memberNosync(member: Member): boolean {
+  return truthyTag(member.data.tags?.nosync);
+}
+
 export function memberClonefrom(member: Member): boolean {
   return truthyTag(member.data.tags?.clonefrom);
 }

@@ -2,7 +2,7 @@
 // and the writes syncPlan.ts asks for, as actions. Also the rule of who may be promoted in
 // quorum mode, and the key a new primary writes before it takes writes.
 import type { SyncState } from '../dcs/types.ts';
-import { memberNamed } from './facts.ts';
+import { memberNamed, memberNosync } from './facts.ts';
 import { answerOf } from './peers.ts';
 import {
   ANY_STANDBY,
@@ -91,7 +91,7 @@ function awaitedStandbys(input: DecideInput, candidates: string[]): string[] {
   if (!(input.now - promotedAt < input.config.ttl * 1000)) return [];
   return input.view.members
     .filter((m) => m.name !== input.self.name && m.data.state === 'running' && m.data.role !== 'primary')
-    .filter((m) => !truthy(m.data.tags?.nosync) && priorityOf(m.data.tags) > 0)
+    .filter((m) => !memberNosync(m) && priorityOf(m.data.tags) > 0)
     .map((m) => m.name)
     .filter((name) => !candidates.includes(name));
 }
@@ -106,7 +106,7 @@ export function syncCandidates(input: DecideInput, replication: PrimaryReplicati
   const rows = replication.standbys.filter((s) => {
     if (s.state !== 'streaming' || s.name === input.self.name) return false;
     const member = memberNamed(input.view, s.name);
-    if (member === undefined || truthy(member.data.tags?.nosync) || priorityOf(member.data.tags) <= 0) return false;
+    if (member === undefined || memberNosync(member) || priorityOf(member.data.tags) <= 0) return false;
     return maxLag < 0 || replication.flushLsn - (s.flushLsn ?? 0) <= maxLag;
   });
   const priority = (name: string) => priorityOf(memberNamed(input.view, name)?.data.tags);
@@ -172,8 +172,4 @@ export function quorumShortfall(input: DecideInput): string | null {
 function priorityOf(tags: Record<string, unknown> | undefined): number {
   const value = tags?.sync_priority;
   return typeof value === 'number' ? value : 1;
-}
-
-function truthy(value: unknown): boolean {
-  return value === true || value === 'true';
 }
