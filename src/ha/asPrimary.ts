@@ -1,6 +1,6 @@
 // A running primary with etcd reachable: keep the lock and serve, hand over on request, or demote
 // as soon as the lock is someone else's.
-import { decision, failoverRequest, holdsLock, leaderName, waiting } from './facts.ts';
+import { decision, failoverRequest, failsafeMembers, holdsLock, leaderName, waiting } from './facts.ts';
 import { switchoverFromLeader } from './switchover.ts';
 import { syncWork } from './syncStandbys.ts';
 import type { Action, DecideInput, Decision, LocalState } from './types.ts';
@@ -71,11 +71,7 @@ export function lostOnLastRefresh(input: DecideInput): boolean {
 
 /** The leader keeps the `failsafe` key listing every member's API address while failsafe mode is on. */
 function failsafeKeyWrite(input: DecideInput): Action[] {
-  const wanted: Record<string, string> = {};
-  if (input.config.failsafe_mode) {
-    for (const m of input.view.members)
-      if (typeof m.data.api_url === 'string' && m.data.api_url) wanted[m.name] = m.data.api_url;
-  }
+  const wanted = input.config.failsafe_mode ? failsafeMembers(input.view) : {};
   const stored = input.view.failsafe ?? {};
   const same =
     Object.keys(wanted).length === Object.keys(stored).length &&

@@ -1,6 +1,6 @@
 // etcd could not be read or written this cycle: the view is stale, so nothing is started, and a
 // primary keeps running only while its lock was confirmed less than retry_timeout ago.
-import { decision, seconds, waiting } from './facts.ts';
+import { decision, failsafeMembers, seconds, waiting } from './facts.ts';
 import type { DecideInput, Decision } from './types.ts';
 
 export function decideWithoutDcs(input: DecideInput): Decision {
@@ -59,7 +59,9 @@ export function decideWithoutDcs(input: DecideInput): Decision {
  */
 function failsafeDecision(input: DecideInput, outage: string): Decision | null {
   if (!input.config.failsafe_mode) return null;
-  const listed = input.view.failsafe ?? {};
+  // The key as last read; a leader whose etcd went away right after it wrote the key (before it
+  // read it back) calls the members it wrote it from.
+  const listed = input.view.failsafe ?? failsafeMembers(input.view);
   const others = Object.fromEntries(Object.entries(listed).filter(([name]) => name !== input.self.name));
   const names = Object.keys(others).sort();
   if (!(input.self.name in listed) || names.length === 0) return null;

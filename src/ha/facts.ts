@@ -112,3 +112,11 @@ export function seconds(ms: number): string {
 export function mergeHistory(history: HistoryEntry[], entry: HistoryEntry): HistoryEntry[] {
   return [...history.filter((h) => h[0] !== entry[0]), entry].sort((a, b) => a[0] - b[0]);
 }
+
+/** What the `failsafe` key lists: every member with an API address, by name. */
+export function failsafeMembers(view: GroupView): Record<string, string> {
+  const members: Record<string, string> = {};
+  for (const m of view.members)
+    if (typeof m.data.api_url === 'string' && m.data.api_url) members[m.name] = m.data.api_url;
+  return members;
+}

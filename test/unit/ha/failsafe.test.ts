@@ -45,7 +45,17 @@ describe('failsafe mode on a primary without etcd', () => {
     assert.deepEqual(kinds({ ...cutOff(), config: config({ failsafe_mode: false }) }), ['demote']);
     assert.deepEqual(kinds(cutOff({}, { n1: FAILSAFE.n1 })), ['demote']);
     assert.deepEqual(kinds(cutOff({}, { n2: FAILSAFE.n2, n3: FAILSAFE.n3 })), ['demote']);
-    assert.deepEqual(kinds(cutOff({}, null)), ['demote']);
+  });
+
+  test('a key not read back yet: the members it is written from are called', () => {
+    const members = [
+      leaderMember('n1', { api_url: FAILSAFE.n1 }),
+      member('n2', { api_url: FAILSAFE.n2 }),
+      member('n3', { api_url: FAILSAFE.n3 }),
+    ];
+    const base = cutOff({}, null);
+    const d = decide({ ...base, view: { ...base.view, members } });
+    assert.deepEqual(d.actions, [{ kind: 'askFailsafe', members: { n2: FAILSAFE.n2, n3: FAILSAFE.n3 } }]);
   });
 });
 
