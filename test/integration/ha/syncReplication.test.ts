@@ -166,29 +166,19 @@ async function killRounds(t: TestContext, mode: 'on' | 'quorum', k: number): Pro
   await finishGroup(group);
 }
 
-test(
-  `on, synchronous_node_count 1: ${KILLS} kills of the primary lose no acknowledged row`,
-  { timeout: 600_000 },
-  (t) => killRounds(t, 'on', 1),
-);
-
-test(
-  `on, synchronous_node_count 2: ${KILLS} kills of the primary lose no acknowledged row`,
-  { timeout: 600_000 },
-  (t) => killRounds(t, 'on', 2),
-);
-
-test(
-  `quorum, synchronous_node_count 1: ${KILLS} kills of the primary lose no acknowledged row`,
-  { timeout: 600_000 },
-  (t) => killRounds(t, 'quorum', 1),
-);
-
-test(
-  `quorum, synchronous_node_count 2: ${KILLS} kills of the primary lose no acknowledged row`,
-  { timeout: 600_000 },
-  (t) => killRounds(t, 'quorum', 2),
-);
+const MODES: ['on' | 'quorum', number][] = [
+  ['on', 1],
+  ['on', 2],
+  ['quorum', 1],
+  ['quorum', 2],
+];
+for (const [mode, k] of MODES) {
+  test(
+    `${mode}, synchronous_node_count ${k}: ${KILLS} kills of the primary lose no acknowledged row`,
+    { timeout: 600_000 },
+    (t) => killRounds(t, mode, k),
+  );
+}
 
 test(
   'a switchover in synchronous mode: the old primary streams again without a base backup and is synchronous again',
