@@ -243,6 +243,20 @@ export async function pollRows(
   return seen;
 }
 
+/** Waits until the coordinator leader's pg_dist_node names each group's recorded leader as its primary. */
+export async function waitForGroupPrimaries(running: RunningCitusCluster, groups: readonly number[]): Promise<void> {
+  const client = await citusClient(groupLeader(running, 0));
+  try {
+    await pollRows(
+      client,
+      (rows) => groups.every((g) => primaryRow(rows, g)?.nodeport === groupLeader(running, g).pgPort),
+      { timeout: 30_000, message: 'every group primary is registered' },
+    );
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /** The group's primary row, or undefined. */
 export function primaryRow(rows: readonly DistNode[], group: number): DistNode | undefined {
   return rows.find((r) => r.groupid === group && r.noderole === 'primary');

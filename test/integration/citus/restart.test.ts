@@ -9,15 +9,13 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { readLeaderKey, useHarness, waitFor, type TestMember } from '../../harness/index.ts';
 import {
-  citusClient,
   connectWriter,
   finishCitusCluster,
   groupLeader,
   memberAddress,
-  pollRows,
-  primaryRow,
   setupApp,
   startCitusCluster,
+  waitForGroupPrimaries,
   type CitusApp,
   type RunningCitusCluster,
 } from './clusterSteps.ts';
@@ -35,14 +33,7 @@ const leaderOf = (group: number): TestMember => groupLeader(running, group);
 before(
   async () => {
     running = await startCitusCluster({ groups: GROUPS });
-    await pollRows(
-      await citusClient(leaderOf(0)),
-      (rows) => GROUPS.every((g) => primaryRow(rows, g)?.nodeport === leaderOf(g).pgPort),
-      {
-        timeout: 30_000,
-        message: 'every group primary is registered',
-      },
-    );
+    await waitForGroupPrimaries(running, GROUPS);
     // The application's table: real Citus distributes it over the registered groups.
     app = await setupApp(running, 1);
   },

@@ -32,6 +32,7 @@ import {
   memberAddress,
   setupApp,
   startCitusCluster,
+  waitForGroupPrimaries,
   TIMING,
   waitForRows,
   watchPrimaryKey,
@@ -56,14 +57,7 @@ before(
   async () => {
     running = await startCitusCluster({ groups: GROUPS });
     leaders = running.leaders;
-    await pollRows(
-      await citusClient(leaderOf(0)),
-      (rows) => GROUPS.every((g) => primaryRow(rows, g)?.nodeport === leaderOf(g).pgPort),
-      {
-        timeout: 30_000,
-        message: 'every group primary is registered',
-      },
-    );
+    await waitForGroupPrimaries(running, GROUPS);
     // The application's table: on the stand-in on group 1's primary (the replica gets it by
     // streaming); real Citus distributes it over the registered groups.
     app = await setupApp(running, 1);
