@@ -122,7 +122,11 @@ export class CitusRole {
   metadataStatus(): MetadataStatus | null {
     const manager = this.manager;
     if (manager === null) return null;
-    return { metadata: manager.metadataView(), membershipWaiting: manager.membershipWaitReason() };
+    return {
+      metadata: manager.metadataView(),
+      membershipWaiting: manager.membershipWaitReason(),
+      scale: manager.scaleStatus(),
+    };
   }
 
   /** After every HA cycle: start or stop the manager to match this member's role. */
@@ -195,6 +199,10 @@ export class CitusRole {
           timeoutMs: (this.dynamic.citus.failure_pause_timeout ?? this.dynamic.ttl + 10) * 1000,
         }),
       },
+      scale: () => ({
+        rebalanceOnJoin: this.dynamic.citus.rebalance_on_join,
+        transferMode: this.dynamic.citus.shard_transfer_mode,
+      }),
     });
     this.manager = manager;
     try {

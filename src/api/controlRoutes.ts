@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { MetadataStatus, NodeView } from '../citus/metadataView.ts';
 import type { PauseStats } from '../citus/pause.ts';
 import type { PauseEvent } from '../citus/pauseRules.ts';
+import type { ScaleStatus } from '../citus/scale.ts';
 import type { PoolinfoRow } from '../citus/types.ts';
 import type { ControlAnswer, SwitchoverControl } from './types.ts';
 
@@ -29,6 +30,8 @@ export interface CitusStatusBody {
   membership_waiting: string | null;
   /** Null until the manager has read the rows once. */
   metadata: { read_at: string; pg_dist_node: NodeView[]; pg_dist_poolinfo: PoolinfoRow[] } | null;
+  /** Worker groups joining and leaving: Citus's rebalancer, shard placements per group, removals. */
+  scale: ScaleStatus | null;
 }
 
 export function citusStatusBody(pauses: PauseStats, status: MetadataStatus | null): CitusStatusBody {
@@ -37,7 +40,7 @@ export function citusStatusBody(pauses: PauseStats, status: MetadataStatus | nul
     view === null
       ? null
       : { read_at: new Date(view.readAt).toISOString(), pg_dist_node: view.nodes, pg_dist_poolinfo: view.poolinfo };
-  return { pauses, membership_waiting: status?.membershipWaiting ?? null, metadata };
+  return { pauses, membership_waiting: status?.membershipWaiting ?? null, metadata, scale: status?.scale ?? null };
 }
 
 export function registerControlRoutes(app: FastifyInstance, control: SwitchoverControl): void {

@@ -2,11 +2,16 @@
 // range read, then kept current by applying watch events, so no event costs an etcd read.
 import { KEY, memberName } from '../dcs/keys.ts';
 import type { ClusterView, DcsEvent, GroupView, Member } from '../dcs/types.ts';
-import { emptyGroup, parseGroup, type StoredKey } from '../dcs/view.ts';
+import { emptyGroup, parseCitusMark, parseGroup, type StoredKey } from '../dcs/view.ts';
 
-/** Whether an event can change the desired topology: a group's leader or one of its members. */
+/**
+ * Whether an event can change what the manager wants: a group's leader, one of its members, or its
+ * `citus` key (a join balanced, a removal asked for or advanced).
+ */
 export function isTopologyEvent(event: DcsEvent): boolean {
-  return event.group !== null && (event.name === KEY.leader || memberName(event.name) !== null);
+  return (
+    event.group !== null && (event.name === KEY.leader || event.name === KEY.citus || memberName(event.name) !== null)
+  );
 }
 
 const byName = (a: Member, b: Member): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -33,8 +38,8 @@ export class LiveView {
 
   /**
    * Applies events in revision order. Events the view already contains (mod revision at or
-   * below its revision, as after a reload that overlapped the watch) and keys other than leader
-   * and members are skipped. Returns whether the leader or member keys changed.
+   * below its revision, as after a reload that overlapped the watch) and keys other than leader,
+   * members and `citus` are skipped. Returns whether the leader or member keys changed.
    */
   apply(events: readonly DcsEvent[]): boolean {
     let changed = false;
@@ -64,7 +69,11 @@ function applyOne(group: GroupView, event: DcsEvent): GroupView {
   const member = memberName(event.name);
   if (event.type === 'delete' || event.value === null) {
     if (member !== null) return { ...group, members: group.members.filter((m) => m.name !== member) };
+    if (event.name === KEY.citus) return { ...group, citus: null };
     return { ...group, leader: null };
+  }
+  if (event.name === KEY.citus) {
+    return { ...group, citus: { value: parseCitusMark(event.value), modRevision: event.modRevision } };
   }
   if (member !== null) {
     const previous = group.members.find((m) => m.name === member);

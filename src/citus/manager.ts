@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import pRetry from 'p-retry';
 import type { DcsWatch, WatchListener } from '../dcs/watch.ts';
-import type { ClusterView, DcsEvent } from '../dcs/types.ts';
+import type { CitusMark, ClusterView, DcsEvent } from '../dcs/types.ts';
 import { errorText } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { Serial } from '../serial.ts';
@@ -16,12 +16,14 @@ import { refuse, type PauseAnswer, type PauseEvent } from './pauseRules.ts';
 import { DEFAULT_PLAN_OPTIONS, type PlanOptions } from './plan.ts';
 import { Reconciler, type ReconcileResult, type ReconcileStats } from './reconcile.ts';
 import { recoverPreparedInBackground } from './recoverPrepared.ts';
+import { ScaleWork, type ScaleSettings, type ScaleStatus } from './scale.ts';
 import { WorkerWatch, type FailureOptions } from './workerWatch.ts';
 
 /** What the manager needs from the etcd layer (class Dcs provides it). */
 export interface TopologySource {
   loadCluster(options: { allGroups?: boolean }): Promise<ClusterView>;
   watch(fromRevision: string, onEvents: WatchListener): DcsWatch;
+  setCitusMark(group: number, value: CitusMark, modRevision: string | null): Promise<boolean>;
 }
 
 export interface CitusManagerOptions {
@@ -38,6 +40,8 @@ export interface CitusManagerOptions {
   failure?: FailureOptions;
   /** The clock that stamps the metadata view (milliseconds since the epoch); Date.now by default. */
   now?: () => number;
+  /** Scale-out and scale-in settings (the coordinator group's dynamic `citus`); no rebalance on join by default. */
+  scale?: () => ScaleSettings;
 }
 
 /** Counters and last outcomes, for tests, logs and metrics. */
@@ -54,6 +58,8 @@ const MAX_BACKOFF_MS = 2000;
 /** Phase 2's retries: first soon after a repoint (Citus syncs in ~0.1 s), at most Citus's 5 s retry. */
 const MEMBERSHIP_MIN_BACKOFF_MS = 100;
 const MEMBERSHIP_MAX_BACKOFF_MS = 5000;
+/** While scale work remains (a drain or rebalance runs, a removal waits), it is looked at this often. */
+const SCALE_PASS_MS = 1000;
 
 export class CitusManager {
   private readonly dcs: TopologySource;
@@ -82,6 +88,8 @@ export class CitusManager {
   private membershipWaiting: string | null = null;
   private membershipAttempts = 0;
   private membershipTimer: NodeJS.Timeout | null = null;
+  private readonly scale: ScaleWork;
+  private scaleTimer: NodeJS.Timeout | null = null;
 
   constructor(options: CitusManagerOptions) {
     this.dcs = options.dcs;
@@ -103,6 +111,16 @@ export class CitusManager {
       unplanned: options.pause?.unplanned,
       viewWaitMs: options.pause?.viewWaitMs,
     });
+    this.scale = new ScaleWork({
+      connect: options.connect,
+      logger: this.logger,
+      view: () => this.peekView(),
+      pausedGroups: () => this.pauses.openGroups(),
+      settings: options.scale ?? (() => ({ rebalanceOnJoin: false, transferMode: 'auto' })),
+      writeMark: (group, mark, modRevision) => this.dcs.setCitusMark(group, mark, modRevision),
+      rowsChanged: () => this.reconciler.rowsChanged(),
+      now: options.now,
+    });
     this.reconciler = new Reconciler({
       connect: options.connect,
       logger: this.logger,
@@ -110,6 +128,7 @@ export class CitusManager {
       now: options.now ?? Date.now,
       view: () => this.currentView(),
       pausedGroups: () => this.pauses.openGroups(),
+      removalHeld: (view) => this.scale.heldGroups(view),
       repointed,
       membershipWaits: (waiting) => this.noteMembership(waiting),
     });
@@ -147,6 +166,11 @@ export class CitusManager {
    */
   metadataView(): MetadataView | null {
     return this.reconciler.metadataView();
+  }
+
+  /** Joins and removals of worker groups as of the last pass: the rebalancer, placements, what waits. */
+  scaleStatus(): ScaleStatus {
+    return this.scale.status();
   }
 
   /** Why adds and removes wait, as of the last reconcile that ran; null when none wait. */
@@ -198,12 +222,15 @@ export class CitusManager {
     this.retryTimer = null;
     if (this.membershipTimer) clearTimeout(this.membershipTimer);
     this.membershipTimer = null;
+    if (this.scaleTimer) clearTimeout(this.scaleTimer);
+    this.scaleTimer = null;
     this.abort.abort(new Error('citus manager stopping'));
     await this.workers?.stop();
     await this.pauses.stop();
     await this.loop?.catch(() => undefined);
     await this.attempts.idle();
     await this.reconciler.close();
+    await this.scale.close();
     this.phase = 'stopped';
     this.logger.info({ action: 'stop' }, 'citus manager stopped');
   }
@@ -249,7 +276,20 @@ export class CitusManager {
     do {
       this.dirty = false;
       await this.reconcileWithRetry();
+      await this.scalePass();
     } while (this.dirty && this.phase === 'running');
+  }
+
+  /** One pass of scale work, between reconciles; while work remains, another follows a second later. */
+  private async scalePass(): Promise<void> {
+    if (this.phase !== 'running') return;
+    const remains = await this.attempts.run(() => this.scale.pass());
+    if (!remains || this.scaleTimer !== null || this.phase !== 'running') return;
+    this.scaleTimer = setTimeout(() => {
+      this.scaleTimer = null;
+      void this.scalePass();
+    }, SCALE_PASS_MS);
+    this.scaleTimer.unref();
   }
 
   private async reconcileWithRetry(): Promise<void> {

@@ -1,6 +1,7 @@
 // The coordinator's metadata as the Citus manager last read or wrote it, for people (`GET /citus`):
 // plain data copied out of the manager's cache, so a reader can never change what plans are made from.
 import type { MetadataRows } from './metadataStore.ts';
+import type { ScaleStatus } from './scale.ts';
 import type { NodeRole, PoolinfoRow } from './types.ts';
 
 /** The `pg_dist_node` columns that tell where a group points and whether Citus can use it. */
@@ -45,4 +46,6 @@ export interface MetadataStatus {
   metadata: MetadataView | null;
   /** The reason adds and removes wait (from the last reconcile); null when none wait. */
   membershipWaiting: string | null;
+  /** Joins and removals of worker groups (scale.ts). */
+  scale: ScaleStatus;
 }

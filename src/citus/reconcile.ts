@@ -7,7 +7,7 @@ import { PostgresError, errorText } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { applyChange } from './applyChange.ts';
 import { membershipBlocker } from './gate.ts';
-import { desiredWithHeld } from './hold.ts';
+import { desiredWithHeld, holdGroups } from './hold.ts';
 import { PlanStatementError, readMetadata, type MetadataRows } from './metadataStore.ts';
 import { metadataViewOf, type MetadataView } from './metadataView.ts';
 import { planMetadata, type PlanOptions } from './plan.ts';
@@ -57,6 +57,8 @@ export interface ReconcilerOptions {
   view: () => Promise<ClusterView>;
   /** Groups with a pause open: planned exactly as their rows are, and adds and removes wait for them. */
   pausedGroups: () => ReadonlySet<number>;
+  /** Groups whose removal owns their rows (scale.ts): planned exactly as their rows are. */
+  removalHeld: (view: ClusterView) => ReadonlySet<number>;
   /** A worker group's primary row was repointed and committed. */
   repointed: (group: number) => void;
   /** Why adds and removes wait (null: they do not), after every attempt that got to them. */
@@ -125,7 +127,9 @@ export class Reconciler {
       revision = view.revision;
       const client = await this.connection();
       this.rows ??= this.remember(await readMetadata(client));
-      const desired = desiredWithHeld(view, this.rows, this.opts.pausedGroups());
+      // The gate judges the workers by etcd's view; a removal's hold only keeps the plan off its rows.
+      const gateDesired = desiredWithHeld(view, this.rows, this.opts.pausedGroups());
+      const desired = holdGroups(gateDesired, this.rows, this.opts.removalHeld(view));
       this.logIgnored(desired.ignored);
       const wanted = JSON.stringify(desired.groups);
       // Planning is skipped while the topology is the one the cached rows were made to match.
@@ -149,7 +153,7 @@ export class Reconciler {
       let waiting: string | null = null;
       if (plan.membership.length > 0) {
         const paused = [...this.opts.pausedGroups()].sort((a, b) => a - b);
-        waiting = membershipBlocker(this.rows.nodes, desired, paused);
+        waiting = membershipBlocker(this.rows.nodes, gateDesired, paused);
         if (waiting === null) {
           for (const [i, change] of plan.membership.entries()) {
             try {

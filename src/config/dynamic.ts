@@ -3,7 +3,7 @@
 import type { ConfigProblem } from '../errors.ts';
 import { Findings, join, readBool, readInt, readScalarMap, readStringList, type RawMap } from './findings.ts';
 import { DYNAMIC, DYNAMIC_CITUS, DYNAMIC_POSTGRESQL, readSection, type SectionKeys } from './keys.ts';
-import type { DynamicConfig, JsonObject, Scalar } from './types.ts';
+import { SHARD_TRANSFER_MODES, type DynamicConfig, type JsonObject, type Scalar } from './types.ts';
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null) {
@@ -29,7 +29,13 @@ export const DEFAULT_DYNAMIC_CONFIG: Readonly<DynamicConfig> = deepFreeze({
   synchronous_mode_strict: false,
   synchronous_node_count: 1,
   maximum_lag_on_syncnode: -1,
-  citus: { pause_on_worker_failure: true, failure_probe_count: 2, failure_pause_timeout: null },
+  citus: {
+    pause_on_worker_failure: true,
+    failure_probe_count: 2,
+    failure_pause_timeout: null,
+    rebalance_on_join: false,
+    shard_transfer_mode: 'auto',
+  },
   postgresql: { use_pg_rewind: false, use_slots: true, parameters: {} },
 });
 
@@ -230,11 +236,26 @@ type DynamicCitus = DynamicConfig['citus'];
 type DynamicPostgresql = DynamicConfig['postgresql'];
 
 function readDynamicCitus(raw: unknown, path: string, fallback: Readonly<DynamicCitus>, f: Findings): DynamicCitus {
-  const { int, bool } = openSection(raw, path, DYNAMIC_CITUS, DEFAULT_DYNAMIC_CONFIG.citus, fallback, f);
+  const { map, int, bool } = openSection(raw, path, DYNAMIC_CITUS, DEFAULT_DYNAMIC_CONFIG.citus, fallback, f);
+  let mode = DEFAULT_DYNAMIC_CONFIG.citus.shard_transfer_mode;
+  const rawMode = map.shard_transfer_mode;
+  if (rawMode !== undefined && rawMode !== null) {
+    const known = SHARD_TRANSFER_MODES.find((m) => m === rawMode);
+    if (known !== undefined) mode = known;
+    else {
+      f.problem(
+        join(path, 'shard_transfer_mode'),
+        `must be ${SHARD_TRANSFER_MODES.join(', ')}, got ${JSON.stringify(rawMode)}`,
+      );
+      mode = fallback.shard_transfer_mode;
+    }
+  }
   return {
     pause_on_worker_failure: bool('pause_on_worker_failure'),
     failure_probe_count: int('failure_probe_count', 1),
     failure_pause_timeout: int('failure_pause_timeout', 1),
+    rebalance_on_join: bool('rebalance_on_join'),
+    shard_transfer_mode: mode,
   };
 }
 

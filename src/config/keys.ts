@@ -201,7 +201,13 @@ export const DYNAMIC: SectionKeys = {
 };
 
 export const DYNAMIC_CITUS: SectionKeys = {
-  implemented: ['pause_on_worker_failure', 'failure_probe_count', 'failure_pause_timeout'],
+  implemented: [
+    'pause_on_worker_failure',
+    'failure_probe_count',
+    'failure_pause_timeout',
+    'rebalance_on_join',
+    'shard_transfer_mode',
+  ],
 };
 
 export const DYNAMIC_POSTGRESQL: SectionKeys = {

@@ -23,7 +23,15 @@ export interface CitusDynamicConfig {
   failure_probe_count: number;
   /** Seconds until such a pause rolls back without a new primary; null: the worker group's ttl + 10. */
   failure_pause_timeout: number | null;
+  /** Start Citus's background rebalancer once per worker group that joins (docs/design.md, "Scale out and in"). */
+  rebalance_on_join: boolean;
+  /** `shard_transfer_mode` of the rebalances and drains the manager starts, as Citus names them. */
+  shard_transfer_mode: ShardTransferMode;
 }
+
+/** Citus's `citus.shard_transfer_mode` values. */
+export const SHARD_TRANSFER_MODES = ['auto', 'force_logical', 'block_writes'] as const;
+export type ShardTransferMode = (typeof SHARD_TRANSFER_MODES)[number];
 
 /** Dynamic settings: live in the group's `config` key, seeded from `bootstrap.dcs`. */
 export interface DynamicConfig {

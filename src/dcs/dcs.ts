@@ -9,7 +9,15 @@ import { EtcdCalls, type CallOptions } from './calls.ts';
 import { compactJson } from './json.ts';
 import { KEY, keyLayout, prefixRangeEnd, type KeyLayout } from './keys.ts';
 import { AgentLease } from './lease.ts';
-import type { ClusterView, FailoverState, HistoryEntry, MemberData, StatusValue, SyncState } from './types.ts';
+import type {
+  CitusMark,
+  ClusterView,
+  FailoverState,
+  HistoryEntry,
+  MemberData,
+  StatusValue,
+  SyncState,
+} from './types.ts';
 import { parseCluster, type StoredKey } from './view.ts';
 import { PrefixWatch, type DcsWatch, type WatchListener } from './watch.ts';
 
@@ -327,6 +335,12 @@ export class Dcs {
     return this.putValue(KEY.failsafe, compactJson(value), {});
   }
 
+  /** Writes a group's `citus` key if unchanged since `modRevision` (null: if absent); false when it was not. */
+  async setCitusMark(group: number, value: CitusMark, modRevision: string | null): Promise<boolean> {
+    const when: WriteCondition = modRevision === null ? { createRevision: 0 } : { modRevision };
+    return this.putValue(KEY.citus, compactJson(value), when, group);
+  }
+
   /** Removes every key of this agent's group (`patronictl remove`). */
   async deleteGroup(): Promise<void> {
     const prefix = this.layout.groupPrefix;
@@ -345,14 +359,19 @@ export class Dcs {
 
   // ---- writes of cluster-wide keys ------------------------------------------------------
 
-  /** Puts `value` at key `name` of the group; false when `when` did not hold. */
-  private putValue(name: string, value: string, when: WriteCondition): Promise<boolean> {
+  /** Puts `value` at key `name` of the group (this agent's, or `group`); false when `when` did not hold. */
+  private putValue(name: string, value: string, when: WriteCondition, group?: number): Promise<boolean> {
     const v = Buffer.from(value);
-    return this.writeKey(name, when, {
-      what: 'put',
-      inTxn: (key) => ({ request_put: { key, value: v } }),
-      alone: (key, opts) => this.etcd.client.kv.put({ key, value: v }, opts),
-    });
+    return this.writeKey(
+      name,
+      when,
+      {
+        what: 'put',
+        inTxn: (key) => ({ request_put: { key, value: v } }),
+        alone: (key, opts) => this.etcd.client.kv.put({ key, value: v }, opts),
+      },
+      group,
+    );
   }
 
   /** Deletes key `name` of the group; false when `when` did not hold. */
@@ -365,11 +384,11 @@ export class Dcs {
   }
 
   /**
-   * One write of key `name`: with a condition, a transaction that makes it only if the condition
+   * One write of key `name` (of this agent's group, or of `group`): with a condition, a transaction that makes it only if the condition
    * holds (resolving whether it did); without, the plain request (resolving true).
    */
-  private async writeKey(name: string, when: WriteCondition, write: KeyWrite): Promise<boolean> {
-    const key = this.layout.key(name);
+  private async writeKey(name: string, when: WriteCondition, write: KeyWrite, group?: number): Promise<boolean> {
+    const key = this.layout.key(name, group);
     const k = Buffer.from(key);
     const deadline = this.etcd.deadline();
     const compare = comparison(k, when);

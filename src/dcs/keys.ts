@@ -14,6 +14,8 @@ export const KEY = {
   legacyOptime: 'optime/leader',
   sync: 'sync',
   failsafe: 'failsafe',
+  /** Shardherd's own record of a Citus group's scale-out and removal (unknown to Patroni, which ignores it). */
+  citus: 'citus',
 } as const;
 
 /** Citus group ids are decimal without leading zeros, like Patroni's `citus_group_re`. */

@@ -65,6 +65,17 @@ export interface Versioned<T> {
   modRevision: string;
 }
 
+/** Where the removal of a worker group stands (`shardherd remove-group`, docs/design.md "Scale out and in"). */
+export type RemovalState = 'draining' | 'removing' | 'removed';
+
+/** Value of a group's `citus` key: what the Citus manager did about the group joining or leaving. */
+export interface CitusMark {
+  /** Set once the group's join was balanced: the rebalance job started for it (null: nothing to move). */
+  joined?: { job_id: number | null; at: string };
+  /** Set by `remove-group`; advanced by the Citus manager. */
+  removal?: { state: RemovalState; requested_at: string };
+}
+
 export interface GroupView {
   /** Citus group number; null for a cluster without `citus`. */
   group: number | null;
@@ -78,6 +89,8 @@ export interface GroupView {
   history: Versioned<HistoryEntry[]> | null;
   status: StatusValue | null;
   failsafe: Record<string, string> | null;
+  /** The group's `citus` key; absent from views built before it existed (read as none). */
+  citus?: Versioned<CitusMark> | null;
 }
 
 export interface ClusterView {

@@ -5,6 +5,7 @@ import { isPlainObject, tryParseJson } from './json.ts';
 import { KEY, memberName, parseKey } from './keys.ts';
 import { normalRole } from './role.ts';
 import type {
+  CitusMark,
   ClusterView,
   FailoverState,
   GroupView,
@@ -12,6 +13,7 @@ import type {
   LeaderKey,
   Member,
   MemberData,
+  RemovalState,
   StatusValue,
   SyncState,
   Versioned,
@@ -102,6 +104,7 @@ export function parseGroup(group: number | null, nodes: ReadonlyMap<string, Stor
     history: versioned(nodes.get(KEY.history), parseHistory),
     status: parseStatus(nodes.get(KEY.status)?.value, nodes.get(KEY.legacyOptime)?.value),
     failsafe: parseFailsafe(nodes.get(KEY.failsafe)?.value),
+    citus: versioned(nodes.get(KEY.citus), parseCitusMark),
   };
 }
 
@@ -155,6 +158,25 @@ function parseLegacyConnectionUrl(text: string): Record<string, unknown> {
   } catch {
     return {};
   }
+}
+
+const REMOVAL_STATES: readonly string[] = ['draining', 'removing', 'removed'] satisfies RemovalState[];
+
+/** A group's `citus` key; fields of the wrong shape are dropped. */
+export function parseCitusMark(text: string): CitusMark {
+  const raw = tryParseJson(text);
+  const mark: CitusMark = {};
+  if (!isPlainObject(raw)) return mark;
+  const { joined, removal } = raw;
+  if (isPlainObject(joined) && typeof joined.at === 'string') {
+    const job = joined.job_id;
+    mark.joined = { job_id: typeof job === 'number' && Number.isInteger(job) ? job : null, at: joined.at };
+  }
+  if (isPlainObject(removal) && typeof removal.state === 'string' && REMOVAL_STATES.includes(removal.state)) {
+    const requested = typeof removal.requested_at === 'string' ? removal.requested_at : '';
+    mark.removal = { state: removal.state as RemovalState, requested_at: requested };
+  }
+  return mark;
 }
 
 function parseConfig(text: string): JsonObject {

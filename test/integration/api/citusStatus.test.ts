@@ -40,7 +40,11 @@ function managerControl(m: CitusManager): SwitchoverControl {
     failsafe: () => ({ status: 500, message: 'not part of this test' }),
     citusEvent: unused,
     citusPauseStats: () => m.pauseStats(),
-    citusMetadata: () => ({ metadata: m.metadataView(), membershipWaiting: m.membershipWaitReason() }),
+    citusMetadata: () => ({
+      metadata: m.metadataView(),
+      membershipWaiting: m.membershipWaitReason(),
+      scale: m.scaleStatus(),
+    }),
   };
 }
 
@@ -91,7 +95,11 @@ async function getCitus(): Promise<CitusStatusBody> {
 
 test('before its first read the manager has no metadata to show', () => {
   assert.equal(manager.metadataView(), null);
-  assert.equal(citusStatusBody(manager.pauseStats(), { metadata: null, membershipWaiting: null }).metadata, null);
+  assert.equal(
+    citusStatusBody(manager.pauseStats(), { metadata: null, membershipWaiting: null, scale: manager.scaleStatus() })
+      .metadata,
+    null,
+  );
 });
 
 test('GET /citus shows the pg_dist_node and pg_dist_poolinfo rows the manager wrote, and nothing waiting', async () => {

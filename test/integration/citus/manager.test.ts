@@ -134,6 +134,7 @@ function countingSource(dcs: Dcs): TopologySource & { open: () => number } {
   return {
     open: () => open,
     loadCluster: (o) => dcs.loadCluster(o),
+    setCitusMark: (group, value, modRevision) => dcs.setCitusMark(group, value, modRevision),
     watch: (from, listener): DcsWatch => {
       const inner = dcs.watch(from, listener);
       open++;

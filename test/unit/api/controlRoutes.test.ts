@@ -7,6 +7,7 @@ import { registerControlRoutes } from '../../../src/api/controlRoutes.ts';
 import type { ControlAnswer, SwitchoverControl } from '../../../src/api/types.ts';
 import type { MetadataStatus, NodeView } from '../../../src/citus/metadataView.ts';
 import type { PauseStats } from '../../../src/citus/pause.ts';
+import type { ScaleStatus } from '../../../src/citus/scale.ts';
 
 const PAUSES: PauseStats = {
   open: [],
@@ -42,6 +43,22 @@ async function getCitus(control: SwitchoverControl): Promise<{ status: number; b
   }
 }
 
+/** A drain of group 2 under way: what GET /citus shows of scale work. */
+const SCALE: ScaleStatus = {
+  rebalance: {
+    jobId: 7,
+    state: 'running',
+    description: 'Rebalance all colocation groups',
+    startedAt: '2030-01-02T03:04:00.000Z',
+    finishedAt: null,
+    counts: { done: 3, runnable: 2, running: 1 },
+  },
+  placements: { '1': 20, '2': 6 },
+  removals: [{ group: 2, state: 'draining' }],
+  waiting: 'rebalance job 7 is running (3 of 6 moves done)',
+  lastError: null,
+};
+
 function node(nodeid: number, groupid: number, nodename: string, synced: boolean): NodeView {
   const flags = { hasmetadata: true, isactive: true, metadatasynced: synced };
   return { nodeid, groupid, nodename, nodeport: 5432, noderole: 'primary', ...flags };
@@ -55,6 +72,7 @@ test('GET /citus: pause counters, why adds and removes wait, pg_dist_node and pg
       readAt: READ_AT,
     },
     membershipWaiting: 'metadata worker 10.0.1.1:5432 (group 1) is not synced yet',
+    scale: SCALE,
   };
   const { status: code, body } = await getCitus(fakeControl(PAUSES, status));
   assert.equal(code, 200);
@@ -77,13 +95,17 @@ test('GET /citus: pause counters, why adds and removes wait, pg_dist_node and pg
       pg_dist_node: [node(1, 0, '10.0.0.1', true), node(2, 1, '10.0.1.1', false)],
       pg_dist_poolinfo: [{ nodeid: 2, poolinfo: 'host=10.0.1.1 port=6432' }],
     },
+    scale: SCALE,
   });
 });
 
 test('GET /citus before the manager has read the rows: metadata null, nothing waiting', async () => {
-  const { status, body } = await getCitus(fakeControl(PAUSES, { metadata: null, membershipWaiting: null }));
+  const idle: ScaleStatus = { rebalance: null, placements: {}, removals: [], waiting: null, lastError: null };
+  const { status, body } = await getCitus(
+    fakeControl(PAUSES, { metadata: null, membershipWaiting: null, scale: idle }),
+  );
   assert.equal(status, 200);
-  assert.deepEqual(JSON.parse(body), { pauses: PAUSES, membership_waiting: null, metadata: null });
+  assert.deepEqual(JSON.parse(body), { pauses: PAUSES, membership_waiting: null, metadata: null, scale: idle });
 });
 
 test('GET /citus where no Citus manager runs answers 503 in one line, as before', async () => {

@@ -88,3 +88,25 @@ test('events at or below the view revision are skipped, other keys change nothin
   assert.equal(isTopologyEvent(put(1, 'members/x/y', '{}', 1)), false);
   assert.equal(isTopologyEvent(put(1, 'members/x', '{}', 1)), true);
 });
+
+test("a group's citus key is followed: a removal asked for, then the key deleted with the group", () => {
+  const live = new LiveView(base);
+  const value = '{"removal":{"state":"draining","requested_at":"2030-01-01T00:00:00Z"},"joined":{"job_id":4,"at":"x"}}';
+  assert.equal(isTopologyEvent(put(1, 'citus', value, 11)), true);
+  assert.equal(live.apply([put(1, 'citus', value, 11)]), true);
+  assert.deepEqual(live.view.groups[0].citus, {
+    value: { removal: { state: 'draining', requested_at: '2030-01-01T00:00:00Z' }, joined: { job_id: 4, at: 'x' } },
+    modRevision: '11',
+  });
+  assert.equal(live.view.groups[0].leader?.name, 'a', 'the leader is untouched');
+  live.apply([del(1, 'citus', 12)]);
+  assert.equal(live.view.groups[0].citus, null);
+});
+
+test('a citus key of the wrong shape reads as no mark, field by field', () => {
+  const live = new LiveView(base);
+  live.apply([put(1, 'citus', '{"removal":{"state":"gone"},"joined":{"job_id":"7","at":"t"}}', 11)]);
+  assert.deepEqual(live.view.groups[0].citus?.value, { joined: { job_id: null, at: 't' } });
+  live.apply([put(1, 'citus', 'not json', 12)]);
+  assert.deepEqual(live.view.groups[0].citus?.value, {});
+});

@@ -155,25 +155,51 @@ test('citus: pausing on a worker failure is on by default after 2 failed probes,
     pause_on_worker_failure: true,
     failure_probe_count: 2,
     failure_pause_timeout: null,
+    rebalance_on_join: false,
+    shard_transfer_mode: 'auto',
   });
-  const stored = { citus: { pause_on_worker_failure: 'off', failure_probe_count: 3, failure_pause_timeout: '25' } };
+  const stored = {
+    citus: {
+      pause_on_worker_failure: 'off',
+      failure_probe_count: 3,
+      failure_pause_timeout: '25',
+      rebalance_on_join: 'on',
+      shard_transfer_mode: 'block_writes',
+    },
+  };
   assert.deepEqual(effectiveDynamicConfig(stored, BOOTSTRAP).citus, {
     pause_on_worker_failure: false,
     failure_probe_count: 3,
     failure_pause_timeout: 25,
+    rebalance_on_join: true,
+    shard_transfer_mode: 'block_writes',
   });
 });
 
 test('citus: bad values are reported naming the field and replaced by the bootstrap value', () => {
   const { config, problems } = resolveDynamicConfig(
-    { citus: { failure_probe_count: 0, failure_pause_timeout: 'soon', pause_on_worker_failure: 3 } },
+    {
+      citus: {
+        failure_probe_count: 0,
+        failure_pause_timeout: 'soon',
+        pause_on_worker_failure: 3,
+        rebalance_on_join: 'sometimes',
+        shard_transfer_mode: 'logical',
+      },
+    },
     BOOTSTRAP,
   );
   assert.deepEqual(problems.map((p) => p.path).sort(), [
     'config.citus.failure_pause_timeout',
     'config.citus.failure_probe_count',
     'config.citus.pause_on_worker_failure',
+    'config.citus.rebalance_on_join',
+    'config.citus.shard_transfer_mode',
   ]);
+  assert.match(
+    problems.find((p) => p.path.endsWith('shard_transfer_mode'))!.message,
+    /auto, force_logical, block_writes/,
+  );
   assert.deepEqual(config.citus, BOOTSTRAP.citus);
 });
 

@@ -1,5 +1,6 @@
 // Small factories for decide() scenarios: a group view, local states, peer answers and a full
 // DecideInput with sane defaults, so one scenario states only what makes it different.
+import { DEFAULT_DYNAMIC_CONFIG } from '../../../src/config/dynamic.ts';
 import type { DynamicConfig, Tags } from '../../../src/config/types.ts';
 import type { FailoverState, GroupView, HistoryEntry, Member, MemberData, SyncState } from '../../../src/dcs/types.ts';
 import type { DataDirFacts, DecideInput, LocalState, PeerAnswer } from '../../../src/ha/types.ts';
@@ -27,7 +28,7 @@ export function config(
     synchronous_node_count: 1,
     maximum_lag_on_syncnode: -1,
     synchronous_mode_strict: false,
-    citus: { pause_on_worker_failure: true, failure_probe_count: 2, failure_pause_timeout: null },
+    citus: { ...DEFAULT_DYNAMIC_CONFIG.citus },
     ...over,
     postgresql: { use_pg_rewind: true, use_slots: true, parameters: {}, ...pg },
   };
