@@ -384,8 +384,8 @@ export class Dcs {
   }
 
   /**
-   * One write of key `name` (of this agent's group, or of `group`): with a condition, a transaction that makes it only if the condition
-   * holds (resolving whether it did); without, the plain request (resolving true).
+   * One write of key `name` (of this agent's group, or of `group`): with a condition, a transaction
+   * that makes it only if the condition holds (resolving whether it did); without, the plain request.
    */
   private async writeKey(name: string, when: WriteCondition, write: KeyWrite, group?: number): Promise<boolean> {
     const key = this.layout.key(name, group);

@@ -259,8 +259,7 @@ test('planScale invariants over every generated input', () => {
     if (step.kind === 'markRemoval' && step.state === 'removing')
       assert.equal(input.placements.get(step.group) ?? 0, 0, what());
     // A group nobody asked to remove is never touched.
-    if ('group' in step)
-      assert.ok(input.groups.find((g) => g.group === step.group)?.mark.removal, what());
+    if ('group' in step) assert.ok(input.groups.find((g) => g.group === step.group)?.mark.removal, what());
     // Work that waits says why.
     if (step.kind === 'wait') assert.ok(step.reason.length > 0);
   }
