@@ -14,6 +14,7 @@ export interface NodeView {
   hasmetadata: boolean;
   isactive: boolean;
   metadatasynced: boolean;
+  shouldhaveshards: boolean;
 }
 
 export interface MetadataView {
@@ -34,6 +35,7 @@ export function metadataViewOf(rows: MetadataRows, readAt: number): MetadataView
       hasmetadata: n.hasmetadata,
       isactive: n.isactive,
       metadatasynced: n.metadatasynced,
+      shouldhaveshards: n.shouldhaveshards,
     })),
     poolinfo: rows.poolinfo.map((p) => ({ nodeid: p.nodeid, poolinfo: p.poolinfo })),
     readAt,

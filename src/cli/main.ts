@@ -9,6 +9,7 @@ import { registerPause } from './pause.ts';
 import { registerReinit } from './reinit.ts';
 import { registerReload } from './reload.ts';
 import { registerRemove } from './remove.ts';
+import { registerRemoveGroup } from './removeGroup.ts';
 import { registerRestart } from './restart.ts';
 import { registerSwitchover } from './switchover.ts';
 import { registerTopology } from './topology.ts';
@@ -32,6 +33,7 @@ registerConfigCommands(program);
 registerPause(program);
 registerHistory(program);
 registerRemove(program);
+registerRemoveGroup(program);
 
 try {
   await program.parseAsync(process.argv);

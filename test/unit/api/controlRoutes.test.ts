@@ -60,7 +60,7 @@ const SCALE: ScaleStatus = {
 };
 
 function node(nodeid: number, groupid: number, nodename: string, synced: boolean): NodeView {
-  const flags = { hasmetadata: true, isactive: true, metadatasynced: synced };
+  const flags = { hasmetadata: true, isactive: true, metadatasynced: synced, shouldhaveshards: groupid > 0 };
   return { nodeid, groupid, nodename, nodeport: 5432, noderole: 'primary', ...flags };
 }
 
@@ -85,6 +85,7 @@ test('GET /citus: pause counters, why adds and removes wait, pg_dist_node and pg
     'hasmetadata',
     'isactive',
     'metadatasynced',
+    'shouldhaveshards',
   ];
   assert.deepEqual(Object.keys(JSON.parse(body).metadata.pg_dist_node[0]), columns);
   assert.deepEqual(JSON.parse(body), {

@@ -19,6 +19,7 @@ const rows: MetadataView = {
       hasmetadata: true,
       isactive: true,
       metadatasynced: true,
+      shouldhaveshards: false,
     },
     {
       nodeid: 2,
@@ -29,6 +30,7 @@ const rows: MetadataView = {
       hasmetadata: true,
       isactive: true,
       metadatasynced: true,
+      shouldhaveshards: true,
     },
     {
       nodeid: 3,
@@ -39,6 +41,7 @@ const rows: MetadataView = {
       hasmetadata: false,
       isactive: true,
       metadatasynced: false,
+      shouldhaveshards: true,
     },
     {
       nodeid: 4,
@@ -49,6 +52,7 @@ const rows: MetadataView = {
       hasmetadata: true,
       isactive: true,
       metadatasynced: true,
+      shouldhaveshards: true,
     },
   ],
   poolinfo: [],
