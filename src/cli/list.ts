@@ -5,6 +5,7 @@ import { ShardherdError } from '../errors.ts';
 import { formatListing, parseListFormat } from './listOutput.ts';
 import { listRows } from './listRows.ts';
 import { configOption, groupOption, readCluster } from './readCluster.ts';
+import { scaleFooterFor } from './scaleFooter.ts';
 
 interface ListFlags {
   config?: string;
@@ -21,7 +22,10 @@ export function registerList(program: Command): void {
     .addOption(configOption())
     .option('-f, --format <format>', 'output format: pretty, json, yaml or tsv', 'pretty')
     .addOption(groupOption())
-    .option('-e, --extended', 'always show Pending restart, Scheduled restart and Tags; Pooler when a member has one')
+    .option(
+      '-e, --extended',
+      'always show Pending restart, Scheduled restart, Tags; Pooler when a member has one; rebalance and removals',
+    )
     .action(async (scope: string | undefined, flags: ListFlags) => {
       const format = parseListFormat(flags.format);
       if (format === null)
@@ -33,6 +37,7 @@ export function registerList(program: Command): void {
         group: reading.group,
         extended: flags.extended === true,
       });
+      listing.footer.push(...(await scaleFooterFor(reading, flags.extended === true)));
       process.stdout.write(formatListing(listing, format));
     });
 }

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { formatListing } from './listOutput.ts';
 import { listRows } from './listRows.ts';
 import { configOption, groupOption, readCluster } from './readCluster.ts';
+import { scaleFooterFor } from './scaleFooter.ts';
 
 interface TopologyFlags {
   config?: string;
@@ -18,7 +19,10 @@ export function registerTopology(program: Command): void {
     .argument('[scope]', 'cluster name (default: scope of the configuration)')
     .addOption(configOption())
     .addOption(groupOption())
-    .option('-e, --extended', 'as list -e: Pending restart, Scheduled restart, Tags, and Pooler when published')
+    .option(
+      '-e, --extended',
+      'as list -e: Pending restart, Scheduled restart, Tags, Pooler when published, the rebalancer and removals',
+    )
     .action(async (scope: string | undefined, flags: TopologyFlags) => {
       const reading = await readCluster({ configPath: flags.config, scope, group: flags.group });
       const listing = listRows(reading.view, {
@@ -28,6 +32,7 @@ export function registerTopology(program: Command): void {
         topology: true,
         extended: flags.extended === true,
       });
+      listing.footer.push(...(await scaleFooterFor(reading, flags.extended === true)));
       process.stdout.write(formatListing(listing, 'topology'));
     });
 }

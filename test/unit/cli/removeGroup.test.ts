@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import type { CitusStatusBody } from '../../../src/api/controlRoutes.ts';
 import type { NodeView } from '../../../src/citus/metadataView.ts';
 import { progressLine, removeGroupRefusal } from '../../../src/cli/removeGroup.ts';
+import { scaleFooter } from '../../../src/cli/scaleFooter.ts';
 import type { CitusMark, ClusterView, GroupView } from '../../../src/dcs/types.ts';
 import { groupView, member } from '../citus/planCases.ts';
 
@@ -156,4 +157,26 @@ test('progressLine: draining with a job, waiting, removing, removed, and an unre
     progressLine(2, draining, 'group 0 has no leader'),
     /waiting for the coordinator's Citus manager: group 0 has no leader/,
   );
+});
+
+test('scaleFooter: the latest rebalance, each group being removed, what waits; nothing when all is quiet', () => {
+  const job = {
+    jobId: 7,
+    state: 'running',
+    description: '',
+    startedAt: 'T',
+    finishedAt: null,
+    counts: { done: 1, running: 1 },
+  };
+  const view = cluster(worker(1), worker(2, 'running', { removal: { state: 'draining', requested_at: 't' } }));
+  assert.deepEqual(scaleFooter(view, status(NODES, { '1': 20, '2': 12 }, { rebalance: job, waiting: 'x' })), [
+    ' Rebalance: job 7 running, 1 of 2 moves done (started T)',
+    ' Removing group 2: draining, 12 shard placement(s) left',
+    ' Waiting: x',
+  ]);
+  assert.deepEqual(scaleFooter(cluster(worker(1), worker(2)), status(NODES, { '1': 20 })), []);
+  assert.deepEqual(scaleFooter(view, 'group 0 has no leader'), [
+    ' Removing group 2: draining',
+    " (the coordinator's Citus manager: group 0 has no leader)",
+  ]);
 });
