@@ -54,7 +54,8 @@ export async function ensureCitus(client: pg.Client | pg.PoolClient, opts: { log
   opts.logger.warn(
     { action: 'citus-stand-in', standInVersion: installed.version, script: COMPAT_SQL_PATH },
     'CITUS IS NOT INSTALLED on this server: using the SQL stand-in for the metadata API only ' +
-      '(pg_dist_node and friends); there are no distributed tables. Install Citus for real use.',
+      '(pg_dist_node and friends, hash-distributed tables on integer keys, block-writes shard moves and the ' +
+      'rebalancer, all through dblink). Install Citus for real use.',
   );
   return installed;
 }

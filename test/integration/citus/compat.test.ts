@@ -114,7 +114,7 @@ describe('install', () => {
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
     const client = await connect(coordinator);
     const installed = await ensureCitus(client, { logger });
-    assert.deepEqual(installed, { kind: 'stand-in', version: '1.0' });
+    assert.deepEqual(installed, { kind: 'stand-in', version: '1.1' });
     const warnings = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level === 40);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0].msg, /CITUS IS NOT INSTALLED/);
