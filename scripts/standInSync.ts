@@ -1,7 +1,10 @@
 // The metadata sync of the Citus stand-in (sql/citus-compat.sql), played beside one PostgreSQL
 // server as Citus's maintenance daemon plays it inside every server: idle where Citus runs.
+// It starts the stand-in's background task queue monitor too (scripts/standInTasks.ts).
 import pg from 'pg';
 import { errorText } from '../src/errors.ts';
+import { Alarm } from './alarm.ts';
+import { startStandInTasks } from './standInTasks.ts';
 
 export interface StandInSyncOptions {
   host: string;
@@ -17,34 +20,13 @@ export interface StandInSyncOptions {
 }
 
 export interface StandInSync {
-  /** Ends the loop and closes its connection. */
+  /** Ends the loops (the sync's and the task monitor's) and closes their connections. */
   stop(): Promise<void>;
 }
 
 const CHANNEL = 'citus_compat_metadata_sync';
 const RECONNECT_MS = 500;
 const RECHECK_MS = 1000;
-
-/** An interruptible sleep: wake() ends the current wait early. */
-class Alarm {
-  #wake: (() => void) | undefined;
-
-  sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      this.#wake = done;
-    });
-  }
-
-  wake(): void {
-    this.#wake?.();
-  }
-}
 
 /** Starts the loop; it never throws and runs until stop(). */
 export function startStandInSync(opts: StandInSyncOptions): StandInSync {
@@ -55,6 +37,7 @@ export function startStandInSync(opts: StandInSyncOptions): StandInSync {
   const alarm = new Alarm();
   let stopped = false;
   let current: pg.Client | undefined;
+  const tasks = startStandInTasks(opts);
 
   async function connect(): Promise<pg.Client | undefined> {
     const client = new pg.Client({
@@ -165,7 +148,7 @@ export function startStandInSync(opts: StandInSyncOptions): StandInSync {
       alarm.wake();
       // A query in flight ends with the connection rather than after its own duration.
       await current?.end().catch(() => undefined);
-      await loop;
+      await Promise.all([loop, tasks.stop()]);
     },
   };
 }
