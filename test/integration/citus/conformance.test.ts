@@ -91,6 +91,7 @@ function e2(node: string | RegExp): SqlOutcome {
 }
 
 const ANY_NODE = /(127\.0\.0\.1|localhost):\d+/;
+const TRANSFER_MODE = "citus.shard_transfer_mode DEFAULT 'auto'::citus.shard_transfer_mode";
 const NONTRANSACTIONAL: SqlOutcome = {
   sqlstate: 'XX000',
   message: 'this operation cannot be completed in nontransactional metadata sync mode',
@@ -164,6 +165,73 @@ async function blockedOrNot(ctx: Ctx, sql: string, params: unknown[]): Promise<u
 /** Whether a citus_update_node of `nodeid` on a second session is blocked (see blockedOrNot). */
 function updateBlocked(ctx: Ctx, nodeid: number, port: number): Promise<unknown> {
   return blockedOrNot(ctx, 'SELECT citus_update_node($1, $2, $3)', [nodeid, 'localhost', port]);
+}
+
+/** What a call failed with, with the DETAIL and HINT Citus adds. */
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+    return 'no error';
+  } catch (err) {
+    const e = err as { code?: string; message: string; detail?: string; hint?: string };
+    return { sqlstate: e.code ?? '', message: e.message, detail: e.detail, hint: e.hint };
+  }
+}
+
+interface Notice {
+  severity: string;
+  message: string;
+  detail?: string;
+  hint?: string;
+}
+
+/** The notices and warnings a client receives while `fn` runs, with what it returns. */
+async function withNotices<T>(client: pg.Client, fn: () => Promise<T>): Promise<{ value: T; notices: Notice[] }> {
+  const notices: Notice[] = [];
+  const listener = (n: { severity?: string; message?: string; detail?: string; hint?: string }): void => {
+    notices.push({ severity: n.severity ?? '', message: n.message ?? '', detail: n.detail, hint: n.hint });
+  };
+  client.on('notice', listener);
+  try {
+    return { value: await fn(), notices };
+  } finally {
+    client.off('notice', listener);
+  }
+}
+
+/** A table `(id int PRIMARY KEY, v text)` distributed by id with `shardCount` shards. */
+async function distribute(client: pg.Client, table: string, shardCount: number, colocateWith = 'default') {
+  await client.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v text)`);
+  await client.query('SELECT create_distributed_table($1, $2, shard_count => $3, colocate_with => $4)', [
+    table,
+    'id',
+    shardCount,
+    colocateWith,
+  ]);
+}
+
+/** How many placements each worker primary holds, by port. */
+async function placementsByPort(client: pg.Client): Promise<Record<number, number>> {
+  const r = await client.query<{ port: number; n: string }>(
+    `SELECT n.nodeport AS port, count(*) AS n FROM pg_dist_placement x
+       JOIN pg_dist_node n ON n.groupid = x.groupid AND n.noderole = 'primary' GROUP BY 1`,
+  );
+  return Object.fromEntries(r.rows.map((row) => [row.port, Number(row.n)]));
+}
+
+/** A table of 4 shards, all on group 1's primary: group 2 has no shards while it is created. */
+async function allOnW1(ctx: Ctx, client: pg.Client, table = 'dist_a'): Promise<void> {
+  await client.query("SELECT citus_set_node_property($1, $2, 'shouldhaveshards', false)", [H, ctx.f.w2.port]);
+  await distribute(client, table, 4);
+  await client.query("SELECT citus_set_node_property($1, $2, 'shouldhaveshards', true)", [H, ctx.f.w2.port]);
+}
+
+/** The state and detail keys of the latest rebalance, as citus_rebalance_status() reports it. */
+async function rebalanceStatus(client: pg.Client): Promise<{ state: string; details: Record<string, unknown> }[]> {
+  const r = await client.query<{ state: string; details: Record<string, unknown> }>(
+    'SELECT state::text, details FROM citus_rebalance_status()',
+  );
+  return r.rows;
 }
 
 const CASES: Case[] = [
@@ -564,6 +632,440 @@ const CASES: Case[] = [
     },
     expect: { rows: { whileDown: false, afterStart: true } },
   },
+  // Distributed tables, moves and the rebalancer: read in Citus 13.2's source, not measured.
+  {
+    name: 'shards (source) the 13.2 signatures of the distributed-table, move and rebalancer functions',
+    call: async (ctx) => {
+      const r = await (
+        await ctx.connect()
+      ).query<{ name: string; args: string; result: string }>(
+        `SELECT p.proname AS name, pg_get_function_arguments(p.oid) AS args, pg_get_function_result(p.oid) AS result
+           FROM pg_proc p
+          WHERE p.proname IN ('create_distributed_table', 'citus_move_shard_placement', 'citus_rebalance_start',
+                              'citus_rebalance_status', 'citus_rebalance_stop', 'citus_rebalance_wait',
+                              'citus_drain_node', 'shard_name')
+          ORDER BY 1, 2`,
+      );
+      return r.rows.map((row) => [row.name, row.args === '' ? [] : row.args.split(', '), row.result]);
+    },
+    expect: {
+      rows: [
+        [
+          'citus_drain_node',
+          [
+            'nodename text',
+            'nodeport integer',
+            `shard_transfer_mode ${TRANSFER_MODE}`,
+            'rebalance_strategy name DEFAULT NULL::name',
+          ],
+          'void',
+        ],
+        [
+          'citus_move_shard_placement',
+          ['shard_id bigint', 'source_node_id integer', 'target_node_id integer', `transfer_mode ${TRANSFER_MODE}`],
+          'void',
+        ],
+        [
+          'citus_move_shard_placement',
+          [
+            'shard_id bigint',
+            'source_node_name text',
+            'source_node_port integer',
+            'target_node_name text',
+            'target_node_port integer',
+            `shard_transfer_mode ${TRANSFER_MODE}`,
+          ],
+          'void',
+        ],
+        [
+          'citus_rebalance_start',
+          [
+            'rebalance_strategy name DEFAULT NULL::name',
+            'drain_only boolean DEFAULT false',
+            `shard_transfer_mode ${TRANSFER_MODE}`,
+            'parallel_transfer_reference_tables boolean DEFAULT false',
+            'parallel_transfer_colocated_shards boolean DEFAULT false',
+          ],
+          'bigint',
+        ],
+        [
+          'citus_rebalance_status',
+          ['raw boolean DEFAULT false'],
+          'TABLE(job_id bigint, state citus_job_status, job_type name, description text, ' +
+            'started_at timestamp with time zone, finished_at timestamp with time zone, details jsonb)',
+        ],
+        ['citus_rebalance_stop', [], 'void'],
+        ['citus_rebalance_wait', [], 'void'],
+        [
+          'create_distributed_table',
+          [
+            'table_name regclass',
+            'distribution_column text',
+            "distribution_type citus.distribution_type DEFAULT 'hash'::citus.distribution_type",
+            "colocate_with text DEFAULT 'default'::text",
+            'shard_count integer DEFAULT NULL::integer',
+          ],
+          'void',
+        ],
+        ['shard_name', ['object_name regclass', 'shard_id bigint', 'skip_qualify_public boolean DEFAULT true'], 'text'],
+      ],
+    },
+  },
+  {
+    name: 'shards (source) create_distributed_table splits the int32 hash range evenly and places shards round-robin',
+    call: async (ctx) => {
+      const c = await ctx.connect();
+      await distribute(c, 'dist_a', 4);
+      const r = await c.query<{ shardminvalue: string; shardmaxvalue: string; nodeport: number }>(
+        `SELECT s.shardminvalue, s.shardmaxvalue, n.nodeport FROM pg_dist_shard s
+           JOIN pg_dist_placement x USING (shardid) JOIN pg_dist_node n ON n.groupid = x.groupid
+          WHERE s.logicalrelid = 'dist_a'::regclass AND n.noderole = 'primary' ORDER BY s.shardid`,
+      );
+      const p = await c.query(
+        "SELECT partmethod, repmodel FROM pg_dist_partition WHERE logicalrelid = 'dist_a'::regclass",
+      );
+      return { shards: r.rows, partition: p.rows[0] };
+    },
+    expect: (f) => {
+      // the primaries that should have shards, sorted by name and then port
+      const [first, second] = [f.w1.port, f.w2.port].sort((a, b) => a - b);
+      const shard = (min: string, max: string, nodeport: number) => ({
+        shardminvalue: min,
+        shardmaxvalue: max,
+        nodeport,
+      });
+      return {
+        rows: {
+          shards: [
+            shard('-2147483648', '-1073741825', first),
+            shard('-1073741824', '-1', second),
+            shard('0', '1073741823', first),
+            shard('1073741824', '2147483647', second),
+          ],
+          partition: { partmethod: 'h', repmodel: 's' },
+        },
+      };
+    },
+  },
+  {
+    name: 'shards (source) tables of one shard count and key type colocate; colocate_with none makes a new group',
+    call: async (ctx) => {
+      const c = await ctx.connect();
+      await distribute(c, 'dist_a', 4);
+      await distribute(c, 'dist_b', 4);
+      await distribute(c, 'dist_c', 4, 'none');
+      await c.query('CREATE TABLE dist_d (id bigint PRIMARY KEY)');
+      await c.query("SELECT create_distributed_table('dist_d', 'id', shard_count => 4)");
+      const r = await c.query<{ t: string; colocationid: number }>(
+        "SELECT logicalrelid::text AS t, colocationid FROM pg_dist_partition WHERE logicalrelid::text LIKE 'dist_%'",
+      );
+      const group = (t: string): number | undefined => r.rows.find((row) => row.t === t)?.colocationid;
+      return {
+        aWithB: group('dist_a') === group('dist_b'),
+        aWithC: group('dist_a') === group('dist_c'),
+        aWithD: group('dist_a') === group('dist_d'),
+      };
+    },
+    expect: { rows: { aWithB: true, aWithC: false, aWithD: false } },
+  },
+  {
+    name: 'shards (source) shard_name leaves public tables unqualified',
+    call: async (ctx) => {
+      const c = await ctx.connect();
+      await distribute(c, 'dist_a', 4);
+      return one<boolean>(
+        c,
+        `SELECT shard_name('dist_a', min(shardid)) = 'dist_a_' || min(shardid)
+           FROM pg_dist_shard WHERE logicalrelid = 'dist_a'::regclass`,
+      );
+    },
+    expect: { rows: true },
+  },
+  {
+    name: 'shards (source) a move takes the colocated shards along; metadata workers follow; the sources await cleanup',
+    call: async (ctx) => {
+      const { f } = ctx;
+      const c = await ctx.connect();
+      await distribute(c, 'dist_a', 4);
+      await distribute(c, 'dist_b', 4);
+      const shard = await one<string>(
+        c,
+        `SELECT min(s.shardid) FROM pg_dist_shard s JOIN pg_dist_placement x USING (shardid)
+          WHERE s.logicalrelid = 'dist_a'::regclass AND x.groupid = 1`,
+      );
+      await c.query("SELECT citus_move_shard_placement($1, $2, $3, $2, $4, 'block_writes')", [
+        shard,
+        H,
+        f.w1.port,
+        f.w2.port,
+      ]);
+      const placed = `SELECT string_agg(x.groupid::text, ',' ORDER BY s.logicalrelid::text) FROM pg_dist_shard s
+                        JOIN pg_dist_placement x USING (shardid)
+                       WHERE s.shardminvalue = (SELECT shardminvalue FROM pg_dist_shard WHERE shardid = $1)`;
+      const cleanup = await c.query<{ object_name: string; node_group_id: number; policy_type: number }>(
+        'SELECT object_name, node_group_id, policy_type FROM pg_dist_cleanup ORDER BY object_name',
+      );
+      return {
+        coordinator: await one<string>(c, placed, [shard]),
+        w1: await one<string>(await ctx.connect(f.w1), placed, [shard]),
+        w2: await one<string>(await ctx.connect(f.w2), placed, [shard]),
+        cleanup: cleanup.rows.map((row) => ({ ...row, object_name: row.object_name.replace(/_\d+$/, '') })),
+      };
+    },
+    expect: {
+      rows: {
+        coordinator: '2,2',
+        w1: '2,2',
+        w2: '2,2',
+        cleanup: [
+          { object_name: 'public.dist_a', node_group_id: 1, policy_type: 2 },
+          { object_name: 'public.dist_b', node_group_id: 1, policy_type: 2 },
+        ],
+      },
+    },
+  },
+  {
+    name: 'shards (source) a move fails with E1 while a metadata worker is down',
+    setup: async (ctx) => {
+      const c = await ctx.connect();
+      await c.query('SELECT citus_add_node($1, $2)', [H, ctx.f.s2.port]);
+      await distribute(c, 'dist_a', 6);
+      await ctx.f.s2.stop();
+    },
+    call: async (ctx) => {
+      const c = await ctx.connect();
+      const shard = await one<string>(
+        c,
+        `SELECT min(s.shardid) FROM pg_dist_shard s JOIN pg_dist_placement x USING (shardid)
+          WHERE s.logicalrelid = 'dist_a'::regclass AND x.groupid = 1`,
+      );
+      return c.query("SELECT citus_move_shard_placement($1, $2, $3, $2, $4, 'block_writes')", [
+        shard,
+        H,
+        ctx.f.w1.port,
+        ctx.f.w2.port,
+      ]);
+    },
+    expect: (f) => ({ error: e1(H, f.s2.port) }),
+  },
+  {
+    name: 'shards (source) moving a shard to the node it is on fails',
+    call: async (ctx) => {
+      const c = await ctx.connect();
+      await distribute(c, 'dist_a', 4);
+      return c.query(
+        `SELECT citus_move_shard_placement(min(shardid), $1, $2, $1, $2)
+           FROM pg_dist_shard WHERE logicalrelid = 'dist_a'::regclass`,
+        [H, ctx.f.w1.port],
+      );
+    },
+    expect: { error: { sqlstate: '22023', message: 'cannot move shard to the same node' } },
+  },
+  {
+    name: 'shards (source) citus_remove_node of a primary holding the only placement of a shard fails',
+    call: async (ctx) => {
+      const c = await ctx.connect();
+      await distribute(c, 'dist_a', 4);
+      return failure(c.query('SELECT citus_remove_node($1, $2)', [H, ctx.f.w1.port]));
+    },
+    expect: (f) => ({
+      rows: {
+        sqlstate: 'XX000',
+        message: new RegExp(
+          `^cannot remove or disable the node ${escape(H)}:${f.w1.port} because because it contains the only ` +
+            'shard placement for shard \\d+$',
+        ),
+        detail: 'One of the table(s) that prevents the operation complete successfully is public.dist_a',
+        hint: 'To proceed, either drop the tables or use undistribute_table() function to convert them to local tables',
+      },
+    }),
+  },
+  {
+    name: 'shards (source) citus_rebalance_start without distributed tables returns NULL: No tables to rebalance',
+    call: async (ctx) => {
+      const c = await ctx.connect();
+      const { value, notices } = await withNotices(c, () => one<string | null>(c, 'SELECT citus_rebalance_start()'));
+      return { value, notices: notices.map((n) => n.message) };
+    },
+    expect: { rows: { value: null, notices: ['No tables to rebalance'] } },
+  },
+  {
+    name: 'shards (source) citus_rebalance_start with nothing to move returns NULL: No moves available for rebalancing',
+    call: async (ctx) => {
+      const c = await ctx.connect();
+      await distribute(c, 'dist_a', 4);
+      const { value, notices } = await withNotices(c, () => one<string | null>(c, 'SELECT citus_rebalance_start()'));
+      return { value, notices: notices.map((n) => n.message) };
+    },
+    expect: { rows: { value: null, notices: ['No moves available for rebalancing'] } },
+  },
+  {
+    name: 'shards (source) a second citus_rebalance_start while one is scheduled fails: A rebalance is already running',
+    call: async (ctx) => {
+      const c = await ctx.connect();
+      await allOnW1(ctx, c);
+      await c.query('BEGIN');
+      const job = await one<string>(c, "SELECT citus_rebalance_start(shard_transfer_mode => 'block_writes')");
+      const second = await failure(c.query("SELECT citus_rebalance_start(shard_transfer_mode => 'block_writes')"));
+      await c.query('ROLLBACK');
+      return {
+        job: typeof job,
+        second: {
+          ...(second as object),
+          message: (second as { message: string }).message.replace(` job ${job}`, ' job N'),
+        },
+      };
+    },
+    expect: {
+      rows: {
+        job: 'string',
+        second: {
+          sqlstate: 'XX000',
+          message: 'A rebalance is already running as job N',
+          detail: 'A rebalance was already scheduled as background job',
+          hint: 'To monitor progress, run: SELECT * FROM citus_rebalance_status();',
+        },
+      },
+    },
+  },
+  {
+    name: 'shards (source) citus_rebalance_start schedules a job; citus_rebalance_status follows it to finished',
+    call: async (ctx) => {
+      const c = await ctx.connect();
+      await allOnW1(ctx, c);
+      const { value: job, notices } = await withNotices(c, () =>
+        one<string>(c, "SELECT citus_rebalance_start(shard_transfer_mode => 'block_writes')"),
+      );
+      const started = await rebalanceStatus(c);
+      await c.query('SELECT citus_rebalance_wait()');
+      const ended = await rebalanceStatus(c);
+      return {
+        notices: notices.map((n) => ({ ...n, message: n.message.replace(` job ${job}`, ' job N') })),
+        started: started.map((row) => ({ state: row.state, keys: Object.keys(row.details).sort() })),
+        ended,
+        placements: Object.values(await placementsByPort(c)),
+      };
+    },
+    expect: {
+      rows: {
+        notices: [
+          {
+            severity: 'NOTICE',
+            message: 'Scheduled 2 moves as job N',
+            detail: 'Rebalance scheduled as background job',
+            hint: 'To monitor progress, run: SELECT * FROM citus_rebalance_status();',
+          },
+        ],
+        started: [{ state: /^(scheduled|running)$/, keys: ['task_state_counts', 'tasks'] }],
+        ended: [{ state: 'finished', details: { tasks: [], task_state_counts: { done: 2 } } }],
+        placements: [2, 2],
+      },
+    },
+  },
+  {
+    name: 'shards (source) citus_rebalance_stop without a rebalance fails',
+    call: async (ctx) => (await ctx.connect()).query('SELECT citus_rebalance_stop()'),
+    expect: { error: { sqlstate: 'XX000', message: 'no ongoing rebalance that can be stopped' } },
+  },
+  {
+    name: 'shards (source) citus_rebalance_wait without a rebalance warns',
+    call: async (ctx) => {
+      const c = await ctx.connect();
+      const { notices } = await withNotices(c, () => c.query('SELECT citus_rebalance_wait()'));
+      return notices.map((n) => `${n.severity}: ${n.message}`);
+    },
+    expect: { rows: ['WARNING: no ongoing rebalance that can be waited on'] },
+  },
+  {
+    name: 'shards (source) citus_drain_node moves every placement off the node and leaves it without shouldhaveshards',
+    call: async (ctx) => {
+      const { f } = ctx;
+      const c = await ctx.connect();
+      await distribute(c, 'dist_a', 4);
+      const { notices } = await withNotices(c, () =>
+        c.query("SELECT citus_drain_node($1, $2, 'block_writes')", [H, f.w1.port]),
+      );
+      const should = await one<boolean>(c, 'SELECT shouldhaveshards FROM pg_dist_node WHERE nodeid = $1', [f.ids.w1]);
+      return {
+        placements: await placementsByPort(c),
+        should,
+        notices: notices.map((n) => n.message.replace(/^Moving shard \d+ /, 'Moving shard N ')),
+      };
+    },
+    expect: (f) => {
+      const moving = `Moving shard N from ${H}:${f.w1.port} to ${H}:${f.w2.port} ...`;
+      return { rows: { placements: { [f.w2.port]: 4 }, should: false, notices: [moving, moving] } };
+    },
+  },
+  {
+    name: 'shards (source) tasks left running when the monitor stopped run again at its next start',
+    call: async (ctx) => {
+      const c = await ctx.connect();
+      await allOnW1(ctx, c);
+      await c.query('BEGIN');
+      await c.query("SELECT citus_rebalance_start(shard_transfer_mode => 'block_writes')");
+      await c.query("UPDATE pg_dist_background_task SET status = 'running', pid = 999999 WHERE status = 'runnable'");
+      await c.query('COMMIT');
+      await c.end();
+      await ctx.f.coordinator.stop();
+      await ctx.f.coordinator.start();
+      const after = await ctx.connect();
+      await after.query('SELECT citus_rebalance_wait()');
+      return {
+        ended: (await rebalanceStatus(after)).map((row) => row.state),
+        placements: Object.values(await placementsByPort(after)),
+      };
+    },
+    expect: { rows: { ended: ['finished'], placements: [2, 2] } },
+  },
+  {
+    name: 'distributed rows: create_distributed_table moves the rows of the table into its shards',
+    skip: { citus: 'counted through citus_compat.dist_query, a stand-in helper' },
+    call: async (ctx) => {
+      const c = await ctx.connect();
+      await c.query('CREATE TABLE dist_a (id int PRIMARY KEY, v text)');
+      await c.query("INSERT INTO dist_a SELECT g, 'x' FROM generate_series(1, 100) g");
+      await c.query("SELECT create_distributed_table('dist_a', 'id', shard_count => 4)");
+      return {
+        local: await one<string>(c, 'SELECT count(*) FROM ONLY dist_a'),
+        shards: await one<string>(c, "SELECT count(*) FROM citus_compat.dist_query('dist_a', 'SELECT id FROM %s')"),
+      };
+    },
+    expect: { rows: { local: '0', shards: '100' } },
+  },
+  {
+    name: 'distributed rows: a write waits while a move holds its shard, then reaches the new placement',
+    skip: { citus: 'written through citus_compat.dist_exec, a stand-in helper' },
+    call: async (ctx) => {
+      const { f } = ctx;
+      const c = await ctx.connect();
+      await distribute(c, 'dist_a', 4);
+      const write =
+        "SELECT citus_compat.dist_exec('dist_a', 7, 'INSERT INTO %s VALUES (7, ''x'') ON CONFLICT DO NOTHING')";
+      const shard = await one<string>(
+        c,
+        "SELECT citus_compat.shard_for_hash('dist_a', citus_compat.hash_key('dist_a', 7))",
+      );
+      const [from, to] =
+        (await one<number>(c, 'SELECT groupid FROM pg_dist_placement WHERE shardid = $1', [shard])) === 1
+          ? [f.w1.port, f.w2.port]
+          : [f.w2.port, f.w1.port];
+      await c.query('BEGIN');
+      await c.query("SELECT citus_move_shard_placement($1, $2, $3, $2, $4, 'block_writes')", [shard, H, from, to]);
+      const during = await blockedOrNot(ctx, write, []);
+      await c.query('COMMIT');
+      const after = await one<string>(await ctx.connect(), write);
+      const rows = await one<string>(c, "SELECT count(*) FROM citus_compat.dist_query('dist_a', 'SELECT id FROM %s')");
+      const port = await one<number>(
+        c,
+        `SELECT n.nodeport FROM pg_dist_placement x JOIN pg_dist_node n ON n.groupid = x.groupid
+          WHERE x.shardid = $1 AND n.noderole = 'primary'`,
+        [shard],
+      );
+      return { during, after, rows, moved: port === to };
+    },
+    expect: { rows: { during: LOCK_TIMEOUT, after: '1', rows: '1', moved: true } },
+  },
   {
     name: '§5 recover_prepared_transactions() returns how many it recovered',
     call: async (ctx) => one<number>(await ctx.connect(), 'SELECT recover_prepared_transactions()'),
@@ -585,9 +1087,10 @@ async function startServers(mode: Mode): Promise<PgServer[]> {
           // Citus's self-signed TLS is set up at CREATE EXTENSION; the test servers need none.
           'citus.node_conninfo': 'sslmode=prefer',
           max_prepared_transactions: '40',
+          'citus.background_task_queue_interval': '1s',
         }
-      : // The lock helper of force => true connects back through this name.
-        { ...base, 'citus.local_hostname': H };
+      : // The lock helper of force => true and the rebalancer connect back through this name.
+        { ...base, 'citus.local_hostname': H, 'citus.background_task_queue_interval': '1s' };
   return Promise.all(Array.from({ length: 5 }, () => createPostgres({ parameters })));
 }
 
@@ -670,12 +1173,31 @@ async function reset(f: Formation): Promise<void> {
       ).rows[0].s,
     { ...WAIT, message: 'the formation is synced' },
   );
+  await resetDistributed(f);
   const coordinatorRow = current.rows.find((r) => r.nodeid === f.ids.coordinator);
   if (coordinatorRow !== undefined && coordinatorRow.nodename !== H) {
     await c.query('SELECT citus_set_coordinator_host($1, $2)', [H, f.coordinator.port]);
   }
   for (const r of current.rows) {
     if (!f.baseline.has(r.nodeid)) await c.query('SELECT citus_remove_node($1, $2)', [r.nodename, r.nodeport]);
+  }
+}
+
+/** No job running, no distributed table, every worker primary taking shards again. */
+async function resetDistributed(f: Formation): Promise<void> {
+  const c = f.coordinator;
+  const open = "SELECT job_id FROM pg_dist_background_job WHERE state NOT IN ('finished', 'cancelled', 'failed')";
+  for (const job of (await c.query<{ job_id: string }>(open)).rows) {
+    await c.query('SELECT citus_job_cancel($1)', [job.job_id]);
+  }
+  await waitFor(async () => (await c.query(open)).rowCount === 0, { ...WAIT, message: 'every background job ended' });
+  const tables = await c.query<{ t: string }>('SELECT logicalrelid::text AS t FROM pg_dist_partition');
+  for (const { t } of tables.rows) await c.query(`DROP TABLE IF EXISTS ${t} CASCADE`);
+  const drained = await c.query<{ nodename: string; nodeport: number }>(
+    "SELECT nodename, nodeport FROM pg_dist_node WHERE noderole = 'primary' AND groupid > 0 AND NOT shouldhaveshards",
+  );
+  for (const n of drained.rows) {
+    await c.query("SELECT citus_set_node_property($1, $2, 'shouldhaveshards', true)", [n.nodename, n.nodeport]);
   }
 }
 
