@@ -8,6 +8,7 @@
 // at once; SIGKILL half a second later if it is still there) once it passes. A separate process
 // is what makes this work: a stopped or dead agent cannot fence anything itself.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,17 +17,20 @@ import type { Logger } from '../log.ts';
 /**
  * Polls the arm file every 200 ms. Exits once its agent is gone and it is disarmed; an armed
  * watchdog outlives a dead agent on purpose, since the agent's PostgreSQL may outlive it too.
+ * $1 the arm file, $2 the agent's pid; `clock` (sets $ms to the epoch in milliseconds) and
+ * `pause` come before it from one of the preambles below.
  */
-const SCRIPT = `
+const LOOP = `
 f="$1"; agent="$2"
 while :; do
   if [ -r "$f" ]; then
-    read deadline pid dir < "$f" 2>/dev/null || deadline=""
-    if [ -n "$deadline" ] && [ "$(date +%s%3N)" -gt "$deadline" ]; then
+    deadline=""; read -r deadline pid dir < "$f" 2>/dev/null
+    [ -n "$deadline" ] && clock
+    if [ -n "$deadline" ] && [ "$ms" -gt "$deadline" ]; then
       # Only a live postmaster of this data directory: an arm file left by a dead agent may name
       # a pid that exited long ago or now belongs to something else.
       if tr '\\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-D $dir"; then
-        kill -QUIT "$pid" 2>/dev/null; sleep 0.5; kill -KILL "$pid" 2>/dev/null
+        kill -QUIT "$pid" 2>/dev/null; pause 0.5; kill -KILL "$pid" 2>/dev/null
         echo "watchdog: lock not confirmed in time; stopped postmaster $pid" >&2
       fi
       rm -f "$f"
@@ -34,9 +38,31 @@ while :; do
   elif ! kill -0 "$agent" 2>/dev/null; then
     exit 0
   fi
-  sleep 0.2
+  pause 0.2
 done
 `;
+
+/**
+ * bash keeps the loop free of child processes: the clock is $EPOCHREALTIME (digits only, so a
+ * locale's decimal comma does not matter) and the pause a `read -t` on a pipe nobody writes to.
+ * A POSIX shell forks `date` and `sleep` on every round instead, 5 to 10 processes a second.
+ */
+const BASH = `clock() { ms=\${EPOCHREALTIME//[!0-9]/}; ms=$((ms / 1000)); }
+exec 9<> <(:)
+pause() { read -r -t "$1" -u 9; }
+`;
+const POSIX = `clock() { ms=$(date +%s%3N); }
+pause() { sleep "$1"; }
+`;
+
+/** The watchdog's shell and script: bash when the machine has it, else /bin/sh. */
+export function watchdogCommand(bashPath: string | null): [string, string] {
+  return bashPath === null ? ['/bin/sh', POSIX + LOOP] : [bashPath, BASH + LOOP];
+}
+
+function findBash(): string | null {
+  return ['/bin/bash', '/usr/bin/bash'].find((p) => existsSync(p)) ?? null;
+}
 
 /** How long before the lease could expire the watchdog fires: a quarter of ttl, at least 2 s. */
 export function watchdogDeadline(confirmedAt: number, ttlSeconds: number): number {
@@ -49,16 +75,19 @@ export class SoftWatchdog {
   private child: ChildProcess | null = null;
   private armed: string | null = null;
 
+  /** `bashPath`: the bash to run the loop with, null for /bin/sh (default: bash when the machine has it). */
   constructor(
     key: string,
     private readonly log: Logger,
+    private readonly bashPath: string | null = findBash(),
   ) {
     this.armFile = join(tmpdir(), `shardherd-watchdog-${key.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
   }
 
   start(): void {
     if (this.child !== null) return;
-    this.child = spawn('/bin/sh', ['-c', SCRIPT, 'shardherd-watchdog', this.armFile, String(process.pid)], {
+    const [shell, script] = watchdogCommand(this.bashPath);
+    this.child = spawn(shell, ['-c', script, 'shardherd-watchdog', this.armFile, String(process.pid)], {
       stdio: ['ignore', 'ignore', 'pipe'],
       // Its own process group: a signal meant for the agent's group must not stop the fence.
       detached: true,

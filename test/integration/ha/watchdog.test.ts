@@ -1,5 +1,6 @@
 // The software watchdog is a separate process: it kills the armed pid once the deadline passes,
-// leaves it alone while the deadline keeps moving or after disarming.
+// leaves it alone while the deadline keeps moving or after disarming; in bash (no child process
+// per round) and in a POSIX shell alike.
 import assert from 'node:assert/strict';
 import { access } from 'node:fs/promises';
 import { test } from 'node:test';
@@ -21,58 +22,66 @@ test('the deadline leaves a quarter of ttl (at least 2 s) before the lease could
   assert.equal(watchdogDeadline(1_000_000, 4), 1_000_000 + 4_000 - 2_000);
 });
 
-test('an armed watchdog kills the process once its deadline passes', async () => {
-  const dog = new SoftWatchdog(`test-kill-${process.pid}`, silentLogger);
-  dog.start();
-  const proc = victim('victim-kill');
-  try {
-    await dog.arm(Date.now() + 300, proc.pid, DATA_DIR);
-    await waitFor(() => !isAlive(proc.pid), { timeout: 5000, message: 'watchdog did not kill the armed process' });
-  } finally {
-    await dog.stop();
-  }
-});
+/** The shells the loop runs in: bash where the machine has it, /bin/sh otherwise. */
+const SHELLS: ReadonlyArray<[string, string | null]> = [
+  ['bash', '/bin/bash'],
+  ['sh', null],
+];
 
-test('a deadline that keeps moving forward, or a disarmed watchdog, kills nothing', async () => {
-  const dog = new SoftWatchdog(`test-feed-${process.pid}`, silentLogger);
-  dog.start();
-  const fed = victim('victim-fed');
-  const disarmed = victim('victim-disarmed');
-  try {
-    // Fed every 100 ms with a deadline 400 ms ahead, for two seconds.
-    const until = Date.now() + 2000;
-    while (Date.now() < until) {
-      await dog.arm(Date.now() + 400, fed.pid, DATA_DIR);
-      await new Promise((r) => setTimeout(r, 100));
+for (const [n, [variant, bash]] of SHELLS.entries()) {
+  test(`${variant}: an armed watchdog kills the process once its deadline passes`, async () => {
+    const dog = new SoftWatchdog(`test-kill-${process.pid}-${n}`, silentLogger, bash);
+    dog.start();
+    const proc = victim('victim-kill');
+    try {
+      await dog.arm(Date.now() + 300, proc.pid, DATA_DIR);
+      await waitFor(() => !isAlive(proc.pid), { timeout: 5000, message: 'watchdog did not kill the armed process' });
+    } finally {
+      await dog.stop();
     }
-    assert.ok(isAlive(fed.pid), 'a fed watchdog killed its process');
-    await dog.arm(Date.now() + 300, disarmed.pid, DATA_DIR);
-    await dog.disarm();
-    // The dog polls every 200 ms: after its first poll past the deadline the victim must live on.
-    const check = Date.now() + 1200;
-    await waitFor(() => Date.now() > check, { timeout: 3000, message: 'clock' });
-    assert.ok(isAlive(disarmed.pid), 'a disarmed watchdog killed its process');
-  } finally {
-    await dog.stop();
-  }
-});
+  });
 
-test('a pid that is not a postmaster of the armed data directory is left alone', async () => {
-  const dog = new SoftWatchdog(`test-reuse-${process.pid}`, silentLogger);
-  dog.start();
-  const stranger = victim('victim-stranger', '/some/other/data');
-  try {
-    await dog.arm(Date.now() + 200, stranger.pid, DATA_DIR);
-    // The arm file disappears once the watchdog has handled the passed deadline.
-    await waitFor(async () => !(await exists(dog.armFile)), {
-      timeout: 5000,
-      message: 'watchdog did not handle the deadline',
-    });
-    assert.ok(isAlive(stranger.pid), 'the watchdog killed a process of another data directory');
-  } finally {
-    await dog.stop();
-  }
-});
+  test(`${variant}: a deadline that keeps moving forward, or a disarmed watchdog, kills nothing`, async () => {
+    const dog = new SoftWatchdog(`test-feed-${process.pid}-${n}`, silentLogger, bash);
+    dog.start();
+    const fed = victim('victim-fed');
+    const disarmed = victim('victim-disarmed');
+    try {
+      // Fed every 100 ms with a deadline 400 ms ahead, for two seconds.
+      const until = Date.now() + 2000;
+      while (Date.now() < until) {
+        await dog.arm(Date.now() + 400, fed.pid, DATA_DIR);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(isAlive(fed.pid), 'a fed watchdog killed its process');
+      await dog.arm(Date.now() + 300, disarmed.pid, DATA_DIR);
+      await dog.disarm();
+      // The dog polls every 200 ms: after its first poll past the deadline the victim must live on.
+      const check = Date.now() + 1200;
+      await waitFor(() => Date.now() > check, { timeout: 3000, message: 'clock' });
+      assert.ok(isAlive(disarmed.pid), 'a disarmed watchdog killed its process');
+    } finally {
+      await dog.stop();
+    }
+  });
+
+  test(`${variant}: a pid that is not a postmaster of the armed data directory is left alone`, async () => {
+    const dog = new SoftWatchdog(`test-reuse-${process.pid}-${n}`, silentLogger, bash);
+    dog.start();
+    const stranger = victim('victim-stranger', '/some/other/data');
+    try {
+      await dog.arm(Date.now() + 200, stranger.pid, DATA_DIR);
+      // The arm file disappears once the watchdog has handled the passed deadline.
+      await waitFor(async () => !(await exists(dog.armFile)), {
+        timeout: 5000,
+        message: 'watchdog did not handle the deadline',
+      });
+      assert.ok(isAlive(stranger.pid), 'the watchdog killed a process of another data directory');
+    } finally {
+      await dog.stop();
+    }
+  });
+}
 
 async function exists(path: string): Promise<boolean> {
   try {
