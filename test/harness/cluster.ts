@@ -69,6 +69,11 @@ export interface StartClusterOptions {
    * can blackhole them (`member.proxy.blackhole(ms)`) while they and their agents carry on.
    */
   proxied?: (group: number | null, index: number) => boolean;
+  /**
+   * The agent's command line for a configuration file (default: `agent -c FILE` of the sources
+   * through tsx), e.g. the compiled build's, or another agent reading the same YAML.
+   */
+  agentCommand?: (configPath: string) => readonly string[];
 }
 
 export interface QueryOptions {
@@ -116,6 +121,7 @@ export class TestMember {
   poolerError: Error | null = null;
   /** The TCP proxy others reach this member through, when the cluster was started with one for it. */
   proxy: TcpProxy | null = null;
+  readonly #agentCommand: (configPath: string) => readonly string[];
 
   constructor(fields: {
     name: string;
@@ -125,8 +131,11 @@ export class TestMember {
     pgPort: number;
     apiPort: number;
     poolerPort?: number;
+    agentCommand?: (configPath: string) => readonly string[];
   }) {
     this.name = fields.name;
+    this.#agentCommand =
+      fields.agentCommand ?? ((config) => [process.execPath, '--import', 'tsx', AGENT_MAIN, 'agent', '-c', config]);
     this.group = fields.group;
     this.index = fields.index;
     this.dir = fields.dir;
@@ -162,9 +171,10 @@ export class TestMember {
   /** Starts the agent as the unprivileged user; its output goes to `logFile`. */
   start(): void {
     if (this.running) throw new Error(`${this.name}: the agent is already running`);
+    const [program, ...args] = this.#agentCommand(this.configPath);
     const agent = spawnManaged(
-      process.execPath,
-      ['--import', 'tsx', AGENT_MAIN, 'agent', '-c', this.configPath],
+      program!,
+      args,
       // The repository as cwd: `--import tsx` resolves from there.
       { name: `agent ${this.name}`, asUnprivileged: true, cwd: REPO_ROOT, logFile: this.logFile },
     );
@@ -369,6 +379,7 @@ interface MemberSettings {
   membersPerGroup: number;
   poolers: boolean;
   proxied: StartClusterOptions['proxied'];
+  agentCommand: StartClusterOptions['agentCommand'];
 }
 
 /** A set of members sharing one scope (and one etcd), not started until asked. */
@@ -470,6 +481,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
     membersPerGroup: perGroup,
     poolers: opts.poolers === true && opts.groups !== undefined,
     proxied: opts.proxied,
+    agentCommand: opts.agentCommand,
   };
   const members: TestMember[] = [];
   for (const group of groups) {
@@ -497,6 +509,7 @@ async function writeMember(
     pgPort: await freePort(),
     apiPort: await freePort(),
     ...(settings.poolers && { poolerPort: await freePort() }),
+    agentCommand: settings.agentCommand,
   });
   // The agent (unprivileged) creates data_dir, pgpass and its socket in here.
   await mkdir(member.dir);

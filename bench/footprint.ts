@@ -1,0 +1,274 @@
+// Footprint of idle agents: one group of three real members (ttl 30, loop_wait 10, retry_timeout 10,
+// log level INFO, nothing polling their REST APIs), and for each member every process of its agent
+// except PostgreSQL (the agent, the software watchdog, anything else it started): RSS and CPU over a
+// measuring window after the group settled.
+// Run: npm run bench -- footprint [--agent dist|source|patroni] [--settle 20] [--seconds 120]
+//   [--node-options '--flag ...'] (node flags before the script, in place of bin/shardherd.js's own)
+//   dist (default): the compiled build as an installed package runs it (`npm run build` first);
+//   source: bin/shardherd.js of this checkout (the TypeScript sources through tsx's loader);
+//   patroni: Debian's Patroni on the same configuration files, for comparison.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  cleanup,
+  listProcesses,
+  MARKER_ENV,
+  startCluster,
+  waitForLeader,
+  waitForReplicas,
+  type TestMember,
+} from '../test/harness/index.ts';
+import { environValue } from '../test/harness/procfs.ts';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const PATRONI = '/usr/bin/patroni';
+/** Processes of an agent's tree that are not the agent's own footprint. */
+const NOT_COUNTED = new Set(['postgres', 'postmaster', 'pgbouncer']);
+const MB = 1024 * 1024;
+
+type AgentKind = 'dist' | 'source' | 'patroni';
+
+interface Sample {
+  pid: number;
+  name: string;
+  rssBytes: number;
+  /** utime + stime, in clock ticks. */
+  ownTicks: number;
+  /** cutime + cstime: children it waited for (a shell's `sleep`, a `pg_controldata` run). */
+  reapedTicks: number;
+}
+
+export interface ProcessFigure {
+  member: string;
+  pid: number;
+  process: string;
+  rssMb: number;
+  maxRssMb: number;
+  /** Percent of one core over the window: its own time, and that of the children it reaped. */
+  cpuPercent: number;
+  reapedCpuPercent: number;
+}
+
+function ticksPerSecond(): number {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+}
+
+/** What a process is, for the table: the agent, its watchdog, or its program name. */
+function processName(pid: number, comm: string): string {
+  let cmdline = '';
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return comm;
+  }
+  if (cmdline.includes('shardherd-watchdog')) return `watchdog (${comm})`;
+  if (/\bagent -c\b/.test(cmdline)) return `agent (${comm})`;
+  if (comm === 'patroni' || /\bpatroni\b/.test(cmdline)) return `patroni (${comm})`;
+  return comm;
+}
+
+function sample(pid: number): Sample | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields after the name, from 0: state ppid ... utime(11) stime(12) cutime(13) cstime(14).
+    const ticks = (i: number): number => Number(fields[i]);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rssKb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+    return {
+      pid,
+      name: processName(pid, comm),
+      rssBytes: rssKb * 1024,
+      ownTicks: ticks(11) + ticks(12),
+      reapedTicks: ticks(13) + ticks(14),
+    };
+  } catch {
+    return null; // exited meanwhile
+  }
+}
+
+/** The counted processes of a member's current agent: every process carrying its marker but PostgreSQL's. */
+function agentPids(member: TestMember): number[] {
+  const tag = member.agent?.tag;
+  if (tag === undefined) return [];
+  return listProcesses()
+    .filter((p) => environValue(p.pid, MARKER_ENV) === tag)
+    .filter((p) => {
+      const s = sample(p.pid);
+      return s !== null && !NOT_COUNTED.has(s.name);
+    })
+    .map((p) => p.pid);
+}
+
+/** The node flags of bin/shardherd.js's first line (`#!/usr/bin/env -S node FLAGS`): an installed `shardherd`'s. */
+function binNodeOptions(): string[] {
+  const shebang = readFileSync(join(REPO, 'bin/shardherd.js'), 'utf8').split('\n')[0]!;
+  const words = shebang.split(/\s+/);
+  const at = words.indexOf('node');
+  return at < 0 ? [] : words.slice(at + 1);
+}
+
+function agentCommand(kind: AgentKind, nodeOptions: string[] | undefined): (configPath: string) => readonly string[] {
+  const node = (script: string) => (config: string) =>
+    nodeOptions === undefined
+      ? [script, 'agent', '-c', config]
+      : [process.execPath, ...nodeOptions, script, 'agent', '-c', config];
+  switch (kind) {
+    case 'dist':
+      return node(join(REPO, 'dist/cli/main.js'));
+    case 'source':
+      return node(join(REPO, 'bin/shardherd.js'));
+    case 'patroni':
+      return (config) => [PATRONI, config];
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function measure(members: readonly TestMember[], seconds: number): Promise<ProcessFigure[]> {
+  const hz = ticksPerSecond();
+  const pids = new Map(members.map((m) => [m, agentPids(m)]));
+  const first = new Map<number, Sample>();
+  const rss = new Map<number, number[]>();
+  for (const list of pids.values()) {
+    for (const pid of list) {
+      const s = sample(pid);
+      if (s !== null) first.set(pid, s);
+    }
+  }
+  const startedAt = Date.now();
+  const end = startedAt + seconds * 1000;
+  let last = new Map<number, Sample>();
+  while (Date.now() < end) {
+    await sleep(Math.min(5000, Math.max(0, end - Date.now())));
+    last = new Map();
+    for (const pid of first.keys()) {
+      const s = sample(pid);
+      if (s === null) continue;
+      last.set(pid, s);
+      rss.set(pid, [...(rss.get(pid) ?? []), s.rssBytes]);
+    }
+  }
+  const elapsed = (Date.now() - startedAt) / 1000;
+  const figures: ProcessFigure[] = [];
+  for (const [member, list] of pids) {
+    for (const pid of list) {
+      const a = first.get(pid);
+      const b = last.get(pid);
+      if (a === undefined || b === undefined) continue; // not alive for the whole window
+      const values = rss.get(pid) ?? [b.rssBytes];
+      const percent = (ticks: number): number => Math.round((ticks / hz / elapsed) * 100 * 1000) / 1000;
+      figures.push({
+        member: member.name,
+        pid,
+        process: b.name,
+        rssMb: Math.round((values.reduce((x, y) => x + y, 0) / values.length / MB) * 10) / 10,
+        maxRssMb: Math.round((Math.max(...values) / MB) * 10) / 10,
+        cpuPercent: percent(b.ownTicks - a.ownTicks),
+        reapedCpuPercent: percent(b.reapedTicks - a.reapedTicks),
+      });
+    }
+  }
+  return figures;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')).join('\n');
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      agent: { type: 'string', default: 'dist' },
+      settle: { type: 'string', default: '20' },
+      seconds: { type: 'string', default: '120' },
+      'node-options': { type: 'string' },
+    },
+  });
+  const kind = values.agent as AgentKind;
+  if (!['dist', 'source', 'patroni'].includes(kind)) throw new Error(`--agent: dist, source or patroni, got ${kind}`);
+  const nodeOptions =
+    values['node-options'] !== undefined
+      ? values['node-options'].split(/\s+/).filter(Boolean)
+      : kind === 'patroni'
+        ? undefined
+        : binNodeOptions();
+  const settle = Number(values.settle);
+  const seconds = Number(values.seconds);
+  if (kind === 'dist') {
+    process.stdout.write('building: npm run build\n');
+    execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO, stdio: 'inherit' });
+  }
+  if (kind === 'patroni' && !existsSync(PATRONI)) throw new Error(`${PATRONI} is missing (Debian's patroni package)`);
+
+  try {
+    const cluster = await startCluster({
+      membersPerGroup: 3,
+      ttl: 30,
+      loopWait: 10,
+      retryTimeout: 10,
+      logLevel: 'INFO',
+      agentCommand: agentCommand(kind, nodeOptions),
+    });
+    cluster.startAll();
+    await waitForLeader(cluster, null, { timeout: 120_000 });
+    await waitForReplicas(cluster, null, { timeout: 120_000 });
+    process.stdout.write(`group running; settling ${settle} s, then measuring ${seconds} s\n`);
+    await sleep(settle * 1000);
+    const figures = await measure(cluster.members, seconds);
+
+    const rows = [['member', 'pid', 'process', 'RSS MB (avg)', 'RSS MB (max)', 'CPU %', 'reaped children CPU %']];
+    for (const f of figures) {
+      rows.push([
+        f.member,
+        String(f.pid),
+        f.process,
+        f.rssMb.toFixed(1),
+        f.maxRssMb.toFixed(1),
+        f.cpuPercent.toFixed(3),
+        f.reapedCpuPercent.toFixed(3),
+      ]);
+    }
+    const perMember = cluster.members.map((m) => {
+      const own = figures.filter((f) => f.member === m.name);
+      const sum = (pick: (f: ProcessFigure) => number): number =>
+        Math.round(own.reduce((total, f) => total + pick(f), 0) * 1000) / 1000;
+      return {
+        member: m.name,
+        rssMb: Math.round(sum((f) => f.rssMb) * 10) / 10,
+        cpuPercent: sum((f) => f.cpuPercent + f.reapedCpuPercent),
+      };
+    });
+    for (const m of perMember) {
+      rows.push([m.member, '', 'all counted', m.rssMb.toFixed(1), '', m.cpuPercent.toFixed(3), '']);
+    }
+    process.stdout.write(
+      `\nagent: ${kind} ${nodeOptions?.join(' ') ?? ''}; window ${seconds} s; CPU in percent of one core\n` +
+        `${table(rows)}\n`,
+    );
+    const worst = {
+      rssMb: Math.max(...perMember.map((m) => m.rssMb)),
+      cpuPercent: Math.max(...perMember.map((m) => m.cpuPercent)),
+    };
+    process.stdout.write(
+      `${JSON.stringify({ bench: 'footprint', agent: kind, nodeOptions, seconds, worst, members: perMember })}\n`,
+    );
+  } finally {
+    await cleanup();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await main(process.argv.slice(2));
+}
