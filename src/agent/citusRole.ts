@@ -129,6 +129,11 @@ export class CitusRole {
     };
   }
 
+  /** Reads the manager's scale state afresh before GET /citus shows it; nothing where no manager runs. */
+  async refreshStatus(): Promise<void> {
+    await this.manager?.refreshScaleStatus();
+  }
+
   /** After every HA cycle: start or stop the manager to match this member's role. */
   onCycle(snapshot: HaSnapshot): void {
     this.dynamic = snapshot.dynamic;

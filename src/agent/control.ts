@@ -127,6 +127,10 @@ export class AgentControl implements SwitchoverControl, ConfigControl {
     return this.deps.citus?.metadataStatus() ?? null;
   }
 
+  async refreshCitus(): Promise<void> {
+    await this.deps.citus?.refreshStatus();
+  }
+
   async updateConfig(kind: ConfigUpdateKind, body: unknown): Promise<ConfigUpdateAnswer> {
     const { dcs, log } = this.deps;
     const answer = await updateConfig(kind, body, {

@@ -8,6 +8,9 @@ import type { ScaleStatus } from '../citus/scale.ts';
 import type { PoolinfoRow } from '../citus/types.ts';
 import type { ControlAnswer, SwitchoverControl } from './types.ts';
 
+/** How long GET /citus waits for a fresh look at placements and the rebalancer. */
+const REFRESH_LIMIT_MS = 2000;
+
 function send(reply: FastifyReply, answer: ControlAnswer): FastifyReply {
   return reply.code(answer.status).type('text/plain; charset=utf-8').send(answer.message);
 }
@@ -55,6 +58,11 @@ export function registerControlRoutes(app: FastifyInstance, control: SwitchoverC
   app.get('/citus', async (_request, reply) => {
     const stats = control.citusPauseStats();
     if (stats === null) return send(reply, { status: 503, message: 'no Citus manager runs here' });
+    // Bounded: a slow coordinator shows the last look rather than holding the answer.
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise((done) => (timer = setTimeout(done, REFRESH_LIMIT_MS)));
+    await Promise.race([control.refreshCitus?.().catch(() => undefined), limit]);
+    clearTimeout(timer);
     return reply.code(200).send(citusStatusBody(stats, control.citusMetadata()));
   });
   app.post('/citus', async (request, reply) => {

@@ -85,4 +85,6 @@ export interface SwitchoverControl {
   citusPauseStats(): PauseStats | null;
   /** `GET /citus`: the manager's last view of pg_dist_node and pg_dist_poolinfo where it runs, else null. */
   citusMetadata(): MetadataStatus | null;
+  /** `GET /citus`, first: the shard placements and the rebalancer read afresh where the manager runs. */
+  refreshCitus?(): Promise<void>;
 }

@@ -168,9 +168,14 @@ export class CitusManager {
     return this.reconciler.metadataView();
   }
 
-  /** Joins and removals of worker groups as of the last pass: the rebalancer, placements, what waits. */
+  /** Joins and removals of worker groups as of the last look: the rebalancer, placements, what waits. */
   scaleStatus(): ScaleStatus {
     return this.scale.status();
+  }
+
+  /** Reads the coordinator's scale state afresh for scaleStatus() (between reconciles); acts on nothing. */
+  async refreshScaleStatus(): Promise<void> {
+    if (this.phase === 'running') await this.attempts.run(() => this.scale.observe());
   }
 
   /** Why adds and removes wait, as of the last reconcile that ran; null when none wait. */

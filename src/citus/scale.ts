@@ -11,7 +11,7 @@ import type { Logger } from '../log.ts';
 import { desiredTopology } from './desired.ts';
 import { membershipBlocker } from './gate.ts';
 import { holdGroups } from './hold.ts';
-import { applyPlan, queryAs, readMetadata, type Queryable } from './metadataStore.ts';
+import { applyPlan, queryAs, readMetadata, type MetadataRows, type Queryable } from './metadataStore.ts';
 import { SQL } from './planSql.ts';
 import { planScale, removalHeld, type RebalanceJob, type ScaleGroup, type ScaleStep } from './scalePlan.ts';
 
@@ -40,8 +40,10 @@ export interface ScaleOptions {
 export interface ScaleStatus {
   /** The latest rebalance job (a drain is one too); null when Citus has none. */
   rebalance: RebalanceJob | null;
-  /** Shard placements per group id, as of the last pass. */
+  /** Shard placements per group id, as of the last look. */
   placements: Record<string, number>;
+  /** Worker groups a rebalance may move shards to: an active primary row with shouldhaveshards. */
+  takers: number[];
   /** Groups being removed and how far they are. */
   removals: Array<{ group: number; state: RemovalState }>;
   /** Why the next step waits; null when nothing is left to do. */
@@ -104,7 +106,14 @@ function scaleGroups(view: ClusterView): ScaleGroup[] {
 
 export class ScaleWork {
   private client: pg.Client | null = null;
-  private current: ScaleStatus = { rebalance: null, placements: {}, removals: [], waiting: null, lastError: null };
+  private current: ScaleStatus = {
+    rebalance: null,
+    placements: {},
+    takers: [],
+    removals: [],
+    waiting: null,
+    lastError: null,
+  };
   /** Failed or cancelled jobs, and when a pass first saw them so. */
   private readonly failedSeen = new Map<number, number>();
   private lastWaiting: string | null = null;
@@ -163,9 +172,17 @@ export class ScaleWork {
     return remains;
   }
 
-  private async nextStep(): Promise<ScaleStep> {
-    const view = this.opts.view();
-    if (view === null) return { kind: 'idle' };
+  /** Reads the rows, placements and latest job, and shows them in status(); acts on nothing. */
+  async observe(): Promise<void> {
+    try {
+      await this.look();
+    } catch (err) {
+      this.current.lastError = errorText(err);
+      await this.close();
+    }
+  }
+
+  private async look(): Promise<{ rows: MetadataRows; placements: Map<number, number>; job: RebalanceJob | null }> {
     const client = await this.connection();
     const rows = await readMetadata(client);
     const placements = new Map<number, number>();
@@ -173,6 +190,22 @@ export class ScaleWork {
       placements.set(Number(r.groupid), Number(r.n));
     const job = jobOf((await queryAs(client, 'citus_rebalance_status()', STATUS_SQL)).rows[0]);
     this.noteJob(job);
+    this.current.rebalance = job;
+    this.current.placements = Object.fromEntries(placements);
+    this.current.takers = [
+      ...new Set(
+        rows.nodes
+          .filter((r) => r.groupid > 0 && r.noderole === 'primary' && r.isactive && r.shouldhaveshards)
+          .map((r) => r.groupid),
+      ),
+    ].sort((a, b) => a - b);
+    return { rows, placements, job };
+  }
+
+  private async nextStep(): Promise<ScaleStep> {
+    const view = this.opts.view();
+    if (view === null) return { kind: 'idle' };
+    const { rows, placements, job } = await this.look();
     const groups = scaleGroups(view);
     const paused = this.opts.pausedGroups();
     const blocked = membershipBlocker(
@@ -180,8 +213,6 @@ export class ScaleWork {
       holdGroups(desiredTopology(view), rows, paused),
       [...paused].sort((a, b) => a - b),
     );
-    this.current.rebalance = job;
-    this.current.placements = Object.fromEntries(placements);
     this.current.removals = groups.flatMap((g) =>
       g.mark.removal === undefined ? [] : [{ group: g.group, state: g.mark.removal.state }],
     );

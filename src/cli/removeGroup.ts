@@ -42,9 +42,8 @@ export function removeGroupRefusal(cluster: ClusterView, group: number, status: 
   if (others.length === 0) return `group ${group} is the last worker group: its shards would have nowhere to go`;
   const placements = placementsOf(status, group);
   if (placements === 0) return null;
-  const takers = (status.metadata?.pg_dist_node ?? []).filter(
-    (n) => others.includes(n.groupid) && n.noderole === 'primary' && n.isactive && n.shouldhaveshards,
-  );
+  // Read afresh by GET /citus: an operator may have set shouldhaveshards by hand.
+  const takers = (status.scale?.takers ?? []).filter((g) => others.includes(g));
   if (takers.length === 0)
     return (
       `its drain cannot run: no other worker group takes shards (no registered primary with shouldhaveshards), ` +

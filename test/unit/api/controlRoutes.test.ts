@@ -54,6 +54,7 @@ const SCALE: ScaleStatus = {
     counts: { done: 3, runnable: 2, running: 1 },
   },
   placements: { '1': 20, '2': 6 },
+  takers: [1],
   removals: [{ group: 2, state: 'draining' }],
   waiting: 'rebalance job 7 is running (3 of 6 moves done)',
   lastError: null,
@@ -101,7 +102,14 @@ test('GET /citus: pause counters, why adds and removes wait, pg_dist_node and pg
 });
 
 test('GET /citus before the manager has read the rows: metadata null, nothing waiting', async () => {
-  const idle: ScaleStatus = { rebalance: null, placements: {}, removals: [], waiting: null, lastError: null };
+  const idle: ScaleStatus = {
+    rebalance: null,
+    placements: {},
+    takers: [],
+    removals: [],
+    waiting: null,
+    lastError: null,
+  };
   const { status, body } = await getCitus(
     fakeControl(PAUSES, { metadata: null, membershipWaiting: null, scale: idle }),
   );
@@ -113,4 +121,25 @@ test('GET /citus where no Citus manager runs answers 503 in one line, as before'
   const { status, body } = await getCitus(fakeControl(null, null));
   assert.equal(status, 503);
   assert.equal(body, 'no Citus manager runs here');
+});
+
+test('GET /citus reads the scale state afresh first, and answers with the last look when that hangs', async () => {
+  const fresh: ScaleStatus = { ...SCALE, placements: { '1': 26 }, removals: [] };
+  let status: MetadataStatus = { metadata: null, membershipWaiting: null, scale: SCALE };
+  const control: SwitchoverControl = {
+    ...fakeControl(PAUSES, null),
+    citusMetadata: () => status,
+    refreshCitus: () => {
+      status = { ...status, scale: fresh };
+      return Promise.resolve();
+    },
+  };
+  assert.deepEqual(JSON.parse((await getCitus(control)).body).scale, fresh);
+  const hung: SwitchoverControl = { ...control, refreshCitus: () => new Promise(() => undefined) };
+  status = { ...status, scale: SCALE };
+  const started = performance.now();
+  const answer = await getCitus(hung);
+  assert.equal(answer.status, 200);
+  assert.deepEqual(JSON.parse(answer.body).scale, SCALE);
+  assert.ok(performance.now() - started < 10_000);
 });

@@ -28,7 +28,17 @@ function status(nodes: NodeView[], placements: Record<string, number>, extra: Pa
     pauses: {} as CitusStatusBody['pauses'],
     membership_waiting: null,
     metadata: { read_at: '2030-01-01T00:00:00.000Z', pg_dist_node: nodes, pg_dist_poolinfo: [] },
-    scale: { rebalance: null, placements, removals: [], waiting: null, lastError: null, ...extra },
+    scale: {
+      rebalance: null,
+      placements,
+      takers: nodes
+        .filter((n) => n.groupid > 0 && n.noderole === 'primary' && n.shouldhaveshards)
+        .map((n) => n.groupid),
+      removals: [],
+      waiting: null,
+      lastError: null,
+      ...extra,
+    },
   } satisfies CitusStatusBody;
 }
 
