@@ -3,7 +3,7 @@
 // It starts the stand-in's background task queue monitor too (scripts/standInTasks.ts).
 import pg from 'pg';
 import { errorText } from '../src/errors.ts';
-import { Alarm } from './alarm.ts';
+import { Alarm, connectWaking } from './alarm.ts';
 import { startStandInTasks } from './standInTasks.ts';
 
 export interface StandInSyncOptions {
@@ -39,30 +39,8 @@ export function startStandInSync(opts: StandInSyncOptions): StandInSync {
   let current: pg.Client | undefined;
   const tasks = startStandInTasks(opts);
 
-  async function connect(): Promise<pg.Client | undefined> {
-    const client = new pg.Client({
-      host: opts.host,
-      port: opts.port,
-      user: opts.user,
-      password: opts.password,
-      database: opts.database,
-      connectionTimeoutMillis: 2000,
-      application_name: 'citus_compat_sync',
-    });
-    // Errors of an idle connection (server stopped) would otherwise crash the process.
-    client.on('error', () => alarm.wake());
-    client.on('end', () => alarm.wake());
-    // stop() ends a connection attempt in progress too
-    current = client;
-    try {
-      await client.connect();
-      return client;
-    } catch {
-      current = undefined;
-      await client.end().catch(() => undefined);
-      return undefined;
-    }
-  }
+  const connect = (): Promise<pg.Client | undefined> =>
+    connectWaking(opts, 'citus_compat_sync', alarm, (client) => (current = client));
 
   /** Serves one connection until it breaks or stop(); returns to reconnect. */
   async function serve(client: pg.Client): Promise<void> {

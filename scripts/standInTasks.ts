@@ -4,7 +4,7 @@
 // deferred drops of pg_dist_cleanup. Idle on a standby, a worker, and where Citus itself runs.
 import pg from 'pg';
 import { errorText } from '../src/errors.ts';
-import { Alarm } from './alarm.ts';
+import { Alarm, connectWaking } from './alarm.ts';
 
 export interface StandInTasksOptions {
   host: string;
@@ -39,28 +39,8 @@ export function startStandInTasks(opts: StandInTasksOptions): StandInTasks {
   let stopped = false;
   let current: pg.Client | undefined;
 
-  async function connect(): Promise<pg.Client | undefined> {
-    const client = new pg.Client({
-      host: opts.host,
-      port: opts.port,
-      user: opts.user,
-      password: opts.password,
-      database: opts.database,
-      connectionTimeoutMillis: 2000,
-      application_name: 'citus background task queue monitor',
-    });
-    client.on('error', () => alarm.wake());
-    client.on('end', () => alarm.wake());
-    current = client;
-    try {
-      await client.connect();
-      return client;
-    } catch {
-      current = undefined;
-      await client.end().catch(() => undefined);
-      return undefined;
-    }
-  }
+  const connect = (): Promise<pg.Client | undefined> =>
+    connectWaking(opts, 'citus background task queue monitor', alarm, (client) => (current = client));
 
   /** Whether this server is the stand-in's coordinator primary, and its intervals. */
   async function probe(client: pg.Client): Promise<Probe> {
