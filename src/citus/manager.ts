@@ -11,6 +11,7 @@ import type { Logger } from '../log.ts';
 import { Serial } from '../serial.ts';
 import { LiveView, isTopologyEvent } from './liveView.ts';
 import type { MetadataView } from './metadataView.ts';
+import { LeaderToMetadata, NO_OBSERVER, type CitusObserver } from './observer.ts';
 import { GroupPauses, type PauseStats, type UnplannedPauseSettings } from './pause.ts';
 import { refuse, type PauseAnswer, type PauseEvent } from './pauseRules.ts';
 import { DEFAULT_PLAN_OPTIONS, type PlanOptions } from './plan.ts';
@@ -42,6 +43,8 @@ export interface CitusManagerOptions {
   now?: () => number;
   /** Scale-out and scale-in settings (the coordinator group's dynamic `citus`); no rebalance on join by default. */
   scale?: () => ScaleSettings;
+  /** Told of every reconcile, pause and repoint (metrics); nobody by default. */
+  observer?: CitusObserver;
 }
 
 /** Counters and last outcomes, for tests, logs and metrics. */
@@ -60,6 +63,8 @@ const MEMBERSHIP_MIN_BACKOFF_MS = 100;
 const MEMBERSHIP_MAX_BACKOFF_MS = 5000;
 /** While scale work remains (a drain or rebalance runs, a removal waits), it is looked at this often. */
 const SCALE_PASS_MS = 1000;
+/** After a pass failed (the coordinator is unreachable, or its Citus has no background rebalancer). */
+const SCALE_RETRY_MS = 10_000;
 
 export class CitusManager {
   private readonly dcs: TopologySource;
@@ -90,13 +95,19 @@ export class CitusManager {
   private membershipTimer: NodeJS.Timeout | null = null;
   private readonly scale: ScaleWork;
   private scaleTimer: NodeJS.Timeout | null = null;
+  private readonly leaderLag: LeaderToMetadata;
 
   constructor(options: CitusManagerOptions) {
     this.dcs = options.dcs;
     this.logger = options.logger.child({ component: 'citus-manager' });
     this.retryTimeoutMs = options.retryTimeout * 1000;
     const planOptions = options.planOptions ?? DEFAULT_PLAN_OPTIONS;
-    const repointed = (group: number) => recoverPreparedInBackground(options.connect, this.logger, group);
+    const observer = options.observer ?? NO_OBSERVER;
+    this.leaderLag = new LeaderToMetadata(observer);
+    const repointed = (group: number): void => {
+      this.leaderLag.repointed(group);
+      recoverPreparedInBackground(options.connect, this.logger, group);
+    };
     // Paused groups run on their own connections; the reconcile plans them exactly as they are.
     this.pauses = new GroupPauses({
       connect: options.connect,
@@ -110,6 +121,7 @@ export class CitusManager {
       repointed,
       unplanned: options.pause?.unplanned,
       viewWaitMs: options.pause?.viewWaitMs,
+      observer,
     });
     this.scale = new ScaleWork({
       connect: options.connect,
@@ -131,6 +143,7 @@ export class CitusManager {
       removalHeld: (view) => this.scale.heldGroups(view),
       repointed,
       membershipWaits: (waiting) => this.noteMembership(waiting),
+      observer,
     });
     if (options.failure !== undefined) {
       this.workers = new WorkerWatch({
@@ -207,6 +220,7 @@ export class CitusManager {
     this.phase = 'running';
     const view = await this.dcs.loadCluster({ allGroups: true });
     this.live = new LiveView(view);
+    this.leaderLag.seed(view);
     this.logger.info({ action: 'start', revision: view.revision, groups: view.groups.length }, 'citus manager started');
     this.watchHandle = this.dcs.watch(view.revision, this.onWatch);
     this.workers?.start();
@@ -223,12 +237,8 @@ export class CitusManager {
     this.phase = 'stopping';
     this.watchHandle?.close();
     this.watchHandle = null;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-    if (this.membershipTimer) clearTimeout(this.membershipTimer);
-    this.membershipTimer = null;
-    if (this.scaleTimer) clearTimeout(this.scaleTimer);
-    this.scaleTimer = null;
+    for (const timer of [this.retryTimer, this.membershipTimer, this.scaleTimer]) if (timer) clearTimeout(timer);
+    this.retryTimer = this.membershipTimer = this.scaleTimer = null;
     this.abort.abort(new Error('citus manager stopping'));
     await this.workers?.stop();
     await this.pauses.stop();
@@ -240,10 +250,7 @@ export class CitusManager {
     this.logger.info({ action: 'stop' }, 'citus manager stopped');
   }
 
-  /**
-   * One reconcile attempt now, after any in flight, without retries. Before start() (or
-   * without a watch) it reads the view from etcd first.
-   */
+  /** One reconcile attempt now, after any in flight, without retries; before start() it reads etcd's view first. */
   reconcileNow(): Promise<ReconcileResult> {
     if (this.phase === 'stopping' || this.phase === 'stopped') {
       return Promise.reject(new Error('CitusManager.reconcileNow: the manager is stopped'));
@@ -260,6 +267,7 @@ export class CitusManager {
       const relevant = events.filter(isTopologyEvent);
       if (relevant.length === 0) return;
       this.pending.push(...relevant);
+      this.leaderLag.onEvents(relevant);
       this.pauses.onEvents(relevant);
     }
     this.kick();
@@ -290,10 +298,11 @@ export class CitusManager {
     if (this.phase !== 'running') return;
     const remains = await this.attempts.run(() => this.scale.pass());
     if (!remains || this.scaleTimer !== null || this.phase !== 'running') return;
+    const delay = this.scale.status().lastError === null ? SCALE_PASS_MS : SCALE_RETRY_MS;
     this.scaleTimer = setTimeout(() => {
       this.scaleTimer = null;
       void this.scalePass();
-    }, SCALE_PASS_MS);
+    }, delay);
     this.scaleTimer.unref();
   }
 
