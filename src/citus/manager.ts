@@ -61,9 +61,8 @@ const MAX_BACKOFF_MS = 2000;
 /** Phase 2's retries: first soon after a repoint (Citus syncs in ~0.1 s), at most Citus's 5 s retry. */
 const MEMBERSHIP_MIN_BACKOFF_MS = 100;
 const MEMBERSHIP_MAX_BACKOFF_MS = 5000;
-/** While scale work remains (a drain or rebalance runs, a removal waits), it is looked at this often. */
+/** Scale passes while work remains (a job runs, a removal waits), and after a failed pass. */
 const SCALE_PASS_MS = 1000;
-/** After a pass failed (the coordinator is unreachable, or its Citus has no background rebalancer). */
 const SCALE_RETRY_MS = 10_000;
 
 export class CitusManager {
@@ -186,7 +185,7 @@ export class CitusManager {
     return this.scale.status();
   }
 
-  /** Reads the coordinator's scale state afresh for scaleStatus() (between reconciles); acts on nothing. */
+  /** Reads the scale state afresh for scaleStatus(); acts on nothing. */
   async refreshScaleStatus(): Promise<void> {
     if (this.phase === 'running') await this.attempts.run(() => this.scale.observe());
   }
@@ -228,10 +227,7 @@ export class CitusManager {
     await this.loop;
   }
 
-  /**
-   * Closes the watch, stops the probes, rolls back open pauses, waits for a reconcile in flight
-   * (its retries are cut short) and closes the connection.
-   */
+  /** Closes the watch, stops the probes, rolls back open pauses, waits for a reconcile in flight, disconnects. */
   async stop(): Promise<void> {
     if (this.phase === 'stopped' || this.phase === 'stopping') return;
     this.phase = 'stopping';
