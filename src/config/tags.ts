@@ -5,7 +5,8 @@
 import { Findings, join, readBool, readInt, readMap, readScalar } from './findings.ts';
 import type { Scalar, Tags } from './types.ts';
 
-const KNOWN_TAGS = [
+/** Patroni's tags; any other key is a custom tag, published as it is. */
+export const KNOWN_TAGS = [
   'nofailover',
   'noloadbalance',
   'clonefrom',
@@ -13,7 +14,7 @@ const KNOWN_TAGS = [
   'nostream',
   'failover_priority',
   'sync_priority',
-];
+] as const;
 
 const FLAG_TAGS = new Set(['clonefrom', 'nofailover', 'noloadbalance', 'nosync', 'nostream']);
 
@@ -60,7 +61,7 @@ export function readTags(value: unknown, f: Findings): Tags | undefined {
         : (readInt(map.sync_priority, 'tags.sync_priority', f, { min: 0 }) ?? 1),
   };
   for (const [key, v] of Object.entries(map)) {
-    if (KNOWN_TAGS.includes(key) || v === null) continue;
+    if ((KNOWN_TAGS as readonly string[]).includes(key) || v === null) continue;
     if (key === 'replicatefrom')
       f.warn(
         'tags.replicatefrom',
