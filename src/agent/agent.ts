@@ -2,6 +2,7 @@
 // loop and the REST API together, and shuts them down in order on SIGTERM/SIGINT.
 import { readFileSync } from 'node:fs';
 import { PG_SETTINGS_SQL, type PgSetting } from '../api/pgSettings.ts';
+import { AgentMetrics } from '../api/metrics.ts';
 import { startApiServer } from '../api/server.ts';
 import { loadConfig } from '../config/load.ts';
 import { Dcs } from '../dcs/dcs.ts';
@@ -42,6 +43,7 @@ export async function runAgent(configPath: string): Promise<void> {
     username: config.etcd3.username,
     password: config.etcd3.password,
   });
+  const metrics = new AgentMetrics({ scope: config.scope, name: config.name });
   let citusRole: CitusRole | null = null;
   const node = new PostgresNode({
     name: config.name,
@@ -49,7 +51,7 @@ export async function runAgent(configPath: string): Promise<void> {
     log,
     extraParameters: (user) => citusRole?.parameters(user) ?? {},
   });
-  if (config.citus) citusRole = new CitusRole({ config, citus: config.citus, node, dcs, log });
+  if (config.citus) citusRole = new CitusRole({ config, citus: config.citus, node, dcs, log, observer: metrics });
   const loop = new HaLoop({
     config,
     store: dcs,
@@ -57,6 +59,7 @@ export async function runAgent(configPath: string): Promise<void> {
     log,
     version: VERSION,
     hooks: citusRole?.hooks() ?? {},
+    cycleObserver: (ms) => metrics.haCycle(ms),
   });
   if (citusRole) {
     const role = citusRole;
@@ -75,6 +78,7 @@ export async function runAgent(configPath: string): Promise<void> {
     requests,
     control,
     config: control,
+    metrics,
   });
   log.info({ api: api.address, version: VERSION }, 'agent started');
   await loop.start();

@@ -7,6 +7,7 @@ import { keepAuthinfo, type AuthinfoAction } from '../citus/authinfo.ts';
 import { citusInstalled, bootstrapCitus } from '../citus/bootstrap.ts';
 import { citusSettings } from '../citus/extension.ts';
 import { CitusManager } from '../citus/manager.ts';
+import type { CitusObserver } from '../citus/observer.ts';
 import type { MetadataStatus } from '../citus/metadataView.ts';
 import { notifyCoordinator, type CitusEventBody, type NotifyOutcome } from '../citus/notify.ts';
 import type { PauseStats } from '../citus/pause.ts';
@@ -27,6 +28,8 @@ export interface CitusRoleDeps {
   node: PostgresNode;
   dcs: Dcs;
   log: Logger;
+  /** Told of the manager's reconciles, pauses and repoints (metrics). */
+  observer?: CitusObserver;
 }
 
 /** Where the pg_dist_authinfo upkeep of a group primary stands (see CitusRole.keepAuthinfo). */
@@ -204,6 +207,7 @@ export class CitusRole {
           timeoutMs: (this.dynamic.citus.failure_pause_timeout ?? this.dynamic.ttl + 10) * 1000,
         }),
       },
+      observer: this.deps.observer,
       scale: () => ({
         rebalanceOnJoin: this.dynamic.citus.rebalance_on_join,
         transferMode: this.dynamic.citus.shard_transfer_mode,

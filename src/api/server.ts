@@ -18,6 +18,7 @@ import { healthInput, renderNodeStatus, takeSnapshot } from './status.ts';
 import { registerConfigRoutes, type ConfigControl } from './configRoutes.ts';
 import { registerControlRoutes } from './controlRoutes.ts';
 import { registerMemberRoutes, type MemberRequestControl } from './memberRoutes.ts';
+import { AgentMetrics } from './metrics.ts';
 import type { AgentStatusSource, SwitchoverControl } from './types.ts';
 import { errorText } from '../errors.ts';
 
@@ -54,6 +55,8 @@ export interface ApiControls {
   control?: SwitchoverControl;
   requests?: MemberRequestControl;
   config?: ConfigControl;
+  /** The agent's metrics; a set of its own when absent (Patroni's part needs nothing else). */
+  metrics?: AgentMetrics;
 }
 
 export function createApiServer(source: AgentStatusSource, opts: ApiControls = {}): FastifyInstance {
@@ -91,6 +94,14 @@ export function createApiServer(source: AgentStatusSource, opts: ApiControls = {
   app.get('/patroni', async (_request, reply) => {
     const snapshot = await takeSnapshot(source);
     return reply.code(200).send(renderNodeStatus(snapshot));
+  });
+
+  const metrics = opts.metrics ?? new AgentMetrics({ scope: source.scope, name: source.name });
+  app.get('/metrics', async (_request, reply) => {
+    const snapshot = await takeSnapshot(source);
+    const citus = { pauses: opts.control?.citusPauseStats() ?? null, metadata: opts.control?.citusMetadata() ?? null };
+    const text = await metrics.render(snapshot, citus);
+    return reply.code(200).type(metrics.contentType).send(text);
   });
 
   for (const path of Object.keys(HEALTH_PATHS)) {
@@ -191,8 +202,8 @@ export async function startApiServer(
   source: AgentStatusSource,
   opts: ApiControls & { host: string; port: number },
 ): Promise<RunningApiServer> {
-  const { logger, control, requests, config } = opts;
-  const app = createApiServer(source, { logger, control, requests, config });
+  const { logger, control, requests, config, metrics } = opts;
+  const app = createApiServer(source, { logger, control, requests, config, metrics });
   await app.listen({ host: opts.host, port: opts.port });
   const bound = app.server.address();
   const port = typeof bound === 'object' && bound !== null ? bound.port : opts.port;

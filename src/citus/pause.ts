@@ -8,6 +8,7 @@ import { memberAddress } from '../dcs/memberUrl.ts';
 import type { ClusterView, DcsEvent } from '../dcs/types.ts';
 import type { Logger } from '../log.ts';
 import { GroupPause, type PauseCause } from './groupPause.ts';
+import { NO_OBSERVER, type CitusObserver } from './observer.ts';
 import type { PlanOptions } from './plan.ts';
 import {
   checkEvent,
@@ -57,6 +58,8 @@ export interface GroupPausesOptions {
   unplanned?: UnplannedPauseSettings;
   /** How long after_promote waits for the watch to show the sender as running primary. */
   viewWaitMs?: number;
+  /** Told of each pause opened and ended (metrics). */
+  observer?: CitusObserver;
 }
 
 const DEFAULT_VIEW_WAIT_MS = 2000;
@@ -76,6 +79,7 @@ export class GroupPauses {
   private readonly repointed: (group: number) => void;
   private readonly unplanned: UnplannedPauseSettings;
   private readonly viewWaitMs: number;
+  private readonly observer: CitusObserver;
 
   private readonly pauses = new Map<number, GroupPause>();
   private viewWaiters = new Set<() => void>();
@@ -93,6 +97,7 @@ export class GroupPauses {
     this.repointed = options.repointed ?? (() => undefined);
     this.unplanned = options.unplanned ?? DEFAULT_UNPLANNED_PAUSE;
     this.viewWaitMs = options.viewWaitMs ?? DEFAULT_VIEW_WAIT_MS;
+    this.observer = options.observer ?? NO_OBSERVER;
   }
 
   /**
@@ -307,6 +312,7 @@ export class GroupPauses {
     });
     this.pauses.set(group, pause);
     this.counters.opened++;
+    this.observer.pauseOpened(group);
     return pause;
   }
 
@@ -317,6 +323,7 @@ export class GroupPauses {
     this.durations.push(ms);
     if (this.durations.length > KEPT_DURATIONS) this.durations.shift();
     this.maxDuration = Math.max(this.maxDuration ?? 0, ms);
+    this.observer.pauseEnded(pause.group, outcome, ms);
     this.metadataChanged(pause.group);
   }
 

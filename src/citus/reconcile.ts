@@ -10,6 +10,7 @@ import { membershipBlocker } from './gate.ts';
 import { desiredWithHeld, holdGroups } from './hold.ts';
 import { PlanStatementError, readMetadata, type MetadataRows } from './metadataStore.ts';
 import { metadataViewOf, type MetadataView } from './metadataView.ts';
+import type { CitusObserver } from './observer.ts';
 import { planMetadata, type PlanOptions } from './plan.ts';
 import type { IgnoredMember, Statement } from './types.ts';
 
@@ -63,6 +64,8 @@ export interface ReconcilerOptions {
   repointed: (group: number) => void;
   /** Why adds and removes wait (null: they do not), after every attempt that got to them. */
   membershipWaits: (waiting: string | null) => void;
+  /** Told of each attempt's outcome and duration (metrics). */
+  observer?: CitusObserver;
 }
 
 export class Reconciler {
@@ -183,6 +186,7 @@ export class Reconciler {
         durationMs: elapsed(),
       };
       this.counters.reconciles++;
+      this.opts.observer?.reconciled(true, result.durationMs);
       this.counters.statementsApplied += applied.length;
       this.lastResult = result;
       this.lastError = null;
@@ -205,6 +209,7 @@ export class Reconciler {
       const failedAt = err instanceof PlanStatementError ? done + err.index : null;
       const result: ReconcileResult = { kind: 'failed', error, planned, failedAt, revision, durationMs: elapsed() };
       this.counters.failures++;
+      this.opts.observer?.reconciled(false, result.durationMs);
       this.counters.statementsApplied += applied.length;
       this.lastResult = result;
       this.lastError = error.message;

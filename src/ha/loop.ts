@@ -36,6 +36,8 @@ export interface HaLoopOptions {
   callFailsafe?: FailsafeCaller;
   /** The fence for a stalled primary; the software watchdog by default. */
   fence?: Fence;
+  /** Told how long each cycle took, in milliseconds (metrics). */
+  cycleObserver?: (ms: number) => void;
 }
 
 export class HaLoop {
@@ -65,10 +67,12 @@ export class HaLoop {
   private readonly requests: OperatorRequests;
   private pendingRestart = false;
   private readonly self: SelfInfo;
+  private readonly cycleObserver: (ms: number) => void;
 
   constructor(options: HaLoopOptions) {
     this.config = options.config;
     this.now = options.now ?? Date.now;
+    this.cycleObserver = options.cycleObserver ?? (() => undefined);
     const { name, tags, postgresql } = options.config;
     this.self = { name, tags, reinitializeOnRewindFailure: postgresql.remove_data_directory_on_rewind_failure };
     this.etcd = new GroupReader({
@@ -228,11 +232,13 @@ export class HaLoop {
   /** One cycle with its bookkeeping: the snapshot's time, the fence, the cycle listeners. */
   async runCycle(): Promise<CycleReport> {
     let report: CycleReport = { decision: null, hurry: false };
+    const started = performance.now();
     try {
       report = await this.cycle();
     } catch (err) {
       this.log.error({ err: errorText(err) }, 'HA cycle failed');
     }
+    this.cycleObserver(performance.now() - started);
     this.lastCycleAt = this.now();
     await this.feedFence();
     for (const listener of this.cycleListeners) {
