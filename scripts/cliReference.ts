@@ -1,6 +1,8 @@
 // docs/cli.md as `npm run docs` writes it: the `--help` of `shardherd` and of every command it
-// lists, so that a command added to src/cli/ appears here at the next `npm run docs`.
+// lists, so that a command added to src/cli/ appears here at the next `npm run docs`, each with
+// its section of scripts/cliDetails.md (what it does beyond its help) when there is one.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -18,6 +20,17 @@ function help(args: string[]): string {
   });
   if (run.status !== 0) throw new Error(`shardherd ${args.join(' ')} exited ${run.status}: ${run.stderr}`);
   return run.stdout.trimEnd();
+}
+
+/** scripts/cliDetails.md: a paragraph or more per command, under `## <command>`. */
+function commandDetails(): Map<string, string> {
+  const text = readFileSync(new URL('cliDetails.md', import.meta.url), 'utf8');
+  const details = new Map<string, string>();
+  for (const part of text.split(/^## /m).slice(1)) {
+    const [name, ...body] = part.split('\n');
+    details.set(name!.trim(), body.join('\n').trim());
+  }
+  return details;
 }
 
 /** The command names of the top-level help's "Commands:" list, `help` left out. */
@@ -39,14 +52,20 @@ export function cliReference(): string {
     'anywhere that reaches them. Most take `-c FILE`: a configuration naming at least `scope`, `etcd3` and',
     "`citus` (a member's own file will do), defaulting to `$SHARDHERD_CONFIG`, then `$PATRONICTL_CONFIG_FILE`.",
     'Every command that changes something shows what it will do and asks y/N unless `--force` is given;',
-    'without a terminal and without `--force` it refuses. Errors are one line on stderr, exit code 1.',
+    'without a terminal and without `--force` it refuses. `pause` and `resume` act at once, as',
+    "patronictl's do; `remove` asks for typed answers instead, read from a terminal or a pipe. Errors",
+    'are one line on stderr, exit code 1.',
     '',
     '```text',
     top,
     '```',
   ];
+  const details = commandDetails();
   for (const name of commandNames(top)) {
-    out.push('', `## \`shardherd ${name}\``, '', '```text', help([name, '--help']), '```');
+    out.push('', `## \`shardherd ${name}\``, '');
+    const detail = details.get(name);
+    if (detail !== undefined) out.push(detail, '');
+    out.push('```text', help([name, '--help']), '```');
   }
   return `${out.join('\n')}\n`;
 }
