@@ -7,6 +7,7 @@ import { startApiServer } from '../api/server.ts';
 import { loadConfig } from '../config/load.ts';
 import { Dcs } from '../dcs/dcs.ts';
 import { HaLoop } from '../ha/loop.ts';
+import { roleWord } from '../ha/memberData.ts';
 import { localPostgres } from '../ha/ports.ts';
 import { createLogger } from '../log.ts';
 import { PostgresNode } from '../postgres/node.ts';
@@ -24,9 +25,14 @@ export const VERSION: string = (
 
 export async function runAgent(configPath: string): Promise<void> {
   const { config, warnings } = loadConfig(configPath);
+  // The role each line carries: the HA loop's, once it exists.
+  let role: () => string | undefined = () => undefined;
+  const { dir, file_size: fileSize, file_num: fileNum } = config.log;
   const log = createLogger({
     level: config.log.level,
-    bindings: { scope: config.scope, member: config.name, ...(config.citus ? { group: config.citus.group } : {}) },
+    identity: { scope: config.scope, ...(config.citus ? { group: config.citus.group } : {}), member: config.name },
+    role: () => role(),
+    file: dir === null ? undefined : { dir, fileSize, fileNum },
   });
   for (const warning of warnings) log.warn(warning);
   assertNotRoot();
@@ -61,9 +67,13 @@ export async function runAgent(configPath: string): Promise<void> {
     hooks: citusRole?.hooks() ?? {},
     cycleObserver: (ms) => metrics.haCycle(ms),
   });
+  role = () => {
+    const { local, lock } = loop.snapshot();
+    return local === null ? undefined : roleWord(local, lock.kind === 'held');
+  };
   if (citusRole) {
-    const role = citusRole;
-    loop.onCycle((snapshot) => role.onCycle(snapshot));
+    const citus = citusRole;
+    loop.onCycle((snapshot) => citus.onCycle(snapshot));
   }
   const pooler = managedPgbouncer(config, () => node.localConnParams(), log.child({ component: 'pgbouncer' }));
   const onReloaded = pooler ? () => pooler.reload() : undefined;

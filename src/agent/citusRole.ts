@@ -293,14 +293,17 @@ export class CitusRole {
     }
     const fields = { action: type, group: citus.group };
     if (outcome.kind === 'answered' && outcome.ok)
-      log.info({ ...fields, coordinator: outcome.coordinator, ms: outcome.ms }, `${type}: ${outcome.message}`);
+      log.info({ ...fields, coordinator: outcome.coordinator, duration_ms: outcome.ms }, `${type}: ${outcome.message}`);
     else if (outcome.kind === 'answered')
       log.warn(
-        { ...fields, coordinator: outcome.coordinator, status: outcome.status, ms: outcome.ms },
+        { ...fields, coordinator: outcome.coordinator, status: outcome.status, duration_ms: outcome.ms },
         `${type} refused: ${outcome.message}`,
       );
     else if (outcome.kind === 'failed')
-      log.warn({ ...fields, coordinator: outcome.coordinator, ms: outcome.ms, err: outcome.error }, `${type} failed`);
+      log.warn(
+        { ...fields, coordinator: outcome.coordinator, duration_ms: outcome.ms, err: outcome.error },
+        `${type} failed`,
+      );
     else log.warn(fields, `${type} not sent: ${outcome.why}`);
     return outcome;
   }

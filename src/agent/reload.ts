@@ -36,6 +36,9 @@ export function applyReloadedConfig(live: Config, fresh: Config): ReloadResult {
     live.log.level = fresh.log.level;
     applied.push('log.level');
   }
+  // The log file is opened once, at the agent's start.
+  for (const key of ['dir', 'file_size', 'file_num'] as const)
+    if (live.log[key] !== fresh.log[key]) needsAgentRestart.push(`log.${key}`);
   const livePg = live.postgresql as unknown as Record<string, unknown>;
   const freshPg = fresh.postgresql as unknown as Record<string, unknown>;
   for (const key of RUNTIME_POSTGRESQL_KEYS) {

@@ -69,7 +69,12 @@ export function createApiServer(source: AgentStatusSource, opts: ApiControls = {
   // Load balancers poll several times a second: one debug line per request, not two info lines.
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug(
-      { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      {
+        method: request.method,
+        url: request.url,
+        statusCode: reply.statusCode,
+        duration_ms: Math.round(reply.elapsedTime),
+      },
       'api request',
     );
   });

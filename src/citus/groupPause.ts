@@ -111,7 +111,7 @@ export class GroupPause {
           group,
           nodeid: result.nodeid,
           method: result.method,
-          ms: Math.round(performance.now() - this.startedAt),
+          duration_ms: Math.round(performance.now() - this.startedAt),
         },
         'group paused: writes routed to it wait',
       );
@@ -140,7 +140,7 @@ export class GroupPause {
       await this.txn.abandon();
       const ms = this.finish('rolledBack');
       this.opts.logger.warn(
-        { action: 'pause-rollback', group: this.group, reason, durationMs: ms },
+        { action: 'pause-rollback', group: this.group, reason, duration_ms: ms },
         'pause rolled back',
       );
     })();
@@ -168,7 +168,7 @@ export class GroupPause {
           reason: why,
           member: done.target.member,
           statements: done.statements,
-          durationMs: ms,
+          duration_ms: ms,
         },
         'group resumed on its new primary',
       );

@@ -193,7 +193,7 @@ export class Reconciler {
       this.lastLoggedFailure = null;
       if (applied.length > 0) {
         this.opts.logger.info(
-          { action: 'reconcile', statements: applied.length, revision, durationMs: result.durationMs },
+          { action: 'reconcile', statements: applied.length, revision, duration_ms: result.durationMs },
           'pg_dist_node reconciled',
         );
       }

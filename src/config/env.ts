@@ -28,6 +28,9 @@ export const ENV_SETTINGS: Readonly<Record<string, string>> = {
   REWIND_USERNAME: 'postgresql.authentication.rewind.username',
   REWIND_PASSWORD: 'postgresql.authentication.rewind.password',
   LOG_LEVEL: 'log.level',
+  LOG_DIR: 'log.dir',
+  LOG_FILE_SIZE: 'log.file_size',
+  LOG_FILE_NUM: 'log.file_num',
 };
 
 const PREFIXES = ['SHARDHERD_', 'PATRONI_'] as const;

@@ -148,15 +148,12 @@ export const PGBOUNCER: SectionKeys = {
 export const PGBOUNCER_TLS: SectionKeys = { implemented: ['cert_file', 'key_file'] };
 
 export const LOG: SectionKeys = {
-  implemented: ['level'],
+  implemented: ['level', 'dir', 'file_size', 'file_num'],
   notImplemented: {
     traceback_level: '',
     format: 'logs are JSON lines',
     dateformat: '',
     max_queue_size: '',
-    dir: 'logs go to stdout',
-    file_num: '',
-    file_size: '',
     loggers: '',
   },
 };

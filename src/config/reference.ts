@@ -342,11 +342,26 @@ export const SECTIONS: readonly SectionDoc[] = [
   {
     path: 'log',
     keys: K.LOG,
-    intro: 'Logs are JSON lines on stdout (pretty when stdout is a terminal).',
+    intro:
+      'Logs are JSON lines on stdout (pretty when stdout is a terminal), or in `shardherd.log` under `dir`. ' +
+      'Every line has `scope`, `group`, `member` and `role`, where they apply `action`, `reason` and `duration_ms`.',
     settings: {
       level: {
         type: 'DEBUG, INFO, WARNING, ERROR, CRITICAL (or trace, silent)',
         text: 'The least severe level written.',
+      },
+      dir: {
+        type: 'path',
+        text: 'Directory of the log file `shardherd.log` (created if missing); logs then go there, not to stdout.',
+        default: 'none: stdout',
+      },
+      file_size: {
+        type: 'integer >= 1 (bytes)',
+        text: 'A line that would take `shardherd.log` past this size starts a new file; the old one becomes `.1`.',
+      },
+      file_num: {
+        type: 'integer >= 0',
+        text: 'Rotated files kept (`shardherd.log.1` newest); 0 starts the one file over.',
       },
     },
   },

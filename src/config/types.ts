@@ -175,6 +175,17 @@ export interface Config {
   };
   postgresql: PostgresqlConfig;
   tags: Tags;
+  log: LogConfig;
+}
+
+/** Patroni's `log` section. */
+export interface LogConfig {
   /** A pino level name (Patroni's DEBUG/INFO/WARNING/... are translated). */
-  log: { level: string };
+  level: string;
+  /** Absolute directory of the log file; null: logs go to stdout. */
+  dir: string | null;
+  /** Bytes a log file may hold before the next line starts a new one (Patroni's default 25000000). */
+  file_size: number;
+  /** Rotated files kept beside the current one (Patroni's default 4); 0 starts the one file over. */
+  file_num: number;
 }

@@ -6,7 +6,8 @@ import type { ConfigProblem } from '../errors.ts';
 import { readBootstrap } from './bootstrap.ts';
 import { readCitus } from './citus.ts';
 import { readEtcd3 } from './etcd3.ts';
-import { describe, Findings, isMap, readString } from './findings.ts';
+import path from 'node:path';
+import { describe, Findings, isMap, readInt, readString } from './findings.ts';
 import * as K from './keys.ts';
 import { readPgbouncer } from './pgbouncer.ts';
 import { readPostgresql } from './postgresql.ts';
@@ -87,17 +88,34 @@ const LOG_LEVELS: Readonly<Record<string, string>> = {
   silent: 'silent',
 };
 
+/** Patroni's defaults for the log file's rotation. */
+export const LOG_FILE_DEFAULTS = { file_size: 25_000_000, file_num: 4 } as const;
+
 function readLog(value: unknown, f: Findings): Config['log'] | undefined {
   const map = K.readSection(value, 'log', K.LOG, f);
   if (!map) return undefined;
-  if (map.level === undefined || map.level === null) return { level: 'info' };
-  const s = readString(map.level, 'log.level', f);
-  if (s === undefined) return undefined;
-  const level = LOG_LEVELS[s.toLowerCase()];
-  if (!level)
-    return f.problem(
-      'log.level',
-      `expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL (or trace, silent), got ${JSON.stringify(s)}`,
-    );
-  return { level };
+  const given = (key: string): boolean => map[key] !== undefined && map[key] !== null;
+  let level: string | undefined = 'info';
+  if (given('level')) {
+    const s = readString(map.level, 'log.level', f);
+    level = s === undefined ? undefined : LOG_LEVELS[s.toLowerCase()];
+    if (s !== undefined && !level)
+      f.problem(
+        'log.level',
+        `expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL (or trace, silent), got ${JSON.stringify(s)}`,
+      );
+  }
+  let dir: string | null | undefined = null;
+  if (given('dir')) {
+    const s = readString(map.dir, 'log.dir', f, { nonEmpty: true });
+    dir = s === undefined ? undefined : path.resolve(s);
+  }
+  const file_size = given('file_size')
+    ? readInt(map.file_size, 'log.file_size', f, { min: 1 })
+    : LOG_FILE_DEFAULTS.file_size;
+  const file_num = given('file_num')
+    ? readInt(map.file_num, 'log.file_num', f, { min: 0 })
+    : LOG_FILE_DEFAULTS.file_num;
+  if (level === undefined || dir === undefined || file_size === undefined || file_num === undefined) return undefined;
+  return { level, dir, file_size, file_num };
 }

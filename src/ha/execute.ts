@@ -354,7 +354,7 @@ export class Executor {
       const caughtUp = successorPast(poll, members, checkpointLsn);
       if (caughtUp !== undefined) {
         log.info(
-          { action: 'releaseLock', member: caughtUp, checkpointLsn, ms: this.deps.now() - started },
+          { action: 'releaseLock', member: caughtUp, checkpointLsn, duration_ms: this.deps.now() - started },
           `${caughtUp} received the shutdown checkpoint`,
         );
         return;

@@ -79,7 +79,7 @@ test('defaults follow Patroni where a setting is absent', () => {
     failover_priority: 1,
     sync_priority: 1,
   });
-  assert.deepEqual(config.log, { level: 'info' });
+  assert.deepEqual(config.log, { level: 'info', dir: null, file_size: 25_000_000, file_num: 4 });
 });
 
 test('namespace "/service/" and "service" name the same prefix', () => {
@@ -399,8 +399,21 @@ const INVALID: Array<[string, string, unknown, string]> = [
     'LOUD',
     'log.level: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL (or trace, silent), got "LOUD"',
   ],
+  ['log dir empty', 'log.dir', ' ', 'log.dir: must not be empty'],
+  ['log file_size not a number', 'log.file_size', '25MB', 'log.file_size: expected an integer, got "25MB"'],
+  ['log file_size zero', 'log.file_size', 0, 'log.file_size: must be at least 1, got 0'],
+  ['log file_num negative', 'log.file_num', -1, 'log.file_num: must be at least 0, got -1'],
   ['restapi a string', 'restapi', '0.0.0.0:8008', 'restapi: expected a map, got "0.0.0.0:8008"'],
 ];
+
+test("Patroni's log.dir, log.file_size and log.file_num, from the file or the environment", () => {
+  const file = writeConfig(withSetting(minimalConfig(), 'log', { dir: 'logs', file_size: '1000', file_num: 0 }));
+  const { config } = loadConfig(file, {});
+  assert.deepEqual(config.log, { level: 'info', dir: path.resolve('logs'), file_size: 1000, file_num: 0 });
+  const env = { PATRONI_LOG_DIR: '/var/log/shardherd', PATRONI_LOG_FILE_SIZE: '5000', PATRONI_LOG_FILE_NUM: '2' };
+  const fromEnv = loadConfig(writeConfig(minimalConfig()), env).config.log;
+  assert.deepEqual(fromEnv, { level: 'info', dir: '/var/log/shardherd', file_size: 5000, file_num: 2 });
+});
 
 for (const [what, at, value, expected] of INVALID) {
   test(`invalid input is refused with its own message: ${what}`, () => {

@@ -21,7 +21,7 @@ const NOT_IMPLEMENTED: Array<[string, unknown, string]> = [
     'etcd: not implemented yet by Shardherd; ignored (etcd v2 API; Shardherd uses etcd3 only)',
   ],
   ['ctl', { insecure: true }, 'ctl: not implemented yet by Shardherd; ignored (patronictl settings)'],
-  ['log.dir', '/var/log/patroni', 'log.dir: not implemented yet by Shardherd; ignored (logs go to stdout)'],
+  ['log.format', '%(message)s', 'log.format: not implemented yet by Shardherd; ignored (logs are JSON lines)'],
   [
     'restapi.certfile',
     '/etc/ssl/rest.pem',
