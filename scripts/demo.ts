@@ -267,6 +267,8 @@ async function main(): Promise<void> {
   say('or kill the agent and PostgreSQL of a worker leader; then watch pg_dist_node and the cluster follow:');
   say('  npm run shardherd -- list -c groups/coord1.yml');
   say('REST API of each member: http://127.0.0.1:8008/patroni ... :8013 (Patroni-compatible)');
+  say('Live topology page (any member serves it): http://127.0.0.1:8008/ui');
+  say('Prometheus metrics of each member: http://127.0.0.1:8008/metrics ... :8013/metrics');
   say('Press Ctrl-C to stop everything.');
   await new Promise<void>(() => undefined);
 }

@@ -89,6 +89,7 @@ export async function runAgent(configPath: string): Promise<void> {
     control,
     config: control,
     metrics,
+    topology: () => dcs.loadCluster({ allGroups: true }),
   });
   log.info({ api: api.address, version: VERSION }, 'agent started');
   await loop.start();

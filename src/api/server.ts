@@ -10,7 +10,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { summarizeGroup } from '../dcs/summary.ts';
-import type { GroupView } from '../dcs/types.ts';
+import type { ClusterView, GroupView } from '../dcs/types.ts';
 import type { Logger } from '../log.ts';
 import { HEALTH_PATHS, healthCheckForPath, healthStatusCode, type QueryParams } from './health.ts';
 import { livenessStatusCode, readinessStatusCode } from './probes.ts';
@@ -19,6 +19,7 @@ import { registerConfigRoutes, type ConfigControl } from './configRoutes.ts';
 import { registerControlRoutes } from './controlRoutes.ts';
 import { registerMemberRoutes, type MemberRequestControl } from './memberRoutes.ts';
 import { AgentMetrics } from './metrics.ts';
+import { registerUiRoutes } from './uiRoutes.ts';
 import type { AgentStatusSource, SwitchoverControl } from './types.ts';
 import { errorText } from '../errors.ts';
 
@@ -57,6 +58,8 @@ export interface ApiControls {
   config?: ConfigControl;
   /** The agent's metrics; a set of its own when absent (Patroni's part needs nothing else). */
   metrics?: AgentMetrics;
+  /** Every group of the cluster from one etcd read, for the topology page; the own group alone when absent. */
+  topology?: () => Promise<ClusterView>;
 }
 
 export function createApiServer(source: AgentStatusSource, opts: ApiControls = {}): FastifyInstance {
@@ -190,6 +193,8 @@ export function createApiServer(source: AgentStatusSource, opts: ApiControls = {
         : reply.code(200).send(view.config.value),
   );
 
+  const topology = opts.topology ?? (async () => ({ revision: '0', groups: [await source.freshView()] }));
+  registerUiRoutes(app, { scope: source.scope, name: source.name, load: topology });
   if (opts.control) registerControlRoutes(app, opts.control);
   if (opts.requests) registerMemberRoutes(app, opts.requests);
   if (opts.config) registerConfigRoutes(app, opts.config);
@@ -207,8 +212,8 @@ export async function startApiServer(
   source: AgentStatusSource,
   opts: ApiControls & { host: string; port: number },
 ): Promise<RunningApiServer> {
-  const { logger, control, requests, config, metrics } = opts;
-  const app = createApiServer(source, { logger, control, requests, config, metrics });
+  const { logger, control, requests, config, metrics, topology } = opts;
+  const app = createApiServer(source, { logger, control, requests, config, metrics, topology });
   await app.listen({ host: opts.host, port: opts.port });
   const bound = app.server.address();
   const port = typeof bound === 'object' && bound !== null ? bound.port : opts.port;
