@@ -26,9 +26,11 @@ export class LoopStatusSource implements AgentStatusSource {
   async postgresStatus(): Promise<PostgresStatusReport> {
     const snap = this.loop.snapshot();
     const local = snap.local;
+    const clone = this.node.cloning.status;
     const fallback: PostgresStatusReport = {
       state: local ? stateWord(local) : 'unknown',
       role: local ? roleWord(local, snap.lock.kind === 'held') : 'uninitialized',
+      ...(clone !== null && { clone_progress: clone }),
     };
     if (!this.node.isRunning) return fallback;
     try {

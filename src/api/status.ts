@@ -35,6 +35,8 @@ export interface NodeStatus {
   timeline?: number;
   replication?: PostgresStatusReport['replication'];
   replication_state?: string;
+  streamed_since_start?: false;
+  clone_progress?: PostgresStatusReport['clone_progress'];
   sync_standby?: true;
   cluster_unlocked?: true;
   failsafe_mode_is_active?: true;
@@ -90,6 +92,7 @@ export function renderNodeStatus(snapshot: StatusSnapshot): NodeStatus {
     ...(pg.replication !== undefined && pg.replication.length > 0 && { replication: pg.replication }),
     ...(pg.replication_state !== undefined && { replication_state: pg.replication_state }),
     ...(pg.streamed_since_start === false && { streamed_since_start: false as const }),
+    ...(pg.clone_progress !== undefined && { clone_progress: pg.clone_progress }),
     ...(role === 'replica' && isSyncStandby(snapshot) && { sync_standby: true as const }),
     ...((snapshot.view === null || snapshot.view.leader === null) && { cluster_unlocked: true as const }),
     ...(snapshot.failsafeActive && { failsafe_mode_is_active: true as const }),

@@ -4,6 +4,7 @@ import type { MetadataStatus } from '../citus/metadataView.ts';
 import type { PauseStats } from '../citus/pause.ts';
 import type { PauseEvent } from '../citus/pauseRules.ts';
 import type { Tags } from '../config/types.ts';
+import type { CloneStatus } from '../postgres/cloneWatch.ts';
 import type { GroupView } from '../dcs/types.ts';
 
 /** PostgreSQL's part of `GET /patroni`, with Patroni's field names. */
@@ -35,6 +36,8 @@ export interface PostgresStatusReport {
    * otherwise.
    */
   streamed_since_start?: false;
+  /** Shardherd's own: a clone in flight (pg_basebackup's progress), while the state is `creating replica`. */
+  clone_progress?: CloneStatus;
 }
 
 export interface AgentStatusSource {

@@ -40,6 +40,10 @@ function tags(t) {
     .map(([k, v]) => k + '=' + v)
     .join(' ');
 }
+function progress(p) {
+  if (!p || typeof p !== 'object') return '';
+  return p.percent !== null && p.percent !== undefined ? ' ' + p.percent + '%' : ' ' + bytes(p.done_kb * 1024);
+}
 function groupName(g) {
   return g.group === null ? 'cluster' : g.group === 0 ? 'Group 0 (coordinator)' : 'Group ' + g.group;
 }
@@ -48,7 +52,8 @@ function memberRow(m) {
     el('td', { 'data-field': 'name' }, m.name),
     el('td', { 'data-field': 'role' }, m.role),
     el('td', { 'data-field': 'pg_role' }, m.pg_role || ''),
-    el('td', { 'data-field': 'state', class: m.state === 'running' ? '' : 'bad' }, m.state),
+    el('td', { 'data-field': 'state', class: m.state === 'running' ? '' : 'bad' },
+      m.state + progress(m.clone_progress)),
     el('td', { 'data-field': 'address' }, m.address || ''),
     el('td', { 'data-field': 'timeline' }, m.timeline ?? ''),
     el('td', { 'data-field': 'lag' }, m.role === 'leader' ? '' : bytes(m.lag)),

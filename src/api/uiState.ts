@@ -19,6 +19,8 @@ export interface UiMember {
   lag: number | 'unknown' | null;
   pending_restart: boolean;
   tags: Record<string, string | number | boolean>;
+  /** A clone in flight as the member key publishes it (`percent`, `done_kb`, `total_kb`, `source`). */
+  clone_progress: unknown;
 }
 
 export interface UiGroup {
@@ -61,6 +63,7 @@ function uiGroup(view: GroupView): UiGroup {
       lag: m.lag ?? null,
       pending_restart: m.pending_restart === true,
       tags: m.tags ?? {},
+      clone_progress: data.get(m.name)?.clone_progress ?? null,
     })),
     history: (view.history?.value ?? []).slice(-HISTORY_SHOWN),
   };

@@ -62,6 +62,8 @@ async function waitForMembers(session: ClusterSession, views: GroupView[], pause
   }
   const deadline = Date.now() + seconds * 1000;
   let behind: string[] = [];
+  // What the wait is still for, printed when it changes.
+  let shown = [...waiting.values()].flat().join(', ');
   for (;;) {
     behind = [];
     for (const [group, names] of waiting) {
@@ -72,6 +74,8 @@ async function waitForMembers(session: ClusterSession, views: GroupView[], pause
       behind.push(...membersBehind(view, present, paused));
     }
     if (behind.length === 0 || Date.now() >= deadline) break;
+    if (behind.join(', ') !== shown) process.stdout.write(`Still waiting for ${behind.join(', ')}\n`);
+    shown = behind.join(', ');
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
   if (behind.length > 0)

@@ -114,6 +114,7 @@ export class HaLoop {
         paused: this.etcd.dynamic.pause,
         pendingRestart: this.pendingRestart,
         scheduledRestart: this.requests.published(),
+        cloneProgress: this.node.cloneStatus?.() ?? null,
       }),
     });
   }

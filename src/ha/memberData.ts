@@ -3,6 +3,7 @@ import { publishedTags } from '../config/tags.ts';
 import type { Config } from '../config/types.ts';
 import { apiUrl, connUrl } from '../dcs/memberUrl.ts';
 import type { MemberData } from '../dcs/types.ts';
+import type { CloneStatus } from '../postgres/cloneWatch.ts';
 import type { LocalState } from './types.ts';
 
 const TASK_STATE = {
@@ -61,6 +62,8 @@ export interface MemberExtras {
   pendingRestart: boolean;
   /** Published as `scheduled_restart`, as Patroni does, so `list` shows it. */
   scheduledRestart?: Record<string, unknown> | null;
+  /** A clone in flight: published as `clone_progress` (Shardherd's own) while the state says so. */
+  cloneProgress?: CloneStatus | null;
 }
 
 export function buildMemberData(
@@ -94,5 +97,6 @@ export function buildMemberData(
   if (extras.pendingRestart) data.pending_restart = true;
   if (extras.scheduledRestart) data.scheduled_restart = extras.scheduledRestart;
   if (extras.paused) data.pause = true;
+  if (extras.cloneProgress && local.kind === 'busy') data.clone_progress = extras.cloneProgress;
   return data;
 }

@@ -2,6 +2,7 @@
 // the local PostgreSQL (LocalPostgres), the peers' REST API (PeerAsker) and the fence that stops a
 // primary whose agent stalls (Fence). The agent wires the real ones (Dcs, PostgresNode through
 // localPostgres(), pollPeers, SoftWatchdog); unit tests and the group simulator wire in-memory ones.
+import type { CloneStatus } from '../postgres/cloneWatch.ts';
 import type { DynamicConfig, HostPort, InitdbOption, JsonObject } from '../config/types.ts';
 import type {
   ClusterView,
@@ -84,6 +85,8 @@ export interface LocalPostgres {
   replication(): Promise<ReplicationState & { managed: boolean }>;
   /** Sets synchronous_standby_names (null: a fresh primary's value), reloads, returns once in force. */
   setSynchronousStandbyNames(value: string | null, dynamic: DynamicConfig): Promise<void>;
+  /** The clone in flight and how far it got; null (or absent) when none runs. */
+  cloneStatus?(): CloneStatus | null;
 }
 
 /** GET /patroni of the named members of `view`, each with a short timeout. */
@@ -142,5 +145,6 @@ export function localPostgres(node: PostgresNode): LocalPostgres {
     syncSlots: (members) => node.syncSlots(members),
     replication: () => node.replication(),
     setSynchronousStandbyNames: (value, dynamic) => node.setSynchronousStandbyNames(value, dynamic),
+    cloneStatus: () => node.cloning.status,
   };
 }

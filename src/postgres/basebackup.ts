@@ -25,6 +25,25 @@ const RESERVED = new Set([
   'R',
 ]);
 
+/** How far a clone got, from pg_basebackup's `--progress` lines. */
+export interface CloneProgress {
+  done_kb: number;
+  /** The server's estimate; null when it gave none (`--no-estimate-size`). */
+  total_kb: number | null;
+  percent: number | null;
+}
+
+/** `12345/67890 kB (18%), 0/1 tablespace (...)` or `12345 kB (...)`; null for any other line. */
+export function parseBasebackupProgress(line: string): CloneProgress | null {
+  const m = /^\s*(\d+)(?:\/(\d+))? kB(?: \((\d+)%\))?/.exec(line);
+  if (m === null) return null;
+  return {
+    done_kb: Number(m[1]),
+    total_kb: m[2] === undefined ? null : Number(m[2]),
+    percent: m[3] === undefined ? null : Number(m[3]),
+  };
+}
+
 /**
  * The command line. `--checkpoint=fast` and `-X stream` are defaults a user option replaces:
  * a spread checkpoint can delay a new replica by minutes on a freshly written primary.
@@ -36,6 +55,7 @@ export function basebackupArgs(dataDir: string, from: ConnParams, options: Baseb
   const args = ['-D', dataDir, '-d', formatConnInfo(from)];
   if (!given('checkpoint', 'c')) args.push('--checkpoint=fast');
   if (!given('wal-method', 'X')) args.push('--wal-method=stream');
+  if (!given('progress', 'P')) args.push('--progress');
   return [...args, ...user];
 }
 
@@ -48,7 +68,14 @@ export type BasebackupResult = { kind: 'done' } | { kind: 'failed'; reason: stri
  */
 export async function basebackup(
   bin: PgBinaries,
-  params: { dataDir: string; from: ConnParams; options: BasebackupOption[]; timeoutMs?: number },
+  params: {
+    dataDir: string;
+    from: ConnParams;
+    options: BasebackupOption[];
+    timeoutMs?: number;
+    /** Each progress report (about once a second). */
+    onProgress?: (progress: CloneProgress) => void;
+  },
 ): Promise<BasebackupResult> {
   const state = await dataDirectoryState(params.dataDir);
   if (state.kind !== 'missing' && state.kind !== 'empty') {
@@ -59,9 +86,19 @@ export async function basebackup(
   const result = await runProgram(bin.path('pg_basebackup'), args, {
     env: { PGOPTIONS: '-c statement_timeout=0' },
     timeoutMs: params.timeoutMs ?? 24 * 3600_000,
+    onStderrLine: (line) => {
+      const progress = parseBasebackupProgress(line);
+      if (progress !== null) params.onProgress?.(progress);
+    },
   });
   if (result.code === 0) return { kind: 'done' };
   await removeDataDirectory(params.dataDir);
   const why = result.timedOut ? 'timed out' : `exit ${result.code ?? result.signal}`;
-  return { kind: 'failed', reason: `${why}: ${(result.stderr || result.stdout).trim()}` };
+  // The progress reports say nothing about why it failed.
+  const stderr = result.stderr
+    .split(/\r\n|\r|\n/)
+    .filter((line) => parseBasebackupProgress(line) === null)
+    .join('\n')
+    .trim();
+  return { kind: 'failed', reason: `${why}: ${stderr || result.stdout.trim()}` };
 }

@@ -9,6 +9,7 @@ import { PostgresError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { basebackup } from './basebackup.ts';
 import { resolveBinaries, type PgBinaries } from './binaries.ts';
+import { CloneWatch } from './cloneWatch.ts';
 import { clientConfig, type ConnParams } from './connInfo.ts';
 import { readControlData, type ControlData } from './controlData.ts';
 import { setStandbySignal, writeManagedConfig } from './configFiles.ts';
@@ -47,10 +48,7 @@ const QUERY_TIMEOUT_MS = 5000;
 /** How long a reload may take to reach this server's backends. */
 const RELOAD_TIMEOUT_MS = 5000;
 
-/**
- * synchronous_standby_names before the HA loop chose standbys: `*` in strict synchronous mode
- * (commits wait for any standby), empty in synchronous mode, the user's own value (null) otherwise.
- */
+/** synchronous_standby_names before the HA loop chose standbys: `*` in strict mode, '' in sync mode, else null. */
 function initialSyncStandbyNames(dynamic: DynamicConfig): string | null {
   if (dynamic.synchronous_mode === 'off') return null;
   return dynamic.synchronous_mode_strict ? '*' : '';
@@ -61,6 +59,8 @@ export class PostgresNode {
   readonly config: PostgresqlConfig;
   readonly bin: PgBinaries;
   readonly process: PostgresProcess;
+  /** The clone in flight and its progress. */
+  readonly cloning: CloneWatch;
   private readonly log: Logger;
   private readonly extraParameters: (parameters: Record<string, Scalar>) => Record<string, Scalar>;
   private client: pg.Client | null = null;
@@ -75,6 +75,7 @@ export class PostgresNode {
     this.name = options.name;
     this.config = options.config;
     this.log = options.log ?? silentLogger;
+    this.cloning = new CloneWatch(this.log);
     this.extraParameters = options.extraParameters ?? (() => ({}));
     this.bin = resolveBinaries(options.config.bin_dir);
     this.process = new PostgresProcess({ bin: this.bin, dataDir: options.config.data_dir, log: this.log });
@@ -297,19 +298,13 @@ export class PostgresNode {
     await this.writePgpass();
     const state = await this.dataState();
     if (state.kind === 'initialized' || state.kind === 'foreign') await removeDataDirectory(this.dataDir);
-    const replication = this.config.authentication.replication;
-    const result = await basebackup(this.bin, {
-      dataDir: this.dataDir,
-      from: {
-        host: source.host,
-        port: source.port,
-        user: replication.username,
-        passfile: this.config.pgpass,
-        application_name: this.name,
-        connect_timeout: 5,
-      },
-      options: this.config.basebackup,
-    });
+    const { host, port } = source;
+    const { username: user } = this.config.authentication.replication;
+    const from = { host, port, user, passfile: this.config.pgpass, application_name: this.name, connect_timeout: 5 };
+    const options = this.config.basebackup;
+    const result = await this.cloning.run(source, (onProgress) =>
+      basebackup(this.bin, { dataDir: this.dataDir, from, options, onProgress }),
+    );
     if (result.kind === 'failed') throw new PostgresError('pg_basebackup', result.reason);
     await this.writeConfig(dynamic, target);
   }

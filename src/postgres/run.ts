@@ -17,6 +17,8 @@ export interface RunOptions {
   timeoutMs: number;
   /** Written to stdin, which is then closed; stdin is empty without it. */
   input?: string;
+  /** Each line of stderr as it arrives (a carriage return ends a line too). */
+  onStderrLine?: (line: string) => void;
 }
 
 /** Keeps only the tail of long outputs so a chatty program cannot exhaust memory. */
@@ -29,7 +31,14 @@ export function runProgram(file: string, args: string[], options: RunOptions): P
     let stderr = '';
     let timedOut = false;
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout = (stdout + chunk).slice(-MAX_OUTPUT)));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-MAX_OUTPUT)));
+    let partial = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-MAX_OUTPUT);
+      if (options.onStderrLine === undefined) return;
+      const lines = (partial + chunk).split(/\r\n|\r|\n/);
+      partial = lines.pop()!.slice(-MAX_OUTPUT);
+      for (const line of lines) if (line !== '') options.onStderrLine(line);
+    });
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');

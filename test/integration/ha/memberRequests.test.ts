@@ -262,7 +262,7 @@ test('reinitialize of a replica re-clones it: same system id, a later row replic
   await writeAndSee('after reinitialize', [replicaB]);
 });
 
-test('shardherd restart, reload and reinit with --force print one line per member and exit 0', async () => {
+test('shardherd restart, reload and reinit with --force print one line per member and exit 0', async (t) => {
   const restarted = await shardherd(['restart', replicaA.name, '--force']);
   assert.deepEqual(
     [restarted.code, restarted.stdout, restarted.stderr],
@@ -278,8 +278,19 @@ test('shardherd restart, reload and reinit with --force print one line per membe
       .sort(),
     group.cluster.members.map((m) => `Success: reload on member ${m.name}`).sort(),
   );
-  const reinit = await shardherd(['reinit', replicaA.name, '--force']);
-  assert.deepEqual([reinit.code, reinit.stdout], [0, `Success: reinitialize for member ${replicaA.name}\n`]);
+  const reinit = await shardherd(['reinit', replicaA.name, '--force', '--wait']);
+  assert.equal(reinit.code, 0, reinit.stderr);
+  t.diagnostic(`reinit --wait printed:\n${reinit.stdout}`);
+  const lines = reinit.stdout.trimEnd().split('\n');
+  assert.deepEqual(lines.slice(0, 2), [
+    `Success: reinitialize for member ${replicaA.name}`,
+    `Waiting for reinitialize to complete on: ${replicaA.name}`,
+  ]);
+  assert.match(
+    lines.at(-1)!,
+    new RegExp(`^Reinitialize is completed on: ${replicaA.name} \\((stopped|starting|running)\\)$`),
+  );
+  for (const line of lines.slice(2, -1)) assert.match(line, new RegExp(`^  ${replicaA.name}: creating replica`));
   await waitFor(async () => (await replicaA.status())?.replication_state === 'streaming', {
     timeout: 60_000,
     interval: 250,

@@ -1,7 +1,7 @@
 // Command lines of initdb and pg_basebackup built from Patroni-style option lists.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { basebackupArgs } from '../../../src/postgres/basebackup.ts';
+import { basebackupArgs, parseBasebackupProgress } from '../../../src/postgres/basebackup.ts';
 import { initdbArgs } from '../../../src/postgres/initdb.ts';
 import { PostgresError } from '../../../src/errors.ts';
 
@@ -44,7 +44,7 @@ test('an option name that is not a plain word is refused', () => {
 
 const from = { host: '10.0.0.1', port: 5432, user: 'replicator', passfile: '/p', application_name: 'n2' };
 
-test('pg_basebackup defaults to a fast checkpoint and streamed WAL', () => {
+test('pg_basebackup defaults to a fast checkpoint, streamed WAL and progress reports', () => {
   assert.deepEqual(basebackupArgs('/d', from, []), [
     '-D',
     '/d',
@@ -52,7 +52,25 @@ test('pg_basebackup defaults to a fast checkpoint and streamed WAL', () => {
     'host=10.0.0.1 port=5432 user=replicator passfile=/p application_name=n2',
     '--checkpoint=fast',
     '--wal-method=stream',
+    '--progress',
   ]);
+  assert.equal(basebackupArgs('/d', from, ['progress']).filter((a) => a === '--progress').length, 1);
+});
+
+test("pg_basebackup's progress lines", () => {
+  assert.deepEqual(parseBasebackupProgress('  1234/56789 kB (2%), 0/1 tablespace (/d/base/1/1259)'), {
+    done_kb: 1234,
+    total_kb: 56789,
+    percent: 2,
+  });
+  assert.deepEqual(parseBasebackupProgress('56789/56789 kB (100%), 1/1 tablespace'), {
+    done_kb: 56789,
+    total_kb: 56789,
+    percent: 100,
+  });
+  assert.deepEqual(parseBasebackupProgress('300 kB, 0/1 tablespace'), { done_kb: 300, total_kb: null, percent: null });
+  assert.equal(parseBasebackupProgress('pg_basebackup: error: connection to server failed'), null);
+  assert.equal(parseBasebackupProgress('waiting for checkpoint'), null);
 });
 
 test('pg_basebackup user options replace the defaults they name', () => {
