@@ -1,6 +1,7 @@
-// Patroni's part of `GET /metrics`: the names, help texts, types and values Patroni 4 serves, so
-// dashboards made for Patroni read a Shardherd member unchanged. Values come from the same
-// snapshot as `GET /patroni`, with Patroni's rules (0 where a figure does not apply).
+// Patroni's part of `GET /metrics`: the names, help texts, types and values Patroni 4 serves (and
+// Patroni 3's `patroni_master`), so dashboards made for Patroni read a Shardherd member unchanged.
+// Values come from the same snapshot as `GET /patroni`, with Patroni's rules (0 where a figure
+// does not apply).
 import { readSyncMode } from '../config/dynamic.ts';
 import { normalRole } from '../dcs/role.ts';
 import { syncStandbys } from '../dcs/summary.ts';
@@ -79,6 +80,8 @@ export function patroniSamples(snapshot: StatusSnapshot): PatroniSample[] {
     'Epoch seconds since Postgres started.',
     epochSeconds(pg.postmaster_start_time),
   );
+  // Patroni 3's name of the same figure, which its dashboards read; Patroni 4 dropped it.
+  add('master', 'gauge', 'Value is 1 if this node is the leader, 0 otherwise.', flag(role === 'primary'));
   add('primary', 'gauge', 'Value is 1 if this node is the leader, 0 otherwise.', flag(role === 'primary'));
   add(
     'xlog_location',

@@ -44,6 +44,7 @@ test('Patroni value rules: a running primary', () => {
   assert.equal(value(s, 'patroni_postgres_running'), 1);
   assert.equal(value(s, 'patroni_postmaster_start_time'), Date.UTC(2026, 10, 26, 13) / 1000 + 0.25);
   assert.equal(value(s, 'patroni_primary'), 1);
+  assert.equal(value(s, 'patroni_master'), 1);
   assert.equal(value(s, 'patroni_replica'), 0);
   assert.equal(value(s, 'patroni_xlog_location'), 67108864);
   assert.equal(value(s, 'patroni_xlog_received_location'), 0);
