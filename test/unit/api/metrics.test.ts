@@ -1,6 +1,7 @@
 // GET /metrics's content: Patroni's names, types and value rules from a status snapshot, and
 // Shardherd's HA loop and Citus manager figures, read back through a strict text-format parser.
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { AgentMetrics } from '../../../src/api/metrics.ts';
 import { epochSeconds, paddedVersion, patroniSamples } from '../../../src/api/patroniMetrics.ts';
@@ -149,3 +150,20 @@ test('the exposition parses; Citus figures only where the manager runs', async (
   const text = await other.render(snapshot({ name: 'node2' }), { pauses: null, metadata: null });
   assert.equal(sampleOf(parsePromText(text), 'shardherd_ha_loop_duration_seconds_count').value, 0);
 });
+
+// The installed Patroni's own handler (Debian's python3 package), where there is one: every metric
+// it serves, Shardherd serves under the same name and type.
+const PATRONI_API = '/usr/lib/python3/dist-packages/patroni/api.py';
+
+test(
+  "every metric of the installed Patroni's do_GET_metrics, with its type",
+  { skip: !existsSync(PATRONI_API) },
+  () => {
+    const source = readFileSync(PATRONI_API, 'utf8');
+    const handler = source.slice(source.indexOf('def do_GET_metrics'), source.indexOf('def _read_json_content'));
+    const theirs = [...handler.matchAll(/# TYPE (patroni_\w+) (\w+)/g)].map((m) => [m[1], m[2]]);
+    assert.ok(theirs.length >= 20, `found ${theirs.length} metrics in ${PATRONI_API}`);
+    const ours = new Map(patroniSamples(snapshot()).map((s) => [s.name, s.type]));
+    for (const [name, type] of theirs) assert.equal(ours.get(name!), type, `${name} served as a ${type}`);
+  },
+);
