@@ -302,7 +302,9 @@ export const SECTIONS: readonly SectionDoc[] = [
       },
       basebackup: {
         type: 'list of flags and one-key maps',
-        text: 'pg_basebackup options for cloning a replica; `checkpoint: fast` is added unless a checkpoint is given.',
+        text:
+          'pg_basebackup options for cloning a replica; `checkpoint: fast`, `wal-method: stream` and `progress` ' +
+          'are added unless given (`no-estimate-size` spares the source its size estimate).',
       },
       pg_ctl_timeout: { type: 'seconds', text: 'Allowed for a start, stop or promotion.' },
       use_unix_socket: { type: 'boolean', text: 'Connect to the local server over its unix socket instead of TCP.' },
