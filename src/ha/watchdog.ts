@@ -44,10 +44,12 @@ done
 
 /**
  * bash keeps the loop free of child processes: the clock is $EPOCHREALTIME (digits only, so a
- * locale's decimal comma does not matter) and the pause a `read -t` on a pipe nobody writes to.
- * A POSIX shell forks `date` and `sleep` on every round instead, 5 to 10 processes a second.
+ * locale's decimal comma does not matter; bash before 5.0 has none and forks `date`) and the pause
+ * a `read -t` on a pipe nobody writes to. A POSIX shell forks `date` and `sleep` on every round
+ * instead, 5 to 10 processes a second.
  */
-const BASH = `clock() { ms=\${EPOCHREALTIME//[!0-9]/}; ms=$((ms / 1000)); }
+const BASH = `if [ -n "\${EPOCHREALTIME:-}" ]; then clock() { ms=\${EPOCHREALTIME//[!0-9]/}; ms=$((ms / 1000)); }
+else clock() { ms=$(date +%s%3N); }; fi
 exec 9<> <(:)
 pause() { read -r -t "$1" -u 9; }
 `;
