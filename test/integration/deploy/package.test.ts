@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startCluster, tempDir, useHarness, waitForLeader } from '../../harness/index.ts';
+import { startCluster, tempDir, useHarness, waitFor, waitForLeader } from '../../harness/index.ts';
 
 useHarness();
 
@@ -105,6 +105,17 @@ describe('the packed and installed package', () => {
     assert.doesNotMatch(cmdline.join(' '), /tsx/);
     const names = leader.agent!.treePids().map((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
     assert.ok(!names.includes('esbuild'), `no esbuild among the agent's processes: ${names.join(', ')}`);
+
+    // Without Citus on this machine the coordinator gets the stand-in, read from the package's sql/.
+    await waitFor(
+      async () => {
+        const r = await leader
+          .query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'citus_compat'", [], { database: 'citus' })
+          .catch(() => null);
+        return r !== null && r.rowCount === 1;
+      },
+      { timeout: 30_000, message: "the installed agent put the package's citus-compat.sql into the coordinator" },
+    );
 
     const ctl = join(cluster.dir, 'ctl.yml');
     const yaml = `scope: ${cluster.scope}\netcd3:\n  hosts: 127.0.0.1:${cluster.etcd.clientPort}\ncitus:\n  group: 0\n`;
