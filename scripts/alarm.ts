@@ -1,6 +1,10 @@
 // What the stand-in's loops (scripts/standInSync.ts, scripts/standInTasks.ts) share: an
-// interruptible sleep, and a connection whose end or failure wakes it.
+// interruptible sleep, a connection whose end or failure wakes it, and the loop that keeps one
+// connection served until stopped.
 import pg from 'pg';
+import { errorText } from '../src/errors.ts';
+
+const RECONNECT_MS = 500;
 
 /** Where a loop connects. */
 export interface LoopTarget {
@@ -59,5 +63,58 @@ export async function connectWaking(
     opened(undefined);
     await client.end().catch(() => undefined);
     return undefined;
+  }
+}
+
+/**
+ * Serves one connection to `target` at a time until stop(), connecting again 500 ms after one
+ * fails or breaks; never throws. `serve` returns when its connection broke or the loop stopped.
+ */
+export class ConnectionLoop {
+  readonly alarm = new Alarm();
+  #stopped = false;
+  #current: pg.Client | undefined;
+  #done: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly target: LoopTarget,
+    private readonly applicationName: string,
+    /** What the loop is, for its log lines. */
+    private readonly what: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  start(serve: (client: pg.Client) => Promise<void>): void {
+    const where = `${this.target.host}:${this.target.port}/${this.target.database}`;
+    this.#done = (async () => {
+      while (!this.#stopped) {
+        const client = await connectWaking(this.target, this.applicationName, this.alarm, (c) => (this.#current = c));
+        if (client === undefined) {
+          await this.alarm.sleep(RECONNECT_MS);
+          continue;
+        }
+        try {
+          await serve(client);
+        } catch (err) {
+          if (!this.#stopped) this.log(`${where}: ${this.what} connection lost: ${errorText(err)}`);
+        } finally {
+          this.#current = undefined;
+          await client.end().catch(() => undefined);
+        }
+        if (!this.#stopped) await this.alarm.sleep(RECONNECT_MS);
+      }
+    })().catch((err: unknown) => this.log(`${where}: ${this.what} loop ended: ${errorText(err)}`));
+  }
+
+  /** Ends the loop; a query in flight ends with its connection rather than after its own duration. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.alarm.wake();
+    await this.#current?.end().catch(() => undefined);
+    await this.#done;
   }
 }

@@ -3,7 +3,7 @@
 // It starts the stand-in's background task queue monitor too (scripts/standInTasks.ts).
 import pg from 'pg';
 import { errorText } from '../src/errors.ts';
-import { Alarm, connectWaking } from './alarm.ts';
+import { ConnectionLoop } from './alarm.ts';
 import { startStandInTasks } from './standInTasks.ts';
 
 export interface StandInSyncOptions {
@@ -25,7 +25,6 @@ export interface StandInSync {
 }
 
 const CHANNEL = 'citus_compat_metadata_sync';
-const RECONNECT_MS = 500;
 const RECHECK_MS = 1000;
 
 /** Starts the loop; it never throws and runs until stop(). */
@@ -34,13 +33,9 @@ export function startStandInSync(opts: StandInSyncOptions): StandInSync {
   const intervalMs = opts.intervalMs ?? 60_000;
   const log = opts.log ?? (() => undefined);
   const where = `${opts.host}:${opts.port}/${opts.database}`;
-  const alarm = new Alarm();
-  let stopped = false;
-  let current: pg.Client | undefined;
+  const loop = new ConnectionLoop(opts, 'citus_compat_sync', 'metadata sync', log);
+  const alarm = loop.alarm;
   const tasks = startStandInTasks(opts);
-
-  const connect = (): Promise<pg.Client | undefined> =>
-    connectWaking(opts, 'citus_compat_sync', alarm, (client) => (current = client));
 
   /** Serves one connection until it breaks or stop(); returns to reconnect. */
   async function serve(client: pg.Client): Promise<void> {
@@ -59,7 +54,7 @@ export function startStandInSync(opts: StandInSyncOptions): StandInSync {
     // The stand-in's "WARNING: failed to sync metadata to host:port", as Citus logs it.
     client.on('notice', (n) => log(`${where}: ${n.severity ?? 'NOTICE'}: ${n.message}`));
 
-    while (!stopped && !broken) {
+    while (!loop.stopped && !broken) {
       const probe = await client.query<{ recovery: boolean; stand_in: boolean }>(
         `SELECT pg_catalog.pg_is_in_recovery() AS recovery,
                 EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'citus_compat') AS stand_in`,
@@ -101,32 +96,11 @@ export function startStandInSync(opts: StandInSyncOptions): StandInSync {
     }
   }
 
-  const loop = (async () => {
-    while (!stopped) {
-      const client = await connect();
-      if (client === undefined) {
-        await alarm.sleep(RECONNECT_MS);
-        continue;
-      }
-      try {
-        await serve(client);
-      } catch (err) {
-        if (!stopped) log(`${where}: connection lost: ${errorText(err)}`);
-      } finally {
-        current = undefined;
-        await client.end().catch(() => undefined);
-      }
-      if (!stopped) await alarm.sleep(RECONNECT_MS);
-    }
-  })().catch((err: unknown) => log(`${where}: sync loop ended: ${errorText(err)}`));
+  loop.start(serve);
 
   return {
-    async stop(): Promise<void> {
-      stopped = true;
-      alarm.wake();
-      // A query in flight ends with the connection rather than after its own duration.
-      await current?.end().catch(() => undefined);
-      await Promise.all([loop, tasks.stop()]);
+    stop: async () => {
+      await Promise.all([loop.stop(), tasks.stop()]);
     },
   };
 }

@@ -4,7 +4,7 @@
 // deferred drops of pg_dist_cleanup. Idle on a standby, a worker, and where Citus itself runs.
 import pg from 'pg';
 import { errorText } from '../src/errors.ts';
-import { Alarm, connectWaking } from './alarm.ts';
+import { ConnectionLoop } from './alarm.ts';
 
 export interface StandInTasksOptions {
   host: string;
@@ -20,7 +20,6 @@ export interface StandInTasks {
   stop(): Promise<void>;
 }
 
-const RECONNECT_MS = 500;
 const RECHECK_MS = 1000;
 
 interface Probe {
@@ -35,12 +34,8 @@ interface Probe {
 export function startStandInTasks(opts: StandInTasksOptions): StandInTasks {
   const log = opts.log ?? (() => undefined);
   const where = `${opts.host}:${opts.port}/${opts.database}`;
-  const alarm = new Alarm();
-  let stopped = false;
-  let current: pg.Client | undefined;
-
-  const connect = (): Promise<pg.Client | undefined> =>
-    connectWaking(opts, 'citus background task queue monitor', alarm, (client) => (current = client));
+  const loop = new ConnectionLoop(opts, 'citus background task queue monitor', 'task monitor', log);
+  const alarm = loop.alarm;
 
   /** Whether this server is the stand-in's coordinator primary, and its intervals. */
   async function probe(client: pg.Client): Promise<Probe> {
@@ -59,7 +54,7 @@ export function startStandInTasks(opts: StandInTasksOptions): StandInTasks {
 
   /** Runs every task that is runnable now, one after another, as Citus's monitor does. */
   async function runTasks(client: pg.Client): Promise<void> {
-    while (!stopped) {
+    while (!loop.stopped) {
       const claimed = await client.query<{ task_id: string; job_id: string; command: string }>(
         'SELECT task_id, job_id, command FROM citus_compat.claim_background_task()',
       );
@@ -90,7 +85,7 @@ export function startStandInTasks(opts: StandInTasksOptions): StandInTasks {
     client.on('end', () => (broken = true));
     client.on('notice', (n) => log(`${where}: ${n.severity ?? 'NOTICE'}: ${n.message}`));
 
-    while (!stopped && !broken) {
+    while (!loop.stopped && !broken) {
       const state = await probe(client);
       if (!state.eligible) {
         if (monitor) {
@@ -133,31 +128,9 @@ export function startStandInTasks(opts: StandInTasksOptions): StandInTasks {
     }
   }
 
-  const loop = (async () => {
-    while (!stopped) {
-      const client = await connect();
-      if (client === undefined) {
-        await alarm.sleep(RECONNECT_MS);
-        continue;
-      }
-      try {
-        await serve(client);
-      } catch (err) {
-        if (!stopped) log(`${where}: task monitor connection lost: ${errorText(err)}`);
-      } finally {
-        current = undefined;
-        await client.end().catch(() => undefined);
-      }
-      if (!stopped) await alarm.sleep(RECONNECT_MS);
-    }
-  })().catch((err: unknown) => log(`${where}: task monitor loop ended: ${errorText(err)}`));
+  loop.start(serve);
 
   return {
-    async stop(): Promise<void> {
-      stopped = true;
-      alarm.wake();
-      await current?.end().catch(() => undefined);
-      await loop;
-    },
+    stop: () => loop.stop(),
   };
 }
