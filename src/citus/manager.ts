@@ -172,10 +172,7 @@ export class CitusManager {
     return this.pauses.stats();
   }
 
-  /**
-   * pg_dist_node and pg_dist_poolinfo as last read or committed by a reconcile (a pause's own
-   * commits show after the reconcile that follows it); null before the first read.
-   */
+  /** pg_dist_node and pg_dist_poolinfo as a reconcile last read or committed them; null before the first read. */
   metadataView(): MetadataView | null {
     return this.reconciler.metadataView();
   }
@@ -259,12 +256,14 @@ export class CitusManager {
     if (signal === 'resync') {
       this.reloadWanted = true;
       this.pending = [];
+      this.scale.nudge();
     } else {
       const relevant = events.filter(isTopologyEvent);
       if (relevant.length === 0) return;
       this.pending.push(...relevant);
       this.leaderLag.onEvents(relevant);
       this.pauses.onEvents(relevant);
+      this.scale.noteEvents(relevant);
     }
     this.kick();
   };
@@ -285,7 +284,7 @@ export class CitusManager {
     do {
       this.dirty = false;
       await this.reconcileWithRetry();
-      await this.scalePass();
+      if (this.scale.due()) await this.scalePass();
     } while (this.dirty && this.phase === 'running');
   }
 
@@ -343,6 +342,7 @@ export class CitusManager {
   private async attempt(): Promise<ReconcileResult> {
     const result = await this.reconciler.attempt();
     if (result.kind === 'applied') this.lastGivenUp = null;
+    if (result.kind === 'applied' && result.statements.length > 0) this.scale.nudge();
     return result;
   }
 

@@ -1,10 +1,11 @@
 // The I/O of scale-out and scale-in (docs/design.md, "Scale out and in"): reads what planScale
 // needs from the coordinator, carries out the step it returns (Citus calls, or a group's `citus`
-// key in etcd), and keeps what GET /citus shows. The manager runs one pass after every reconcile
-// and, while work remains, one a second.
+// key in etcd), and keeps what GET /citus shows. The manager runs a pass after a reconcile when
+// one is due (see due()) and, while work remains, one a second.
 import type pg from 'pg';
 import type { ShardTransferMode } from '../config/types.ts';
-import type { CitusMark, ClusterView, GroupView, RemovalState } from '../dcs/types.ts';
+import { KEY } from '../dcs/keys.ts';
+import type { CitusMark, ClusterView, DcsEvent, GroupView, RemovalState } from '../dcs/types.ts';
 import { isPrimaryRole } from '../dcs/role.ts';
 import { errorText, PostgresError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -117,6 +118,10 @@ export class ScaleWork {
   /** Failed or cancelled jobs, and when a pass first saw them so. */
   private readonly failedSeen = new Map<number, number>();
   private lastWaiting: string | null = null;
+  /** Whether something a pass reads changed since the last one (a first pass is always due). */
+  private wanted = true;
+  /** The settings the last pass ran with: a change makes the next one due. */
+  private lastSettings = '';
   private lastJobText: string | null = null;
   private readonly now: () => number;
 
@@ -133,6 +138,25 @@ export class ScaleWork {
     return removalHeld(scaleGroups(view));
   }
 
+  /**
+   * Marks a pass due: a group's `citus` key changed (a removal asked for or advanced, a join
+   * recorded), or a reconcile changed pg_dist_node (a group registered). Passes that wait for
+   * something else (a job, the gate) come from the manager's timer instead.
+   */
+  nudge(): void {
+    this.wanted = true;
+  }
+
+  /** Whether a pass after this reconcile can find anything new: otherwise the reconcile stays cheap. */
+  due(): boolean {
+    return this.wanted || JSON.stringify(this.opts.settings()) !== this.lastSettings;
+  }
+
+  /** Marks a pass due when the events include a group's `citus` key. */
+  noteEvents(events: readonly DcsEvent[]): void {
+    if (events.some((e) => e.name === KEY.citus)) this.wanted = true;
+  }
+
   async close(): Promise<void> {
     const client = this.client;
     this.client = null;
@@ -144,6 +168,8 @@ export class ScaleWork {
    * work remains (a wait, a running job, or a failure to retry): the caller passes again soon.
    */
   async pass(): Promise<boolean> {
+    this.wanted = false;
+    this.lastSettings = JSON.stringify(this.opts.settings());
     try {
       for (let i = 0; i < MAX_STEPS; i++) {
         const step = await this.nextStep();
