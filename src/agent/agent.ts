@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { PG_SETTINGS_SQL, type PgSetting } from '../api/pgSettings.ts';
 import { AgentMetrics } from '../api/metrics.ts';
 import { startApiServer } from '../api/server.ts';
+import { etcdEndpoints } from '../config/etcd3.ts';
 import { loadConfig } from '../config/load.ts';
 import { Dcs } from '../dcs/dcs.ts';
 import { HaLoop } from '../ha/loop.ts';
@@ -39,15 +40,13 @@ export async function runAgent(configPath: string): Promise<void> {
 
   const dynamic = config.bootstrap.dcs;
   const dcs = new Dcs({
-    hosts: config.etcd3.hosts.map((h) => `${config.etcd3.protocol}://${h}`),
+    ...etcdEndpoints(config.etcd3),
     namespace: config.namespace,
     scope: config.scope,
     group: config.citus?.group ?? null,
     retryTimeout: dynamic.retry_timeout,
     ttl: dynamic.ttl,
     logger: log,
-    username: config.etcd3.username,
-    password: config.etcd3.password,
   });
   const metrics = new AgentMetrics({ scope: config.scope, name: config.name });
   let citusRole: CitusRole | null = null;

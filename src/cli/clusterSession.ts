@@ -2,6 +2,7 @@
 // read one group's keys (show-config, history): the configuration found as for `list`, one etcd
 // connection per Citus group they touch, and every etcd failure as one readable line.
 import type { CtlConfig } from '../config/ctlConfig.ts';
+import { etcdEndpoints } from '../config/etcd3.ts';
 import { Dcs } from '../dcs/dcs.ts';
 import type { ClusterView, GroupView } from '../dcs/types.ts';
 import { groupOf } from '../dcs/view.ts';
@@ -49,17 +50,14 @@ export class ClusterSession {
     const key = String(g);
     let dcs = this.connections.get(key);
     if (dcs === undefined) {
-      const { etcd3 } = this.config;
       dcs = new Dcs({
-        hosts: etcd3.protocol === 'https' ? etcd3.hosts.map((h) => `https://${h}`) : etcd3.hosts,
+        ...etcdEndpoints(this.config.etcd3),
         namespace: this.config.namespace,
         scope: this.scope,
         group: g,
         retryTimeout: this.config.retryTimeout,
         // Never used: the commands take no lease.
         ttl: 30,
-        username: etcd3.username,
-        password: etcd3.password,
       });
       this.connections.set(key, dcs);
     }

@@ -2,6 +2,7 @@
 // the cluster from etcd once, and turning every failure into one readable line.
 import { InvalidArgumentError, Option } from 'commander';
 import { loadCtlConfig, type CtlConfig } from '../config/ctlConfig.ts';
+import { etcdEndpoints } from '../config/etcd3.ts';
 import { Dcs } from '../dcs/dcs.ts';
 import type { ClusterView } from '../dcs/types.ts';
 import { ConfigError, DcsError, ShardherdError } from '../errors.ts';
@@ -74,18 +75,15 @@ export async function readCluster(
   if (scope === null || scope === '') throw new ShardherdError(`no cluster name: give SCOPE or set scope in ${path}`);
   const group = options.group ?? null;
   const citus = config.citus !== null || group !== null;
-  const hosts = config.etcd3.protocol === 'https' ? config.etcd3.hosts.map((h) => `https://${h}`) : config.etcd3.hosts;
 
   const dcs = new Dcs({
-    hosts,
+    ...etcdEndpoints(config.etcd3),
     namespace: config.namespace,
     scope,
     group: group ?? config.citus?.group ?? null,
     retryTimeout: config.retryTimeout,
     // Never used: a reader takes no lease.
     ttl: 30,
-    username: config.etcd3.username,
-    password: config.etcd3.password,
   });
   try {
     const view = await dcs.loadCluster({ allGroups: group === null });

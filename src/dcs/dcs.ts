@@ -1,13 +1,13 @@
 // The agent's etcd connection in Patroni's key layout: reads of the cluster, the member key and
 // the leader lock on the agent's lease (lease.ts), and the cluster-wide keys. Every call is
 // bounded by retry_timeout and fails with a DcsError (calls.ts).
-import type { ICompare, IKeyValue, IRequestOp, ITxnResponse } from 'etcd3';
 import type { JsonObject } from '../config/types.ts';
 import { DcsError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { EtcdCalls, type CallOptions } from './calls.ts';
+import { EtcdCalls, type Compare, type RequestOp, type TxnResult } from './calls.ts';
+import type { EtcdTls } from './etcdHttp.ts';
 import { compactJson } from './json.ts';
-import { KEY, keyLayout, prefixRangeEnd, type KeyLayout } from './keys.ts';
+import { KEY, keyLayout, type KeyLayout } from './keys.ts';
 import { AgentLease } from './lease.ts';
 import type {
   CitusMark,
@@ -18,7 +18,7 @@ import type {
   StatusValue,
   SyncState,
 } from './types.ts';
-import { parseCluster, type StoredKey } from './view.ts';
+import { parseCluster } from './view.ts';
 import { PrefixWatch, type DcsWatch, type WatchListener } from './watch.ts';
 
 export interface DcsOptions {
@@ -35,6 +35,7 @@ export interface DcsOptions {
   logger?: Logger;
   username?: string;
   password?: string;
+  tls?: EtcdTls;
 }
 
 /** When a write of a cluster-wide key happens; no field set means always. */
@@ -47,35 +48,22 @@ interface WriteCondition {
 
 /** One write, as a transaction operation and as a request of its own. */
 interface KeyWrite {
-  what: 'put' | 'delete';
-  inTxn: (key: Buffer) => IRequestOp;
-  alone: (key: Buffer, opts: CallOptions) => Promise<unknown>;
+  inTxn: (key: string) => RequestOp;
+  alone: (key: string, deadline: number) => Promise<unknown>;
 }
 
 /** What a leader lock operation works with: the key, the agent's lease, transactions on the key. */
 interface LeaderKeyAccess {
-  k: Buffer;
+  k: string;
   lease: string;
-  txn: (compare: ICompare[], success: IRequestOp[], failure?: IRequestOp[]) => Promise<ITxnResponse>;
+  txn: (compare: Compare[], success: RequestOp[], failure?: RequestOp[]) => Promise<TxnResult>;
 }
 
 /** The comparison a conditional write makes in its transaction; null when it is unconditional. */
-function comparison(key: Buffer, when: WriteCondition): ICompare | null {
-  if (when.createRevision !== undefined) {
-    return { key, target: 'Create', result: 'Equal', create_revision: when.createRevision };
-  }
-  if (when.modRevision !== undefined) return { key, target: 'Mod', result: 'Equal', mod_revision: when.modRevision };
+function comparison(key: string, when: WriteCondition): Compare | null {
+  if (when.createRevision !== undefined) return { key, createRevision: String(when.createRevision) };
+  if (when.modRevision !== undefined) return { key, modRevision: when.modRevision };
   return null;
-}
-
-function toStored(kv: IKeyValue): StoredKey {
-  return {
-    key: kv.key.toString(),
-    value: kv.value.toString(),
-    modRevision: kv.mod_revision,
-    createRevision: kv.create_revision,
-    lease: kv.lease || '0',
-  };
 }
 
 export class Dcs {
@@ -113,14 +101,11 @@ export class Dcs {
     const { layout } = this;
     const whole = layout.citus && (options.allGroups || this.options.group === 0);
     const prefix = whole ? layout.scopePrefix : layout.groupPrefix;
-    const key = Buffer.from(prefix);
-    const res = await this.etcd.call(prefix, 'range', this.etcd.deadline(), (opts) =>
-      this.etcd.client.kv.range({ key, range_end: prefixRangeEnd(key) }, opts),
-    );
-    return parseCluster((res.kvs ?? []).map(toStored), {
+    const res = await this.etcd.range(prefix, true, this.etcd.deadline());
+    return parseCluster(res.kvs, {
       scopePrefix: layout.scopePrefix,
       citus: layout.citus,
-      revision: res.header.revision,
+      revision: res.revision,
       ensureGroups: this.options.group === null ? undefined : [this.options.group],
     });
   }
@@ -132,7 +117,7 @@ export class Dcs {
   watch(fromRevision: string, onEvents: WatchListener): DcsWatch {
     if (this.etcd.closed) throw new DcsError(this.layout.scopePrefix, 'watch on a closed client');
     const inner = new PrefixWatch(
-      this.etcd.client,
+      this.etcd,
       this.layout.scopePrefix,
       (k) => this.layout.parse(k),
       fromRevision,
@@ -177,19 +162,13 @@ export class Dcs {
     const value = compactJson(data);
     this.lease.rememberMember(key, value);
     const deadline = this.etcd.deadline();
-    await this.lease.with(deadline, (lease) =>
-      this.etcd.call(key, 'put', deadline, (opts) =>
-        this.etcd.client.kv.put({ key: Buffer.from(key), value: Buffer.from(value), lease }, opts),
-      ),
-    );
+    await this.lease.with(deadline, (lease) => this.etcd.put(key, value, deadline, lease));
   }
 
   async deleteMember(name: string): Promise<void> {
     const key = this.layout.member(name);
     this.lease.forgetMember(key);
-    await this.etcd.call(key, 'delete', this.etcd.deadline(), (opts) =>
-      this.etcd.client.kv.deleteRange({ key: Buffer.from(key) }, opts),
-    );
+    await this.etcd.deleteRange(key, false, this.etcd.deadline());
   }
 
   // ---- leader lock --------------------------------------------------------------------
@@ -201,17 +180,17 @@ export class Dcs {
   async attemptToAcquireLeader(name: string): Promise<boolean> {
     return this.withLeaderKey(async ({ k, lease, txn }) => {
       const res = await txn(
-        [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
-        [{ request_put: { key: k, value: Buffer.from(name), lease } }],
-        [{ request_range: { key: k } }],
+        [{ key: k, createRevision: '0' }],
+        [{ put: { key: k, value: name, lease } }],
+        [{ range: { key: k } }],
       );
       if (res.succeeded) {
         this.logger.info({ member: name, lease }, 'leader lock acquired');
         return true;
       }
       // A retried request whose first attempt succeeded lands here; it is still ours.
-      const holder = res.responses[0]?.response_range?.kvs?.[0];
-      return holder !== undefined && holder.value.toString() === name && holder.lease === lease;
+      const holder = res.ranges[0]?.[0];
+      return holder !== undefined && holder.value === name && holder.lease === lease;
     });
   }
 
@@ -221,23 +200,19 @@ export class Dcs {
    * is absent or names someone else.
    */
   async updateLeader(name: string): Promise<boolean> {
-    const v = Buffer.from(name);
     return this.withLeaderKey(async ({ k, lease, txn }) => {
       const check = await txn(
         [
-          { key: k, target: 'Value', result: 'Equal', value: v },
-          { key: k, target: 'Lease', result: 'Equal', lease },
+          { key: k, value: name },
+          { key: k, lease },
         ],
         [],
-        [{ request_range: { key: k } }],
+        [{ range: { key: k } }],
       );
       if (check.succeeded) return true;
-      const holder = check.responses[0]?.response_range?.kvs?.[0];
-      if (!holder || holder.value.toString() !== name) return false;
-      const moved = await txn(
-        [{ key: k, target: 'Value', result: 'Equal', value: v }],
-        [{ request_put: { key: k, value: v, lease } }],
-      );
+      const holder = check.ranges[0]?.[0];
+      if (!holder || holder.value !== name) return false;
+      const moved = await txn([{ key: k, value: name }], [{ put: { key: k, value: name, lease } }]);
       if (moved.succeeded) this.logger.info({ member: name, lease }, 'leader key moved to the new lease');
       return moved.succeeded;
     });
@@ -246,13 +221,7 @@ export class Dcs {
   /** Releases the lock: "value == name then delete". True when this call deleted it. */
   async deleteLeader(name: string): Promise<boolean> {
     const key = this.layout.key(KEY.leader);
-    const k = Buffer.from(key);
-    const res = await this.etcd.txn(
-      key,
-      this.etcd.deadline(),
-      [{ key: k, target: 'Value', result: 'Equal', value: Buffer.from(name) }],
-      [{ request_delete_range: { key: k } }],
-    );
+    const res = await this.etcd.txn(key, this.etcd.deadline(), [{ key, value: name }], [{ deleteRange: { key } }]);
     if (res.succeeded) this.logger.info({ member: name }, 'leader lock released');
     return res.succeeded;
   }
@@ -262,12 +231,11 @@ export class Dcs {
    * when etcd has dropped the lease meanwhile, once more on a new one. All within one deadline.
    */
   private async withLeaderKey<T>(fn: (access: LeaderKeyAccess) => Promise<T>): Promise<T> {
-    const key = this.layout.key(KEY.leader);
-    const k = Buffer.from(key);
+    const k = this.layout.key(KEY.leader);
     const deadline = this.etcd.deadline();
     await this.lease.renew(deadline);
     const txn: LeaderKeyAccess['txn'] = (compare, success, failure) =>
-      this.etcd.txn(key, deadline, compare, success, failure);
+      this.etcd.txn(k, deadline, compare, success, failure);
     return this.lease.with(deadline, (lease) => fn({ k, lease, txn }));
   }
 
@@ -298,12 +266,12 @@ export class Dcs {
   async setConfigs(
     writes: ReadonlyArray<{ group: number | null; value: JsonObject; modRevision: string }>,
   ): Promise<boolean> {
-    const compare: ICompare[] = [];
-    const success: IRequestOp[] = [];
+    const compare: Compare[] = [];
+    const success: RequestOp[] = [];
     for (const w of writes) {
-      const key = Buffer.from(this.layout.key(KEY.config, w.group ?? undefined));
-      compare.push({ key, target: 'Mod', result: 'Equal', mod_revision: w.modRevision });
-      success.push({ request_put: { key, value: Buffer.from(compactJson(w.value)) } });
+      const key = this.layout.key(KEY.config, w.group ?? undefined);
+      compare.push({ key, modRevision: w.modRevision });
+      success.push({ put: { key, value: compactJson(w.value) } });
     }
     const res = await this.etcd.txn(this.layout.scopePrefix, this.etcd.deadline(), compare, success);
     return res.succeeded;
@@ -343,11 +311,7 @@ export class Dcs {
 
   /** Removes every key of this agent's group (`patronictl remove`). */
   async deleteGroup(): Promise<void> {
-    const prefix = this.layout.groupPrefix;
-    const key = Buffer.from(prefix);
-    await this.etcd.call(prefix, 'delete', this.etcd.deadline(), (opts) =>
-      this.etcd.client.kv.deleteRange({ key, range_end: prefixRangeEnd(key) }, opts),
-    );
+    await this.etcd.deleteRange(this.layout.groupPrefix, true, this.etcd.deadline());
   }
 
   /** Stops every watch and the connection. The lease is left to expire. */
@@ -361,14 +325,12 @@ export class Dcs {
 
   /** Puts `value` at key `name` of the group (this agent's, or `group`); false when `when` did not hold. */
   private putValue(name: string, value: string, when: WriteCondition, group?: number): Promise<boolean> {
-    const v = Buffer.from(value);
     return this.writeKey(
       name,
       when,
       {
-        what: 'put',
-        inTxn: (key) => ({ request_put: { key, value: v } }),
-        alone: (key, opts) => this.etcd.client.kv.put({ key, value: v }, opts),
+        inTxn: (key) => ({ put: { key, value } }),
+        alone: (key, deadline) => this.etcd.put(key, value, deadline),
       },
       group,
     );
@@ -377,9 +339,8 @@ export class Dcs {
   /** Deletes key `name` of the group; false when `when` did not hold. */
   private deleteKey(name: string, when: WriteCondition): Promise<boolean> {
     return this.writeKey(name, when, {
-      what: 'delete',
-      inTxn: (key) => ({ request_delete_range: { key } }),
-      alone: (key, opts) => this.etcd.client.kv.deleteRange({ key }, opts),
+      inTxn: (key) => ({ deleteRange: { key } }),
+      alone: (key, deadline) => this.etcd.deleteRange(key, false, deadline),
     });
   }
 
@@ -389,11 +350,10 @@ export class Dcs {
    */
   private async writeKey(name: string, when: WriteCondition, write: KeyWrite, group?: number): Promise<boolean> {
     const key = this.layout.key(name, group);
-    const k = Buffer.from(key);
     const deadline = this.etcd.deadline();
-    const compare = comparison(k, when);
-    if (compare !== null) return (await this.etcd.txn(key, deadline, [compare], [write.inTxn(k)])).succeeded;
-    await this.etcd.call(key, write.what, deadline, (opts) => write.alone(k, opts));
+    const compare = comparison(key, when);
+    if (compare !== null) return (await this.etcd.txn(key, deadline, [compare], [write.inTxn(key)])).succeeded;
+    await write.alone(key, deadline);
     return true;
   }
 }

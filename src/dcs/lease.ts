@@ -1,18 +1,9 @@
 // The agent's one etcd lease, which the leader key and its member key live on. It is renewed
 // only when asked (no background keepalive: the keys expire when the agent stops asking) and
 // replaced when etcd has dropped it; the member key is then put again on the new lease.
-import { EtcdLeaseInvalidError } from 'etcd3';
-import { DcsError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { Serial } from '../serial.ts';
-import type { EtcdCalls } from './calls.ts';
-
-/** True when etcd answered that the lease a request named does not exist (any more). */
-function isLeaseGone(err: unknown): boolean {
-  return (
-    err instanceof EtcdLeaseInvalidError || (err instanceof DcsError && err.cause instanceof EtcdLeaseInvalidError)
-  );
-}
+import { isLeaseGone, type EtcdCalls } from './calls.ts';
 
 export class AgentLease {
   private id: string | null = null;
@@ -96,43 +87,15 @@ export class AgentLease {
 
   /** Grants a lease and puts the remembered member key on it. Runs inside `serial` only. */
   private async grant(deadline: number): Promise<string> {
-    const { client } = this.etcd;
-    const res = await this.etcd.call('lease', 'grant', deadline, (opts) =>
-      client.leaseClient.leaseGrant({ TTL: this.ttl }, opts),
-    );
-    if (res.error) throw new DcsError('lease', `grant failed: ${res.error}`);
-    this.id = res.ID;
-    this.logger.info({ lease: res.ID, ttl: this.ttl }, 'lease granted');
-    if (this.member) {
-      const { key, value } = this.member;
-      await this.etcd.call(key, 'put', deadline, (opts) =>
-        client.kv.put({ key: Buffer.from(key), value: Buffer.from(value), lease: res.ID }, opts),
-      );
-    }
-    return res.ID;
+    const id = await this.etcd.leaseGrant(this.ttl, deadline);
+    this.id = id;
+    this.logger.info({ lease: id, ttl: this.ttl }, 'lease granted');
+    if (this.member) await this.etcd.put(this.member.key, this.member.value, deadline, id);
+    return id;
   }
 
   /** True when etcd renewed the lease, false when it no longer exists. */
-  private async keepaliveOnce(lease: string, deadline: number): Promise<boolean> {
-    const res = await this.etcd.call(`lease ${lease}`, 'keepalive', deadline, async (opts) => {
-      const stream = await this.etcd.client.leaseClient.leaseKeepAlive(opts);
-      // The stream may emit a late error (e.g. CANCELLED) after we are done with it.
-      stream.on('error', () => undefined);
-      try {
-        return await new Promise<{ TTL?: string }>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error('keepalive timed out')), Math.max(1, deadline - Date.now()));
-          stream.on('data', (r) => (clearTimeout(timer), resolve(r)));
-          stream.on('error', (err) => (clearTimeout(timer), reject(err)));
-          stream.on('end', () => (clearTimeout(timer), reject(new Error('keepalive stream ended'))));
-          stream.write({ ID: lease });
-        });
-      } finally {
-        // Half-close first: etcd3 treats an error on a still-writable stream (the CANCELLED a
-        // bare cancel() produces) as a broken host and reopens every channel, watches included.
-        stream.end();
-        stream.cancel();
-      }
-    });
-    return Boolean(res.TTL) && res.TTL !== '0';
+  private keepaliveOnce(lease: string, deadline: number): Promise<boolean> {
+    return this.etcd.leaseKeepAlive(lease, deadline);
   }
 }

@@ -1,11 +1,11 @@
 // A watch on one key prefix that survives errors and etcd restarts: it reconnects from the
 // last revision it delivered, and asks the caller to reload when that revision was compacted.
-import type { Etcd3, IDuplexStream, IWatchCreateRequest, IWatchRequest, IWatchResponse } from 'etcd3';
-import type { Logger } from '../log.ts';
-import type { ParsedKey } from './keys.ts';
-import { prefixRangeEnd } from './keys.ts';
-import type { DcsEvent } from './types.ts';
 import { errorText } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { decodeKeyValue, keyRange, type EtcdCalls } from './calls.ts';
+import type { EtcdStream } from './etcdHttp.ts';
+import type { ParsedKey } from './keys.ts';
+import type { DcsEvent } from './types.ts';
 
 /**
  * `events`: changes in revision order, `revision` is the last one's mod revision.
@@ -20,23 +20,31 @@ export interface DcsWatch {
   close(): void;
 }
 
-type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
+/** One answer of a watch stream, as etcd's gateway sends it (fields at their default left out). */
+interface WatchResponse {
+  header?: { revision?: string };
+  created?: boolean;
+  canceled?: boolean;
+  cancel_reason?: string;
+  compact_revision?: string;
+  events?: Array<{ type?: 'PUT' | 'DELETE'; kv?: { key?: string; value?: string; mod_revision?: string } }>;
+}
 
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 2000;
 
 export class PrefixWatch implements DcsWatch {
-  private readonly prefix: Buffer;
+  private readonly prefix: string;
   /** Revision to resume from on the next (re)connect; null means "from now". */
   private next: bigint | null;
   private resyncPending = false;
-  private stream: WatchStream | null = null;
+  private stream: EtcdStream | null = null;
   private timer: NodeJS.Timeout | null = null;
   private backoffMs = MIN_BACKOFF_MS;
   private closed = false;
 
   constructor(
-    private readonly client: Etcd3,
+    private readonly etcd: EtcdCalls,
     prefix: string,
     private readonly mapKey: (key: string) => ParsedKey | null,
     /** Changes after this revision are delivered. */
@@ -44,7 +52,7 @@ export class PrefixWatch implements DcsWatch {
     private readonly listener: WatchListener,
     private readonly logger: Logger,
   ) {
-    this.prefix = Buffer.from(prefix);
+    this.prefix = prefix;
     this.next = BigInt(fromRevision) + 1n;
     this.connect();
   }
@@ -59,32 +67,28 @@ export class PrefixWatch implements DcsWatch {
   private connect(): void {
     this.timer = null;
     if (this.closed) return;
-    this.client.watchClient.watch().then(
-      (stream) => {
-        if (this.closed) {
-          stream.on('error', () => undefined);
-          stream.end();
-          stream.cancel();
-          return;
-        }
-        this.stream = stream;
-        stream.on('data', (res) => this.onResponse(stream, res));
-        stream.on('error', (err) => this.onBroken(stream, err));
-        stream.on('end', () => this.onBroken(stream, new Error('watch stream ended')));
-        const request: IWatchCreateRequest = {
-          key: this.prefix,
-          range_end: prefixRangeEnd(this.prefix),
-          progress_notify: true,
-        };
-        if (this.next !== null) request.start_revision = this.next.toString();
-        stream.write({ create_request: request });
-      },
-      (err: unknown) => this.onBroken(null, err),
-    );
+    const request: Record<string, unknown> = { ...keyRange(this.prefix, true), progress_notify: true };
+    if (this.next !== null) request.start_revision = this.next.toString();
+    // Until the stream exists, its answers and its end are told apart by this box.
+    const box: { stream: EtcdStream | null } = { stream: null };
+    this.etcd
+      .watch<WatchResponse>(
+        request,
+        (res) => this.onResponse(box.stream, res),
+        (err) => this.onBroken(box.stream, err),
+      )
+      .then(
+        (stream) => {
+          box.stream = stream;
+          if (this.closed) return stream.close();
+          this.stream = stream;
+        },
+        (err: unknown) => this.onBroken(null, err),
+      );
   }
 
-  private onResponse(stream: WatchStream, res: IWatchResponse): void {
-    if (stream !== this.stream) return;
+  private onResponse(stream: EtcdStream | null, res: WatchResponse): void {
+    if (stream === null || stream !== this.stream) return;
     if (res.canceled) {
       if (res.compact_revision && res.compact_revision !== '0') {
         this.logger.warn(
@@ -99,39 +103,41 @@ export class PrefixWatch implements DcsWatch {
       }
       return;
     }
+    const revision = res.header?.revision ?? '0';
     if (res.created) {
       this.backoffMs = MIN_BACKOFF_MS;
-      const startedAfter = BigInt(res.header.revision);
+      const startedAfter = BigInt(revision);
       if (this.next === null) this.next = startedAfter + 1n;
       if (this.resyncPending) {
         this.resyncPending = false;
         // Only now: the new watch covers everything after this revision, so a reload the
         // caller starts from here misses nothing.
-        this.deliver([], res.header.revision, 'resync');
+        this.deliver([], revision, 'resync');
       }
       return;
     }
     const events = res.events ?? [];
     if (events.length === 0) {
       // Progress notification: everything up to the header revision has been sent.
-      const progressed = BigInt(res.header.revision) + 1n;
+      const progressed = BigInt(revision) + 1n;
       if (this.next === null || progressed > this.next) this.next = progressed;
       return;
     }
     const mapped: DcsEvent[] = [];
     for (const ev of events) {
-      const parsed = this.mapKey(ev.kv.key.toString());
+      const kv = decodeKeyValue(ev.kv ?? {});
+      const parsed = this.mapKey(kv.key);
       if (!parsed) continue;
-      const isDelete = ev.type === 'Delete';
+      const isDelete = ev.type === 'DELETE';
       mapped.push({
         type: isDelete ? 'delete' : 'put',
         group: parsed.group,
         name: parsed.name,
-        value: isDelete ? null : ev.kv.value.toString(),
-        modRevision: ev.kv.mod_revision,
+        value: isDelete ? null : kv.value,
+        modRevision: kv.modRevision,
       });
     }
-    const last = events[events.length - 1].kv.mod_revision;
+    const last = events[events.length - 1]!.kv?.mod_revision ?? revision;
     this.next = BigInt(last) + 1n;
     if (mapped.length > 0) this.deliver(mapped, last, 'events');
   }
@@ -145,7 +151,7 @@ export class PrefixWatch implements DcsWatch {
     }
   }
 
-  private onBroken(stream: WatchStream | null, err: unknown): void {
+  private onBroken(stream: EtcdStream | null, err: unknown): void {
     if (stream !== null && stream !== this.stream) return;
     if (this.closed) return;
     this.logger.warn({ err: errorText(err), retryInMs: this.backoffMs }, 'watch interrupted; reconnecting');
@@ -162,12 +168,6 @@ export class PrefixWatch implements DcsWatch {
   private dropStream(): void {
     const stream = this.stream;
     this.stream = null;
-    if (!stream) return;
-    // Cancelling makes grpc emit a CANCELLED error; keep a listener so it is not thrown, and
-    // half-close first so etcd3 does not take that error for a broken host (see
-    // AgentLease.keepaliveOnce in lease.ts).
-    stream.on('error', () => undefined);
-    stream.end();
-    stream.cancel();
+    stream?.close();
   }
 }

@@ -1,5 +1,8 @@
-// A single-member etcd 3.4 on loopback ports with its own data directory, for tests.
+// A single-member etcd 3.4 on loopback ports with its own data directory, for tests; optionally
+// with TLS on its client URL (and client certificates required) or extra flags.
 
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { waitFor } from './poll.ts';
 import { freePort } from './ports.ts';
@@ -10,6 +13,16 @@ export const ETCD_BIN = '/usr/bin/etcd';
 
 let counter = 0;
 
+export interface EtcdOptions {
+  /**
+   * Serve clients over TLS with this certificate; with `clientCa`, require client certificates it
+   * signed (`client` is the one the harness's own health checks present).
+   */
+  tls?: { certFile: string; keyFile: string; clientCa?: string; client?: { certFile: string; keyFile: string } };
+  /** More etcd flags, e.g. `--auth-token-ttl=1`. */
+  extraArgs?: string[];
+}
+
 export class EtcdServer {
   readonly name: string;
   readonly clientPort: number;
@@ -17,16 +30,19 @@ export class EtcdServer {
   readonly dataDir: string;
   #process: ManagedProcess | undefined;
 
-  constructor(name: string, clientPort: number, peerPort: number, dataDir: string) {
+  readonly options: EtcdOptions;
+
+  constructor(name: string, clientPort: number, peerPort: number, dataDir: string, options: EtcdOptions = {}) {
     this.name = name;
     this.clientPort = clientPort;
     this.peerPort = peerPort;
     this.dataDir = dataDir;
+    this.options = options;
   }
 
   /** The client URL, e.g. for etcd3 `hosts` or `etcdctl --endpoints`. */
   get endpoint(): string {
-    return `http://127.0.0.1:${this.clientPort}`;
+    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.clientPort}`;
   }
 
   /** The running etcd process, if any. */
@@ -55,6 +71,8 @@ export class EtcdServer {
         '--election-timeout=500',
         '--logger=zap',
         '--log-level=warn',
+        ...this.tlsArgs(),
+        ...(this.options.extraArgs ?? []),
       ],
       { name: this.name, asUnprivileged: true },
     );
@@ -62,12 +80,37 @@ export class EtcdServer {
     await waitFor(
       async () => {
         if (!proc.running) throw new Error(`etcd exited: ${proc.output().slice(-2000)}`);
-        const res = await fetch(`${this.endpoint}/health`);
-        const body = (await res.json()) as { health?: string };
-        return body.health === 'true';
+        return (await this.health()).health === 'true';
       },
       { timeout: 20_000, interval: 100, message: `${this.name} on ${this.endpoint} becomes healthy` },
     );
+  }
+
+  private tlsArgs(): string[] {
+    const { tls } = this.options;
+    if (tls === undefined) return [];
+    const args = [`--cert-file=${tls.certFile}`, `--key-file=${tls.keyFile}`];
+    if (tls.clientCa !== undefined) args.push('--client-cert-auth', `--trusted-ca-file=${tls.clientCa}`);
+    return args;
+  }
+
+  /** GET /health: over TLS trusting the server's certificate as given (its own issuer is the test's CA). */
+  private async health(): Promise<{ health?: string }> {
+    const { tls } = this.options;
+    if (tls === undefined) return (await fetch(`${this.endpoint}/health`)).json() as { health?: string };
+    const client =
+      tls.client === undefined
+        ? {}
+        : { cert: readFileSync(tls.client.certFile), key: readFileSync(tls.client.keyFile) };
+    return new Promise((resolve, reject) => {
+      const req = request(`${this.endpoint}/health`, { rejectUnauthorized: false, ...client }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve(JSON.parse(text) as { health?: string }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
   }
 
   /** Stops etcd gracefully; start() brings it back with its data. */
@@ -90,10 +133,11 @@ export class EtcdServer {
 }
 
 /** Starts a fresh single-member etcd; cleanup() stops it and removes its data. */
-export async function startEtcd(): Promise<EtcdServer> {
+export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> {
   const [clientPort, peerPort] = [await freePort(), await freePort()];
   const dir = await tempDir('shardherd-etcd');
-  const server = new EtcdServer(`etcd-${process.pid}-${++counter}`, clientPort, peerPort, join(dir, 'data'));
+  const name = `etcd-${process.pid}-${++counter}`;
+  const server = new EtcdServer(name, clientPort, peerPort, join(dir, 'data'), options);
   await server.start();
   return server;
 }
