@@ -39,6 +39,9 @@ interface Sample {
   pid: number;
   name: string;
   rssBytes: number;
+  /** Of rssBytes: private memory (heaps, stacks), and pages of files (the program, its libraries: shared, clean). */
+  anonBytes: number;
+  fileBytes: number;
   /** utime + stime, in clock ticks. */
   ownTicks: number;
   /** cutime + cstime: children it waited for (a shell's `sleep`, a `pg_controldata` run). */
@@ -51,6 +54,9 @@ export interface ProcessFigure {
   process: string;
   rssMb: number;
   maxRssMb: number;
+  /** Averages of the private and the file-backed parts of rssMb. */
+  anonMb: number;
+  fileMb: number;
   /** Percent of one core over the window: its own time, and that of the children it reaped. */
   cpuPercent: number;
   reapedCpuPercent: number;
@@ -86,11 +92,13 @@ function sample(pid: number): Sample | null {
     // Fields after the name, from 0: state ppid ... utime(11) stime(12) cutime(13) cstime(14).
     const ticks = (i: number): number => Number(fields[i]);
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const rssKb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
     return {
       pid,
       name: processName(pid, comm),
-      rssBytes: rssKb * 1024,
+      rssBytes: kb('VmRSS') * 1024,
+      anonBytes: kb('RssAnon') * 1024,
+      fileBytes: (kb('RssFile') + kb('RssShmem')) * 1024,
       ownTicks: ticks(11) + ticks(12),
       reapedTicks: ticks(13) + ticks(14),
     };
@@ -141,7 +149,7 @@ async function measure(members: readonly TestMember[], seconds: number): Promise
   const hz = ticksPerSecond();
   const pids = new Map(members.map((m) => [m, agentPids(m)]));
   const first = new Map<number, Sample>();
-  const rss = new Map<number, number[]>();
+  const seen = new Map<number, Sample[]>();
   for (const list of pids.values()) {
     for (const pid of list) {
       const s = sample(pid);
@@ -158,7 +166,7 @@ async function measure(members: readonly TestMember[], seconds: number): Promise
       const s = sample(pid);
       if (s === null) continue;
       last.set(pid, s);
-      rss.set(pid, [...(rss.get(pid) ?? []), s.rssBytes]);
+      seen.set(pid, [...(seen.get(pid) ?? []), s]);
     }
   }
   const elapsed = (Date.now() - startedAt) / 1000;
@@ -168,14 +176,18 @@ async function measure(members: readonly TestMember[], seconds: number): Promise
       const a = first.get(pid);
       const b = last.get(pid);
       if (a === undefined || b === undefined) continue; // not alive for the whole window
-      const values = rss.get(pid) ?? [b.rssBytes];
+      const samples = seen.get(pid) ?? [b];
+      const average = (pick: (s: Sample) => number): number =>
+        Math.round((samples.reduce((total, s) => total + pick(s), 0) / samples.length / MB) * 10) / 10;
       const percent = (ticks: number): number => Math.round((ticks / hz / elapsed) * 100 * 1000) / 1000;
       figures.push({
         member: member.name,
         pid,
         process: b.name,
-        rssMb: Math.round((values.reduce((x, y) => x + y, 0) / values.length / MB) * 10) / 10,
-        maxRssMb: Math.round((Math.max(...values) / MB) * 10) / 10,
+        rssMb: average((s) => s.rssBytes),
+        maxRssMb: Math.round((Math.max(...samples.map((s) => s.rssBytes)) / MB) * 10) / 10,
+        anonMb: average((s) => s.anonBytes),
+        fileMb: average((s) => s.fileBytes),
         cpuPercent: percent(b.ownTicks - a.ownTicks),
         reapedCpuPercent: percent(b.reapedTicks - a.reapedTicks),
       });
@@ -231,7 +243,9 @@ export async function main(argv: string[]): Promise<void> {
     await sleep(settle * 1000);
     const figures = await measure(cluster.members, seconds);
 
-    const rows = [['member', 'pid', 'process', 'RSS MB (avg)', 'RSS MB (max)', 'CPU %', 'reaped children CPU %']];
+    const rows = [
+      ['member', 'pid', 'process', 'RSS MB (avg)', 'RSS MB (max)', 'private MB', 'file MB', 'CPU %', 'reaped CPU %'],
+    ];
     for (const f of figures) {
       rows.push([
         f.member,
@@ -239,6 +253,8 @@ export async function main(argv: string[]): Promise<void> {
         f.process,
         f.rssMb.toFixed(1),
         f.maxRssMb.toFixed(1),
+        f.anonMb.toFixed(1),
+        f.fileMb.toFixed(1),
         f.cpuPercent.toFixed(3),
         f.reapedCpuPercent.toFixed(3),
       ]);
@@ -250,11 +266,14 @@ export async function main(argv: string[]): Promise<void> {
       return {
         member: m.name,
         rssMb: Math.round(sum((f) => f.rssMb) * 10) / 10,
+        privateMb: Math.round(sum((f) => f.anonMb) * 10) / 10,
+        fileMb: Math.round(sum((f) => f.fileMb) * 10) / 10,
         cpuPercent: sum((f) => f.cpuPercent + f.reapedCpuPercent),
       };
     });
     for (const m of perMember) {
-      rows.push([m.member, '', 'all counted', m.rssMb.toFixed(1), '', m.cpuPercent.toFixed(3), '']);
+      const [rss, own, file] = [m.rssMb, m.privateMb, m.fileMb].map((v) => v.toFixed(1)) as [string, string, string];
+      rows.push([m.member, '', 'all counted', rss, '', own, file, m.cpuPercent.toFixed(3), '']);
     }
     process.stdout.write(
       `\nagent: ${kind} ${nodeOptions?.join(' ') ?? ''}; window ${seconds} s; CPU in percent of one core\n` +
@@ -262,6 +281,7 @@ export async function main(argv: string[]): Promise<void> {
     );
     const worst = {
       rssMb: Math.max(...perMember.map((m) => m.rssMb)),
+      privateMb: Math.max(...perMember.map((m) => m.privateMb)),
       cpuPercent: Math.max(...perMember.map((m) => m.cpuPercent)),
     };
     process.stdout.write(
