@@ -8,7 +8,7 @@
 //   source: bin/shardherd.js of this checkout (the TypeScript sources through tsx's loader);
 //   patroni: Debian's Patroni on the same configuration files, for comparison.
 // CPU comes from /proc/<pid>/stat, in 10 ms ticks charged to whichever process runs when one
-// falls: a process waking briefly and often (the watchdog, five times a second) is charged more
+// falls: a process waking briefly and often (the watchdog, once a second) is charged more
 // than it uses, by a factor that depends on the machine; compare figures from one machine.
 
 import { execFileSync } from 'node:child_process';

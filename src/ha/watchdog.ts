@@ -15,14 +15,17 @@ import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 
 /**
- * Polls the arm file every 200 ms. Exits once its agent is gone and it is disarmed; an armed
- * watchdog outlives a dead agent on purpose, since the agent's PostgreSQL may outlive it too.
- * $1 the arm file, $2 the agent's pid; `clock` (sets $ms to the epoch in milliseconds) and
- * `pause` come before it from one of the preambles below.
+ * Reads the arm file once a second, and sleeps exactly until the deadline once it is less than a
+ * second away, so an idle watchdog wakes once a second yet fires within milliseconds of the
+ * deadline. Exits once its agent is gone and it is disarmed; an armed watchdog outlives a dead
+ * agent on purpose, since the agent's PostgreSQL may outlive it too.
+ * $1 the arm file, $2 the agent's pid; `clock` (sets $ms to the epoch in milliseconds) and `nap MS`
+ * come before it from one of the preambles below.
  */
 const LOOP = `
 f="$1"; agent="$2"
 while :; do
+  next=1000
   if [ -r "$f" ]; then
     deadline=""; read -r deadline pid dir < "$f" 2>/dev/null
     [ -n "$deadline" ] && clock
@@ -30,31 +33,33 @@ while :; do
       # Only a live postmaster of this data directory: an arm file left by a dead agent may name
       # a pid that exited long ago or now belongs to something else.
       if tr '\\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-D $dir"; then
-        kill -QUIT "$pid" 2>/dev/null; pause 0.5; kill -KILL "$pid" 2>/dev/null
+        kill -QUIT "$pid" 2>/dev/null; nap 500; kill -KILL "$pid" 2>/dev/null
         echo "watchdog: lock not confirmed in time; stopped postmaster $pid" >&2
       fi
       rm -f "$f"
+    elif [ -n "$deadline" ] && [ $((deadline - ms)) -lt 1000 ]; then
+      next=$((deadline - ms + 1))
     fi
   elif ! kill -0 "$agent" 2>/dev/null; then
     exit 0
   fi
-  pause 0.2
+  nap "$next"
 done
 `;
 
 /**
  * bash keeps the loop free of child processes: the clock is $EPOCHREALTIME (digits only, so a
- * locale's decimal comma does not matter; bash before 5.0 has none and forks `date`) and the pause
+ * locale's decimal comma does not matter; bash before 5.0 has none and forks `date`) and the nap
  * a `read -t` on a pipe nobody writes to. A POSIX shell forks `date` and `sleep` on every round
- * instead, 5 to 10 processes a second.
+ * instead, two processes a second.
  */
 const BASH = `if [ -n "\${EPOCHREALTIME:-}" ]; then clock() { ms=\${EPOCHREALTIME//[!0-9]/}; ms=$((ms / 1000)); }
 else clock() { ms=$(date +%s%3N); }; fi
 exec 9<> <(:)
-pause() { read -r -t "$1" -u 9; }
+nap() { local t; printf -v t '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); read -r -t "$t" -u 9; }
 `;
 const POSIX = `clock() { ms=$(date +%s%3N); }
-pause() { sleep "$1"; }
+nap() { sleep "$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))"; }
 `;
 
 /** The watchdog's shell and script: bash when the machine has it, else /bin/sh. */
