@@ -2,6 +2,7 @@
 // a fresh read of the group, written to the `failover` key (compare on its mod_revision) and
 // followed until the new leader runs; `POST /citus` goes to the Citus manager when it runs here;
 // `PATCH`/`PUT /config` are checked (with the local pg_settings) and written to the `config` key.
+import { getJson } from '../httpClient.ts';
 import {
   candidateStatusFromBody,
   membersToAsk,
@@ -221,9 +222,8 @@ async function askMembers(view: GroupView, names: string[]): Promise<Record<stri
         return;
       }
       try {
-        const response = await fetch(url, { signal: AbortSignal.timeout(STATUS_TIMEOUT_MS) });
         // 503 still carries the status (a replica's /patroni answers 200; Patroni's may not).
-        out[name] = candidateStatusFromBody(await response.json());
+        out[name] = candidateStatusFromBody((await getJson(url, STATUS_TIMEOUT_MS)).body);
       } catch (err) {
         out[name] = { kind: 'unreachable', error: errorText(err) };
       }

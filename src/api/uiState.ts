@@ -2,6 +2,7 @@
 // the cluster from one etcd read, with its members as `/cluster` summarizes them, its recent
 // history, and the coordinator leader's `GET /citus` (pg_dist_node, poolinfo, pauses), fetched by
 // this agent so the browser needs to reach only one member.
+import { httpRequest } from '../httpClient.ts';
 import { summarizeGroup, type ClusterSummary } from '../dcs/summary.ts';
 import type { ClusterView, GroupView, HistoryEntry } from '../dcs/types.ts';
 import { errorText } from '../errors.ts';
@@ -92,10 +93,9 @@ export interface UiStateInput {
 }
 
 async function fetchCitusStatus(base: string): Promise<unknown> {
-  const res = await fetch(`${base}/citus`, { signal: AbortSignal.timeout(3000) });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`GET ${base}/citus answered ${res.status}: ${text.slice(0, 200)}`);
-  return JSON.parse(text) as unknown;
+  const res = await httpRequest(`${base}/citus`, { timeoutMs: 3000 });
+  if (res.status !== 200) throw new Error(`GET ${base}/citus answered ${res.status}: ${res.text.slice(0, 200)}`);
+  return JSON.parse(res.text) as unknown;
 }
 
 export async function buildUiState(input: UiStateInput): Promise<UiState> {

@@ -1,6 +1,7 @@
 // A worker leader's half of the pause protocol (docs/design.md, "Pause protocol"): POST /citus to
 // the coordinator leader before it stops being primary (before_demote) and once it runs as the
 // new primary (after_promote). Patroni's body, so a Patroni coordinator understands it too.
+import { httpRequest } from '../httpClient.ts';
 import { apiEndpoint } from '../dcs/memberUrl.ts';
 import type { ClusterView } from '../dcs/types.ts';
 import { groupOf } from '../dcs/view.ts';
@@ -49,18 +50,12 @@ export async function notifyCoordinator(
   const started = performance.now();
   const ms = (): number => Math.round(performance.now() - started);
   try {
-    const response = await fetch(target.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const text = await response.text();
+    const response = await httpRequest(target.url, { method: 'POST', json: body, timeoutMs });
     return {
       kind: 'answered',
-      ok: response.ok,
+      ok: response.status >= 200 && response.status < 300,
       status: response.status,
-      message: answerMessage(text),
+      message: answerMessage(response.text),
       coordinator: target.name,
       ms: ms(),
     };

@@ -1,6 +1,7 @@
 // The coordinator's own look at every registered worker primary (docs/design.md, "Worker
 // failure"): a `SELECT 1` on a connection of its own every interval, with short timeouts, and
 // the member's REST `/liveness` for the log. Results go to the caller; it decides what they mean.
+import { httpRequest } from '../httpClient.ts';
 import type { ProbeResult } from './failureDetector.ts';
 import { errorText } from '../errors.ts';
 
@@ -113,8 +114,7 @@ export class WorkerProbes {
   private async liveness(t: ProbeTarget): Promise<string> {
     if (t.apiBase === null) return '';
     try {
-      const res = await fetch(`${t.apiBase}/liveness`, { signal: AbortSignal.timeout(this.opts.timeoutMs) });
-      await res.body?.cancel();
+      const res = await httpRequest(`${t.apiBase}/liveness`, { timeoutMs: this.opts.timeoutMs });
       return `; agent /liveness ${res.status}`;
     } catch {
       return '; agent does not answer';

@@ -1,5 +1,6 @@
 // POST /failsafe to the members listed in the `failsafe` key, all at once, each with a short
 // timeout: a primary without etcd keeps running only while every one of them accepts it.
+import { httpRequest } from '../httpClient.ts';
 import type { FailsafeCaller } from './ports.ts';
 
 const TIMEOUT_MS = 2000;
@@ -26,13 +27,7 @@ export const callFailsafe: FailsafeCaller = async (members, body) => {
         return;
       }
       try {
-        const res = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(TIMEOUT_MS),
-        });
-        await res.text();
+        const res = await httpRequest(url, { method: 'POST', json: body, timeoutMs: TIMEOUT_MS });
         answers[name] = res.status === 200;
       } catch {
         // Unreachable or too slow: not accepted.

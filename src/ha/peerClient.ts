@@ -1,5 +1,6 @@
 // Asks other members for their status over REST (GET /patroni), in parallel with a short
 // timeout, and reduces each answer to what the leader race compares.
+import { getJson } from '../httpClient.ts';
 import type { GroupView } from '../dcs/types.ts';
 import type { PeerAnswer, PeerPoll } from './types.ts';
 import { errorText } from '../errors.ts';
@@ -32,9 +33,9 @@ export function peerAnswerFromStatus(body: unknown): PeerAnswer {
 
 async function askOne(apiUrl: string, timeoutMs: number): Promise<PeerAnswer> {
   try {
-    const response = await fetch(apiUrl, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!response.ok && response.status !== 503) return { kind: 'unreachable', error: `HTTP ${response.status}` };
-    return peerAnswerFromStatus(await response.json());
+    const { status, body } = await getJson(apiUrl, timeoutMs);
+    if (status !== 200 && status !== 503) return { kind: 'unreachable', error: `HTTP ${status}` };
+    return peerAnswerFromStatus(body);
   } catch (err) {
     return { kind: 'unreachable', error: errorText(err) };
   }

@@ -1,0 +1,65 @@
+// The agent's requests to other members' REST APIs (peer status, failsafe, its coordinator's
+// /citus), on node:http (node:https only for an https URL). The agent does not use fetch: undici,
+// fetch's engine, with its WebAssembly HTTP parser would stay resident in every agent for the few
+// requests an election makes (`npm run bench -- footprint`). Short-lived CLI commands use fetch.
+import http from 'node:http';
+
+export interface HttpAnswer {
+  status: number;
+  text: string;
+}
+
+export interface HttpOptions {
+  method?: 'GET' | 'POST';
+  /** A JSON body, sent with its content type. */
+  json?: unknown;
+  /** The whole exchange, connection included. */
+  timeoutMs: number;
+}
+
+/** One request to `url`, resolving its status and body; rejects when unreachable or past `timeoutMs`. */
+export async function httpRequest(url: string, options: HttpOptions): Promise<HttpAnswer> {
+  const target = new URL(url);
+  const body = options.json === undefined ? undefined : JSON.stringify(options.json);
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new Error(`${url}: not an http(s) URL`);
+  const transport = target.protocol === 'https:' ? (await import('node:https')).default : http;
+  return new Promise<HttpAnswer>((resolve, reject) => {
+    const req = transport.request(target, {
+      method: options.method ?? 'GET',
+      headers:
+        body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    });
+    const timer = setTimeout(
+      () => req.destroy(new Error(`no answer from ${target.host} in ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.on('response', (res) => {
+      res.setEncoding('utf8');
+      let text = '';
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, text });
+      });
+      res.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+    req.end(body);
+  });
+}
+
+/** GET `url` and parse its body as JSON, whatever the status (a replica's 503 carries its status too). */
+export async function getJson(url: string, timeoutMs: number): Promise<{ status: number; body: unknown }> {
+  const answer = await httpRequest(url, { timeoutMs });
+  try {
+    return { status: answer.status, body: JSON.parse(answer.text) as unknown };
+  } catch {
+    throw new Error(`${url} answered ${answer.status} with something that is not JSON: ${answer.text.slice(0, 200)}`);
+  }
+}
