@@ -1,19 +1,27 @@
 // The `shardherd` command line: one subcommand per file, wired together here.
 import { Command } from 'commander';
 import { ShardherdError } from '../errors.ts';
-import { registerAgent } from './agent.ts';
-import { registerConfigCommands } from './editConfig.ts';
-import { registerHistory } from './history.ts';
-import { registerList } from './list.ts';
-import { registerPause } from './pause.ts';
-import { registerReinit } from './reinit.ts';
-import { registerReload } from './reload.ts';
-import { registerRemove } from './remove.ts';
-import { registerRemoveGroup } from './removeGroup.ts';
-import { registerRestart } from './restart.ts';
-import { registerSwitchover } from './switchover.ts';
-import { registerTopology } from './topology.ts';
-import { registerValidateConfig } from './validateConfig.ts';
+type Register = (program: Command) => void;
+
+/**
+ * Every command, loaded when needed. `shardherd agent` loads its own alone: an agent runs for
+ * months, and the other commands' modules would stay resident in it for nothing (about 4 MB).
+ */
+const agentCommand = async (): Promise<Register> => (await import('./agent.ts')).registerAgent;
+const otherCommands: Array<() => Promise<Register>> = [
+  async () => (await import('./validateConfig.ts')).registerValidateConfig,
+  async () => (await import('./list.ts')).registerList,
+  async () => (await import('./topology.ts')).registerTopology,
+  async () => (await import('./restart.ts')).registerRestart,
+  async () => (await import('./reload.ts')).registerReload,
+  async () => (await import('./reinit.ts')).registerReinit,
+  async () => (await import('./switchover.ts')).registerSwitchover,
+  async () => (await import('./editConfig.ts')).registerConfigCommands,
+  async () => (await import('./pause.ts')).registerPause,
+  async () => (await import('./history.ts')).registerHistory,
+  async () => (await import('./remove.ts')).registerRemove,
+  async () => (await import('./removeGroup.ts')).registerRemoveGroup,
+];
 
 const program = new Command();
 program
@@ -21,19 +29,8 @@ program
   .description('High-availability and topology manager for sharded PostgreSQL (Citus) clusters')
   .showHelpAfterError();
 
-registerAgent(program);
-registerValidateConfig(program);
-registerList(program);
-registerTopology(program);
-registerRestart(program);
-registerReload(program);
-registerReinit(program);
-registerSwitchover(program);
-registerConfigCommands(program);
-registerPause(program);
-registerHistory(program);
-registerRemove(program);
-registerRemoveGroup(program);
+const commands = process.argv[2] === 'agent' ? [agentCommand] : [agentCommand, ...otherCommands];
+for (const register of await Promise.all(commands.map((load) => load()))) register(program);
 
 try {
   await program.parseAsync(process.argv);
