@@ -2,6 +2,7 @@
 // from the agent's state through AgentStatusSource, and /cluster, /history and /config, read
 // from etcd through it. The operations (switchover, restart, reload, /citus, ...) are registered
 // by controlRoutes.ts and memberRoutes.ts, the writes of /config by configRoutes.ts.
+import { createRequire } from 'node:module';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -62,12 +63,26 @@ export interface ApiControls {
   topology?: () => Promise<ClusterView>;
 }
 
+/**
+ * No route has a schema: fastify's validator and serializer compilers (ajv, fast-json-stringify,
+ * about a hundred modules) are loaded only if one ever does, not by every agent at start.
+ */
+const fromFastify = createRequire(createRequire(import.meta.url).resolve('fastify'));
+const schemaController = {
+  compilersFactory: {
+    buildValidator: ((...args: unknown[]) =>
+      (fromFastify('@fastify/ajv-compiler') as () => (...a: unknown[]) => unknown)()(...args)) as never,
+    buildSerializer: ((...args: unknown[]) =>
+      (fromFastify('@fastify/fast-json-stringify-compiler') as () => (...a: unknown[]) => unknown)()(...args)) as never,
+  },
+};
+
 export function createApiServer(source: AgentStatusSource, opts: ApiControls = {}): FastifyInstance {
   // Typed as fastify's own logger interface so the instance keeps the default generic type.
   const loggerInstance: FastifyBaseLogger | undefined = opts.logger;
   const app: FastifyInstance = loggerInstance
-    ? Fastify({ loggerInstance, logController: new LogController({ disableRequestLogging: true }) })
-    : Fastify({ logger: false });
+    ? Fastify({ loggerInstance, logController: new LogController({ disableRequestLogging: true }), schemaController })
+    : Fastify({ logger: false, schemaController });
 
   // Load balancers poll several times a second: one debug line per request, not two info lines.
   app.addHook('onResponse', async (request, reply) => {

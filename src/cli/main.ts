@@ -3,6 +3,11 @@ import { Command } from 'commander';
 import { ShardherdError } from '../errors.ts';
 type Register = (program: Command) => void;
 
+// pg decides when it loads whether it runs in Cloudflare Workers: without a `navigator` (Node 20 has
+// none; Node 21 and later do) it probes with `new Response()`, which loads undici, fetch's engine,
+// into the process for good (5 MB in an agent). Node 21's own navigator, before any command loads pg.
+(globalThis as { navigator?: object }).navigator ??= { userAgent: `Node.js/${process.versions.node.split('.')[0]}` };
+
 /**
  * Every command, loaded when needed. `shardherd agent` loads its own alone: an agent runs for
  * months, and the other commands' modules would stay resident in it for nothing (about 4 MB).
