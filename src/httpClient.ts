@@ -23,20 +23,31 @@ export async function httpRequest(url: string, options: HttpOptions): Promise<Ht
   const body = options.json === undefined ? undefined : JSON.stringify(options.json);
   if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new Error(`${url}: not an http(s) URL`);
   const transport = target.protocol === 'https:' ? (await import('node:https')).default : http;
+  const req = transport.request(target, {
+    method: options.method ?? 'GET',
+    headers:
+      body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+  });
+  return roundTrip(req, body, options.timeoutMs, target.host);
+}
+
+/**
+ * Sends `req` with `body` and collects the whole answer; rejects when the request fails or no
+ * complete answer came within `timeoutMs` (the request is then destroyed, naming `host`).
+ */
+export function roundTrip(
+  req: http.ClientRequest,
+  body: string | undefined,
+  timeoutMs: number,
+  host: string,
+): Promise<HttpAnswer> {
   return new Promise<HttpAnswer>((resolve, reject) => {
-    const req = transport.request(target, {
-      method: options.method ?? 'GET',
-      headers:
-        body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-    });
-    const timer = setTimeout(
-      () => req.destroy(new Error(`no answer from ${target.host} in ${options.timeoutMs} ms`)),
-      options.timeoutMs,
-    );
-    req.on('error', (err) => {
+    const timer = setTimeout(() => req.destroy(new Error(`no answer from ${host} in ${timeoutMs} ms`)), timeoutMs);
+    const fail = (err: Error): void => {
       clearTimeout(timer);
       reject(err);
-    });
+    };
+    req.on('error', fail);
     req.on('response', (res) => {
       res.setEncoding('utf8');
       let text = '';
@@ -45,10 +56,7 @@ export async function httpRequest(url: string, options: HttpOptions): Promise<Ht
         clearTimeout(timer);
         resolve({ status: res.statusCode ?? 0, text });
       });
-      res.on('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
+      res.on('error', fail);
     });
     req.end(body);
   });

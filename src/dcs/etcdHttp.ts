@@ -11,6 +11,7 @@
 import http from 'node:http';
 import type https from 'node:https';
 import { DcsError } from '../errors.ts';
+import { roundTrip, type HttpAnswer } from '../httpClient.ts';
 
 export interface EtcdTls {
   /** PEM contents: the CA to trust, and the client certificate and key to present. */
@@ -203,36 +204,19 @@ export class EtcdHttp {
     const headers = await this.headers(deadline, signed);
     const url = this.urls[this.current]!;
     const left = deadline - Date.now();
-    if (left <= 0) throw new Error(`no answer from ${url.host} in time`);
-    const agent = await this.agent(url);
-    const req = await this.open(url, path, headers, agent);
-    return new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => req.destroy(new Error(`no answer from ${url.host} in time`)), left);
-      req.on('error', (err) => {
-        clearTimeout(timer);
-        this.rotate(url);
-        reject(err);
-      });
-      req.on('response', (res) => {
-        res.setEncoding('utf8');
-        let text = '';
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => {
-          clearTimeout(timer);
-          try {
-            // A streaming endpoint answers line by line; a one-shot request gets one line.
-            const first = text.split('\n', 1)[0]!;
-            const parsed = parseJson(first, path) as ErrorBody;
-            const failed = res.statusCode !== 200 || (typeof parsed.error === 'object' && parsed.error !== null);
-            resolve(failed ? errorFrom(parsed, res.statusCode ?? 0) : parsed);
-          } catch (err) {
-            reject(err);
-          }
-        });
-        res.on('error', (err) => (clearTimeout(timer), reject(err)));
-      });
-      req.end(JSON.stringify(body));
-    });
+    if (left <= 0) throw new Error(`no answer from ${url.host} in time: the deadline had passed`);
+    const req = await this.open(url, path, headers, await this.agent(url));
+    let answer: HttpAnswer;
+    try {
+      answer = await roundTrip(req, JSON.stringify(body), left, url.host);
+    } catch (err) {
+      this.rotate(url);
+      throw err;
+    }
+    // A streaming endpoint answers line by line; a one-shot request gets one line.
+    const parsed = parseJson(answer.text.split('\n', 1)[0]!, path) as ErrorBody;
+    const failed = answer.status !== 200 || (typeof parsed.error === 'object' && parsed.error !== null);
+    return failed ? errorFrom(parsed, answer.status) : parsed;
   }
 
   /** The request headers; `signed`: with the auth token, authenticating first when there is none. */
