@@ -1,6 +1,7 @@
 // The agent's etcd connection in Patroni's key layout: reads of the cluster, the member key and
 // the leader lock on the agent's lease (lease.ts), and the cluster-wide keys. Every call is
 // bounded by retry_timeout and fails with a DcsError (calls.ts).
+import { isDeepStrictEqual } from 'node:util';
 import type { JsonObject } from '../config/types.ts';
 import { DcsError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
@@ -12,6 +13,7 @@ import { AgentLease } from './lease.ts';
 import type {
   CitusMark,
   ClusterView,
+  GroupView,
   FailoverState,
   HistoryEntry,
   MemberData,
@@ -64,6 +66,17 @@ function comparison(key: string, when: WriteCondition): Compare | null {
   if (when.createRevision !== undefined) return { key, createRevision: String(when.createRevision) };
   if (when.modRevision !== undefined) return { key, modRevision: when.modRevision };
   return null;
+}
+
+/** True when `seen` shows member `name`'s key already holding `value` on `lease` (nothing to write). */
+export function memberKeyCurrent(
+  seen: Pick<GroupView, 'members'> | undefined,
+  name: string,
+  value: string,
+  lease: string | null,
+): boolean {
+  const stored = seen?.members.find((m) => m.name === name);
+  return stored !== undefined && lease !== null && stored.lease === lease && compactJson(stored.data) === value;
 }
 
 export class Dcs {
@@ -154,13 +167,15 @@ export class Dcs {
   // ---- member -------------------------------------------------------------------------
 
   /**
-   * Writes `members/<name>` on the agent's lease. Always writes, even an unchanged value: the HA
-   * executor calls it once per cycle, right after the lease renewal it belongs to.
+   * Writes `members/<name>` on the agent's lease. Given `seen` (the group as read this cycle), only
+   * when the key does not already hold that value on the current lease, as Patroni does: the lease
+   * renewal before it keeps an unchanged key alive without an etcd write.
    */
-  async touchMember(name: string, data: MemberData): Promise<void> {
+  async touchMember(name: string, data: MemberData, seen?: Pick<GroupView, 'members'>): Promise<void> {
     const key = this.layout.member(name);
     const value = compactJson(data);
     this.lease.rememberMember(key, value);
+    if (memberKeyCurrent(seen, name, value, this.lease.current)) return;
     const deadline = this.etcd.deadline();
     await this.lease.with(deadline, (lease) => this.etcd.put(key, value, deadline, lease));
   }
@@ -294,8 +309,12 @@ export class Dcs {
     return this.putValue(KEY.history, compactJson(entries), {});
   }
 
-  /** Writes `status` (`{"optime":...,"slots":...}`); the legacy `optime/leader` key is not written. */
-  async setStatus(value: StatusValue): Promise<boolean> {
+  /**
+   * Writes `status` (`{"optime":...,"slots":...}`); the legacy `optime/leader` key is not written.
+   * Given `stored` (the key as read this cycle), only when it changed, as Patroni does.
+   */
+  async setStatus(value: StatusValue, stored?: StatusValue | null): Promise<boolean> {
+    if (stored !== undefined && isDeepStrictEqual(stored, value)) return true;
     return this.putValue(KEY.status, compactJson(value), {});
   }
 

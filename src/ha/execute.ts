@@ -121,7 +121,7 @@ export class Executor {
         const ok = await dcs.updateLeader(name);
         if (!ok) throw new LockLost('the leader key is no longer ours');
         const confirmedAt = this.deps.now();
-        if (action.optime !== null) await dcs.setStatus({ optime: action.optime });
+        if (action.optime !== null) await dcs.setStatus({ optime: action.optime }, input.view.status);
         await this.maintainSlots(input);
         return { kind: 'held', confirmedAt };
       }
@@ -205,7 +205,8 @@ export class Executor {
         // Renewing the lease here ties it to a completed cycle: a stuck loop lets it expire.
         await dcs.refreshLease();
         const local = await stateAfterActions(this.deps.postgres, this.deps.tracker, input.local);
-        await dcs.touchMember(name, buildMemberData(config, local, lock.kind === 'held', this.deps.memberExtras()));
+        const data = buildMemberData(config, local, lock.kind === 'held', this.deps.memberExtras());
+        await dcs.touchMember(name, data, input.view);
         return lock;
       }
     }

@@ -31,7 +31,8 @@ export interface HaStore {
   /** New ttl/retry_timeout from the dynamic configuration. */
   reconfigure(settings: { ttl?: number; retryTimeout?: number }): void;
   refreshLease(): Promise<boolean>;
-  touchMember(name: string, data: MemberData): Promise<void>;
+  /** Writes this member's key; given `seen` (its group as read this cycle), only when it differs there. */
+  touchMember(name: string, data: MemberData, seen?: Pick<GroupView, 'members'>): Promise<void>;
   /** Creates the leader key on this agent's lease when absent; false when another member holds it. */
   attemptToAcquireLeader(name: string): Promise<boolean>;
   /** Keeps the leader key ours (value == name); false when it is not. */
@@ -46,7 +47,8 @@ export interface HaStore {
   setFailsafe(value: Record<string, string>): Promise<boolean>;
   deleteSync(): Promise<boolean>;
   setHistory(entries: HistoryEntry[]): Promise<boolean>;
-  setStatus(value: StatusValue): Promise<boolean>;
+  /** Given `stored` (as read this cycle), writes only when the value changed. */
+  setStatus(value: StatusValue, stored?: StatusValue | null): Promise<boolean>;
 }
 
 /** This member's PostgreSQL: its data directory, its postmaster and the long tasks on it. */

@@ -125,4 +125,37 @@ describe('lease', () => {
     assert.equal(view.leader?.lease, dcs.leaseId);
     assert.equal(view.members[0].lease, dcs.leaseId);
   });
+  test('an unchanged member key or status is not written again; a change or a new lease is', async () => {
+    const dcs = dcsOn(etcd, { scope: 'unchanged', ttl: 30 });
+    const data = memberData('m', 'primary');
+    await dcs.touchMember('m', data);
+    assert.equal(await dcs.attemptToAcquireLeader('m'), true);
+    await dcs.setStatus({ optime: 100 });
+    const read = async () => {
+      const cluster = await dcs.loadCluster();
+      return { ...cluster.groups[0]!, storeRevision: cluster.revision };
+    };
+    const revision = (g: { members: Array<{ modRevision: string }> }) => g.members[0]!.modRevision;
+    const first = await read();
+
+    await dcs.touchMember('m', data, first);
+    await dcs.setStatus({ optime: 100 }, first.status);
+    const second = await read();
+    assert.equal(second.storeRevision, first.storeRevision, 'same values on the same lease: nothing written');
+
+    const stopping = { ...data, state: 'stopping' };
+    await dcs.touchMember('m', stopping, second);
+    await dcs.setStatus({ optime: 200 }, second.status);
+    const third = await read();
+    assert.notEqual(revision(third), revision(second), 'a changed member value is written');
+    assert.deepEqual(third.status, { optime: 200 });
+
+    dcs.reconfigure({ ttl: 20 });
+    assert.equal(await dcs.refreshLease(), false, 'a new ttl brings a new lease');
+    const regranted = await read();
+    await dcs.touchMember('m', stopping, third);
+    const fourth = await read();
+    assert.notEqual(revision(fourth), revision(regranted), 'a key seen on another lease is written');
+    assert.equal(fourth.members[0]!.lease, dcs.leaseId);
+  });
 });

@@ -3,13 +3,16 @@
 // FakeClock and take their keys with them, the leader key's compare-and-set, the member key put
 // again on a new lease, watches from a revision, and an outage in which every call fails with a
 // DcsError as against an unreachable etcd.
+import { isDeepStrictEqual } from 'node:util';
 import type { JsonObject } from '../../../../src/config/types.ts';
+import { memberKeyCurrent } from '../../../../src/dcs/dcs.ts';
 import { compactJson } from '../../../../src/dcs/json.ts';
 import { KEY, keyLayout, type KeyLayout } from '../../../../src/dcs/keys.ts';
 import type {
   ClusterView,
   DcsEvent,
   FailoverState,
+  GroupView,
   HistoryEntry,
   MemberData,
   StatusValue,
@@ -341,10 +344,11 @@ export class FakeStore implements HaStore {
     return this.renew();
   }
 
-  async touchMember(name: string, data: MemberData): Promise<void> {
+  async touchMember(name: string, data: MemberData, seen?: Pick<GroupView, 'members'>): Promise<void> {
     await this.reach(`touchMember ${name}`);
     const value = compactJson(data);
     this.member = { name, value };
+    if (memberKeyCurrent(seen, name, value, this.leaseId)) return;
     this.withLease((lease) => this.etcd.put(`${KEY.membersDir}${name}`, value, lease));
   }
 
@@ -417,7 +421,8 @@ export class FakeStore implements HaStore {
     return this.putJson(KEY.history, entries);
   }
 
-  async setStatus(value: StatusValue): Promise<boolean> {
+  async setStatus(value: StatusValue, stored?: StatusValue | null): Promise<boolean> {
+    if (stored !== undefined && isDeepStrictEqual(stored, value)) return true;
     return this.putJson(KEY.status, value);
   }
 
