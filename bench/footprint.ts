@@ -3,7 +3,7 @@
 // except PostgreSQL (the agent, the software watchdog, anything else it started): RSS and CPU over a
 // measuring window after the group settled.
 // Run: npm run bench -- footprint [--agent dist|source|patroni] [--settle 20] [--seconds 120]
-//   [--node-options '--flag ...'] (node flags before the script, in place of bin/shardherd.js's own)
+//   [--node-options='--flag ...'] (node flags before the script, in place of bin/shardherd.js's own)
 //   dist (default): the compiled build as an installed package runs it (`npm run build` first);
 //   source: bin/shardherd.js of this checkout (the TypeScript sources through tsx's loader);
 //   patroni: Debian's Patroni on the same configuration files, for comparison.
