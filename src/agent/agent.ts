@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { PG_SETTINGS_SQL, type PgSetting } from '../api/pgSettings.ts';
 import { AgentMetrics } from '../api/metrics.ts';
 import { startApiServer } from '../api/server.ts';
-import { etcdEndpoints } from '../config/etcd3.ts';
+import { etcdEndpoints } from '../dcs/etcdHttp.ts';
 import { loadConfig } from '../config/load.ts';
 import { Dcs } from '../dcs/dcs.ts';
 import { HaLoop } from '../ha/loop.ts';

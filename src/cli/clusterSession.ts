@@ -2,7 +2,7 @@
 // read one group's keys (show-config, history): the configuration found as for `list`, one etcd
 // connection per Citus group they touch, and every etcd failure as one readable line.
 import type { CtlConfig } from '../config/ctlConfig.ts';
-import { etcdEndpoints } from '../config/etcd3.ts';
+import { etcdEndpoints } from '../dcs/etcdHttp.ts';
 import { Dcs } from '../dcs/dcs.ts';
 import type { ClusterView, GroupView } from '../dcs/types.ts';
 import { groupOf } from '../dcs/view.ts';

@@ -2,7 +2,7 @@
 // the cluster from etcd once, and turning every failure into one readable line.
 import { InvalidArgumentError, Option } from 'commander';
 import { loadCtlConfig, type CtlConfig } from '../config/ctlConfig.ts';
-import { etcdEndpoints } from '../config/etcd3.ts';
+import { etcdEndpoints } from '../dcs/etcdHttp.ts';
 import { Dcs } from '../dcs/dcs.ts';
 import type { ClusterView } from '../dcs/types.ts';
 import { ConfigError, DcsError, ShardherdError } from '../errors.ts';

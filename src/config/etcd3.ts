@@ -1,8 +1,5 @@
 // The `etcd3` section: the etcd endpoints (Patroni's `hosts` list or comma-separated string, or
 // a single `host`), the protocol, and the optional credentials and TLS files.
-import { readFileSync } from 'node:fs';
-import type { EtcdEndpoints } from '../dcs/etcdHttp.ts';
-import { ConfigError, errorText, type ConfigProblem } from '../errors.ts';
 import { describe, Findings, join, readString } from './findings.ts';
 import { formatHostPort, parseHostPort } from './hostPort.ts';
 import * as K from './keys.ts';
@@ -80,30 +77,4 @@ export function readEtcd3(value: unknown, f: Findings): Config['etcd3'] | undefi
   if (cert !== undefined) out.cert = cert;
   if (key !== undefined) out.key = key;
   return out;
-}
-
-/**
- * What the etcd client is given from the section: member URLs in the configured protocol, the
- * credentials, and the contents of the TLS files (a ConfigError naming the key when one cannot be read).
- */
-export function etcdEndpoints(etcd3: Config['etcd3']): EtcdEndpoints {
-  const problems: ConfigProblem[] = [];
-  const read = (key: 'cacert' | 'cert' | 'key'): Buffer | undefined => {
-    const path = etcd3[key];
-    if (path === undefined) return undefined;
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      problems.push({ path: `etcd3.${key}`, message: `cannot read ${path}: ${errorText(err)}` });
-      return undefined;
-    }
-  };
-  const tls = { ca: read('cacert'), cert: read('cert'), key: read('key') };
-  if (problems.length > 0) throw new ConfigError(problems);
-  return {
-    hosts: etcd3.hosts.map((h) => `${etcd3.protocol}://${h}`),
-    username: etcd3.username,
-    password: etcd3.password,
-    ...(tls.ca || tls.cert ? { tls } : {}),
-  };
 }

@@ -8,9 +8,11 @@
 // retries (calls.ts). Sockets of plain requests are kept open between requests, each stream has a
 // socket of its own, and every socket has TCP keepalive on, so a member that vanished without
 // closing its connections is noticed within seconds even by an idle watch.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type https from 'node:https';
-import { DcsError } from '../errors.ts';
+import type { Config } from '../config/types.ts';
+import { ConfigError, DcsError, errorText, type ConfigProblem } from '../errors.ts';
 import { roundTrip, type HttpAnswer } from '../httpClient.ts';
 
 export interface EtcdTls {
@@ -293,4 +295,30 @@ export class EtcdHttp {
       if (on === url) req.destroy(new Error(`${url.host} stopped answering; moving to ${this.host}`));
     }
   }
+}
+
+/**
+ * What the etcd client is given from the section: member URLs in the configured protocol, the
+ * credentials, and the contents of the TLS files (a ConfigError naming the key when one cannot be read).
+ */
+export function etcdEndpoints(etcd3: Config['etcd3']): EtcdEndpoints {
+  const problems: ConfigProblem[] = [];
+  const read = (key: 'cacert' | 'cert' | 'key'): Buffer | undefined => {
+    const path = etcd3[key];
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      problems.push({ path: `etcd3.${key}`, message: `cannot read ${path}: ${errorText(err)}` });
+      return undefined;
+    }
+  };
+  const tls = { ca: read('cacert'), cert: read('cert'), key: read('key') };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    hosts: etcd3.hosts.map((h) => `${etcd3.protocol}://${h}`),
+    username: etcd3.username,
+    password: etcd3.password,
+    ...(tls.ca || tls.cert ? { tls } : {}),
+  };
 }

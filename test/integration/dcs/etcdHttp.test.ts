@@ -6,7 +6,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { before, describe, test } from 'node:test';
-import { etcdEndpoints } from '../../../src/config/etcd3.ts';
+import { etcdEndpoints } from '../../../src/dcs/etcdHttp.ts';
 import { DcsError } from '../../../src/errors.ts';
 import type { ClusterView, DcsEvent } from '../../../src/dcs/types.ts';
 import { freePort, startEtcd, TcpProxy, tempDir, useHarness, waitFor, type EtcdServer } from '../../harness/index.ts';
