@@ -53,4 +53,5 @@ export {
 export { startStandInSync, type StandInSync, type StandInSyncOptions } from '../../scripts/standInSync.ts';
 export { TestPgBouncer, PGBOUNCER_BIN, type PgBouncerOptions, type PgBouncerStats } from './pgbouncer.ts';
 export { TcpProxy } from './tcpProxy.ts';
+export { runCommand, type CommandRun, type RunOptions } from './runCommand.ts';
 export { tableRows } from './prettyTable.ts';

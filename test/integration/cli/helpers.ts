@@ -2,7 +2,6 @@
 // patronictl 3.0.2, with a configuration that names only the cluster and etcd; and the running
 // Citus cluster the CLI tests share.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { after, before } from 'node:test';
@@ -12,11 +11,13 @@ import type { GroupView } from '../../../src/dcs/types.ts';
 import { groupOf } from '../../../src/dcs/view.ts';
 import {
   onCleanup,
+  runCommand,
   startCluster,
   startPrimaryChecker,
   tempDir,
   waitForLeader,
   waitForReplicas,
+  type CommandRun,
   type PrimaryChecker,
   type StartClusterOptions,
   type TestCluster,
@@ -25,22 +26,11 @@ import {
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const PATRONICTL = '/usr/bin/patronictl';
 
-export interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type Run = CommandRun;
 
 /** Runs a command from the repository root; `input` is written to its stdin (then closed). */
 export function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Run> {
-  return new Promise((done) => {
-    const env = { ...process.env, SHARDHERD_CONFIG: '', PATRONICTL_CONFIG_FILE: '' };
-    const child = execFile(cmd, args, { cwd: REPO, env, timeout: opts.timeoutMs ?? 120_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      done({ code, stdout, stderr });
-    });
-    child.stdin?.end(opts.input ?? '');
-  });
+  return runCommand(cmd, args, opts);
 }
 
 export function shardherd(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Run> {

@@ -2,41 +2,31 @@
 // groups written by the etcd layer, the CLI spawned from the repository root, and patronictl
 // 3.0.2 reading the same keys for comparison.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import YAML from 'yaml';
 import type { MemberData } from '../../../src/dcs/types.ts';
-import { freePort, startEtcd, tableRows, tempDir, useHarness, type EtcdServer } from '../../harness/index.ts';
+import {
+  freePort,
+  runCommand,
+  startEtcd,
+  tableRows,
+  tempDir,
+  useHarness,
+  type CommandRun,
+  type EtcdServer,
+} from '../../harness/index.ts';
 import { dcsOn } from '../dcs/helpers.ts';
 
 useHarness();
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const PATRONICTL = '/usr/bin/patronictl';
 const MB = 1024 * 1024;
 const SCOPE = 'shop';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((done) => {
-    const childEnv = { ...process.env, SHARDHERD_CONFIG: '', PATRONICTL_CONFIG_FILE: '', ...env };
-    execFile(cmd, args, { cwd: REPO, env: childEnv, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      done({ code, stdout, stderr });
-    });
-  });
-}
-
-function shardherd(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], env);
+function shardherd(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CommandRun> {
+  return runCommand(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, timeoutMs: 60_000 });
 }
 
 function member(port: number, role: 'primary' | 'replica', extra: Partial<MemberData>): MemberData {
@@ -238,7 +228,7 @@ describe('shardherd list and topology on a real etcd', () => {
     ]) {
       const [ours, theirs] = await Promise.all([
         shardherd([...args, '-c', config]),
-        run(PATRONICTL, ['-c', config, ...args]),
+        runCommand(PATRONICTL, ['-c', config, ...args], { timeoutMs: 60_000 }),
       ]);
       assert.equal(theirs.code, 0, theirs.stderr);
       assert.equal(ours.stdout, theirs.stdout, `shardherd ${args.join(' ')} differs from patronictl`);

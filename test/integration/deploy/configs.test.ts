@@ -4,36 +4,27 @@
 // member, HAProxy checks the coordinator members' REST API, and the example configurations
 // (groups/, which the demo runs, and deploy/) pass validate-config too.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { inspectConfig } from '../../../src/config/load.ts';
+import { runCommand, type CommandRun } from '../../harness/index.ts';
 
 const REPO = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 /** Where the image looks for its configuration (the Dockerfile's SHARDHERD_CONFIG). */
 const CONFIG_DIR = '/etc/shardherd/';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((done) => {
-    // Only PATH and HOME from this process: the checks must not depend on who runs them.
-    const childEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
-    execFile(cmd, args, { cwd: REPO, env: childEnv, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      done({ code, stdout, stderr: err !== null && typeof err.code !== 'number' ? String(err) : stderr });
-    });
+/** Only PATH and HOME from this process: the checks must not depend on who runs them. */
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CommandRun> {
+  return runCommand(cmd, args, {
+    onlyEnv: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    timeoutMs: 60_000,
   });
 }
 
-function validateCommand(file: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+function validateCommand(file: string, env: NodeJS.ProcessEnv = {}): Promise<CommandRun> {
   return run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'validate-config', file], env);
 }
 
@@ -51,7 +42,7 @@ interface ComposeService {
   restart?: string;
 }
 
-let resolved: Promise<Run> | undefined;
+let resolved: Promise<CommandRun> | undefined;
 
 /** The compose file as docker-compose resolves it (anchors merged, host paths absolute). */
 async function resolvedCompose(): Promise<Record<string, ComposeService>> {

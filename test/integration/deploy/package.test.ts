@@ -3,35 +3,27 @@
 // JavaScript: --help, the agent of a one-member Citus coordinator group (which finds the stand-in
 // SQL inside the package), and `shardherd list` against that running cluster.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { startCluster, tempDir, useHarness, waitFor, waitForLeader } from '../../harness/index.ts';
+import {
+  runCommand,
+  startCluster,
+  tempDir,
+  useHarness,
+  waitFor,
+  waitForLeader,
+  type CommandRun,
+} from '../../harness/index.ts';
 
 useHarness();
 
-const REPO = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CommandRun> {
+  return runCommand(cmd, args, { ...opts, timeoutMs: 180_000 });
 }
 
-function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-  return new Promise((done) => {
-    const env = { ...process.env, SHARDHERD_CONFIG: '', PATRONICTL_CONFIG_FILE: '', ...opts.env };
-    execFile(cmd, args, { cwd: opts.cwd ?? REPO, env, timeout: 180_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      done({ code, stdout, stderr: err !== null && code === -1 ? `${String(err)}\n${stderr}` : stderr });
-    });
-  });
-}
-
-function shown(r: Run): string {
+function shown(r: CommandRun): string {
   return `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 }
 
