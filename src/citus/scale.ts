@@ -52,6 +52,11 @@ export interface ScaleStatus {
   lastError: string | null;
 }
 
+/** Scale work before the first look: nothing known, nothing waiting. */
+export function idleScaleStatus(): ScaleStatus {
+  return { rebalance: null, placements: {}, takers: [], removals: [], waiting: null, lastError: null };
+}
+
 /** After a rebalance this pass saw fail or be cancelled, none starts for this long. */
 const FAILED_JOB_HOLD_MS = 30_000;
 /** Steps one pass may take before it yields to the reconcile. */
@@ -107,14 +112,7 @@ function scaleGroups(view: ClusterView): ScaleGroup[] {
 
 export class ScaleWork {
   private client: pg.Client | null = null;
-  private current: ScaleStatus = {
-    rebalance: null,
-    placements: {},
-    takers: [],
-    removals: [],
-    waiting: null,
-    lastError: null,
-  };
+  private current: ScaleStatus = idleScaleStatus();
   /** Failed or cancelled jobs, and when a pass first saw them so. */
   private readonly failedSeen = new Map<number, number>();
   private lastWaiting: string | null = null;

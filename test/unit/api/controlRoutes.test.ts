@@ -7,7 +7,7 @@ import { registerControlRoutes } from '../../../src/api/controlRoutes.ts';
 import type { ControlAnswer, SwitchoverControl } from '../../../src/api/types.ts';
 import type { MetadataStatus, NodeView } from '../../../src/citus/metadataView.ts';
 import type { PauseStats } from '../../../src/citus/pause.ts';
-import type { ScaleStatus } from '../../../src/citus/scale.ts';
+import { idleScaleStatus, type ScaleStatus } from '../../../src/citus/scale.ts';
 
 const PAUSES: PauseStats = {
   open: [],
@@ -102,14 +102,7 @@ test('GET /citus: pause counters, why adds and removes wait, pg_dist_node and pg
 });
 
 test('GET /citus before the manager has read the rows: metadata null, nothing waiting', async () => {
-  const idle: ScaleStatus = {
-    rebalance: null,
-    placements: {},
-    takers: [],
-    removals: [],
-    waiting: null,
-    lastError: null,
-  };
+  const idle = idleScaleStatus();
   const { status, body } = await getCitus(
     fakeControl(PAUSES, { metadata: null, membershipWaiting: null, scale: idle }),
   );
