@@ -182,9 +182,23 @@ describe('etcd with authentication', () => {
   });
 
   test('etcd3.username and password: requests carry a token, renewed when etcd dropped it', async () => {
+    const post = async (path: string, body: object, token?: string) => {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (token !== undefined) headers.authorization = token;
+      const res = await fetch(`${etcd.endpoint}/v3/${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as { token?: string; code?: number } };
+    };
+    // A token of its own shows that etcd really drops an idle one here.
+    const { token } = (await post('auth/authenticate', { name: 'root', password: 'secret' })).body;
+    const range = { key: Buffer.from('/service/auth/').toString('base64') };
+    assert.equal((await post('kv/range', range, token)).status, 200);
+
     const dcs = dcsOn(etcd, { scope: 'auth', username: 'root', password: 'secret' });
     assert.equal(await dcs.attemptToAcquireLeader('m1'), true);
+    // Idle for longer than --auth-token-ttl: both tokens expire.
     await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const stale = await post('kv/range', range, token);
+    assert.equal(stale.body.code, 16, `an idle token is refused (${JSON.stringify(stale.body)})`);
     assert.equal(leaderOf(await dcs.loadCluster()), 'm1');
   });
 
