@@ -9,6 +9,8 @@ export class TcpProxy {
   readonly #server: Server;
   readonly #pairs = new Set<[Socket, Socket]>();
   #holding = false;
+  /** Ends the blackhole in progress early. */
+  #release: (() => void) | null = null;
   readonly #waiting: Array<() => void> = [];
 
   private constructor(
@@ -32,14 +34,21 @@ export class TcpProxy {
     return proxy;
   }
 
-  /** Holds every byte in both directions, and every new connection, for `ms`; then lets all through. */
+  /** Holds every byte both ways, and every new connection, for `ms` (or until close()); then lets all through. */
   async blackhole(ms: number): Promise<void> {
     this.#holding = true;
     for (const [a, b] of this.#pairs) {
       a.pause();
       b.pause();
     }
-    await new Promise((resolve) => setTimeout(resolve, ms));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#release = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#release = null;
     this.#holding = false;
     for (const [a, b] of this.#pairs) {
       a.resume();
@@ -48,7 +57,9 @@ export class TcpProxy {
     for (const go of this.#waiting.splice(0)) go();
   }
 
+  /** Ends a blackhole in progress at once, then every connection and the listener. */
   async close(): Promise<void> {
+    this.#release?.();
     for (const [a, b] of this.#pairs) {
       a.destroy();
       b.destroy();
