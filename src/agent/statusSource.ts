@@ -34,20 +34,12 @@ export class LoopStatusSource implements AgentStatusSource {
     };
     if (!this.node.isRunning) return fallback;
     try {
-      const [status, info, replicas] = await Promise.all([
-        this.node.status(),
-        this.node.query<{ start: string; version: string }>(
-          'SELECT pg_catalog.to_char(pg_catalog.pg_postmaster_start_time(), ' +
-            "'YYYY-MM-DD HH24:MI:SS.US TZH:TZM') AS start, current_setting('server_version_num') AS version",
-        ),
-        this.node.replicas(),
-      ]);
-      const row = info.rows[0]!;
+      const { status, postmasterStart, serverVersion, replicas } = await this.node.statusReport();
       const report: PostgresStatusReport = {
         state: 'running',
         role: status.role,
-        postmaster_start_time: row.start,
-        server_version: Number(row.version),
+        postmaster_start_time: postmasterStart,
+        server_version: serverVersion,
         timeline: status.timeline,
       };
       if (status.role === 'primary') {

@@ -18,13 +18,13 @@ import { initdb } from './initdb.ts';
 import { writePgpass } from './pgpass.ts';
 import { PostgresProcess, type StartResult, type StopMode } from './process.ts';
 import {
-  connectedReplicas,
   readStatus,
+  readStatusReport,
   replicationState,
   systemIdentifier,
   type PgStatus,
-  type ReplicaConnection,
   type ReplicationState,
+  type StatusReport,
 } from './queries.ts';
 import { rewind, type RewindResult } from './rewind.ts';
 import { bootstrapRoles } from './roles.ts';
@@ -142,8 +142,9 @@ export class PostgresNode {
     return readStatus(await this.sharedClient());
   }
 
-  async replicas(): Promise<ReplicaConnection[]> {
-    return connectedReplicas(await this.sharedClient());
+  /** Status, start time, version and walsenders for the REST API, in one query. */
+  async statusReport(): Promise<StatusReport> {
+    return readStatusReport(await this.sharedClient());
   }
 
   async systemId(): Promise<string> {

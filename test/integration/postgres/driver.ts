@@ -15,7 +15,13 @@ import { initdb } from '../../../src/postgres/initdb.ts';
 import { writePgpass } from '../../../src/postgres/pgpass.ts';
 import { assertNotRoot } from '../../../src/postgres/privileges.ts';
 import { PostgresProcess, type PostmasterExit } from '../../../src/postgres/process.ts';
-import { connectedReplicas, readStatus, systemIdentifier } from '../../../src/postgres/queries.ts';
+import {
+  connectedReplicas,
+  readStatus,
+  readStatusReport,
+  replicationState,
+  systemIdentifier,
+} from '../../../src/postgres/queries.ts';
 import { rewind } from '../../../src/postgres/rewind.ts';
 import { bootstrapRoles } from '../../../src/postgres/roles.ts';
 import { slotNameFromMemberName, syncSlots } from '../../../src/postgres/slots.ts';
@@ -150,6 +156,15 @@ out.statusB = await until('receiver streaming', async () => {
   const s = await readStatus(dbB);
   return s.role === 'replica' && s.receiver?.status === 'streaming' ? s : null;
 });
+out.reportA = await readStatusReport(dbA);
+out.reportB = await readStatusReport(dbB);
+out.replicationOfA = await replicationState(dbA);
+await dbB.query('SELECT pg_catalog.pg_wal_replay_pause()');
+out.pausedB = await until('replay paused', async () => {
+  const s = await readStatus(dbB);
+  return s.role === 'replica' && s.replayPaused ? s : null;
+});
+await dbB.query('SELECT pg_catalog.pg_wal_replay_resume()');
 out.systemIdA = await systemIdentifier(dbA);
 out.systemIdB = await systemIdentifier(dbB);
 

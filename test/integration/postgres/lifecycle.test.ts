@@ -54,6 +54,27 @@ test('clone, crash, promote, rewind and rejoin work end to end on real PostgreSQ
   assert.equal(r.statusB.receiver.upstreamPort, ports[0]);
   assert.equal(r.statusB.receiver.slotName, 'member_b');
   assert.ok(r.statusB.receivedLsn > 0 && r.statusB.replayedLsn > 0);
+  assert.equal(r.statusB.replayPaused, false);
+  // The REST API's report: the same status, with start time, version and walsenders, in one query.
+  assert.deepEqual(
+    { role: r.reportA.status.role, timeline: r.reportA.status.timeline },
+    { role: 'primary', timeline: 1 },
+  );
+  assert.ok(r.reportA.status.walLsn >= r.statusA.walLsn);
+  assert.deepEqual(
+    r.reportA.replicas.map((x: { applicationName: string; state: string }) => [x.applicationName, x.state]),
+    [['member-b', 'streaming']],
+  );
+  assert.equal(r.reportA.replicas[0].clientAddr, '127.0.0.1');
+  assert.ok(r.reportA.replicas[0].sentLsn > 0, JSON.stringify(r.reportA.replicas));
+  assert.match(r.reportA.postmasterStart, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} [+-]\d\d:\d\d$/);
+  assert.ok(r.reportA.serverVersion >= 150000, String(r.reportA.serverVersion));
+  assert.equal(r.reportB.status.role, 'replica');
+  assert.equal(r.reportB.status.receiver.slotName, 'member_b');
+  assert.deepEqual(r.reportB.replicas, []);
+  assert.equal(r.replicationOfA.standbys.length, 1);
+  assert.ok(r.replicationOfA.flushLsn > 0);
+  assert.equal(r.pausedB.replayPaused, true);
   assert.equal(r.systemIdA, r.systemIdB);
   assert.match(r.systemIdA, /^\d+$/);
 
