@@ -147,6 +147,13 @@ export class EtcdCalls {
     if (this.closedFlag) throw new DcsError(key, `${what}: client is closed`);
     const left = () => deadline - Date.now();
     let last: unknown = null;
+    // Ends a wait between attempts at the deadline. A timer of its own, cleared when the call
+    // ends: AbortSignal.timeout's would fire for every call, long after it succeeded.
+    const expiry = new AbortController();
+    const timer = setTimeout(
+      () => expiry.abort(new DOMException('retry_timeout exceeded', 'TimeoutError')),
+      Math.max(1, left()),
+    );
     try {
       return await pRetry(
         async () => {
@@ -161,7 +168,7 @@ export class EtcdCalls {
           maxTimeout: 1000,
           factor: 2,
           maxRetryTime: Math.max(1, left()),
-          signal: AbortSignal.timeout(Math.max(1, left())),
+          signal: expiry.signal,
           shouldRetry: ({ error }) => !isPermanent(error) && left() > 100,
           onFailedAttempt: ({ error, attemptNumber }) => {
             last = error;
@@ -177,6 +184,8 @@ export class EtcdCalls {
       throw new DcsError(key, `${what} failed: ${errorText(cause)}${timedOut ? ' (retry_timeout exceeded)' : ''}`, {
         cause,
       });
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
+import { EtcdCalls } from '../../../src/dcs/calls.ts';
 import { EtcdError, EtcdHttp, GRPC_CODE } from '../../../src/dcs/etcdHttp.ts';
+import { silentLogger } from '../../../src/log.ts';
 
 type Handler = (path: string, body: Record<string, unknown>, req: IncomingMessage, res: ServerResponse) => void;
 
@@ -132,5 +134,34 @@ describe('EtcdHttp', () => {
   test('hosts: a scheme other than http or https is refused naming etcd3.hosts', () => {
     assert.throws(() => new EtcdHttp({ hosts: ['unix://sock'] }), /etcd3\.hosts: unix:\/\/sock: only http and https/);
     assert.throws(() => new EtcdHttp({ hosts: [] }), /etcd3\.hosts: no etcd host given/);
+  });
+});
+
+describe('EtcdCalls', () => {
+  const unavailable = (res: ServerResponse) => {
+    res.writeHead(503);
+    res.end(JSON.stringify({ error: 'etcdserver: leader changed', code: GRPC_CODE.UNAVAILABLE }));
+  };
+
+  test('out of time: the error names what the last attempt met, after retrying', async () => {
+    const etcd = await fakeEtcd((_path, _body, _req, res) => unavailable(res));
+    const calls = new EtcdCalls({ hosts: [etcd.url] }, 1, silentLogger);
+    await assert.rejects(
+      calls.range('/service/x/', true, Date.now() + 1_000),
+      /range failed: etcdserver: leader changed \(retry_timeout exceeded\)/,
+    );
+    assert.ok(etcd.calls.length > 1, `attempts: ${etcd.calls.length}`);
+    calls.close();
+  });
+
+  test('a transient failure is retried, and the answer of the next attempt returned', async () => {
+    let failures = 1;
+    const etcd = await fakeEtcd((_path, _body, _req, res) =>
+      failures-- > 0 ? unavailable(res) : res.end('{"header":{"revision":"7"}}'),
+    );
+    const calls = new EtcdCalls({ hosts: [etcd.url] }, 10, silentLogger);
+    assert.deepEqual(await calls.range('/service/x/', true, Date.now() + 10_000), { revision: '7', kvs: [] });
+    assert.equal(etcd.calls.length, 2);
+    calls.close();
   });
 });
