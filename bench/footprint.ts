@@ -3,7 +3,10 @@
 // except PostgreSQL (the agent, the software watchdog, anything else it started): RSS and CPU over a
 // measuring window after the group settled.
 // Run: npm run bench -- footprint [--agent dist|source|patroni] [--settle 20] [--seconds 120]
-//   [--node-options='--flag ...'] (node flags before the script, in place of bin/shardherd.js's own)
+//   [--checks SECONDS] [--node-options='--flag ...'] (node flags before the script, in place of
+//   bin/shardherd.js's own)
+//   --checks: during the window, what HAProxy does in deploy/compose/haproxy.cfg, to every member:
+//   `OPTIONS /primary` and `OPTIONS /replica` every SECONDS, each on a connection of its own.
 //   dist (default): the compiled build as an installed package runs it (`npm run build` first);
 //   source: bin/shardherd.js of this checkout (the TypeScript sources through tsx's loader);
 //   patroni: Debian's Patroni on the same configuration files, for comparison.
@@ -13,6 +16,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -145,6 +149,30 @@ function agentCommand(kind: AgentKind, nodeOptions: string[] | undefined): (conf
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** One health check as HAProxy sends it: a connection of its own, the status line read, closed. */
+function healthCheck(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(url, { method: 'OPTIONS', agent: false, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
+
+/** Checks every member's /primary and /replica each `seconds` until `stop` is set; the count of answers. */
+async function runChecks(members: readonly TestMember[], seconds: number, stop: { done: boolean }): Promise<number> {
+  let answered = 0;
+  while (!stop.done) {
+    const round = members.flatMap((m) => ['/primary', '/replica'].map((path) => healthCheck(`${m.apiUrl}${path}`)));
+    answered += (await Promise.all(round)).filter((code) => code !== 0).length;
+    await sleep(seconds * 1000);
+  }
+  return answered;
+}
+
 async function measure(members: readonly TestMember[], seconds: number): Promise<ProcessFigure[]> {
   const hz = ticksPerSecond();
   const pids = new Map(members.map((m) => [m, agentPids(m)]));
@@ -208,6 +236,7 @@ export async function main(argv: string[]): Promise<void> {
       agent: { type: 'string', default: 'dist' },
       settle: { type: 'string', default: '20' },
       seconds: { type: 'string', default: '120' },
+      checks: { type: 'string', default: '0' },
       'node-options': { type: 'string' },
     },
   });
@@ -221,6 +250,8 @@ export async function main(argv: string[]): Promise<void> {
         : binNodeOptions();
   const settle = Number(values.settle);
   const seconds = Number(values.seconds);
+  const checks = Number(values.checks);
+  if (!(checks >= 0)) throw new Error(`--checks: seconds between health checks (0 for none), got ${values.checks}`);
   if (kind === 'dist') {
     process.stdout.write('building: npm run build\n');
     execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO, stdio: 'inherit' });
@@ -241,7 +272,11 @@ export async function main(argv: string[]): Promise<void> {
     await waitForReplicas(cluster, null, { timeout: 120_000 });
     process.stdout.write(`group running; settling ${settle} s, then measuring ${seconds} s\n`);
     await sleep(settle * 1000);
+    const stop = { done: false };
+    const checked = checks > 0 ? runChecks(cluster.members, checks, stop) : Promise.resolve(0);
     const figures = await measure(cluster.members, seconds);
+    stop.done = true;
+    const answered = await checked;
 
     const rows = [
       ['member', 'pid', 'process', 'RSS MB (avg)', 'RSS MB (max)', 'private MB', 'file MB', 'CPU %', 'reaped CPU %'],
@@ -276,7 +311,9 @@ export async function main(argv: string[]): Promise<void> {
       rows.push([m.member, '', 'all counted', rss, '', own, file, m.cpuPercent.toFixed(3), '']);
     }
     process.stdout.write(
-      `\nagent: ${kind} ${nodeOptions?.join(' ') ?? ''}; window ${seconds} s; CPU in percent of one core\n` +
+      `\nagent: ${kind} ${nodeOptions?.join(' ') ?? ''}; window ${seconds} s; ` +
+        (checks > 0 ? `health checks every ${checks} s (${answered} answered); ` : 'no health checks; ') +
+        'CPU in percent of one core\n' +
         `${table(rows)}\n`,
     );
     const worst = {
@@ -284,9 +321,8 @@ export async function main(argv: string[]): Promise<void> {
       privateMb: Math.max(...perMember.map((m) => m.privateMb)),
       cpuPercent: Math.max(...perMember.map((m) => m.cpuPercent)),
     };
-    process.stdout.write(
-      `${JSON.stringify({ bench: 'footprint', agent: kind, nodeOptions, seconds, worst, members: perMember })}\n`,
-    );
+    const summary = { bench: 'footprint', agent: kind, nodeOptions, seconds, checks, worst, members: perMember };
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
     await cleanup();
   }
