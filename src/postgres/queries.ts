@@ -148,11 +148,6 @@ function replicasFromJson(rows: ReplicaRow[] | null): ReplicaConnection[] {
   }));
 }
 
-export async function connectedReplicas(db: Db): Promise<ReplicaConnection[]> {
-  const { rows } = await db.query<{ replicas: ReplicaRow[] | null }>(`SELECT ${REPLICAS_JSON}`);
-  return replicasFromJson(rows[0]!.replicas);
-}
-
 /** What the REST API reports of a running server: its status, start, version and walsenders. */
 export interface StatusReport {
   status: PgStatus;

@@ -15,13 +15,7 @@ import { initdb } from '../../../src/postgres/initdb.ts';
 import { writePgpass } from '../../../src/postgres/pgpass.ts';
 import { assertNotRoot } from '../../../src/postgres/privileges.ts';
 import { PostgresProcess, type PostmasterExit } from '../../../src/postgres/process.ts';
-import {
-  connectedReplicas,
-  readStatus,
-  readStatusReport,
-  replicationState,
-  systemIdentifier,
-} from '../../../src/postgres/queries.ts';
+import { readStatus, readStatusReport, replicationState, systemIdentifier } from '../../../src/postgres/queries.ts';
 import { rewind } from '../../../src/postgres/rewind.ts';
 import { bootstrapRoles } from '../../../src/postgres/roles.ts';
 import { slotNameFromMemberName, syncSlots } from '../../../src/postgres/slots.ts';
@@ -148,7 +142,7 @@ out.replicaStart = await startReady(b);
 let dbB = await connect(b);
 out.rowsOnReplica = await until('row on replica', async () => ((await rows(dbB)).length > 0 ? rows(dbB) : null));
 out.replicasOfA = await until('replica streaming', async () => {
-  const list = await connectedReplicas(dbA);
+  const list = (await readStatusReport(dbA)).replicas;
   return list.some((r) => r.state === 'streaming') ? list : null;
 });
 out.statusA = await readStatus(dbA);
@@ -213,7 +207,7 @@ out.statusRejoined = await until('rejoined member streaming', async () => {
   const s = await readStatus(dbA2);
   return s.role === 'replica' && s.receiver?.status === 'streaming' ? s : null;
 });
-out.replicasOfB = await connectedReplicas(dbB);
+out.replicasOfB = (await readStatusReport(dbB)).replicas;
 out.systemIdRejoined = await systemIdentifier(dbA2);
 
 // 6. Clean stops.

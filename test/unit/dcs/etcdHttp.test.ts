@@ -140,7 +140,7 @@ describe('EtcdHttp', () => {
 describe('EtcdCalls', () => {
   const unavailable = (res: ServerResponse) => {
     res.writeHead(503);
-    res.end(JSON.stringify({ error: 'etcdserver: leader changed', code: GRPC_CODE.UNAVAILABLE }));
+    res.end(JSON.stringify({ error: 'etcdserver: leader changed', code: 14 })); // gRPC's UNAVAILABLE
   };
 
   test('out of time: the error names what the last attempt met, after retrying', async () => {
