@@ -9,23 +9,24 @@
 // is what makes this work: a stopped or dead agent cannot fence anything itself.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 
 /**
- * Reads the arm file once a second, and sleeps exactly until the deadline once it is less than a
- * second away, so an idle watchdog wakes once a second yet fires within milliseconds of the
- * deadline. Exits once its agent is gone and it is disarmed; an armed watchdog outlives a dead
- * agent on purpose, since the agent's PostgreSQL may outlive it too.
- * $1 the arm file, $2 the agent's pid; `clock` (sets $ms to the epoch in milliseconds) and `nap MS`
- * come before it from one of the preambles below.
+ * Reads the arm file whenever `nap` returns, and sleeps until the deadline it holds (until woken,
+ * when disarmed), so it fires within milliseconds of the deadline. Exits once its agent is gone and
+ * it is disarmed; an armed watchdog outlives a dead agent on purpose, since the agent's PostgreSQL
+ * may outlive it too. $1 the arm file, $2 the agent's pid; `clock` (sets $ms to the epoch in
+ * milliseconds), `nap MS` (MS empty: as long as it may; returns early when woken) and `hold MS`
+ * (never early) come before it from a preamble below.
  */
 const LOOP = `
 f="$1"; agent="$2"
 while :; do
-  next=1000
+  next=""
   if [ -r "$f" ]; then
     deadline=""; read -r deadline pid dir < "$f" 2>/dev/null
     [ -n "$deadline" ] && clock
@@ -33,11 +34,11 @@ while :; do
       # Only a live postmaster of this data directory: an arm file left by a dead agent may name
       # a pid that exited long ago or now belongs to something else.
       if tr '\\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-D $dir"; then
-        kill -QUIT "$pid" 2>/dev/null; nap 500; kill -KILL "$pid" 2>/dev/null
+        kill -QUIT "$pid" 2>/dev/null; hold 500; kill -KILL "$pid" 2>/dev/null
         echo "watchdog: lock not confirmed in time; stopped postmaster $pid" >&2
       fi
       rm -f "$f"
-    elif [ -n "$deadline" ] && [ $((deadline - ms)) -lt 1000 ]; then
+    elif [ -n "$deadline" ]; then
       next=$((deadline - ms + 1))
     fi
   elif ! kill -0 "$agent" 2>/dev/null; then
@@ -49,17 +50,30 @@ done
 
 /**
  * bash keeps the loop free of child processes: the clock is $EPOCHREALTIME (digits only, so a
- * locale's decimal comma does not matter; bash before 5.0 has none and forks `date`) and the nap
- * a `read -t` on a pipe nobody writes to. A POSIX shell forks `date` and `sleep` on every round
- * instead, two processes a second.
+ * locale's decimal comma does not matter; bash before 5.0 has none and forks `date`), `hold` a
+ * `read -t` on a pipe nobody writes to, and `nap` a `read -t` on its stdin, a pipe from the agent,
+ * which writes a line there whenever it arms, moves or disarms the deadline: an idle watchdog does
+ * not wake at all. Once that pipe ends (the agent is gone) it naps a second at most, to see the
+ * arm file change. A POSIX shell forks `date` and `sleep` on every round instead, once a second.
  */
 const BASH = `if [ -n "\${EPOCHREALTIME:-}" ]; then clock() { ms=\${EPOCHREALTIME//[!0-9]/}; ms=$((ms / 1000)); }
 else clock() { ms=$(date +%s%3N); }; fi
 exec 9<> <(:)
-nap() { local t; printf -v t '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); read -r -t "$t" -u 9; }
+hold() { local t; printf -v t '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); read -r -t "$t" -u 9; }
+agentpipe=1
+nap() {
+  local t
+  if [ -z "$agentpipe" ]; then hold $(( \${1:-1000} < 1000 ? \${1:-1000} : 1000 )); return 0; fi
+  if [ -z "$1" ]; then read -r -u 0 || agentpipe=""; return 0; fi
+  printf -v t '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
+  read -r -t "$t" -u 0
+  [ $? -eq 1 ] && agentpipe=""
+  return 0
+}
 `;
 const POSIX = `clock() { ms=$(date +%s%3N); }
-nap() { sleep "$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))"; }
+hold() { sleep "$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))"; }
+nap() { t=\${1:-1000}; [ "$t" -gt 1000 ] && t=1000; hold "$t"; }
 `;
 
 /** The watchdog's shell and script: bash when the machine has it, else /bin/sh. */
@@ -95,12 +109,21 @@ export class SoftWatchdog {
     if (this.child !== null) return;
     const [shell, script] = watchdogCommand(this.bashPath);
     this.child = spawn(shell, ['-c', script, 'shardherd-watchdog', this.armFile, String(process.pid)], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+      // stdin: where the bash loop is woken (see BASH); the POSIX one polls instead.
+      stdio: [this.bashPath === null ? 'ignore' : 'pipe', 'ignore', 'pipe'],
       // Its own process group: a signal meant for the agent's group must not stop the fence.
       detached: true,
     });
     this.child.stderr?.on('data', (chunk: Buffer) => this.log.error({ action: 'watchdog' }, chunk.toString().trim()));
+    // A watchdog that died is restarted by nothing: its fence is gone, and the log says so.
+    this.child.stdin?.on('error', () => undefined);
+    (this.child.stdin as Socket | null)?.unref();
     this.child.unref();
+  }
+
+  /** Tells the watchdog the arm file changed, so it reads it now rather than at the old deadline. */
+  private wake(): void {
+    this.child?.stdin?.write('\n');
   }
 
   /** Arms (or moves) the deadline for the postmaster `postmasterPid` of `dataDir`; no write when nothing changed. */
@@ -111,12 +134,14 @@ export class SoftWatchdog {
     await writeFile(tmp, content, { mode: 0o600 });
     await rename(tmp, this.armFile);
     this.armed = content;
+    this.wake();
   }
 
   async disarm(): Promise<void> {
     if (this.armed === null) return;
     await rm(this.armFile, { force: true });
     this.armed = null;
+    this.wake();
   }
 
   /** Disarms and ends the watchdog process (agent shutdown). */

@@ -1,11 +1,15 @@
 // The software watchdog is a separate process: it kills the armed pid once the deadline passes,
 // leaves it alone while the deadline keeps moving or after disarming; in bash (no child process
-// per round) and in a POSIX shell alike.
+// per round, woken by the agent) and in a POSIX shell alike.
 import assert from 'node:assert/strict';
-import { access } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { access, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { silentLogger } from '../../../src/log.ts';
-import { SoftWatchdog, watchdogDeadline } from '../../../src/ha/watchdog.ts';
+import { SoftWatchdog, watchdogCommand, watchdogDeadline } from '../../../src/ha/watchdog.ts';
 import { isAlive, spawnManaged, useHarness, waitFor } from '../../harness/index.ts';
 
 useHarness();
@@ -82,6 +86,85 @@ for (const [n, [variant, bash]] of SHELLS.entries()) {
     }
   });
 }
+
+/** The pid of the watchdog process watching `armFile`. */
+function watchdogPid(armFile: string): number {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const args = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (args.includes('shardherd-watchdog') && args.includes(armFile)) return Number(name);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  throw new Error(`no watchdog process for ${armFile}`);
+}
+
+/** How often a process has gone to sleep and been woken so far. */
+function wakeups(pid: number): number {
+  return Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('bash: a deadline moved earlier is kept, not the later one the watchdog was sleeping towards', async () => {
+  const dog = new SoftWatchdog(`test-earlier-${process.pid}`, silentLogger, '/bin/bash');
+  dog.start();
+  const proc = victim('victim-earlier');
+  try {
+    await dog.arm(Date.now() + 60_000, proc.pid, DATA_DIR);
+    await sleep(200);
+    await dog.arm(Date.now() + 300, proc.pid, DATA_DIR);
+    await waitFor(() => !isAlive(proc.pid), { timeout: 10_000, message: 'the earlier deadline was not kept' });
+  } finally {
+    await dog.stop();
+  }
+});
+
+test('bash: a watchdog disarmed, or armed far ahead, sleeps without waking', async () => {
+  const dog = new SoftWatchdog(`test-asleep-${process.pid}`, silentLogger, '/bin/bash');
+  dog.start();
+  const proc = victim('victim-asleep');
+  try {
+    await sleep(300);
+    const pid = watchdogPid(dog.armFile);
+    const idle = wakeups(pid);
+    await sleep(4000);
+    assert.ok(wakeups(pid) - idle <= 1, `disarmed: ${wakeups(pid) - idle} wakeups in 4 s`);
+    await dog.arm(Date.now() + 60_000, proc.pid, DATA_DIR);
+    await sleep(300);
+    const armed = wakeups(pid);
+    await sleep(4000);
+    assert.ok(wakeups(pid) - armed <= 1, `armed: ${wakeups(pid) - armed} wakeups in 4 s`);
+  } finally {
+    await dog.stop();
+  }
+});
+
+test('bash: once its agent is gone, an armed watchdog still fires, and a disarmed one exits', async () => {
+  const armFile = join(tmpdir(), `shardherd-watchdog-test-gone-${process.pid}`);
+  const agent = victim('fake-agent', '/not/a/data/dir');
+  const proc = victim('victim-gone');
+  const [shell, script] = watchdogCommand('/bin/bash');
+  const dog = spawn(shell, ['-c', script, 'shardherd-watchdog', armFile, String(agent.pid)], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  const exited = new Promise<void>((resolve) => dog.on('exit', () => resolve()));
+  try {
+    await writeFile(armFile, `${Date.now() + 1500} ${proc.pid} ${DATA_DIR}\n`);
+    dog.stdin.write('\n');
+    // The agent dies: its end of the pipe closes, and the arm file stays.
+    process.kill(agent.pid, 'SIGKILL');
+    dog.stdin.end();
+    await waitFor(() => !isAlive(proc.pid), { timeout: 10_000, message: 'the orphaned watchdog did not fire' });
+    await waitFor(async () => !(await exists(armFile)), { timeout: 5000, message: 'arm file left behind' });
+    await exited;
+  } finally {
+    dog.kill('SIGKILL');
+    await rm(armFile, { force: true });
+  }
+});
 
 async function exists(path: string): Promise<boolean> {
   try {
