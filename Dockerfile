@@ -8,7 +8,7 @@
 #
 # docker-compose.yml beside this file runs a whole cluster; deploy/README.md walks through it.
 
-ARG CITUS_IMAGE=citusdata/citus:12.1
+ARG CITUS_IMAGE=citusdata/citus:13.2-pg16
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # Build: compile the TypeScript and pack the package as `npm pack` does for the registry, then
@@ -24,7 +24,8 @@ COPY src ./src
 RUN npm pack --silent \
     && npm install -g --no-audit --no-fund --prefix /opt/shardherd ./shardherd-*.tgz
 
-# Run: the Citus image (PostgreSQL 16 with Citus 12.1) plus Node 20's binary and the package.
+# Run: the Citus image (Citus 13.2, the release whose behaviour the Citus layer follows, on PostgreSQL 16)
+# plus Node 20's binary and the package.
 FROM ${CITUS_IMAGE}
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
 COPY --from=build /opt/shardherd /opt/shardherd
