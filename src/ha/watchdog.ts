@@ -94,6 +94,8 @@ export function watchdogDeadline(confirmedAt: number, ttlSeconds: number): numbe
 export class SoftWatchdog {
   readonly armFile: string;
   private child: ChildProcess | null = null;
+  /** Between start() and stop(): a watchdog process should be running. */
+  private running = false;
   private armed: string | null = null;
 
   /** `bashPath`: the bash to run the loop with, null for /bin/sh (default: bash when the machine has it). */
@@ -107,18 +109,28 @@ export class SoftWatchdog {
 
   start(): void {
     if (this.child !== null) return;
+    this.running = true;
     const [shell, script] = watchdogCommand(this.bashPath);
-    this.child = spawn(shell, ['-c', script, 'shardherd-watchdog', this.armFile, String(process.pid)], {
+    const child = spawn(shell, ['-c', script, 'shardherd-watchdog', this.armFile, String(process.pid)], {
       // stdin: where the bash loop is woken (see BASH); the POSIX one polls instead.
       stdio: [this.bashPath === null ? 'ignore' : 'pipe', 'ignore', 'pipe'],
       // Its own process group: a signal meant for the agent's group must not stop the fence.
       detached: true,
     });
-    this.child.stderr?.on('data', (chunk: Buffer) => this.log.error({ action: 'watchdog' }, chunk.toString().trim()));
-    // A watchdog that died is restarted by nothing: its fence is gone, and the log says so.
-    this.child.stdin?.on('error', () => undefined);
-    (this.child.stdin as Socket | null)?.unref();
-    this.child.unref();
+    this.child = child;
+    child.stderr?.on('data', (chunk: Buffer) => this.log.error({ action: 'watchdog' }, chunk.toString().trim()));
+    // Killed by someone else: the next arm starts another, which reads the arm file as it starts.
+    child.on('exit', (code, signal) => {
+      if (this.child !== child) return;
+      this.child = null;
+      this.log.error(
+        { action: 'watchdog', code, signal },
+        'the watchdog process ended; another starts with the next arm',
+      );
+    });
+    child.stdin?.on('error', () => undefined);
+    (child.stdin as Socket | null)?.unref();
+    child.unref();
   }
 
   /** Tells the watchdog the arm file changed, so it reads it now rather than at the old deadline. */
@@ -129,6 +141,7 @@ export class SoftWatchdog {
   /** Arms (or moves) the deadline for the postmaster `postmasterPid` of `dataDir`; no write when nothing changed. */
   async arm(deadline: number, postmasterPid: number, dataDir: string): Promise<void> {
     const content = `${Math.floor(deadline)} ${postmasterPid} ${dataDir}\n`;
+    if (this.running) this.start();
     if (content === this.armed) return;
     const tmp = `${this.armFile}.tmp`;
     await writeFile(tmp, content, { mode: 0o600 });
@@ -146,8 +159,10 @@ export class SoftWatchdog {
 
   /** Disarms and ends the watchdog process (agent shutdown). */
   async stop(): Promise<void> {
+    this.running = false;
     await this.disarm();
-    this.child?.kill('SIGTERM');
+    const child = this.child;
     this.child = null;
+    child?.kill('SIGTERM');
   }
 }

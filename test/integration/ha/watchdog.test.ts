@@ -87,18 +87,26 @@ for (const [n, [variant, bash]] of SHELLS.entries()) {
   });
 }
 
-/** The pid of the watchdog process watching `armFile`. */
-function watchdogPid(armFile: string): number {
+/** The pids of the watchdog processes watching `armFile`. */
+function watchdogPids(armFile: string): number[] {
+  const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
+    if (!/^\d+$/.test(name) || !isAlive(Number(name))) continue;
     try {
       const args = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (args.includes('shardherd-watchdog') && args.includes(armFile)) return Number(name);
+      if (args.includes('shardherd-watchdog') && args.includes(armFile)) pids.push(Number(name));
     } catch {
       // gone meanwhile
     }
   }
-  throw new Error(`no watchdog process for ${armFile}`);
+  return pids;
+}
+
+/** The one watchdog process watching `armFile`. */
+function watchdogPid(armFile: string): number {
+  const pids = watchdogPids(armFile);
+  assert.equal(pids.length, 1, `watchdog processes for ${armFile}: ${pids.join(', ')}`);
+  return pids[0]!;
 }
 
 /** How often a process has gone to sleep and been woken so far. */
@@ -127,6 +135,7 @@ test('bash: a watchdog disarmed, or armed far ahead, sleeps without waking', asy
   dog.start();
   const proc = victim('victim-asleep');
   try {
+    // Started and settled: from here on, only a wakeup makes it run.
     await sleep(300);
     const pid = watchdogPid(dog.armFile);
     const idle = wakeups(pid);
@@ -137,6 +146,28 @@ test('bash: a watchdog disarmed, or armed far ahead, sleeps without waking', asy
     const armed = wakeups(pid);
     await sleep(4000);
     assert.ok(wakeups(pid) - armed <= 1, `armed: ${wakeups(pid) - armed} wakeups in 4 s`);
+  } finally {
+    await dog.stop();
+  }
+});
+
+test('a watchdog killed by someone else is started again by the next arm, and fires', async () => {
+  const dog = new SoftWatchdog(`test-restart-${process.pid}`, silentLogger, '/bin/bash');
+  dog.start();
+  const proc = victim('victim-restart');
+  try {
+    await waitFor(() => watchdogPids(dog.armFile).length === 1, { timeout: 5000, message: 'no watchdog process' });
+    const first = watchdogPid(dog.armFile);
+    process.kill(first, 'SIGKILL');
+    // Each cycle of a primary arms again; the first arm after the exit reached the agent starts another.
+    await waitFor(
+      async () => {
+        await dog.arm(Date.now() + 300, proc.pid, DATA_DIR);
+        return watchdogPids(dog.armFile).some((pid) => pid !== first);
+      },
+      { timeout: 5000, message: 'no new watchdog process' },
+    );
+    await waitFor(() => !isAlive(proc.pid), { timeout: 5000, message: 'the new watchdog did not fire' });
   } finally {
     await dog.stop();
   }
