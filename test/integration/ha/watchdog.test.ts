@@ -26,6 +26,17 @@ test('the deadline leaves a quarter of ttl (at least 2 s) before the lease could
   assert.equal(watchdogDeadline(1_000_000, 4), 1_000_000 + 4_000 - 2_000);
 });
 
+/** Runs `body` with a started watchdog (`bash`, or /bin/sh when null), stopped afterwards. */
+async function withWatchdog(name: string, bash: string | null, body: (dog: SoftWatchdog) => Promise<void>) {
+  const dog = new SoftWatchdog(`test-${name}-${process.pid}`, silentLogger, bash);
+  dog.start();
+  try {
+    await body(dog);
+  } finally {
+    await dog.stop();
+  }
+}
+
 /** The shells the loop runs in: bash where the machine has it, /bin/sh otherwise. */
 const SHELLS: ReadonlyArray<[string, string | null]> = [
   ['bash', '/bin/bash'],
@@ -34,23 +45,17 @@ const SHELLS: ReadonlyArray<[string, string | null]> = [
 
 for (const [n, [variant, bash]] of SHELLS.entries()) {
   test(`${variant}: an armed watchdog kills the process once its deadline passes`, async () => {
-    const dog = new SoftWatchdog(`test-kill-${process.pid}-${n}`, silentLogger, bash);
-    dog.start();
-    const proc = victim('victim-kill');
-    try {
+    await withWatchdog(`kill-${n}`, bash, async (dog) => {
+      const proc = victim('victim-kill');
       await dog.arm(Date.now() + 300, proc.pid, DATA_DIR);
       await waitFor(() => !isAlive(proc.pid), { timeout: 5000, message: 'watchdog did not kill the armed process' });
-    } finally {
-      await dog.stop();
-    }
+    });
   });
 
   test(`${variant}: a deadline that keeps moving forward, or a disarmed watchdog, kills nothing`, async () => {
-    const dog = new SoftWatchdog(`test-feed-${process.pid}-${n}`, silentLogger, bash);
-    dog.start();
-    const fed = victim('victim-fed');
-    const disarmed = victim('victim-disarmed');
-    try {
+    await withWatchdog(`feed-${n}`, bash, async (dog) => {
+      const fed = victim('victim-fed');
+      const disarmed = victim('victim-disarmed');
       // Fed every 100 ms with a deadline 400 ms ahead, for two seconds.
       const until = Date.now() + 2000;
       while (Date.now() < until) {
@@ -64,16 +69,12 @@ for (const [n, [variant, bash]] of SHELLS.entries()) {
       const check = Date.now() + 1200;
       await waitFor(() => Date.now() > check, { timeout: 3000, message: 'clock' });
       assert.ok(isAlive(disarmed.pid), 'a disarmed watchdog killed its process');
-    } finally {
-      await dog.stop();
-    }
+    });
   });
 
   test(`${variant}: a pid that is not a postmaster of the armed data directory is left alone`, async () => {
-    const dog = new SoftWatchdog(`test-reuse-${process.pid}-${n}`, silentLogger, bash);
-    dog.start();
-    const stranger = victim('victim-stranger', '/some/other/data');
-    try {
+    await withWatchdog(`reuse-${n}`, bash, async (dog) => {
+      const stranger = victim('victim-stranger', '/some/other/data');
       await dog.arm(Date.now() + 200, stranger.pid, DATA_DIR);
       // The arm file disappears once the watchdog has handled the passed deadline.
       await waitFor(async () => !(await exists(dog.armFile)), {
@@ -81,9 +82,7 @@ for (const [n, [variant, bash]] of SHELLS.entries()) {
         message: 'watchdog did not handle the deadline',
       });
       assert.ok(isAlive(stranger.pid), 'the watchdog killed a process of another data directory');
-    } finally {
-      await dog.stop();
-    }
+    });
   });
 }
 
@@ -117,24 +116,18 @@ function wakeups(pid: number): number {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('bash: a deadline moved earlier is kept, not the later one the watchdog was sleeping towards', async () => {
-  const dog = new SoftWatchdog(`test-earlier-${process.pid}`, silentLogger, '/bin/bash');
-  dog.start();
-  const proc = victim('victim-earlier');
-  try {
+  await withWatchdog(`earlier`, '/bin/bash', async (dog) => {
+    const proc = victim('victim-earlier');
     await dog.arm(Date.now() + 60_000, proc.pid, DATA_DIR);
     await sleep(200);
     await dog.arm(Date.now() + 300, proc.pid, DATA_DIR);
     await waitFor(() => !isAlive(proc.pid), { timeout: 10_000, message: 'the earlier deadline was not kept' });
-  } finally {
-    await dog.stop();
-  }
+  });
 });
 
 test('bash: a watchdog disarmed, or armed far ahead, sleeps without waking', async () => {
-  const dog = new SoftWatchdog(`test-asleep-${process.pid}`, silentLogger, '/bin/bash');
-  dog.start();
-  const proc = victim('victim-asleep');
-  try {
+  await withWatchdog(`asleep`, '/bin/bash', async (dog) => {
+    const proc = victim('victim-asleep');
     // Started and settled: from here on, only a wakeup makes it run.
     await sleep(300);
     const pid = watchdogPid(dog.armFile);
@@ -146,16 +139,12 @@ test('bash: a watchdog disarmed, or armed far ahead, sleeps without waking', asy
     const armed = wakeups(pid);
     await sleep(4000);
     assert.ok(wakeups(pid) - armed <= 1, `armed: ${wakeups(pid) - armed} wakeups in 4 s`);
-  } finally {
-    await dog.stop();
-  }
+  });
 });
 
 test('a watchdog killed by someone else is started again by the next arm, and fires', async () => {
-  const dog = new SoftWatchdog(`test-restart-${process.pid}`, silentLogger, '/bin/bash');
-  dog.start();
-  const proc = victim('victim-restart');
-  try {
+  await withWatchdog(`restart`, '/bin/bash', async (dog) => {
+    const proc = victim('victim-restart');
     await waitFor(() => watchdogPids(dog.armFile).length === 1, { timeout: 5000, message: 'no watchdog process' });
     const first = watchdogPid(dog.armFile);
     process.kill(first, 'SIGKILL');
@@ -168,9 +157,7 @@ test('a watchdog killed by someone else is started again by the next arm, and fi
       { timeout: 5000, message: 'no new watchdog process' },
     );
     await waitFor(() => !isAlive(proc.pid), { timeout: 5000, message: 'the new watchdog did not fire' });
-  } finally {
-    await dog.stop();
-  }
+  });
 });
 
 test('bash: once its agent is gone, an armed watchdog still fires, and a disarmed one exits', async () => {
