@@ -103,6 +103,13 @@ function isPermanent(err: unknown): boolean {
   );
 }
 
+/** A retry is not started with less time than this left before the operation's deadline. */
+const MIN_ATTEMPT_MS = 100;
+
+function retryTimeoutExceeded(): DOMException {
+  return new DOMException('retry_timeout exceeded', 'TimeoutError');
+}
+
 export class EtcdCalls {
   private readonly http: EtcdHttp;
   private retryTimeoutMs: number;
@@ -150,15 +157,15 @@ export class EtcdCalls {
     // Ends a wait between attempts at the deadline. A timer of its own, cleared when the call
     // ends: AbortSignal.timeout's would fire for every call, long after it succeeded.
     const expiry = new AbortController();
-    const timer = setTimeout(
-      () => expiry.abort(new DOMException('retry_timeout exceeded', 'TimeoutError')),
-      Math.max(1, left()),
-    );
+    const timer = setTimeout(() => expiry.abort(retryTimeoutExceeded()), Math.max(1, left()));
     try {
       return await pRetry(
         async () => {
           if (this.closedFlag) throw new AbortError(`${what}: client is closed`);
-          if (left() <= 0) throw new AbortError(`${what}: retry_timeout exceeded; last error: ${errorText(last)}`);
+          // A retry that would get only the last few milliseconds could not finish: it would
+          // replace what the earlier attempts met with a timeout of its own.
+          if (last !== null && left() < MIN_ATTEMPT_MS) throw new AbortError(retryTimeoutExceeded());
+          if (left() <= 0) throw new AbortError(`${what}: retry_timeout exceeded`);
           const share = Math.max(1000, this.retryTimeoutMs / this.http.members);
           return op(Math.min(deadline, Date.now() + share));
         },
@@ -169,7 +176,7 @@ export class EtcdCalls {
           factor: 2,
           maxRetryTime: Math.max(1, left()),
           signal: expiry.signal,
-          shouldRetry: ({ error }) => !isPermanent(error) && left() > 100,
+          shouldRetry: ({ error }) => !isPermanent(error) && left() > MIN_ATTEMPT_MS,
           onFailedAttempt: ({ error, attemptNumber }) => {
             last = error;
             this.logger.debug({ key, what, attemptNumber, err: errorText(error) }, 'etcd call failed');

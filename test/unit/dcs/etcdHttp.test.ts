@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, describe, test } from 'node:test';
+import { after, describe, mock, test } from 'node:test';
 import { EtcdCalls } from '../../../src/dcs/calls.ts';
 import { EtcdError, EtcdHttp, GRPC_CODE } from '../../../src/dcs/etcdHttp.ts';
 import { silentLogger } from '../../../src/log.ts';
@@ -152,6 +152,25 @@ describe('EtcdCalls', () => {
     );
     assert.ok(etcd.calls.length > 1, `attempts: ${etcd.calls.length}`);
     calls.close();
+  });
+
+  test('no retry starts in the last moments before the deadline: the error is what the last attempt met', async () => {
+    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+    try {
+      const calls = new EtcdCalls({ hosts: ['http://127.0.0.1:1'] }, 1, silentLogger);
+      const met = ['unable to verify the first certificate', 'no answer from 127.0.0.1:1 in 1 ms'];
+      let attempts = 0;
+      // 130 ms: the first failure is retried after the 100 ms backoff, which leaves 30 ms.
+      const result = calls.call('/service/x/', 'range', 130, () => Promise.reject(new Error(met[attempts++])));
+      const settled = assert.rejects(result, /range failed: unable to verify the first certificate \(retry_timeout/);
+      await new Promise((resolve) => setImmediate(resolve));
+      mock.timers.tick(100);
+      await settled;
+      assert.equal(attempts, 1);
+      calls.close();
+    } finally {
+      mock.timers.reset();
+    }
   });
 
   test('a transient failure is retried, and the answer of the next attempt returned', async () => {
