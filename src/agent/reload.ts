@@ -20,6 +20,7 @@ const RUNTIME_POSTGRESQL_KEYS = [
   'use_pg_rewind',
   'remove_data_directory_on_rewind_failure',
   'remove_data_directory_on_diverged_timelines',
+  'callbacks',
 ] as const;
 
 /** Copies what may change at runtime from `fresh` into `live`; `live` keeps its identity. */

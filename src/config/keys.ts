@@ -1,6 +1,7 @@
 // Which keys each configuration section may hold: those Shardherd implements, those Patroni knows
 // but Shardherd does not implement yet (one warning each), and everything else (a likely typo).
 import { Findings, join, readMap, type RawMap } from './findings.ts';
+import { CALLBACK_ACTIONS } from './types.ts';
 
 export interface SectionKeys {
   /** Keys read by Shardherd. */
@@ -241,12 +242,12 @@ export const POSTGRESQL: SectionKeys = {
     'use_pg_rewind',
     'remove_data_directory_on_rewind_failure',
     'remove_data_directory_on_diverged_timelines',
+    'callbacks',
   ],
   notImplemented: {
     config_dir: 'the configuration lives in data_dir',
     proxy_address: '',
     pg_ident: '',
-    callbacks: '',
     create_replica_methods: 'replicas are cloned with pg_basebackup',
     recovery_conf: '',
     custom_conf: '',
@@ -258,6 +259,8 @@ export const POSTGRESQL: SectionKeys = {
     replica_method: '',
   },
 };
+
+export const CALLBACKS: SectionKeys = { implemented: CALLBACK_ACTIONS };
 
 export const AUTHENTICATION: SectionKeys = {
   implemented: ['superuser', 'replication', 'rewind'],

@@ -5,10 +5,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { CLUSTER_WIDE_PARAMETERS, MANAGED_PARAMETERS } from './dynamic.ts';
 import { Findings, join, readBool, readInt, readScalarMap, readString, readStringList } from './findings.ts';
+import { splitCommand } from './commandLine.ts';
 import { isWildcardHost, parseListen, readConnectAddress, recorded } from './hostPort.ts';
 import * as K from './keys.ts';
 import { readToolOptions } from './toolOptions.ts';
-import type { BasebackupOption, HostPort, PostgresqlConfig, Scalar, UserAuth } from './types.ts';
+import {
+  CALLBACK_ACTIONS,
+  type BasebackupOption,
+  type HostPort,
+  type PostgresqlConfig,
+  type Scalar,
+  type UserAuth,
+} from './types.ts';
 
 /** pg_basebackup options Shardherd sets itself or that would change the copy's form; Patroni refuses them too. */
 const BASEBACKUP_NOT_ALLOWED = [
@@ -83,6 +91,24 @@ function readLocalParameters(value: unknown, f: Findings): Record<string, Scalar
   return out;
 }
 
+/** Each callback's command line, split into the program and its arguments. */
+function readCallbacks(value: unknown, f: Findings): PostgresqlConfig['callbacks'] {
+  const p = 'postgresql.callbacks';
+  const map = K.readSection(value, p, K.CALLBACKS, f) ?? {};
+  const out: PostgresqlConfig['callbacks'] = {};
+  for (const action of CALLBACK_ACTIONS) {
+    if (map[action] === undefined || map[action] === null) continue;
+    const text = readString(map[action], join(p, action), f, { nonEmpty: true });
+    if (text === undefined) continue;
+    try {
+      out[action] = splitCommand(text);
+    } catch (err) {
+      f.problem(join(p, action), (err as Error).message);
+    }
+  }
+  return out;
+}
+
 /** Derives the connect address from listen when listen names one usable host. */
 function deriveConnectAddress(listen: { hosts: string[]; port: number }, f: Findings): HostPort | undefined {
   const usable = listen.hosts.filter((h) => !isWildcardHost(h));
@@ -125,6 +151,7 @@ export function readPostgresql(value: unknown, f: Findings): PostgresqlConfig | 
   const authentication = readAuthentication(map.authentication, f);
   const parameters = readLocalParameters(map.parameters, f);
   const pg_hba = present('pg_hba') ? (readStringList(map.pg_hba, 'postgresql.pg_hba', f) ?? null) : null;
+  const callbacks = readCallbacks(map.callbacks, f);
 
   let basebackup: BasebackupOption[] | undefined = [FAST_CHECKPOINT];
   if (present('basebackup')) {
@@ -172,6 +199,7 @@ export function readPostgresql(value: unknown, f: Findings): PostgresqlConfig | 
     use_unix_socket,
     remove_data_directory_on_rewind_failure,
     remove_data_directory_on_diverged_timelines,
+    callbacks,
   };
   if (use_pg_rewind !== undefined) out.use_pg_rewind = use_pg_rewind;
   return out;

@@ -318,6 +318,37 @@ export const SECTIONS: readonly SectionDoc[] = [
         type: 'boolean',
         text: 'Clone again when the timelines diverged.',
       },
+      callbacks: {
+        type: 'section',
+        text: 'Commands run when PostgreSQL starts, stops or changes role (see `postgresql.callbacks`).',
+      },
+    },
+  },
+  {
+    path: 'postgresql.callbacks',
+    keys: K.CALLBACKS,
+    intro:
+      'Each is a command line, split as a shell would quote it but not run by a shell; the agent runs it with ' +
+      'three more arguments: the event (`on_start`, ...), the role (`primary` or `replica`) and the scope. ' +
+      'A callback runs beside the agent, which does not wait for it; one still running when the next event ' +
+      'comes is killed with its children (`on_reload` callbacks apart from the others). Its output goes to ' +
+      "the agent's stdout and stderr; its exit status is logged. Reloading the configuration applies changes.",
+    settings: {
+      on_start: {
+        type: 'command line',
+        text: 'PostgreSQL started (also: first seen running after the agent started, or after a bootstrap).',
+        default: 'none',
+      },
+      on_stop: { type: 'command line', text: 'The agent stopped PostgreSQL (not for a restart).', default: 'none' },
+      on_restart: { type: 'command line', text: 'The agent restarted PostgreSQL in the same role.', default: 'none' },
+      on_reload: { type: 'command line', text: "The agent reloaded PostgreSQL's configuration.", default: 'none' },
+      on_role_change: {
+        type: 'command line',
+        text:
+          'A replica was promoted (role `primary`), or a stopped primary started again as a replica ' +
+          '(role `replica`, in place of `on_start`).',
+        default: 'none',
+      },
     },
   },
   {

@@ -91,6 +91,10 @@ export interface Tags {
   [key: string]: Scalar;
 }
 
+/** When a callback runs: PostgreSQL started, stopped, restarted, reloaded, or changed role. */
+export const CALLBACK_ACTIONS = ['on_start', 'on_stop', 'on_restart', 'on_reload', 'on_role_change'] as const;
+export type CallbackAction = (typeof CALLBACK_ACTIONS)[number];
+
 export interface PostgresqlConfig {
   /** Addresses PostgreSQL listens on (`listen_addresses`) and its port. */
   listen: { hosts: string[]; port: number };
@@ -118,6 +122,8 @@ export interface PostgresqlConfig {
   use_pg_rewind?: boolean;
   remove_data_directory_on_rewind_failure: boolean;
   remove_data_directory_on_diverged_timelines: boolean;
+  /** The program and arguments of each callback configured; the action, role and scope are appended. */
+  callbacks: Partial<Record<CallbackAction, string[]>>;
 }
 
 export interface CitusConfig {

@@ -10,7 +10,7 @@ function load(raw: Record<string, unknown>) {
   return loadConfig(writeConfig(raw), {}).config;
 }
 
-test('tags, parameters, pg_hba and the log level are applied in place', () => {
+test('tags, parameters, pg_hba, callbacks and the log level are applied in place', () => {
   const base = minimalConfig();
   const live = load(base);
   const tagsObject = live.tags;
@@ -19,14 +19,22 @@ test('tags, parameters, pg_hba and the log level are applied in place', () => {
   changed = withSetting(changed, 'postgresql.pg_hba', ['local all all trust']);
   changed = withSetting(changed, 'tags', { nofailover: true });
   changed = withSetting(changed, 'log', { level: 'WARNING' });
+  changed = withSetting(changed, 'postgresql.callbacks', { on_role_change: '/usr/local/bin/vip.sh up' });
   const result = applyReloadedConfig(live, load(changed));
-  assert.deepEqual(result.applied.sort(), ['log.level', 'postgresql.parameters', 'postgresql.pg_hba', 'tags']);
+  assert.deepEqual(result.applied.sort(), [
+    'log.level',
+    'postgresql.callbacks',
+    'postgresql.parameters',
+    'postgresql.pg_hba',
+    'tags',
+  ]);
   assert.deepEqual(result.needsAgentRestart, []);
   assert.equal(live.tags, tagsObject, 'the same tags object (the loop and the API hold it)');
   assert.equal(live.postgresql, postgresql, 'the same postgresql object (the renderer holds it)');
   assert.equal(live.tags.nofailover, true);
   assert.equal(live.postgresql.parameters.work_mem, '7MB');
   assert.deepEqual(live.postgresql.pg_hba, ['local all all trust']);
+  assert.deepEqual(live.postgresql.callbacks, { on_role_change: ['/usr/local/bin/vip.sh', 'up'] });
   assert.equal(live.log.level, 'warn');
 });
 

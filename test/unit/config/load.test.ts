@@ -116,6 +116,21 @@ test('a basebackup list that sets checkpoint keeps it instead of adding fast', (
   assert.deepEqual(loadConfig(writeConfig(cfg), {}).config.postgresql.basebackup, [{ checkpoint: 'spread' }]);
 });
 
+test('postgresql.callbacks: each command line split into its words; an unknown event is warned about', () => {
+  const cfg = withSetting(minimalConfig(), 'postgresql.callbacks', {
+    on_role_change: "/usr/local/bin/vip.sh --dev 'eth 0'",
+    on_stop: '/usr/local/bin/vip.sh',
+    on_restrat: '/bin/true',
+  });
+  const { config, warnings } = loadConfig(writeConfig(cfg), {});
+  assert.deepEqual(config.postgresql.callbacks, {
+    on_stop: ['/usr/local/bin/vip.sh'],
+    on_role_change: ['/usr/local/bin/vip.sh', '--dev', 'eth 0'],
+  });
+  assert.deepEqual(warnings, ['postgresql.callbacks.on_restrat: unknown key; ignored (did you mean "on_restart"?)']);
+  assert.deepEqual(loadConfig(writeConfig(minimalConfig()), {}).config.postgresql.callbacks, {});
+});
+
 test('a directory of YAML files is merged in alphabetical order, maps deeply', () => {
   const base = withSetting(minimalConfig(), 'postgresql.parameters', { work_mem: '4MB', shared_buffers: '128MB' });
   const dir = writeFiles({
@@ -404,6 +419,20 @@ const INVALID: Array<[string, string, unknown, string]> = [
   ['log file_size zero', 'log.file_size', 0, 'log.file_size: must be at least 1, got 0'],
   ['log file_num negative', 'log.file_num', -1, 'log.file_num: must be at least 0, got -1'],
   ['restapi a string', 'restapi', '0.0.0.0:8008', 'restapi: expected a map, got "0.0.0.0:8008"'],
+  ['callbacks a string', 'postgresql.callbacks', '/bin/cb', 'postgresql.callbacks: expected a map, got "/bin/cb"'],
+  ['callback empty', 'postgresql.callbacks', { on_stop: ' ' }, 'postgresql.callbacks.on_stop: must not be empty'],
+  [
+    'callback with an open quote',
+    'postgresql.callbacks',
+    { on_start: "/bin/cb 'eth0" },
+    "postgresql.callbacks.on_start: the quote ' is not closed",
+  ],
+  [
+    'callback a list',
+    'postgresql.callbacks',
+    { on_role_change: ['/bin/cb'] },
+    'postgresql.callbacks.on_role_change: expected a string, got a list',
+  ],
 ];
 
 test("Patroni's log.dir, log.file_size and log.file_num, from the file or the environment", () => {

@@ -29,11 +29,6 @@ const NOT_IMPLEMENTED: Array<[string, unknown, string]> = [
   ],
   ['postgresql.pg_ident', ['map1 u1 u2'], 'postgresql.pg_ident: not implemented yet by Shardherd; ignored'],
   [
-    'postgresql.callbacks',
-    { on_role_change: '/bin/true' },
-    'postgresql.callbacks: not implemented yet by Shardherd; ignored',
-  ],
-  [
     'postgresql.create_replica_methods',
     ['wal_g', 'basebackup'],
     'postgresql.create_replica_methods: not implemented yet by Shardherd; ' +
