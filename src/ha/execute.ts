@@ -262,8 +262,7 @@ export class Executor {
   private async restart(role: 'primary' | 'replica', dynamic: DynamicConfig): Promise<void> {
     const { postgres: node, log } = this.deps;
     if (role === 'primary') await this.prepareStop('restart', dynamic);
-    await node.stop('fast');
-    const started = await node.start();
+    const started = await node.restart();
     if (started.kind !== 'ready')
       throw new PostgresError('restart', `postgres did not start again: ${describeStart(started)}`);
     log.info({ action: 'restart', role }, 'PostgreSQL restarted');

@@ -74,6 +74,8 @@ export interface LocalPostgres {
   markStandby(): Promise<void>;
   start(): Promise<StartResult>;
   stop(mode: StopMode): Promise<void>;
+  /** A fast stop and a start in the same role, with the configuration as it is. */
+  restart(): Promise<StartResult>;
   promote(): Promise<void>;
   reload(): void;
   checkpoint(): Promise<void>;
@@ -137,6 +139,10 @@ export function localPostgres(node: PostgresNode): LocalPostgres {
     markStandby: () => node.markStandby(),
     start: () => node.start(),
     stop: (mode) => node.stop(mode),
+    restart: async () => {
+      await node.stop('fast');
+      return node.start();
+    },
     promote: () => node.promote(),
     reload: () => node.reload(),
     checkpoint: () => node.checkpoint(),

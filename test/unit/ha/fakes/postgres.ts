@@ -354,6 +354,11 @@ export class FakePostgres implements LocalPostgres {
     this.halt(mode === 'immediate' ? 'immediate' : 'clean');
   }
 
+  async restart(): Promise<StartResult> {
+    await this.stop('fast');
+    return this.start();
+  }
+
   async promote(): Promise<void> {
     await this.enter('promote');
     const proc = this.proc;
