@@ -9,8 +9,10 @@ import { loadConfig } from '../config/load.ts';
 import { Dcs } from '../dcs/dcs.ts';
 import { HaLoop } from '../ha/loop.ts';
 import { roleWord } from '../ha/memberData.ts';
+import { withCallbacks } from '../ha/callbacks.ts';
 import { localPostgres } from '../ha/ports.ts';
 import { createLogger } from '../log.ts';
+import { CallbackRunner } from '../postgres/callbacks.ts';
 import { PostgresNode } from '../postgres/node.ts';
 import { assertNotRoot } from '../postgres/privileges.ts';
 import { managedPgbouncer } from '../pooler/managed.ts';
@@ -57,10 +59,11 @@ export async function runAgent(configPath: string): Promise<void> {
     extraParameters: (user) => citusRole?.parameters(user) ?? {},
   });
   if (config.citus) citusRole = new CitusRole({ config, citus: config.citus, node, dcs, log, observer: metrics });
+  const callbacks = new CallbackRunner(config, log.child({ component: 'callbacks' }));
   const loop = new HaLoop({
     config,
     store: dcs,
-    postgres: localPostgres(node),
+    postgres: withCallbacks(localPostgres(node), (action, role) => callbacks.fire(action, role)),
     log,
     version: VERSION,
     hooks: citusRole?.hooks() ?? {},

@@ -56,6 +56,11 @@ function lastPromotion(m: SimMember): { at: number; timeline: number; lsn: numbe
   return p;
 }
 
+/** The member's callbacks but on_reload, which comes whenever a configuration change was reloaded. */
+function roleCallbacks(m: SimMember): string[] {
+  return m.fake.callbacks.filter((c) => !c.startsWith('on_reload'));
+}
+
 describe('group simulator', () => {
   test('bootstrap: one member initializes, the others clone from it and stream', async () => {
     await forSeeds(SEEDS_PER_SCENARIO, async (sim) => {
@@ -71,6 +76,8 @@ describe('group simulator', () => {
       await sim.runFor(2 * LOOP_WAIT + sim.rng.int(0, TTL));
       assert.equal(sim.stable(), leader, 'nothing changes in a healthy group');
       assert.equal(promotions(sim), 0);
+      for (const m of sim.members)
+        assert.deepEqual(m.fake.callbacks, [m.name === leader ? 'on_start primary' : 'on_start replica'], m.name);
     });
   });
 
@@ -93,6 +100,7 @@ describe('group simulator', () => {
       );
       await sim.runUntil(() => sim.stable() === leader.name, 2 * LOOP_WAIT, 'the other replica follows the new leader');
       assert.equal(promotions(sim), 1, 'exactly one promotion');
+      assert.deepEqual(roleCallbacks(leader), ['on_start replica', 'on_role_change primary']);
     });
   });
 
@@ -124,6 +132,14 @@ describe('group simulator', () => {
       );
       assert.deepEqual(sim.world.etcd.json('failover'), {}, 'the request is cleared');
       assert.equal(promotions(sim), 1);
+      assert.deepEqual(roleCallbacks(sim.member(old)), [
+        'on_start primary',
+        'on_stop primary',
+        'on_role_change replica',
+      ]);
+      assert.deepEqual(roleCallbacks(leader), ['on_start replica', 'on_role_change primary']);
+      for (const m of others(sim, old).filter((o) => o !== leader))
+        assert.deepEqual(roleCallbacks(m), ['on_start replica'], m.name);
     });
   });
 
@@ -217,6 +233,11 @@ describe('group simulator', () => {
         }
       }
       await sim.runUntil(() => sim.stable() !== null, 3 * TTL, 'a leader with every live member streaming from it');
+      await sim.runFor(LOOP_WAIT);
+      for (const m of sim.members.filter((x) => !x.fake.down)) {
+        const last = roleCallbacks(m).at(-1);
+        assert.equal(last?.split(' ')[1], m.fake.pg.role, `${m.name}'s callbacks: ${m.fake.callbacks.join(', ')}`);
+      }
     });
   });
 

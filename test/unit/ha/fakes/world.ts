@@ -1,6 +1,7 @@
 // One group's fake world (a FakeClock, a FakeEtcd and a PgNetwork) and its members, each a real
 // HaLoop wired to a FakeStore, a FakePostgres, a FakeFence and GET /patroni of the others.
 import type { Config } from '../../../../src/config/types.ts';
+import { withCallbacks } from '../../../../src/ha/callbacks.ts';
 import type { HaHooks } from '../../../../src/ha/execute.ts';
 import { HaLoop } from '../../../../src/ha/loop.ts';
 import type { PeerAsker } from '../../../../src/ha/ports.ts';
@@ -20,6 +21,8 @@ export interface FakeMember {
   pg: FakePostgres;
   fence: FakeFence;
   loop: HaLoop;
+  /** The callbacks the agent fired, `<event> <role>` (`on_start replica`), in order. */
+  callbacks: string[];
   /** The agent is not running (killed, or never started); its REST API does not answer. */
   down: boolean;
 }
@@ -71,10 +74,11 @@ export class FakeWorld {
       ...spec.postgres,
     });
     const fence = new FakeFence(spec.enforcingFence ? { clock: this.clock, fire: () => pg.crash() } : undefined);
+    const callbacks: string[] = [];
     const loop = new HaLoop({
       config,
       store,
-      postgres: pg,
+      postgres: withCallbacks(pg, (action, role) => callbacks.push(`${action} ${role}`)),
       log: spec.log ?? silentLogger,
       version: '0.1.0',
       hooks: spec.hooks,
@@ -82,7 +86,7 @@ export class FakeWorld {
       askPeers: spec.askPeers ?? fakePeerAsker(() => this.members),
       fence,
     });
-    const member: FakeMember = { name: spec.name, config, store, pg, fence, loop, down: false };
+    const member: FakeMember = { name: spec.name, config, store, pg, fence, loop, callbacks, down: false };
     this.members.push(member);
     return member;
   }
