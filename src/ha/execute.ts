@@ -15,9 +15,9 @@ import type { LocalTracker } from './localTracker.ts';
 import { buildMemberData, type MemberExtras } from './memberData.ts';
 import { stateAfterActions } from './observe.ts';
 import { mergeHistory } from './facts.ts';
-import { positionsText, successorPast } from './peers.ts';
+import { awaitHandover } from './handover.ts';
 import type { HaStore, LocalPostgres, PeerAsker } from './ports.ts';
-import type { Action, DecideInput, Handover, LockState, LongTask } from './types.ts';
+import type { Action, DecideInput, LockState, LongTask } from './types.ts';
 
 /** Hooks for the layers above the HA core (the Citus side); all optional. */
 export interface HaHooks {
@@ -58,9 +58,6 @@ export interface ExecutionResult {
   dcsError: string | null;
   started: StartedTask | null;
 }
-
-/** Between two asks of a successor's received position while handing over. */
-const HANDOVER_POLL_MS = 20;
 
 export class Executor {
   /** Set while a run() is under way: the task it started, if any. */
@@ -128,7 +125,7 @@ export class Executor {
       case 'releaseLock': {
         const optime = await this.shutdownOptime();
         if (optime !== null && action.handover !== undefined && action.handover.members.length > 0) {
-          await this.awaitHandover(input.view, action.handover, optime);
+          await awaitHandover(this.deps, input.view, action.handover, optime);
         }
         if (optime !== null) await dcs.setStatus({ optime }).catch(() => false);
         await dcs.deleteLeader(name);
@@ -336,38 +333,6 @@ export class Executor {
     } catch (err) {
       this.deps.log.warn({ err: errorText(err) }, 'replication slot sync failed');
     }
-  }
-
-  /**
-   * Waits until one of the handover's members reports (GET /patroni) a WAL position past the
-   * shutdown checkpoint, at most its timeout. A successor short of it is logged; the lock is
-   * released anyway, as the old primary cannot serve again without a new start.
-   */
-  private async awaitHandover(view: GroupView, handover: Handover, checkpointLsn: number): Promise<void> {
-    const { log, askPeers } = this.deps;
-    const { members, timeoutMs } = handover;
-    const started = this.deps.now();
-    const deadline = started + timeoutMs;
-    let positions = '';
-    for (;;) {
-      const poll = await askPeers(view, members, Math.max(200, Math.min(1000, deadline - this.deps.now())));
-      const caughtUp = successorPast(poll, members, checkpointLsn);
-      if (caughtUp !== undefined) {
-        log.info(
-          { action: 'releaseLock', member: caughtUp, checkpointLsn, duration_ms: this.deps.now() - started },
-          `${caughtUp} received the shutdown checkpoint`,
-        );
-        return;
-      }
-      positions = positionsText(poll, members);
-      if (this.deps.now() >= deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, HANDOVER_POLL_MS));
-    }
-    log.warn(
-      { action: 'releaseLock', checkpointLsn, positions },
-      `no successor reported the shutdown checkpoint ${checkpointLsn} within ${timeoutMs} ms; ` +
-        'releasing the leader key anyway',
-    );
   }
 
   private async shutdownOptime(): Promise<number | null> {
