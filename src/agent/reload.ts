@@ -21,6 +21,7 @@ const RUNTIME_POSTGRESQL_KEYS = [
   'remove_data_directory_on_rewind_failure',
   'remove_data_directory_on_diverged_timelines',
   'callbacks',
+  'pre_promote',
 ] as const;
 
 /** Copies what may change at runtime from `fresh` into `live`; `live` keeps its identity. */

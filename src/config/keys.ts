@@ -243,6 +243,7 @@ export const POSTGRESQL: SectionKeys = {
     'remove_data_directory_on_rewind_failure',
     'remove_data_directory_on_diverged_timelines',
     'callbacks',
+    'pre_promote',
   ],
   notImplemented: {
     config_dir: 'the configuration lives in data_dir',
@@ -254,7 +255,6 @@ export const POSTGRESQL: SectionKeys = {
     bin_name: '',
     use_unix_socket_repl: '',
     before_stop: '',
-    pre_promote: '',
     use_slots: 'slots are switched on or off cluster-wide in bootstrap.dcs.postgresql.use_slots',
     replica_method: '',
   },

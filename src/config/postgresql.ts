@@ -91,20 +91,25 @@ function readLocalParameters(value: unknown, f: Findings): Record<string, Scalar
   return out;
 }
 
-/** Each callback's command line, split into the program and its arguments. */
+/** A command line split into the program and its arguments; undefined (a problem recorded) when it cannot be. */
+function readCommand(value: unknown, path: string, f: Findings): string[] | undefined {
+  const text = readString(value, path, f, { nonEmpty: true });
+  if (text === undefined) return undefined;
+  try {
+    return splitCommand(text);
+  } catch (err) {
+    return f.problem(path, (err as Error).message);
+  }
+}
+
 function readCallbacks(value: unknown, f: Findings): PostgresqlConfig['callbacks'] {
   const p = 'postgresql.callbacks';
   const map = K.readSection(value, p, K.CALLBACKS, f) ?? {};
   const out: PostgresqlConfig['callbacks'] = {};
   for (const action of CALLBACK_ACTIONS) {
     if (map[action] === undefined || map[action] === null) continue;
-    const text = readString(map[action], join(p, action), f, { nonEmpty: true });
-    if (text === undefined) continue;
-    try {
-      out[action] = splitCommand(text);
-    } catch (err) {
-      f.problem(join(p, action), (err as Error).message);
-    }
+    const command = readCommand(map[action], join(p, action), f);
+    if (command !== undefined) out[action] = command;
   }
   return out;
 }
@@ -152,6 +157,7 @@ export function readPostgresql(value: unknown, f: Findings): PostgresqlConfig | 
   const parameters = readLocalParameters(map.parameters, f);
   const pg_hba = present('pg_hba') ? (readStringList(map.pg_hba, 'postgresql.pg_hba', f) ?? null) : null;
   const callbacks = readCallbacks(map.callbacks, f);
+  const pre_promote = present('pre_promote') ? readCommand(map.pre_promote, 'postgresql.pre_promote', f) : undefined;
 
   let basebackup: BasebackupOption[] | undefined = [FAST_CHECKPOINT];
   if (present('basebackup')) {
@@ -202,5 +208,6 @@ export function readPostgresql(value: unknown, f: Findings): PostgresqlConfig | 
     callbacks,
   };
   if (use_pg_rewind !== undefined) out.use_pg_rewind = use_pg_rewind;
+  if (pre_promote !== undefined) out.pre_promote = pre_promote;
   return out;
 }

@@ -318,6 +318,15 @@ export const SECTIONS: readonly SectionDoc[] = [
         type: 'boolean',
         text: 'Clone again when the timelines diverged.',
       },
+      pre_promote: {
+        type: 'command line',
+        text:
+          'A fencing command run, and waited for, after this member took the leader key and before it promotes ' +
+          '(split as `callbacks` are, no arguments added). Any exit status but 0, or still running after `ttl` ' +
+          'seconds, cancels the promotion: the member releases the key and stays out of the leader race for ' +
+          '`ttl` seconds.',
+        default: 'none',
+      },
       callbacks: {
         type: 'section',
         text: 'Commands run when PostgreSQL starts, stops or changes role (see `postgresql.callbacks`).',

@@ -124,6 +124,8 @@ export interface PostgresqlConfig {
   remove_data_directory_on_diverged_timelines: boolean;
   /** The program and arguments of each callback configured; the action, role and scope are appended. */
   callbacks: Partial<Record<CallbackAction, string[]>>;
+  /** A fencing command run before a promotion; anything but exit status 0 cancels it. */
+  pre_promote?: string[];
 }
 
 export interface CitusConfig {

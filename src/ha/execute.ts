@@ -9,6 +9,7 @@ import { memberAddress } from '../dcs/memberUrl.ts';
 import type { GroupView } from '../dcs/types.ts';
 import { DcsError, PostgresError, ShardherdError, errorText } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { FenceOutcome } from '../postgres/callbacks.ts';
 import { describeStart, type ReplicaTarget } from '../postgres/node.ts';
 import { slotNameFromMemberName } from '../postgres/slots.ts';
 import type { LocalTracker } from './localTracker.ts';
@@ -42,6 +43,8 @@ export interface ExecutorDeps {
   wake(reason: string): void;
   now(): number;
   memberExtras(): MemberExtras;
+  /** Runs postgresql.pre_promote and waits for its verdict (killed after `timeoutMs`). */
+  runFencing(command: string[], timeoutMs: number): Promise<FenceOutcome>;
 }
 
 /** A long task this cycle started, and its outcome (rejects with its error) for whoever asked for it. */
@@ -57,6 +60,8 @@ export interface ExecutionResult {
   /** Set when an action failed because etcd did not answer (not because a compare failed). */
   dcsError: string | null;
   started: StartedTask | null;
+  /** postgresql.pre_promote refused a promotion: the leader key was given back. */
+  promotionRefused: boolean;
 }
 
 export class Executor {
@@ -78,10 +83,11 @@ export class Executor {
         // A lock step that failed on a compare means the lock is not ours, whatever we thought before.
         if (err instanceof LockLost) lock = { kind: 'notHeld' };
         const dcsError = err instanceof DcsError ? message : null;
-        return { lock, failed: { action, message }, dcsError, started: this.started };
+        const promotionRefused = err instanceof PromotionRefused;
+        return { lock, failed: { action, message }, dcsError, started: this.started, promotionRefused };
       }
     }
-    return { lock, failed: null, dcsError: null, started: this.started };
+    return { lock, failed: null, dcsError: null, started: this.started, promotionRefused: false };
   }
 
   private async carryOut(action: Action, input: DecideInput, lock: LockState): Promise<LockState> {
@@ -132,6 +138,7 @@ export class Executor {
         return { kind: 'notHeld' };
       }
       case 'promote':
+        await this.clearForPromotion(dynamic);
         await node.promote();
         await node.writeConfig(dynamic, null);
         if (node.isRunning) node.reload();
@@ -225,6 +232,24 @@ export class Executor {
     const changed = await node.writeConfig(input.config, target);
     if (changed && node.isRunning) node.reload();
     return changed;
+  }
+
+  /**
+   * postgresql.pre_promote, when configured (Patroni's fencing hook): run and waited for, at most
+   * ttl. A refusal gives the leader key back; an approval is followed by a check that the key is
+   * still ours, as the command may have outlasted its lease.
+   */
+  private async clearForPromotion(dynamic: DynamicConfig): Promise<void> {
+    const { config, store, log } = this.deps;
+    const command = config.postgresql.pre_promote;
+    if (command === undefined) return;
+    const outcome = await this.deps.runFencing(command, dynamic.ttl * 1000);
+    if (!outcome.ok) {
+      await store.deleteLeader(config.name).catch(() => false);
+      throw new PromotionRefused(`pre_promote ${outcome.reason}: not promoting; the leader key is released`);
+    }
+    log.info({ action: 'promote', pre_promote: command.join(' ') }, 'pre_promote allows the promotion');
+    if (!(await store.updateLeader(config.name))) throw new LockLost('the leader key was lost while pre_promote ran');
   }
 
   /** A demoted primary is stopped and marked standby so no later start can come up writable. */
@@ -362,3 +387,6 @@ export class Executor {
 
 /** The lock is gone (someone else holds it, or it expired): not a transport error. */
 export class LockLost extends ShardherdError {}
+
+/** pre_promote refused: the lock was given back, and the member sits out the race for a while. */
+class PromotionRefused extends LockLost {}

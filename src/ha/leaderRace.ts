@@ -38,6 +38,10 @@ export function raceForLeader(input: DecideInput, me: RunningReplica): Decision 
   if (input.failsafeLeader && input.failsafeLeader !== name) {
     return stayReplica(`failsafe mode: ${input.failsafeLeader} keeps its lead while it calls this member`);
   }
+  const refusedAgo = input.now - (input.promotionRefusedAt ?? Number.NEGATIVE_INFINITY);
+  if (refusedAgo < input.config.ttl * 1000) {
+    return stayReplica(`pre_promote refused a promotion ${Math.round(refusedAgo / 1000)} s ago; sitting out for ttl`);
+  }
 
   const lsn = replicaPosition(me);
   const known = lastKnownLeaderLsn(input.view);

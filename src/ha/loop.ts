@@ -6,6 +6,7 @@ import type { Config } from '../config/types.ts';
 import { apiUrl, connUrl } from '../dcs/memberUrl.ts';
 import { errorText } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { runFencing, type FenceOutcome } from '../postgres/callbacks.ts';
 import { decideAnswered, type Askers } from './ask.ts';
 import { Executor, type HaHooks } from './execute.ts';
 import { isRoutine, ownLock } from './facts.ts';
@@ -38,6 +39,8 @@ export interface HaLoopOptions {
   fence?: Fence;
   /** Told how long each cycle took, in milliseconds (metrics). */
   cycleObserver?: (ms: number) => void;
+  /** Runs postgresql.pre_promote; the command itself by default. */
+  runFencing?: (command: string[], timeoutMs: number) => Promise<FenceOutcome>;
 }
 
 export class HaLoop {
@@ -56,6 +59,8 @@ export class HaLoop {
   private lastCycle: LastCycle | null = null;
   private lastDecision: Decision | null = null;
   private lastCycleAt: number;
+  /** When pre_promote last refused a promotion. */
+  private promotionRefusedAt: number | null = null;
   /** An action of the last cycle failed on an etcd outage: decide on the stale view first. */
   private skipNextRead = false;
   private wakeUp: (() => void) | null = null;
@@ -109,6 +114,7 @@ export class HaLoop {
       hooks: options.hooks ?? {},
       wake: (reason) => this.wake(reason),
       now: this.now,
+      runFencing: options.runFencing ?? runFencing,
       memberExtras: () => ({
         version: this.version,
         paused: this.etcd.dynamic.pause,
@@ -339,6 +345,7 @@ export class HaLoop {
       pendingRestart: this.pendingRestart,
       failsafeLeader: this.failsafe.leaderAt(now, this.etcd.dynamic.ttl),
       failsafeAnswers: null,
+      promotionRefusedAt: this.promotionRefusedAt,
     };
     const decision = await decideAnswered(input, this.askers);
     if (decision.actions.some((a) => a.kind === 'confirmLockByFailsafe')) this.failsafe.confirmed(now);
@@ -351,6 +358,7 @@ export class HaLoop {
     if (this.tracker.task !== null) this.local = busyState(this.tracker.task);
     this.lock = result.lock;
     this.lastCycle = { failed: result.failed };
+    if (result.promotionRefused) this.promotionRefusedAt = now;
     if (result.dcsError !== null) {
       this.etcd.markDown(result.dcsError);
       this.skipNextRead = true;

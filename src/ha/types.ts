@@ -197,6 +197,8 @@ export interface DecideInput {
   failsafeLeader?: string | null;
   /** Null in the first call of a cycle; the answers to `askFailsafe` (true: accepted) in the second. */
   failsafeAnswers?: Record<string, boolean> | null;
+  /** When postgresql.pre_promote last refused a promotion of this member; it sits out the race for ttl. */
+  promotionRefusedAt?: number | null;
 }
 
 /** What an operator can ask the HA loop to do at its next cycle. */

@@ -1,7 +1,8 @@
-// The user's callback commands (postgresql.callbacks), run beside the agent as Patroni runs them:
-// `<command> <event> <role> <scope>`, without waiting, one at a time. A callback still running
-// when the next event comes is killed with its children; on_reload callbacks have a slot of their
-// own, so a reload does not cut short a role change's callback.
+// The user's commands around PostgreSQL, run as Patroni runs them. Callbacks
+// (postgresql.callbacks): `<command> <event> <role> <scope>`, without waiting, one at a time; a
+// callback still running when the next event comes is killed with its children, and on_reload
+// callbacks have a slot of their own, so a reload does not cut short a role change's callback.
+// The fencing command (postgresql.pre_promote) is waited for, and its exit status decides.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { CallbackAction, Config } from '../config/types.ts';
 import { errorText } from '../errors.ts';
@@ -49,10 +50,42 @@ export class CallbackRunner {
     this.running.delete(slot);
     if (previous?.pid === undefined || previous.exitCode !== null || previous.signalCode !== null) return;
     this.log.warn({ pid: previous.pid, callback: previous.spawnargs.join(' ') }, 'killing a callback still running');
-    try {
-      process.kill(-previous.pid, 'SIGKILL');
-    } catch {
-      // Gone meanwhile.
-    }
+    killGroup(previous.pid);
+  }
+}
+
+/** How a fencing command ended: it allowed what waited for it, or why not. */
+export type FenceOutcome = { ok: true } | { ok: false; reason: string };
+
+/**
+ * Runs `command` (postgresql.pre_promote) and waits for it: exit status 0 allows, anything else
+ * refuses, as does still running after `timeoutMs` (it is then killed with its children).
+ */
+export function runFencing(command: string[], timeoutMs: number): Promise<FenceOutcome> {
+  const [program, ...args] = command;
+  return new Promise<FenceOutcome>((resolve) => {
+    const child = spawn(program!, args, { detached: true, stdio: ['ignore', 'inherit', 'inherit'] });
+    const timer = setTimeout(() => {
+      resolve({ ok: false, reason: `still running after ${timeoutMs} ms; killed` });
+      if (child.pid !== undefined) killGroup(child.pid);
+    }, timeoutMs);
+    const settle = (outcome: FenceOutcome): void => {
+      clearTimeout(timer);
+      resolve(outcome);
+    };
+    child.on('error', (err) => settle({ ok: false, reason: `could not be started: ${errorText(err)}` }));
+    child.on('exit', (code, signal) =>
+      settle(
+        code === 0 ? { ok: true } : { ok: false, reason: code !== null ? `exited with ${code}` : `ended by ${signal}` },
+      ),
+    );
+  });
+}
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Gone meanwhile.
   }
 }

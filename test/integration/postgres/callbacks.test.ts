@@ -1,12 +1,13 @@
 // The callback runner with real processes: the command gets its event, role and scope; a
 // callback still running when the next comes is killed with its children, except that on_reload
 // callbacks have their own slot; a program that cannot start or fails is logged, never thrown.
+// The fencing command (pre_promote): its exit status decides, and one that hangs is killed.
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Config } from '../../../src/config/types.ts';
-import { CallbackRunner } from '../../../src/postgres/callbacks.ts';
+import { CallbackRunner, runFencing } from '../../../src/postgres/callbacks.ts';
 import { tempDir, useHarness, waitFor } from '../../harness/index.ts';
 import { isAlive } from '../../harness/procfs.ts';
 import { recordingLogger, type LogLine } from '../../unit/ha/fakes/log.ts';
@@ -101,4 +102,19 @@ test('a program that cannot be started is logged; the live configuration is read
   runner.fire('on_role_change', 'replica');
   await argsOf(dir, 'on_role_change');
   await assert.rejects(readFile(join(dir, 'args.on_reload')), 'on_reload was no longer configured');
+});
+
+test('pre_promote: exit status 0 allows; another status, a missing program or a hang refuses', async () => {
+  const { dir } = await setup();
+  const script = join(dir, 'callback.sh');
+  assert.deepEqual(await runFencing(['/bin/sh', '-c', 'exit 0'], 10_000), { ok: true });
+  assert.deepEqual(await runFencing([script, dir, 'x', 'on_stop'], 10_000), { ok: false, reason: 'exited with 3' });
+  const missing = await runFencing([join(dir, 'missing.sh')], 10_000);
+  assert.equal(missing.ok, false);
+  assert.match(missing.ok ? '' : missing.reason, /^could not be started: .*ENOENT/);
+
+  const hung = await runFencing([script, dir, 'x', 'on_start'], 3_000);
+  assert.deepEqual(hung, { ok: false, reason: 'still running after 3000 ms; killed' });
+  const [shell, child] = await startPids(dir);
+  await waitFor(() => !isAlive(shell!) && !isAlive(child!), { timeout: 10_000, message: 'the hung command killed' });
 });

@@ -131,6 +131,13 @@ test('postgresql.callbacks: each command line split into its words; an unknown e
   assert.deepEqual(loadConfig(writeConfig(minimalConfig()), {}).config.postgresql.callbacks, {});
 });
 
+test('postgresql.pre_promote: the command line split into its words; absent by default', () => {
+  const cfg = withSetting(minimalConfig(), 'postgresql.pre_promote', '/usr/local/bin/fence --host "old primary"');
+  const { config } = loadConfig(writeConfig(cfg), {});
+  assert.deepEqual(config.postgresql.pre_promote, ['/usr/local/bin/fence', '--host', 'old primary']);
+  assert.equal(loadConfig(writeConfig(minimalConfig()), {}).config.postgresql.pre_promote, undefined);
+});
+
 test('a directory of YAML files is merged in alphabetical order, maps deeply', () => {
   const base = withSetting(minimalConfig(), 'postgresql.parameters', { work_mem: '4MB', shared_buffers: '128MB' });
   const dir = writeFiles({
@@ -426,6 +433,13 @@ const INVALID: Array<[string, string, unknown, string]> = [
     'postgresql.callbacks',
     { on_start: "/bin/cb 'eth0" },
     "postgresql.callbacks.on_start: the quote ' is not closed",
+  ],
+  ['pre_promote a number', 'postgresql.pre_promote', 1, 'postgresql.pre_promote: expected a string, got 1'],
+  [
+    'pre_promote with an open quote',
+    'postgresql.pre_promote',
+    'fence "x',
+    'postgresql.pre_promote: the quote " is not closed',
   ],
   [
     'callback a list',

@@ -422,6 +422,18 @@ table('leader race', [
     kinds: ['acquireLock', 'promote', 'writeHistory'],
   },
   {
+    name: 'a replica whose pre_promote refused a promotion sits out the race for ttl and asks nobody',
+    input: input({ local: noLeader(0x5000000), promotionRefusedAt: T0 - 29_000 }),
+    kinds: ['wait'],
+    reason: /pre_promote refused a promotion 29 s ago/,
+  },
+  {
+    name: 'ttl after pre_promote refused, the replica races again',
+    input: input({ local: noLeader(0x5000000), promotionRefusedAt: T0 - 30_000 }),
+    answers: { n2: peer.down(), n3: peer.down() },
+    kinds: ['acquireLock', 'promote', 'writeHistory'],
+  },
+  {
     name: 'a member tagged nofailover never takes the lock and asks nobody',
     input: input({ tags: { nofailover: true } }),
     kinds: ['wait'],

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Config } from '../../../src/config/types.ts';
 import { groupOf } from '../../../src/dcs/view.ts';
-import { Executor, type HaHooks } from '../../../src/ha/execute.ts';
+import { Executor, type ExecutorDeps, type HaHooks } from '../../../src/ha/execute.ts';
 import { LocalTracker } from '../../../src/ha/localTracker.ts';
 import type { PeerAsker } from '../../../src/ha/ports.ts';
 import type { Action, DecideInput, LocalState, LockState, PeerPoll } from '../../../src/ha/types.ts';
@@ -33,6 +33,7 @@ interface Setup {
 
 interface SetupOptions {
   askPeers?: PeerAsker;
+  runFencing?: ExecutorDeps['runFencing'];
   delays?: Partial<Record<PgTask, () => number>>;
   hooks?: HaHooks;
 }
@@ -69,6 +70,8 @@ function setup(options: SetupOptions = {}): Setup {
     wake: (reason) => wakes.push(reason),
     now: clock.now,
     memberExtras: () => ({ version: '0.1.0', paused: false, pendingRestart: false }),
+    // Without postgresql.pre_promote nothing is to be run: a call fails the promotion.
+    runFencing: options.runFencing ?? (() => Promise.reject(new Error('pre_promote is not configured'))),
   });
   etcd.put('initialize', SYSTEM);
   etcd.put('members/m2', memberJson('m2', 2));
@@ -326,6 +329,57 @@ describe('PostgreSQL actions', () => {
     assert.ok(s.pg.writable);
     assert.equal(s.pg.data?.timeline, 2);
     assert.deepEqual(s.pg.calls.slice(-3), ['promote', 'writeConfig primary', 'reload']);
+  });
+
+  test('pre_promote: its approval, then a check of the key, come before the promotion', async () => {
+    const asked: Array<[string[], number]> = [];
+    const s = setup({
+      runFencing: (command, timeoutMs) => {
+        asked.push([command, timeoutMs]);
+        // The key is ours when the command is asked, so nothing but the command stands between.
+        assert.equal(s.etcd.value('leader'), 'm1');
+        assert.ok(!s.pg.calls.includes('promote'));
+        return Promise.resolve({ ok: true });
+      },
+    });
+    s.config.postgresql.pre_promote = ['/usr/local/bin/fence', 'old-primary'];
+    await running(s.clock, s.pg, 'replica');
+    const result = await run(s, [{ kind: 'acquireLock' }, { kind: 'promote' }]);
+    assert.equal(result.failed, null);
+    assert.deepEqual(asked, [[['/usr/local/bin/fence', 'old-primary'], 30_000]], 'run once, bounded by ttl');
+    assert.ok(s.pg.writable);
+    assert.equal(result.promotionRefused, false);
+  });
+
+  test('pre_promote refuses: no promotion, the leader key given back, the refusal reported', async () => {
+    const s = setup({ runFencing: () => Promise.resolve({ ok: false, reason: 'exited with 3' }) });
+    s.config.postgresql.pre_promote = ['/usr/local/bin/fence'];
+    await running(s.clock, s.pg, 'replica');
+    const result = await run(s, [{ kind: 'acquireLock' }, { kind: 'promote' }, { kind: 'touchMember' }]);
+    assert.equal(result.failed?.action.kind, 'promote');
+    assert.match(result.failed?.message ?? '', /pre_promote exited with 3: not promoting; the leader key is released/);
+    assert.equal(result.promotionRefused, true);
+    assert.deepEqual(result.lock, { kind: 'notHeld' });
+    assert.equal(s.etcd.get('leader'), undefined);
+    assert.ok(!s.pg.calls.includes('promote'));
+    assert.equal(s.pg.writable, false);
+  });
+
+  test('pre_promote approves after the key was lost meanwhile: no promotion', async () => {
+    const s = setup({
+      runFencing: () => {
+        s.etcd.put('leader', 'm2');
+        return Promise.resolve({ ok: true });
+      },
+    });
+    s.config.postgresql.pre_promote = ['/usr/local/bin/fence'];
+    await running(s.clock, s.pg, 'replica');
+    const result = await run(s, [{ kind: 'acquireLock' }, { kind: 'promote' }]);
+    assert.match(result.failed?.message ?? '', /the leader key was lost while pre_promote ran/);
+    assert.deepEqual(result.lock, { kind: 'notHeld' });
+    assert.equal(result.promotionRefused, false);
+    assert.ok(!s.pg.calls.includes('promote'));
+    assert.equal(s.etcd.value('leader'), 'm2');
   });
 
   test('a graceful demote checkpoints, runs the before-demote hook, stops fast and marks standby', async () => {

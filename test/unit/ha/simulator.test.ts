@@ -104,6 +104,29 @@ describe('group simulator', () => {
     });
   });
 
+  test('pre_promote refuses every first promotion: each refused member sits out ttl, then one leads', async () => {
+    await forSeeds(SEEDS_PER_SCENARIO, async (sim) => {
+      const old = await bootstrapped(sim);
+      for (const m of sim.members) {
+        m.fake.config.postgresql.pre_promote = ['fence'];
+        m.fake.fencing.verdict = () =>
+          m.fake.fencing.askedAt.length > 1 ? { ok: true } : { ok: false, reason: 'exited with 1' };
+      }
+      sim.kill(old);
+      await sim.runUntil(() => sim.stable() !== null, 4 * TTL + LOOP_WAIT, 'a leader after the refusals');
+      const leader = sim.member(sim.stable()!);
+      assert.equal(promotions(sim), 1, 'exactly one promotion');
+      const asked = leader.fake.fencing.askedAt;
+      assert.ok(asked.length >= 2, `${leader.name} asked pre_promote ${asked.length} times`);
+      assert.ok(lastPromotion(leader).at >= asked.at(-1)!, 'promoted after the approval');
+      for (const m of others(sim, old)) {
+        const times = m.fake.fencing.askedAt;
+        for (let i = 1; i < times.length; i++)
+          assert.ok(times[i]! - times[i - 1]! >= TTL, `${m.name} asked again ${times[i]! - times[i - 1]!} ms later`);
+      }
+    });
+  });
+
   test('switchover through the failover key: the candidate leads, the old primary rejoins as its replica', async () => {
     await forSeeds(SEEDS_PER_SCENARIO, async (sim) => {
       const old = await bootstrapped(sim);

@@ -6,6 +6,7 @@ import type { HaHooks } from '../../../../src/ha/execute.ts';
 import { HaLoop } from '../../../../src/ha/loop.ts';
 import type { PeerAsker } from '../../../../src/ha/ports.ts';
 import type { Logger } from '../../../../src/log.ts';
+import type { FenceOutcome } from '../../../../src/postgres/callbacks.ts';
 import { silentLogger } from '../../../../src/log.ts';
 import { FakeClock } from './clock.ts';
 import { memberConfig } from './config.ts';
@@ -23,6 +24,8 @@ export interface FakeMember {
   loop: HaLoop;
   /** The callbacks the agent fired, `<event> <role>` (`on_start replica`), in order. */
   callbacks: string[];
+  /** When the agent ran postgresql.pre_promote (set it in `config` first), and what it answers. */
+  fencing: { askedAt: number[]; verdict: () => FenceOutcome };
   /** The agent is not running (killed, or never started); its REST API does not answer. */
   down: boolean;
 }
@@ -75,6 +78,7 @@ export class FakeWorld {
     });
     const fence = new FakeFence(spec.enforcingFence ? { clock: this.clock, fire: () => pg.crash() } : undefined);
     const callbacks: string[] = [];
+    const fencing: FakeMember['fencing'] = { askedAt: [], verdict: () => ({ ok: true }) };
     const loop = new HaLoop({
       config,
       store,
@@ -85,8 +89,12 @@ export class FakeWorld {
       now: this.clock.now,
       askPeers: spec.askPeers ?? fakePeerAsker(() => this.members),
       fence,
+      runFencing: () => {
+        fencing.askedAt.push(this.clock.now());
+        return Promise.resolve(fencing.verdict());
+      },
     });
-    const member: FakeMember = { name: spec.name, config, store, pg, fence, loop, callbacks, down: false };
+    const member: FakeMember = { name: spec.name, config, store, pg, fence, loop, callbacks, fencing, down: false };
     this.members.push(member);
     return member;
   }
