@@ -3,6 +3,7 @@
 // fetch's engine, with its WebAssembly HTTP parser would stay resident in every agent for the few
 // requests an election makes (`npm run bench -- footprint`). Short-lived CLI commands use fetch.
 import http from 'node:http';
+import type { UserAuth } from './config/types.ts';
 
 export interface HttpAnswer {
   status: number;
@@ -15,6 +16,13 @@ export interface HttpOptions {
   json?: unknown;
   /** The whole exchange, connection included. */
   timeoutMs: number;
+  /** HTTP Basic credentials (the members' restapi.authentication). */
+  auth?: UserAuth;
+}
+
+/** The Authorization header value of HTTP Basic with `auth`. */
+export function basicAuthorization(auth: UserAuth): string {
+  return `Basic ${Buffer.from(`${auth.username}:${auth.password ?? ''}`).toString('base64')}`;
 }
 
 /** One request to `url`, resolving its status and body; rejects when unreachable or past `timeoutMs`. */
@@ -23,11 +31,10 @@ export async function httpRequest(url: string, options: HttpOptions): Promise<Ht
   const body = options.json === undefined ? undefined : JSON.stringify(options.json);
   if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new Error(`${url}: not an http(s) URL`);
   const transport = target.protocol === 'https:' ? (await import('node:https')).default : http;
-  const req = transport.request(target, {
-    method: options.method ?? 'GET',
-    headers:
-      body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-  });
+  const headers: http.OutgoingHttpHeaders =
+    body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+  if (options.auth !== undefined) headers.authorization = basicAuthorization(options.auth);
+  const req = transport.request(target, { method: options.method ?? 'GET', headers });
   return roundTrip(req, body, options.timeoutMs, target.host);
 }
 

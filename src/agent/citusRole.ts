@@ -287,7 +287,8 @@ export class CitusRole {
     };
     let outcome: NotifyOutcome;
     try {
-      outcome = await notifyCoordinator(await dcs.loadCluster({ allGroups: true }), body, timeoutMs);
+      const view = await dcs.loadCluster({ allGroups: true });
+      outcome = await notifyCoordinator(view, body, timeoutMs, config.restapi.authentication);
     } catch (err) {
       outcome = { kind: 'noCoordinator', why: `cannot read the coordinator group from etcd: ${errorText(err)}` };
     }

@@ -1,6 +1,7 @@
 // A worker leader's half of the pause protocol (docs/design.md, "Pause protocol"): POST /citus to
 // the coordinator leader before it stops being primary (before_demote) and once it runs as the
 // new primary (after_promote). Patroni's body, so a Patroni coordinator understands it too.
+import type { UserAuth } from '../config/types.ts';
 import { httpRequest } from '../httpClient.ts';
 import { apiEndpoint } from '../dcs/memberUrl.ts';
 import type { ClusterView } from '../dcs/types.ts';
@@ -39,18 +40,22 @@ export function coordinatorEndpoint(view: ClusterView): { name: string; url: str
   }
 }
 
-/** Sends one event to the coordinator leader and waits for its answer at most `timeoutMs`. Never throws. */
+/**
+ * Sends one event to the coordinator leader and waits for its answer at most `timeoutMs`, with
+ * `auth` (the members' restapi.authentication) when set. Never throws.
+ */
 export async function notifyCoordinator(
   view: ClusterView,
   body: CitusEventBody,
   timeoutMs: number,
+  auth?: UserAuth,
 ): Promise<NotifyOutcome> {
   const target = coordinatorEndpoint(view);
   if ('why' in target) return { kind: 'noCoordinator', why: target.why };
   const started = performance.now();
   const ms = (): number => Math.round(performance.now() - started);
   try {
-    const response = await httpRequest(target.url, { method: 'POST', json: body, timeoutMs });
+    const response = await httpRequest(target.url, { method: 'POST', json: body, timeoutMs, auth });
     return {
       kind: 'answered',
       ok: response.status >= 200 && response.status < 300,

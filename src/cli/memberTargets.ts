@@ -6,6 +6,8 @@ import { apiEndpoint } from '../dcs/memberUrl.ts';
 import type { ClusterView, Member } from '../dcs/types.ts';
 import { ShardherdError } from '../errors.ts';
 import { isPrimaryRole } from '../dcs/role.ts';
+import type { UserAuth } from '../config/types.ts';
+import { basicAuthorization } from '../httpClient.ts';
 
 export interface TargetMember {
   name: string;
@@ -14,6 +16,8 @@ export interface TargetMember {
   state: string;
   leader: boolean;
   apiUrl: string;
+  /** The credentials its operations need (restapi.authentication of the command's file). */
+  apiAuth?: UserAuth;
   member: Member;
 }
 
@@ -30,7 +34,7 @@ export function parseRoleFilter(value: string): RoleFilter {
  * The members named (all members when none is named), restricted to `role`. Throws one line for a
  * name that is not a member, a name found in two groups, or a member without an api_url.
  */
-export function selectMembers(view: ClusterView, names: string[], role: RoleFilter): TargetMember[] {
+export function selectMembers(view: ClusterView, names: string[], role: RoleFilter, auth?: UserAuth): TargetMember[] {
   const all: TargetMember[] = [];
   for (const g of view.groups) {
     for (const m of g.members) {
@@ -41,6 +45,7 @@ export function selectMembers(view: ClusterView, names: string[], role: RoleFilt
         state: m.data.state,
         leader: g.leader?.name === m.name,
         apiUrl: typeof m.data.api_url === 'string' ? m.data.api_url : '',
+        ...(auth ? { apiAuth: auth } : {}),
         member: m,
       });
     }
@@ -138,9 +143,11 @@ export async function postToMember(
   method: 'POST' | 'DELETE' = 'POST',
 ): Promise<PostResult> {
   try {
+    const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+    if (t.apiAuth) headers.authorization = basicAuthorization(t.apiAuth);
     const res = await fetch(apiEndpoint(t.apiUrl, path), {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });

@@ -2,6 +2,7 @@
 // the cluster from etcd once, and turning every failure into one readable line.
 import { InvalidArgumentError, Option } from 'commander';
 import { loadCtlConfig, type CtlConfig } from '../config/ctlConfig.ts';
+import type { UserAuth } from '../config/types.ts';
 import { etcdEndpoints } from '../dcs/etcdHttp.ts';
 import { Dcs } from '../dcs/dcs.ts';
 import type { ClusterView } from '../dcs/types.ts';
@@ -23,6 +24,8 @@ export interface ClusterReading {
   citus: boolean;
   /** The one group asked for, or null for all. */
   group: number | null;
+  /** The file's restapi.authentication, for requests that act on members. */
+  auth?: UserAuth;
 }
 
 /** Parser for `--group`: a Citus group number. */
@@ -87,7 +90,7 @@ export async function readCluster(
   });
   try {
     const view = await dcs.loadCluster({ allGroups: group === null });
-    return { view, scope, citus, group };
+    return { view, scope, citus, group, ...(config.restapiAuth ? { auth: config.restapiAuth } : {}) };
   } catch (err) {
     if (!(err instanceof DcsError)) throw err;
     const reason = err.message.replace(/\s+/g, ' ');

@@ -25,7 +25,7 @@ export function registerReinit(program: Command): void {
     .action(async (members: string[], flags: ReinitFlags) => {
       if (members.length === 0) throw new ShardherdError('name the members to reinitialize');
       const reading = await readCluster({ configPath: flags.config, group: flags.group });
-      const targets = selectMembers(reading.view, members, 'any');
+      const targets = selectMembers(reading.view, members, 'any', reading.auth);
       await confirmPlan(
         'reinitialize',
         targets,

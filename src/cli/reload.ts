@@ -20,7 +20,7 @@ export function registerReload(program: Command): void {
     .option('--force', 'do not ask for confirmation')
     .action(async (members: string[], flags: ReloadFlags) => {
       const reading = await readCluster({ configPath: flags.config, group: flags.group });
-      const targets = selectMembers(reading.view, members, 'any');
+      const targets = selectMembers(reading.view, members, 'any', reading.auth);
       await confirmPlan('reload', targets, flags.force === true);
       await postToEach(targets, (t) => postToMember(t, '/reload', undefined, 30_000), {
         success: (t, r) => (r.status === 200 || r.status === 202 ? `reload on member ${t.name}: ${r.text}` : null),

@@ -46,7 +46,7 @@ export function registerRestart(program: Command): void {
         if (!parsed.ok) throw new ShardherdError(parsed.message);
       }
       const reading = await readCluster({ configPath: flags.config, group: flags.group });
-      const targets = selectMembers(reading.view, members, flags.role);
+      const targets = selectMembers(reading.view, members, flags.role, reading.auth);
       await confirmPlan('restart', targets, flags.force === true, scheduled ? ` at ${scheduled}` : ' now');
       const body: Record<string, unknown> = {};
       if (flags.pending) body.restart_pending = true;

@@ -7,6 +7,7 @@ import { apiEndpoint } from '../dcs/memberUrl.ts';
 import type { GroupView } from '../dcs/types.ts';
 import { groupOf } from '../dcs/view.ts';
 import { ShardherdError, errorText } from '../errors.ts';
+import { basicAuthorization } from '../httpClient.ts';
 import { configOption, groupOption, readCluster } from './readCluster.ts';
 
 export type ManualKind = 'switchover' | 'failover';
@@ -105,7 +106,10 @@ async function run(kind: ManualKind, flags: ManualFlags): Promise<void> {
     // The member answers once the new leader runs, or after about 20 s with the state it saw.
     response = await fetch(plan.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        ...(reading.auth ? { authorization: basicAuthorization(reading.auth) } : {}),
+      },
       body: JSON.stringify(plan.body),
       signal: AbortSignal.timeout(60_000),
     });

@@ -6,7 +6,8 @@ import { DEFAULT_DYNAMIC_CONFIG, readDynamicConfig } from './dynamic.ts';
 import { readEtcd3 } from './etcd3.ts';
 import { Findings, readMap } from './findings.ts';
 import { readRawConfig } from './load.ts';
-import type { CitusConfig, Config } from './types.ts';
+import type { CitusConfig, Config, UserAuth } from './types.ts';
+import { readRestapiAuthentication } from './restapi.ts';
 import { readNamespace, requiredName } from './validate.ts';
 
 export interface CtlConfig {
@@ -18,6 +19,8 @@ export interface CtlConfig {
   citus: CitusConfig | null;
   /** Seconds an etcd read may take, retries included: `bootstrap.dcs.retry_timeout`, default 10. */
   retryTimeout: number;
+  /** `restapi.authentication`: sent with the requests that act on members (restart, switchover, ...). */
+  restapiAuth?: UserAuth;
 }
 
 /**
@@ -37,6 +40,8 @@ export function loadCtlConfig(configPath: string, env: NodeJS.ProcessEnv = proce
   const citus = readCitus(raw.citus, f);
   const bootstrap = readMap(raw.bootstrap, 'bootstrap', f) ?? {};
   const { retry_timeout } = readDynamicConfig(bootstrap.dcs, 'bootstrap.dcs', DEFAULT_DYNAMIC_CONFIG, f);
+  const restapi = readMap(raw.restapi, 'restapi', f) ?? {};
+  const restapiAuth = readRestapiAuthentication(restapi.authentication, f);
   if (
     f.problems.length > 0 ||
     scope === undefined ||
@@ -46,5 +51,7 @@ export function loadCtlConfig(configPath: string, env: NodeJS.ProcessEnv = proce
   ) {
     throw new ConfigError(f.problems.map(read.blame));
   }
-  return { scope, namespace, etcd3, citus, retryTimeout: retry_timeout };
+  const config: CtlConfig = { scope, namespace, etcd3, citus, retryTimeout: retry_timeout };
+  if (restapiAuth !== undefined) config.restapiAuth = restapiAuth;
+  return config;
 }

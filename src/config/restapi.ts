@@ -5,6 +5,22 @@ import { formatHostPort, isWildcardHost, parseHostPort, readConnectAddress, reco
 import * as K from './keys.ts';
 import type { Config, HostPort, UserAuth } from './types.ts';
 
+/** `restapi.authentication`: the credentials the REST API's operations need; undefined when absent. */
+export function readRestapiAuthentication(value: unknown, f: Findings): UserAuth | undefined {
+  if (value === undefined || value === null) return undefined;
+  const auth = K.readSection(value, 'restapi.authentication', K.RESTAPI_AUTH, f);
+  if (!auth) return undefined;
+  const username =
+    auth.username === undefined
+      ? f.problem('restapi.authentication.username', 'required')
+      : readString(auth.username, 'restapi.authentication.username', f, { nonEmpty: true });
+  const password =
+    auth.password === undefined
+      ? f.problem('restapi.authentication.password', 'required')
+      : readString(auth.password, 'restapi.authentication.password', f);
+  return username !== undefined && password !== undefined ? { username, password } : undefined;
+}
+
 export function readRestapi(value: unknown, f: Findings): Config['restapi'] | undefined {
   if (value === undefined || value === null) return f.problem('restapi', 'required (at least restapi.listen)');
   const map = K.readSection(value, 'restapi', K.RESTAPI, f);
@@ -24,21 +40,7 @@ export function readRestapi(value: unknown, f: Findings): Config['restapi'] | un
       );
     } else connect = listen;
   }
-  let authentication: UserAuth | undefined;
-  if (map.authentication !== undefined && map.authentication !== null) {
-    const auth = K.readSection(map.authentication, 'restapi.authentication', K.RESTAPI_AUTH, f);
-    if (auth) {
-      const username =
-        auth.username === undefined
-          ? f.problem('restapi.authentication.username', 'required')
-          : readString(auth.username, 'restapi.authentication.username', f, { nonEmpty: true });
-      const password =
-        auth.password === undefined
-          ? f.problem('restapi.authentication.password', 'required')
-          : readString(auth.password, 'restapi.authentication.password', f);
-      if (username !== undefined && password !== undefined) authentication = { username, password };
-    }
-  }
+  const authentication = readRestapiAuthentication(map.authentication, f);
   if (!listen || !connect) return undefined;
   return authentication ? { listen, connect_address: connect, authentication } : { listen, connect_address: connect };
 }

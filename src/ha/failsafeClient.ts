@@ -1,7 +1,7 @@
 // POST /failsafe to the members listed in the `failsafe` key, all at once, each with a short
 // timeout: a primary without etcd keeps running only while every one of them accepts it.
+import type { UserAuth } from '../config/types.ts';
 import { httpRequest } from '../httpClient.ts';
-import type { FailsafeCaller } from './ports.ts';
 
 const TIMEOUT_MS = 2000;
 
@@ -17,7 +17,12 @@ export function failsafeUrl(apiUrl: string): string | null {
   }
 }
 
-export const callFailsafe: FailsafeCaller = async (members, body) => {
+/** A FailsafeCaller, sending `auth` (the members' restapi.authentication) when set. */
+export async function callFailsafe(
+  members: Record<string, string>,
+  body: Record<string, unknown>,
+  auth?: UserAuth,
+): Promise<Record<string, boolean>> {
   const answers: Record<string, boolean> = {};
   await Promise.all(
     Object.entries(members).map(async ([name, apiUrl]) => {
@@ -27,7 +32,7 @@ export const callFailsafe: FailsafeCaller = async (members, body) => {
         return;
       }
       try {
-        const res = await httpRequest(url, { method: 'POST', json: body, timeoutMs: TIMEOUT_MS });
+        const res = await httpRequest(url, { method: 'POST', json: body, timeoutMs: TIMEOUT_MS, auth });
         answers[name] = res.status === 200;
       } catch {
         // Unreachable or too slow: not accepted.
@@ -36,4 +41,4 @@ export const callFailsafe: FailsafeCaller = async (members, body) => {
     }),
   );
   return answers;
-};
+}

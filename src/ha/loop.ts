@@ -94,7 +94,8 @@ export class HaLoop {
     const { connect_address: api } = options.config.restapi;
     this.askers = {
       askPeers,
-      callFailsafe: options.callFailsafe ?? callFailsafe,
+      callFailsafe:
+        options.callFailsafe ?? ((members, body) => callFailsafe(members, body, options.config.restapi.authentication)),
       failsafeBody: () => ({ name, conn_url: connUrl(pg.host, pg.port), api_url: apiUrl(api.host, api.port) }),
     };
     this.log = options.log;

@@ -74,3 +74,18 @@ test('a missing etcd3 section and a missing file are problems', () => {
   assert.match(problems(() => loadCtlConfig(file('scope: demo\n'), {}))[0], /^etcd3: required/);
   assert.match(problems(() => loadCtlConfig('/nonexistent/ctl.yml', {}))[0], /cannot read: ENOENT/);
 });
+
+test('restapi.authentication is read for the operations, SHARDHERD_RESTAPI_* over it; half of it is refused', () => {
+  const base = 'scope: demo\netcd3:\n  hosts: 127.0.0.1:2379\n';
+  const withAuth = file(`${base}restapi:\n  authentication:\n    username: admin\n    password: s3cret\n`);
+  assert.deepEqual(loadCtlConfig(withAuth, {}).restapiAuth, { username: 'admin', password: 's3cret' });
+  assert.deepEqual(loadCtlConfig(withAuth, { SHARDHERD_RESTAPI_PASSWORD: 'other' }).restapiAuth, {
+    username: 'admin',
+    password: 'other',
+  });
+  assert.equal(loadCtlConfig(file(base), {}).restapiAuth, undefined);
+  assert.deepEqual(
+    problems(() => loadCtlConfig(file(`${base}restapi:\n  authentication:\n    username: admin\n`), {})),
+    ['restapi.authentication.password: required'],
+  );
+});
