@@ -92,6 +92,7 @@ export async function runAgent(configPath: string): Promise<void> {
     config: control,
     metrics,
     topology: () => dcs.loadCluster({ allGroups: true }),
+    authentication: () => config.restapi.authentication,
   });
   log.info({ api: api.address, version: VERSION }, 'agent started');
   await loop.start();

@@ -69,6 +69,12 @@ export function applyReloadedConfig(live: Config, fresh: Config): ReloadResult {
     applied.push('citus.pooler');
   }
   applyPgbouncer(live, fresh, applied, needsAgentRestart);
+  // Checked at each request and sent with each call to another member: they change at runtime.
+  if (!isDeepStrictEqual(live.restapi.authentication, fresh.restapi.authentication)) {
+    if (fresh.restapi.authentication === undefined) delete live.restapi.authentication;
+    else live.restapi.authentication = fresh.restapi.authentication;
+    applied.push('restapi.authentication');
+  }
   for (const key of ['scope', 'namespace', 'name', 'restapi', 'etcd3', 'citus'] as const) {
     if (!isDeepStrictEqual(live[key], fresh[key])) needsAgentRestart.push(key);
   }

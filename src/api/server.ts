@@ -10,9 +10,11 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import type { UserAuth } from '../config/types.ts';
 import { summarizeGroup } from '../dcs/summary.ts';
 import type { ClusterView, GroupView } from '../dcs/types.ts';
 import type { Logger } from '../log.ts';
+import { registerAccessCheck } from './access.ts';
 import { HEALTH_PATHS, healthCheckForPath, healthStatusCode, type QueryParams } from './health.ts';
 import { livenessStatusCode, readinessStatusCode } from './probes.ts';
 import { healthInput, renderNodeStatus, takeSnapshot } from './status.ts';
@@ -61,6 +63,8 @@ export interface ApiControls {
   metrics?: AgentMetrics;
   /** Every group of the cluster from one etcd read, for the topology page; the own group alone when absent. */
   topology?: () => Promise<ClusterView>;
+  /** The credentials operations need (restapi.authentication, as configured now); none when absent. */
+  authentication?: () => UserAuth | undefined;
 }
 
 /**
@@ -96,6 +100,8 @@ export function createApiServer(source: AgentStatusSource, opts: ApiControls = {
       'api request',
     );
   });
+
+  registerAccessCheck(app, opts.authentication ?? (() => undefined));
 
   app.setNotFoundHandler(async (request, reply) => {
     return sendError(request, reply, 404, `no such endpoint: ${request.method} ${request.url}`);
@@ -227,8 +233,7 @@ export async function startApiServer(
   source: AgentStatusSource,
   opts: ApiControls & { host: string; port: number },
 ): Promise<RunningApiServer> {
-  const { logger, control, requests, config, metrics, topology } = opts;
-  const app = createApiServer(source, { logger, control, requests, config, metrics, topology });
+  const app = createApiServer(source, opts);
   await app.listen({ host: opts.host, port: opts.port });
   const bound = app.server.address();
   const port = typeof bound === 'object' && bound !== null ? bound.port : opts.port;

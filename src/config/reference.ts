@@ -70,13 +70,20 @@ export const SECTIONS: readonly SectionDoc[] = [
           'required when `listen` is a wildcard.',
         default: '`restapi.listen`',
       },
-      authentication: { type: 'section', text: 'Basic-auth credentials the write endpoints require.' },
+      authentication: {
+        type: 'section',
+        text:
+          'Basic-auth credentials every operation (any request but GET, HEAD and OPTIONS) requires; ' +
+          'members send them to each other, and `shardherd` sends those of its `-c` file.',
+      },
     },
   },
   {
     path: 'restapi.authentication',
     keys: K.RESTAPI_AUTH,
-    intro: 'Both or neither.',
+    intro:
+      'Both or neither; the same on every member of the cluster, as in Patroni (members call each other with their ' +
+      'own). A reload applies a change at once.',
     settings: {
       username: { type: 'string', text: 'The user name.' },
       password: { type: 'string', text: 'The password.' },

@@ -51,6 +51,8 @@ export interface StartClusterOptions {
   dcsExtra?: Record<string, unknown>;
   /** Merged into each member's own `postgresql` section, e.g. `{remove_data_directory_on_rewind_failure: true}`. */
   postgresqlExtra?: Record<string, unknown>;
+  /** Merged into each member's `restapi` section, e.g. `{authentication: {username, password}}`. */
+  restapiExtra?: Record<string, unknown>;
   /** Tags of a member; index is its 0-based position in its group (name `m<index+1>`). */
   tags?: (group: number | null, index: number) => TagValues;
   /** `bootstrap.dcs.postgresql.use_pg_rewind` (default true). */
@@ -373,6 +375,7 @@ interface MemberSettings {
   usePgRewind: boolean;
   dcsExtra: Record<string, unknown>;
   postgresqlExtra: Record<string, unknown>;
+  restapiExtra: Record<string, unknown>;
   tags: StartClusterOptions['tags'];
   binDir: string;
   logLevel: string;
@@ -475,6 +478,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
     usePgRewind: opts.usePgRewind ?? true,
     dcsExtra: opts.dcsExtra ?? {},
     postgresqlExtra: opts.postgresqlExtra ?? {},
+    restapiExtra: opts.restapiExtra ?? {},
     tags: opts.tags,
     binDir: resolvePgBinDir(),
     logLevel: opts.logLevel ?? 'debug',
@@ -528,6 +532,7 @@ async function writeMember(
     usePgRewind: settings.usePgRewind,
     dcsExtra: settings.dcsExtra,
     postgresqlExtra: settings.postgresqlExtra,
+    restapiExtra: settings.restapiExtra,
     tags: settings.tags?.(group, index) ?? {},
     binDir: settings.binDir,
     logLevel: settings.logLevel,

@@ -29,6 +29,8 @@ export interface MemberConfigInput {
   dcsExtra: Record<string, unknown>;
   /** Merged into the member's own `postgresql` section. */
   postgresqlExtra?: Record<string, unknown>;
+  /** Merged into the member's `restapi` section. */
+  restapiExtra?: Record<string, unknown>;
   tags: TagValues;
   binDir: string;
   logLevel: string;
@@ -81,7 +83,11 @@ export function memberConfig(input: MemberConfigInput): Record<string, unknown> 
     scope: input.scope,
     namespace: 'service',
     name: input.name,
-    restapi: { listen: address(input.apiPort), connect_address: address(input.apiPort) },
+    restapi: {
+      listen: address(input.apiPort),
+      connect_address: address(input.apiPort),
+      ...input.restapiExtra,
+    },
     etcd3: { hosts: [address(input.etcdClientPort)] },
     ...(input.group !== null && {
       citus: {

@@ -3,6 +3,7 @@
 // moves group 1 there and back; a candidate killed right after taking the lock never sends
 // after_promote, so the pause rolls back at its deadline while group 2 still changes at once;
 // REST refusals answer with their codes and one-line reasons. The primary checker runs throughout.
+// Every member has restapi.authentication: the workers' POST /citus and the command carry it.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { Dcs } from '../../../src/dcs/dcs.ts';
+import { basicAuthorization } from '../../../src/httpClient.ts';
 import type { MemberData } from '../../../src/dcs/types.ts';
 import {
   onCleanup,
@@ -46,6 +48,7 @@ useHarness();
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const run = promisify(execFile);
 const GROUPS = [0, 1, 2];
+const API_AUTH = { username: 'operator', password: 'op-secret' };
 
 let running: RunningCitusCluster;
 let leaders: Map<number, TestMember>;
@@ -55,7 +58,7 @@ const leaderOf = (group: number): TestMember => groupLeader(running, group);
 
 before(
   async () => {
-    running = await startCitusCluster({ groups: GROUPS });
+    running = await startCitusCluster({ groups: GROUPS, restapiExtra: { authentication: API_AUTH } });
     leaders = running.leaders;
     await waitForGroupPrimaries(running, GROUPS);
     // The application's table: on the stand-in on group 1's primary (the replica gets it by
@@ -75,9 +78,11 @@ async function post(
   body: unknown,
   method = 'POST',
 ): Promise<{ status: number; text: string }> {
+  const headers: Record<string, string> = { authorization: basicAuthorization(API_AUTH) };
+  if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(`${member.apiUrl}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(60_000),
   });

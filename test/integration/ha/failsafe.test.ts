@@ -1,6 +1,7 @@
 // Failsafe mode on a real group of three: with etcd stopped and every member up, the primary
 // stays writable for the whole outage (it calls POST /failsafe on the others every cycle) and
 // nobody else leads; with a replica down as well, the primary fences itself as without failsafe.
+// The members have restapi.authentication, which POST /failsafe must carry to be accepted.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -25,7 +26,11 @@ async function readFailsafeKey(cluster: TestCluster): Promise<Record<string, str
 }
 
 async function failsafeGroup() {
-  const group = await startGroup({ ...TIMING, dcsExtra: { failsafe_mode: true } });
+  const group = await startGroup({
+    ...TIMING,
+    dcsExtra: { failsafe_mode: true },
+    restapiExtra: { authentication: { username: 'operator', password: 'op-secret' } },
+  });
   await waitFor(async () => Object.keys((await readFailsafeKey(group.cluster)) ?? {}).length === 3, {
     timeout: 30_000,
     message: 'the leader lists every member in the failsafe key',

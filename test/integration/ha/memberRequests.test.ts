@@ -1,6 +1,8 @@
 // POST/DELETE /restart, POST /reload and POST /reinitialize on a real three-member group, and the
 // `shardherd restart/reload/reinit` commands: restarts keep the leader key and the timeline, a
 // reload applies a changed parameter, a reinitialize re-clones a replica that then replicates.
+// Every member has restapi.authentication: operations carry it (the commands read it from their
+// file), and one without it is refused.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -10,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
+import { basicAuthorization } from '../../../src/httpClient.ts';
 import { readLeaderKey, tempDir, useHarness, waitFor, type TestMember } from '../../harness/index.ts';
 import {
   createMarkerTable,
@@ -25,6 +28,7 @@ import {
 useHarness();
 
 const TIMING = { ttl: 10, loopWait: 1, retryTimeout: 4 };
+const API_AUTH = { username: 'operator', password: 'op-secret' };
 const run = promisify(execFile);
 
 let group: RunningGroup;
@@ -39,10 +43,19 @@ interface Answer {
   text: string;
 }
 
-async function call(member: TestMember, method: string, path: string, body?: unknown): Promise<Answer> {
+/** A request with the members' credentials, or with `authorization` as given (null: none). */
+async function call(
+  member: TestMember,
+  method: string,
+  path: string,
+  body?: unknown,
+  authorization: string | null = basicAuthorization(API_AUTH),
+): Promise<Answer> {
+  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+  if (authorization !== null) headers.authorization = authorization;
   const res = await fetch(`${member.apiUrl}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(120_000),
   });
@@ -96,7 +109,7 @@ async function writeAndSee(note: string, readers: TestMember[]): Promise<void> {
 }
 
 before(async () => {
-  group = await startGroup(TIMING);
+  group = await startGroup({ ...TIMING, restapiExtra: { authentication: API_AUTH } });
   leader = group.leader;
   [replicaA, replicaB] = group.replicas as [TestMember, TestMember];
   await createMarkerTable(leader);
@@ -104,8 +117,19 @@ before(async () => {
   await writeFile(
     ctlConfig,
     `scope: ${group.cluster.scope}\nnamespace: /service/\n` +
-      `etcd3:\n  hosts: 127.0.0.1:${group.cluster.etcd.clientPort}\n`,
+      `etcd3:\n  hosts: 127.0.0.1:${group.cluster.etcd.clientPort}\n` +
+      `restapi:\n  authentication:\n    username: ${API_AUTH.username}\n    password: ${API_AUTH.password}\n`,
   );
+});
+
+test('an operation without the credentials, or with wrong ones, is refused with 401; reads stay open', async () => {
+  const bare = await call(replicaA, 'POST', '/reload', undefined, null);
+  assert.deepEqual([bare.status, bare.text], [401, '{"error":"no auth header received"}']);
+  const wrong = { ...API_AUTH, password: 'guess' };
+  const guessed = await call(replicaA, 'POST', '/restart', {}, basicAuthorization(wrong));
+  assert.deepEqual([guessed.status, guessed.text], [401, '{"error":"not authenticated"}']);
+  assert.equal((await call(replicaA, 'GET', '/patroni', undefined, null)).status, 200);
+  assert.equal((await call(replicaA, 'OPTIONS', '/replica', undefined, null)).status, 200);
 });
 
 after(async () => {

@@ -90,3 +90,24 @@ test('a changed or removed superuser password applies in place; another superuse
   assert.deepEqual(renamed, { applied: [PASSWORD], needsAgentRestart: ['postgresql.authentication'] });
   assert.equal(superuser.username, 'postgres');
 });
+
+test('restapi.authentication applies in place (added, changed, removed); a new listen address needs a restart', () => {
+  const base = minimalConfig();
+  const live = load(base);
+  const restapi = live.restapi;
+  const auth = { username: 'admin', password: 's3cret' };
+  const withAuth = withSetting(base, 'restapi.authentication', auth);
+  assert.deepEqual(applyReloadedConfig(live, load(withAuth)), {
+    applied: ['restapi.authentication'],
+    needsAgentRestart: [],
+  });
+  assert.equal(live.restapi, restapi, 'the same restapi object (the server reads it at each request)');
+  assert.deepEqual(live.restapi.authentication, auth);
+  assert.deepEqual(applyReloadedConfig(live, load(base)), {
+    applied: ['restapi.authentication'],
+    needsAgentRestart: [],
+  });
+  assert.equal(live.restapi.authentication, undefined);
+  const moved = withSetting(base, 'restapi.listen', '127.0.0.1:9999');
+  assert.deepEqual(applyReloadedConfig(live, load(moved)).needsAgentRestart, ['restapi']);
+});
