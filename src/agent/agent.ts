@@ -5,6 +5,8 @@ import { PG_SETTINGS_SQL, type PgSetting } from '../api/pgSettings.ts';
 import { AgentMetrics } from '../api/metrics.ts';
 import { startApiServer } from '../api/server.ts';
 import { etcdEndpoints } from '../dcs/etcdHttp.ts';
+import { apiHosts } from '../dcs/memberUrl.ts';
+import { COORDINATOR_GROUP } from '../citus/types.ts';
 import { loadConfig } from '../config/load.ts';
 import { Dcs } from '../dcs/dcs.ts';
 import { HaLoop } from '../ha/loop.ts';
@@ -92,7 +94,14 @@ export async function runAgent(configPath: string): Promise<void> {
     config: control,
     metrics,
     topology: () => dcs.loadCluster({ allGroups: true }),
-    authentication: () => config.restapi.authentication,
+    access: {
+      rules: () => config.restapi,
+      memberHosts: () => apiHosts(loop.snapshot().cluster?.groups ?? []),
+      // Workers call the coordinator's POST /citus; read their keys only when it is not one of the own group.
+      ...(config.citus?.group === COORDINATOR_GROUP && {
+        otherMemberHosts: async () => apiHosts((await dcs.loadCluster({ allGroups: true })).groups),
+      }),
+    },
   });
   log.info({ api: api.address, version: VERSION }, 'agent started');
   await loop.start();

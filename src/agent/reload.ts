@@ -69,11 +69,12 @@ export function applyReloadedConfig(live: Config, fresh: Config): ReloadResult {
     applied.push('citus.pooler');
   }
   applyPgbouncer(live, fresh, applied, needsAgentRestart);
-  // Checked at each request and sent with each call to another member: they change at runtime.
-  if (!isDeepStrictEqual(live.restapi.authentication, fresh.restapi.authentication)) {
-    if (fresh.restapi.authentication === undefined) delete live.restapi.authentication;
-    else live.restapi.authentication = fresh.restapi.authentication;
-    applied.push('restapi.authentication');
+  // Checked at each request (and the credentials sent with each call to another member).
+  for (const key of ['authentication', 'allowlist', 'allowlist_include_members'] as const) {
+    if (isDeepStrictEqual(live.restapi[key], fresh.restapi[key])) continue;
+    if (fresh.restapi[key] === undefined) delete live.restapi[key];
+    else Object.assign(live.restapi, { [key]: fresh.restapi[key] });
+    applied.push(`restapi.${key}`);
   }
   for (const key of ['scope', 'namespace', 'name', 'restapi', 'etcd3', 'citus'] as const) {
     if (!isDeepStrictEqual(live[key], fresh[key])) needsAgentRestart.push(key);

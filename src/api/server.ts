@@ -10,11 +10,10 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import type { UserAuth } from '../config/types.ts';
 import { summarizeGroup } from '../dcs/summary.ts';
 import type { ClusterView, GroupView } from '../dcs/types.ts';
 import type { Logger } from '../log.ts';
-import { registerAccessCheck } from './access.ts';
+import { registerAccessCheck, type AccessSources } from './access.ts';
 import { HEALTH_PATHS, healthCheckForPath, healthStatusCode, type QueryParams } from './health.ts';
 import { livenessStatusCode, readinessStatusCode } from './probes.ts';
 import { healthInput, renderNodeStatus, takeSnapshot } from './status.ts';
@@ -63,8 +62,8 @@ export interface ApiControls {
   metrics?: AgentMetrics;
   /** Every group of the cluster from one etcd read, for the topology page; the own group alone when absent. */
   topology?: () => Promise<ClusterView>;
-  /** The credentials operations need (restapi.authentication, as configured now); none when absent. */
-  authentication?: () => UserAuth | undefined;
+  /** Who may call the operations (restapi.authentication and allowlist); anyone when absent. */
+  access?: AccessSources;
 }
 
 /**
@@ -101,7 +100,7 @@ export function createApiServer(source: AgentStatusSource, opts: ApiControls = {
     );
   });
 
-  registerAccessCheck(app, opts.authentication ?? (() => undefined));
+  if (opts.access) registerAccessCheck(app, opts.access);
 
   app.setNotFoundHandler(async (request, reply) => {
     return sendError(request, reply, 404, `no such endpoint: ${request.method} ${request.url}`);

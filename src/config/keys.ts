@@ -108,7 +108,7 @@ export const TOP_LEVEL: SectionKeys = {
 };
 
 export const RESTAPI: SectionKeys = {
-  implemented: ['listen', 'connect_address', 'authentication'],
+  implemented: ['listen', 'connect_address', 'authentication', 'allowlist', 'allowlist_include_members'],
   notImplemented: {
     certfile: PLAIN_HTTP,
     keyfile: PLAIN_HTTP,
@@ -116,8 +116,6 @@ export const RESTAPI: SectionKeys = {
     cafile: '',
     ciphers: '',
     verify_client: '',
-    allowlist: '',
-    allowlist_include_members: '',
     http_extra_headers: '',
     https_extra_headers: '',
     request_queue_size: '',

@@ -76,6 +76,20 @@ export const SECTIONS: readonly SectionDoc[] = [
           'Basic-auth credentials every operation (any request but GET, HEAD and OPTIONS) requires; ' +
           'members send them to each other, and `shardherd` sends those of its `-c` file.',
       },
+      allowlist: {
+        type: 'list of addresses, CIDR networks and host names',
+        text:
+          'Only these clients may call the operations (others get 403); host names are resolved at each such ' +
+          'request. Status and health paths stay open.',
+        default: 'anyone',
+      },
+      allowlist_include_members: {
+        type: 'boolean',
+        text:
+          "The hosts of the members' `api_url`s may call the operations too (on a Citus coordinator, every " +
+          "group's), as their own calls to each other need.",
+        default: 'false',
+      },
     },
   },
   {

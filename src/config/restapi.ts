@@ -1,6 +1,7 @@
 // The `restapi` section: where the agent's REST API listens, the address peers and patronictl
 // use to reach it (published as `api_url`), and the optional basic-auth credentials.
-import { Findings, readString } from './findings.ts';
+import { isIP } from 'node:net';
+import { Findings, join, readBool, readString, readStringList } from './findings.ts';
 import { formatHostPort, isWildcardHost, parseHostPort, readConnectAddress, recorded } from './hostPort.ts';
 import * as K from './keys.ts';
 import type { Config, HostPort, UserAuth } from './types.ts';
@@ -19,6 +20,33 @@ export function readRestapiAuthentication(value: unknown, f: Findings): UserAuth
       ? f.problem('restapi.authentication.password', 'required')
       : readString(auth.password, 'restapi.authentication.password', f);
   return username !== undefined && password !== undefined ? { username, password } : undefined;
+}
+
+/** `restapi.allowlist`: each entry an address, a network in CIDR notation, or a host name. */
+function readAllowlist(value: unknown, f: Findings): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const entries = readStringList(value, 'restapi.allowlist', f);
+  if (entries === undefined) return undefined;
+  let valid = true;
+  entries.forEach((entry, i) => {
+    const problem = allowlistEntryProblem(entry);
+    if (problem === null) return;
+    f.problem(join('restapi.allowlist', i), problem);
+    valid = false;
+  });
+  return valid ? entries : undefined;
+}
+
+/** What is wrong with one allowlist entry, or null. Host names are resolved only when used. */
+export function allowlistEntryProblem(entry: string): string | null {
+  if (entry.trim() === '') return 'must not be empty';
+  if (!entry.includes('/')) return /^[A-Za-z0-9.:_-]+$/.test(entry) ? null : `not an address or host name: "${entry}"`;
+  const [address = '', bits = '', ...rest] = entry.split('/');
+  const family = isIP(address);
+  const prefix = /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
+  if (rest.length > 0 || family === 0 || !(prefix <= (family === 4 ? 32 : 128)))
+    return `not a network in CIDR notation (address/prefix): "${entry}"`;
+  return null;
 }
 
 export function readRestapi(value: unknown, f: Findings): Config['restapi'] | undefined {
@@ -41,6 +69,15 @@ export function readRestapi(value: unknown, f: Findings): Config['restapi'] | un
     } else connect = listen;
   }
   const authentication = readRestapiAuthentication(map.authentication, f);
+  const allowlist = readAllowlist(map.allowlist, f);
+  const includeMembers =
+    map.allowlist_include_members === undefined || map.allowlist_include_members === null
+      ? undefined
+      : readBool(map.allowlist_include_members, 'restapi.allowlist_include_members', f);
   if (!listen || !connect) return undefined;
-  return authentication ? { listen, connect_address: connect, authentication } : { listen, connect_address: connect };
+  const restapi: Config['restapi'] = { listen, connect_address: connect };
+  if (authentication) restapi.authentication = authentication;
+  if (allowlist) restapi.allowlist = allowlist;
+  if (includeMembers !== undefined) restapi.allowlist_include_members = includeMembers;
+  return restapi;
 }

@@ -163,6 +163,10 @@ export interface Config {
     listen: HostPort;
     connect_address: HostPort;
     authentication?: UserAuth;
+    /** Who may call the operations: addresses, networks (CIDR) or host names; anyone when absent. */
+    allowlist?: string[];
+    /** The members' own REST hosts (every group's, on a Citus coordinator) may call the operations too. */
+    allowlist_include_members?: boolean;
   };
   etcd3: {
     hosts: string[];

@@ -38,6 +38,21 @@ export function apiUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}/patroni`;
 }
 
+/** The host of every member's `api_url` in `groups` (IPv6 without brackets); members without one are left out. */
+export function apiHosts(groups: ReadonlyArray<{ members: ReadonlyArray<{ data: { api_url?: unknown } }> }>): string[] {
+  const hosts: string[] = [];
+  for (const member of groups.flatMap((g) => g.members)) {
+    if (typeof member.data.api_url !== 'string') continue;
+    try {
+      const host = new URL(member.data.api_url).hostname.replace(/^\[(.*)\]$/, '$1');
+      if (host !== '') hosts.push(host);
+    } catch {
+      // Not a URL: nobody to allow.
+    }
+  }
+  return hosts;
+}
+
 /** Another endpoint of the REST API a member's `api_url` belongs to (`/citus`, `/switchover`, ...). */
 export function apiEndpoint(memberApiUrl: string, path: string): string {
   return new URL(path, memberApiUrl).href;

@@ -463,6 +463,19 @@ test('unknown paths and methods answer 404 with a JSON error', async () => {
   assert.equal(typeof ((await post.json()) as { error: unknown }).error, 'string');
 });
 
+test('over a real socket the allowlist sees the client address: loopback refused unless listed', async () => {
+  let allowlist = ['10.0.0.0/8'];
+  const port = await freePort();
+  const access = { rules: () => ({ allowlist }), memberHosts: () => [] };
+  const server = await startApiServer(new TestAgent(), { host: '127.0.0.1', port, access });
+  onCleanup('api server', () => server.close());
+  const post = () => fetch(`${server.address}/reload`, { method: 'POST' }).then((r) => r.status);
+  assert.equal(await post(), 403);
+  assert.equal(await statusOf(server.address, '/patroni'), 200, 'reads stay open');
+  allowlist = ['127.0.0.0/8'];
+  assert.equal(await post(), 404, 'let through: this server has no member routes');
+});
+
 test('requests are logged at debug level through the given pino logger', async () => {
   const lines: string[] = [];
   const sink = new Writable({

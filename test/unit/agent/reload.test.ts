@@ -91,7 +91,7 @@ test('a changed or removed superuser password applies in place; another superuse
   assert.equal(superuser.username, 'postgres');
 });
 
-test('restapi.authentication applies in place (added, changed, removed); a new listen address needs a restart', () => {
+test('restapi.authentication and allowlist apply in place; a new listen address needs a restart', () => {
   const base = minimalConfig();
   const live = load(base);
   const restapi = live.restapi;
@@ -108,6 +108,9 @@ test('restapi.authentication applies in place (added, changed, removed); a new l
     needsAgentRestart: [],
   });
   assert.equal(live.restapi.authentication, undefined);
+  const listed = withSetting(base, 'restapi.allowlist', ['10.0.0.0/8']);
+  assert.deepEqual(applyReloadedConfig(live, load(listed)), { applied: ['restapi.allowlist'], needsAgentRestart: [] });
+  assert.deepEqual(live.restapi.allowlist, ['10.0.0.0/8']);
   const moved = withSetting(base, 'restapi.listen', '127.0.0.1:9999');
   assert.deepEqual(applyReloadedConfig(live, load(moved)).needsAgentRestart, ['restapi']);
 });

@@ -131,6 +131,21 @@ test('postgresql.callbacks: each command line split into its words; an unknown e
   assert.deepEqual(loadConfig(writeConfig(minimalConfig()), {}).config.postgresql.callbacks, {});
 });
 
+test('restapi.allowlist and allowlist_include_members are read as given', () => {
+  let cfg = withSetting(minimalConfig(), 'restapi.allowlist', [
+    '10.0.0.0/8',
+    '127.0.0.1',
+    'fd00::/8',
+    'haproxy.example',
+  ]);
+  cfg = withSetting(cfg, 'restapi.allowlist_include_members', true);
+  const { restapi } = loadConfig(writeConfig(cfg), {}).config;
+  assert.deepEqual(restapi.allowlist, ['10.0.0.0/8', '127.0.0.1', 'fd00::/8', 'haproxy.example']);
+  assert.equal(restapi.allowlist_include_members, true);
+  const plain = loadConfig(writeConfig(minimalConfig()), {}).config.restapi;
+  assert.deepEqual([plain.allowlist, plain.allowlist_include_members], [undefined, undefined]);
+});
+
 test('postgresql.pre_promote: the command line split into its words; absent by default', () => {
   const cfg = withSetting(minimalConfig(), 'postgresql.pre_promote', '/usr/local/bin/fence --host "old primary"');
   const { config } = loadConfig(writeConfig(cfg), {});
@@ -433,6 +448,30 @@ const INVALID: Array<[string, string, unknown, string]> = [
     'postgresql.callbacks',
     { on_start: "/bin/cb 'eth0" },
     "postgresql.callbacks.on_start: the quote ' is not closed",
+  ],
+  [
+    'allowlist network with a bad prefix',
+    'restapi.allowlist',
+    ['10.0.0.0/8', '10.0.0.0/33'],
+    'restapi.allowlist[1]: not a network in CIDR notation (address/prefix): "10.0.0.0/33"',
+  ],
+  [
+    'allowlist entry with a space',
+    'restapi.allowlist',
+    ['db 1'],
+    'restapi.allowlist[0]: not an address or host name: "db 1"',
+  ],
+  [
+    'allowlist a string',
+    'restapi.allowlist',
+    '10.0.0.0/8',
+    'restapi.allowlist: expected a list of strings, got "10.0.0.0/8"',
+  ],
+  [
+    'allowlist_include_members not a boolean',
+    'restapi.allowlist_include_members',
+    'members',
+    'restapi.allowlist_include_members: expected true or false, got "members"',
   ],
   ['pre_promote a number', 'postgresql.pre_promote', 1, 'postgresql.pre_promote: expected a string, got 1'],
   [
