@@ -1,7 +1,8 @@
-// The agent's requests to other members' REST APIs (peer status, failsafe, its coordinator's
-// /citus), on node:http (node:https only for an https URL). The agent does not use fetch: undici,
-// fetch's engine, with its WebAssembly HTTP parser would stay resident in every agent for the few
-// requests an election makes (`npm run bench -- footprint`). Short-lived CLI commands use fetch.
+// Requests to members' REST APIs (peer status, failsafe, the coordinator's /citus, and the
+// commands' operations), on node:http (node:https only for an https URL, through its global
+// agent, which memberTls.ts sets up for the REST API's TLS). Not fetch: undici, fetch's engine,
+// with its WebAssembly HTTP parser would stay resident in every agent for the few requests an
+// election makes (`npm run bench -- footprint`), and it does not take node's TLS agent.
 import http from 'node:http';
 import type { UserAuth } from './config/types.ts';
 
@@ -11,7 +12,7 @@ export interface HttpAnswer {
 }
 
 export interface HttpOptions {
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'DELETE' | 'OPTIONS';
   /** A JSON body, sent with its content type. */
   json?: unknown;
   /** The whole exchange, connection included. */

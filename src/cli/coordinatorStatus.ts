@@ -4,6 +4,7 @@ import type { CitusStatusBody } from '../api/controlRoutes.ts';
 import { apiEndpoint } from '../dcs/memberUrl.ts';
 import type { ClusterView } from '../dcs/types.ts';
 import { errorText } from '../errors.ts';
+import { httpRequest, type HttpAnswer } from '../httpClient.ts';
 
 const TIMEOUT_MS = 5000;
 
@@ -14,14 +15,13 @@ export async function fetchCoordinatorStatus(cluster: ClusterView): Promise<Citu
   if (coordinator === undefined || leader === undefined) return 'group 0 has no leader';
   const url = coordinator.members.find((m) => m.name === leader)?.data.api_url;
   if (!url) return `group 0's leader ${leader} publishes no api_url`;
-  let response: Response;
+  let response: HttpAnswer;
   try {
-    response = await fetch(apiEndpoint(url, '/citus'), { signal: AbortSignal.timeout(TIMEOUT_MS) });
+    response = await httpRequest(apiEndpoint(url, '/citus'), { timeoutMs: TIMEOUT_MS });
   } catch (err) {
-    const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : errorText(err);
-    return `${leader} (${url}) does not answer: ${cause}`;
+    return `${leader} (${url}) does not answer: ${errorText(err)}`;
   }
-  const text = await response.text();
+  const text = response.text;
   if (response.status !== 200) return `${leader} answers HTTP ${response.status}: ${text.replace(/\s+/g, ' ').trim()}`;
   try {
     const body = JSON.parse(text) as CitusStatusBody;

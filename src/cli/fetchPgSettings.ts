@@ -4,19 +4,19 @@ import { parsePgSettings, type PgSetting } from '../api/pgSettings.ts';
 import { apiEndpoint } from '../dcs/memberUrl.ts';
 import type { GroupView } from '../dcs/types.ts';
 import { errorText, ShardherdError } from '../errors.ts';
+import { httpRequest, type HttpAnswer } from '../httpClient.ts';
 import { groupName } from './clusterSession.ts';
 
 const TIMEOUT_MS = 5000;
 
 async function askMember(apiUrl: string): Promise<PgSetting[] | string> {
-  let response: Response;
+  let response: HttpAnswer;
   try {
-    response = await fetch(apiEndpoint(apiUrl, '/pg_settings'), { signal: AbortSignal.timeout(TIMEOUT_MS) });
+    response = await httpRequest(apiEndpoint(apiUrl, '/pg_settings'), { timeoutMs: TIMEOUT_MS });
   } catch (err) {
-    const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : errorText(err);
-    return `no answer (${cause})`;
+    return `no answer (${errorText(err)})`;
   }
-  const text = await response.text();
+  const text = response.text;
   if (response.status !== 200) return `HTTP ${response.status} ${text.replace(/\s+/g, ' ').trim()}`;
   let rows: PgSetting[] | null = null;
   try {

@@ -4,10 +4,10 @@
 import { createInterface } from 'node:readline/promises';
 import { apiEndpoint } from '../dcs/memberUrl.ts';
 import type { ClusterView, Member } from '../dcs/types.ts';
-import { ShardherdError } from '../errors.ts';
+import { ShardherdError, errorText } from '../errors.ts';
 import { isPrimaryRole } from '../dcs/role.ts';
 import type { UserAuth } from '../config/types.ts';
-import { basicAuthorization } from '../httpClient.ts';
+import { httpRequest } from '../httpClient.ts';
 
 export interface TargetMember {
   name: string;
@@ -143,20 +143,9 @@ export async function postToMember(
   method: 'POST' | 'DELETE' = 'POST',
 ): Promise<PostResult> {
   try {
-    const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
-    if (t.apiAuth) headers.authorization = basicAuthorization(t.apiAuth);
-    const res = await fetch(apiEndpoint(t.apiUrl, path), {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    return { status: res.status, text: (await res.text()).replace(/\s+/g, ' ').trim() };
+    const res = await httpRequest(apiEndpoint(t.apiUrl, path), { method, json: body, timeoutMs, auth: t.apiAuth });
+    return { status: res.status, text: res.text.replace(/\s+/g, ' ').trim() };
   } catch (err) {
-    const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-    return {
-      status: 0,
-      text: `no answer from ${t.apiUrl}${cause || (err instanceof Error ? `: ${err.message}` : '')}`,
-    };
+    return { status: 0, text: `no answer from ${t.apiUrl}: ${errorText(err)}` };
   }
 }

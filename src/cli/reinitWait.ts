@@ -1,6 +1,7 @@
 // `reinit --wait`: follows each reinitialized member's GET /patroni until it no longer says
 // `creating replica` (Patroni's rule), printing what it waits for and how far each clone got.
 import { apiEndpoint } from '../dcs/memberUrl.ts';
+import { getJson } from '../httpClient.ts';
 import type { TargetMember } from './memberTargets.ts';
 
 /** The part of GET /patroni the wait reads. */
@@ -63,9 +64,10 @@ export async function waitForReinit(targets: readonly TargetMember[], deps: Rein
 /** GET /patroni of a target with a short timeout; null when it does not answer. */
 export async function fetchReinitStatus(t: TargetMember): Promise<ReinitStatus | null> {
   try {
-    const res = await fetch(apiEndpoint(t.apiUrl, '/patroni'), { signal: AbortSignal.timeout(3000) });
-    const body = (await res.json()) as ReinitStatus;
-    return typeof body.state === 'string' ? body : null;
+    const { body } = await getJson(apiEndpoint(t.apiUrl, '/patroni'), 3000);
+    return typeof body === 'object' && body !== null && typeof (body as ReinitStatus).state === 'string'
+      ? (body as ReinitStatus)
+      : null;
   } catch {
     return null;
   }

@@ -7,7 +7,7 @@ import { apiEndpoint } from '../dcs/memberUrl.ts';
 import type { GroupView } from '../dcs/types.ts';
 import { groupOf } from '../dcs/view.ts';
 import { ShardherdError, errorText } from '../errors.ts';
-import { basicAuthorization } from '../httpClient.ts';
+import { httpRequest, type HttpAnswer } from '../httpClient.ts';
 import { configOption, groupOption, readCluster } from './readCluster.ts';
 
 export type ManualKind = 'switchover' | 'failover';
@@ -101,23 +101,16 @@ async function run(kind: ManualKind, flags: ManualFlags): Promise<void> {
     process.stderr.write(`${describeGroup(view)}\n`);
     if (!(await confirm(`Really ${plan.summary}?`))) throw new ShardherdError(`${kind} cancelled`);
   }
-  let response: Response;
+  let response: HttpAnswer;
   try {
     // The member answers once the new leader runs, or after about 20 s with the state it saw.
-    response = await fetch(plan.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        ...(reading.auth ? { authorization: basicAuthorization(reading.auth) } : {}),
-      },
-      body: JSON.stringify(plan.body),
-      signal: AbortSignal.timeout(60_000),
-    });
+    response = await httpRequest(plan.url, { method: 'POST', json: plan.body, timeoutMs: 60_000, auth: reading.auth });
   } catch (err) {
     throw new ShardherdError(`cannot reach ${plan.url}: ${errorText(err)}`);
   }
-  const text = (await response.text()).replace(/\s+/g, ' ').trim();
-  if (!response.ok) throw new ShardherdError(`${kind} failed (HTTP ${response.status}): ${text}`);
+  const text = response.text.replace(/\s+/g, ' ').trim();
+  if (response.status < 200 || response.status > 299)
+    throw new ShardherdError(`${kind} failed (HTTP ${response.status}): ${text}`);
   process.stdout.write(`${text}\n`);
 }
 
