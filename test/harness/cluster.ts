@@ -30,6 +30,7 @@ import { TcpProxy } from './tcpProxy.ts';
 import { tempDir } from './tempDir.ts';
 import { unprivilegedUser } from './user.ts';
 import { errorText } from '../../src/errors.ts';
+import { getJson, httpRequest } from '../../src/httpClient.ts';
 
 /** The repository this harness belongs to; the agent runs from its sources. */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -111,7 +112,7 @@ export class TestMember {
   readonly logFile: string;
   readonly pgPort: number;
   readonly apiPort: number;
-  /** `http://127.0.0.1:<apiPort>`, without a trailing slash. */
+  /** `http://127.0.0.1:<apiPort>` (https when the cluster serves its REST API over TLS), without a trailing slash. */
   readonly apiUrl: string;
   /** Every agent process started for this member, the current one last. */
   readonly #runs: ManagedProcess[] = [];
@@ -134,6 +135,8 @@ export class TestMember {
     apiPort: number;
     poolerPort?: number;
     agentCommand?: (configPath: string) => readonly string[];
+    /** The REST API is served over TLS (restapi.certfile). */
+    https?: boolean;
   }) {
     this.name = fields.name;
     this.#agentCommand =
@@ -146,7 +149,7 @@ export class TestMember {
     this.logFile = join(fields.dir, 'agent.log');
     this.pgPort = fields.pgPort;
     this.apiPort = fields.apiPort;
-    this.apiUrl = `http://127.0.0.1:${fields.apiPort}`;
+    this.apiUrl = `${fields.https ? 'https' : 'http'}://127.0.0.1:${fields.apiPort}`;
     this.pooler =
       fields.poolerPort === undefined
         ? null
@@ -322,12 +325,8 @@ export class TestMember {
   /** `GET /patroni`, or null when the agent does not answer. */
   async status(): Promise<NodeStatus | null> {
     try {
-      const res = await fetch(`${this.apiUrl}/patroni`, { signal: AbortSignal.timeout(2000) });
-      if (res.status !== 200) {
-        await res.body?.cancel();
-        return null;
-      }
-      return (await res.json()) as NodeStatus;
+      const res = await getJson(`${this.apiUrl}/patroni`, 2000);
+      return res.status === 200 ? (res.body as NodeStatus) : null;
     } catch {
       return null;
     }
@@ -336,9 +335,7 @@ export class TestMember {
   /** The status code of `GET <apiUrl><path>` (e.g. `/primary`, `/replica?lag=1MB`), 0 without an answer. */
   async health(path: string): Promise<number> {
     try {
-      const res = await fetch(`${this.apiUrl}${path}`, { signal: AbortSignal.timeout(2000) });
-      await res.body?.cancel();
-      return res.status;
+      return (await httpRequest(`${this.apiUrl}${path}`, { timeoutMs: 2000 })).status;
     } catch {
       return 0;
     }
@@ -514,6 +511,7 @@ async function writeMember(
     apiPort: await freePort(),
     ...(settings.poolers && { poolerPort: await freePort() }),
     agentCommand: settings.agentCommand,
+    https: settings.restapiExtra.certfile !== undefined,
   });
   // The agent (unprivileged) creates data_dir, pgpass and its socket in here.
   await mkdir(member.dir);

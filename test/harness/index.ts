@@ -5,6 +5,7 @@ export { waitFor, type WaitForOptions } from './poll.ts';
 export { freePort } from './ports.ts';
 export { unprivilegedUser, type UnprivilegedUser } from './user.ts';
 export { tempDir } from './tempDir.ts';
+export { certificates } from './certificates.ts';
 export { cleanup, onCleanup, useHarness, type CleanupOptions, type CleanupPhase } from './cleanup.ts';
 export {
   spawnManaged,

@@ -2,14 +2,20 @@
 // a private CA and client certificates, and user authentication with tokens that expire.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { before, describe, test } from 'node:test';
 import { etcdEndpoints } from '../../../src/dcs/etcdHttp.ts';
 import { DcsError } from '../../../src/errors.ts';
 import type { ClusterView, DcsEvent } from '../../../src/dcs/types.ts';
-import { freePort, startEtcd, TcpProxy, tempDir, useHarness, waitFor, type EtcdServer } from '../../harness/index.ts';
+import {
+  certificates,
+  freePort,
+  startEtcd,
+  TcpProxy,
+  useHarness,
+  waitFor,
+  type EtcdServer,
+} from '../../harness/index.ts';
 import { dcsOn } from './helpers.ts';
 
 useHarness();
@@ -68,68 +74,6 @@ describe('etcd members', () => {
     await hold.catch(() => undefined);
   });
 });
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files readable by etcd's user. */
-async function certificates(): Promise<Record<'ca' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey', string>> {
-  const dir = await tempDir('shardherd-tls');
-  const p = (name: string): string => join(dir, name);
-  const ssl = (...args: string[]) => run('openssl', args);
-  await ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=test-ca',
-    '-keyout',
-    p('ca.key'),
-    '-out',
-    p('ca.pem'),
-  );
-  await writeFile(p('san.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
-  for (const who of ['server', 'client']) {
-    await ssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      `/CN=${who === 'client' ? 'root' : who}`,
-      '-keyout',
-      p(`${who}.key`),
-      '-out',
-      p(`${who}.csr`),
-    );
-    await ssl(
-      'x509',
-      '-req',
-      '-in',
-      p(`${who}.csr`),
-      '-CA',
-      p('ca.pem'),
-      '-CAkey',
-      p('ca.key'),
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      p('san.ext'),
-      '-out',
-      p(`${who}.pem`),
-    );
-    await chmod(p(`${who}.key`), 0o644);
-  }
-  return {
-    ca: p('ca.pem'),
-    serverCert: p('server.pem'),
-    serverKey: p('server.key'),
-    clientCert: p('client.pem'),
-    clientKey: p('client.key'),
-  };
-}
 
 describe('etcd over TLS', () => {
   test('etcd3.cacert, cert and key reach a member that requires client certificates', async () => {
