@@ -14,6 +14,7 @@ import { roleWord } from '../ha/memberData.ts';
 import { withCallbacks } from '../ha/callbacks.ts';
 import { localPostgres } from '../ha/ports.ts';
 import { createLogger } from '../log.ts';
+import { installMemberTls, readTlsMaterial } from '../memberTls.ts';
 import { CallbackRunner } from '../postgres/callbacks.ts';
 import { PostgresNode } from '../postgres/node.ts';
 import { assertNotRoot } from '../postgres/privileges.ts';
@@ -85,7 +86,11 @@ export async function runAgent(configPath: string): Promise<void> {
   const pgSettings = async (): Promise<PgSetting[] | null> =>
     node.isRunning ? (await node.query<PgSetting & Record<string, unknown>>(PG_SETTINGS_SQL)).rows : null;
   const control = new AgentControl({ config, dcs, loop, citus: citusRole, log, pgSettings });
+  const restTls = config.restapi.tls;
+  const tlsMaterial = restTls === undefined ? undefined : readTlsMaterial(restTls);
+  if (tlsMaterial !== undefined) await installMemberTls(tlsMaterial, false);
   const api = await startApiServer(new LoopStatusSource(config, loop, node, dcs, VERSION), {
+    ...(restTls && tlsMaterial && { tls: { material: tlsMaterial, verifyClient: restTls.verify_client } }),
     host: config.restapi.listen.host,
     port: config.restapi.listen.port,
     logger: log,

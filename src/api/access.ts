@@ -7,6 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Config, UserAuth } from '../config/types.ts';
 import { errorText } from '../errors.ts';
@@ -76,8 +77,15 @@ function refuse(reply: FastifyReply, code: 401 | 403, error: string): FastifyRep
   return reply.code(code).type('application/json').send(JSON.stringify({ error }));
 }
 
-/** Refuses operations from outside the allowlist (403) and without the configured credentials (401). */
-export function registerAccessCheck(app: FastifyInstance, sources: AccessSources): void {
+/**
+ * Refuses operations from outside the allowlist (403), without a valid client certificate when
+ * `verifyClient` asks for one (403), and without the configured credentials (401).
+ */
+export function registerAccessCheck(
+  app: FastifyInstance,
+  sources: AccessSources,
+  verifyClient: 'none' | 'optional' | 'required' = 'none',
+): void {
   const resolve = sources.resolve ?? dnsResolve;
   app.addHook('onRequest', async (request, reply) => {
     if (READ_METHODS.has(request.method)) return;
@@ -101,6 +109,10 @@ export function registerAccessCheck(app: FastifyInstance, sources: AccessSources
         request.log.warn({ ...fields, reason: 'not in the allowlist' }, 'api request refused');
         return refuse(reply, 403, 'access is denied');
       }
+    }
+    if (verifyClient !== 'none' && !(request.raw.socket as TLSSocket).authorized) {
+      request.log.warn({ ...fields, reason: 'no valid client certificate' }, 'api request refused');
+      return refuse(reply, 403, 'client certificate required');
     }
     const refusal = authRefusal(rules.authentication, request.headers.authorization);
     if (refusal === null) return;

@@ -12,7 +12,9 @@ import Fastify, {
 } from 'fastify';
 import { summarizeGroup } from '../dcs/summary.ts';
 import type { ClusterView, GroupView } from '../dcs/types.ts';
+import type { RestapiTls } from '../config/types.ts';
 import type { Logger } from '../log.ts';
+import type { TlsMaterial } from '../memberTls.ts';
 import { registerAccessCheck, type AccessSources } from './access.ts';
 import { HEALTH_PATHS, healthCheckForPath, healthStatusCode, type QueryParams } from './health.ts';
 import { livenessStatusCode, readinessStatusCode } from './probes.ts';
@@ -64,6 +66,8 @@ export interface ApiControls {
   topology?: () => Promise<ClusterView>;
   /** Who may call the operations (restapi.authentication and allowlist); anyone when absent. */
   access?: AccessSources;
+  /** Serve HTTPS with these files (restapi.certfile, ...); plain HTTP when absent. */
+  tls?: { material: TlsMaterial; verifyClient: RestapiTls['verify_client'] };
 }
 
 /**
@@ -83,9 +87,21 @@ const schemaController = {
 export function createApiServer(source: AgentStatusSource, opts: ApiControls = {}): FastifyInstance {
   // Typed as fastify's own logger interface so the instance keeps the default generic type.
   const loggerInstance: FastifyBaseLogger | undefined = opts.logger;
-  const app: FastifyInstance = loggerInstance
-    ? Fastify({ loggerInstance, logController: new LogController({ disableRequestLogging: true }), schemaController })
-    : Fastify({ logger: false, schemaController });
+  // `optional` asks for a client certificate and admits a connection without one; the access
+  // check then keeps the operations from it (access.ts).
+  const https = opts.tls && {
+    ...opts.tls.material,
+    requestCert: opts.tls.verifyClient !== 'none',
+    rejectUnauthorized: opts.tls.verifyClient === 'required',
+  };
+  const app = (loggerInstance
+    ? Fastify({
+        loggerInstance,
+        logController: new LogController({ disableRequestLogging: true }),
+        schemaController,
+        ...(https && { https }),
+      })
+    : Fastify({ logger: false, schemaController, ...(https && { https }) })) as unknown as FastifyInstance;
 
   // Load balancers poll several times a second: one debug line per request, not two info lines.
   app.addHook('onResponse', async (request, reply) => {
@@ -100,7 +116,7 @@ export function createApiServer(source: AgentStatusSource, opts: ApiControls = {
     );
   });
 
-  if (opts.access) registerAccessCheck(app, opts.access);
+  if (opts.access) registerAccessCheck(app, opts.access, opts.tls?.verifyClient ?? 'none');
 
   app.setNotFoundHandler(async (request, reply) => {
     return sendError(request, reply, 404, `no such endpoint: ${request.method} ${request.url}`);
@@ -238,7 +254,7 @@ export async function startApiServer(
   const port = typeof bound === 'object' && bound !== null ? bound.port : opts.port;
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   return {
-    address: `http://${host}:${port}`,
+    address: `${opts.tls ? 'https' : 'http'}://${host}:${port}`,
     close: () => app.close(),
   };
 }

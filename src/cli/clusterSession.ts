@@ -109,7 +109,7 @@ export async function withSession<T>(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<T> {
   const path = configPathFrom(options, env);
-  const session = new ClusterSession(loadConfigLine(path, env), options, path);
+  const session = new ClusterSession(await loadConfigLine(path, env), options, path);
   try {
     return await fn(session);
   } finally {

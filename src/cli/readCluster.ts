@@ -3,6 +3,7 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { loadCtlConfig, type CtlConfig } from '../config/ctlConfig.ts';
 import type { UserAuth } from '../config/types.ts';
+import { installMemberTls, readTlsMaterial } from '../memberTls.ts';
 import { etcdEndpoints } from '../dcs/etcdHttp.ts';
 import { Dcs } from '../dcs/dcs.ts';
 import type { ClusterView } from '../dcs/types.ts';
@@ -56,15 +57,21 @@ export function configPathFrom(options: { configPath?: string }, env: NodeJS.Pro
   return path;
 }
 
-/** The command's configuration; its problems as one line naming the file. */
-export function loadConfigLine(path: string, env: NodeJS.ProcessEnv): CtlConfig {
+/**
+ * The command's configuration; its problems as one line naming the file. With restapi.certfile,
+ * members' https APIs are checked against its CA from now on (memberTls.ts).
+ */
+export async function loadConfigLine(path: string, env: NodeJS.ProcessEnv): Promise<CtlConfig> {
+  let config: CtlConfig;
   try {
-    return loadCtlConfig(path, env);
+    config = loadCtlConfig(path, env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const problems = err.problems.map((p) => (p.path && p.path !== path ? `${p.path}: ${p.message}` : p.message));
     throw new ShardherdError(`configuration ${path}: ${problems.join('; ')}`, { cause: err });
   }
+  if (config.restapiTls !== undefined) await installMemberTls(readTlsMaterial(config.restapiTls), true);
+  return config;
 }
 
 /** Reads the cluster (every group of a Citus cluster, or the one asked for) with one etcd range read. */
@@ -73,7 +80,7 @@ export async function readCluster(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ClusterReading> {
   const path = configPathFrom(options, env);
-  const config = loadConfigLine(path, env);
+  const config = await loadConfigLine(path, env);
   const scope = options.scope ?? config.scope;
   if (scope === null || scope === '') throw new ShardherdError(`no cluster name: give SCOPE or set scope in ${path}`);
   const group = options.group ?? null;

@@ -6,8 +6,8 @@ import { DEFAULT_DYNAMIC_CONFIG, readDynamicConfig } from './dynamic.ts';
 import { readEtcd3 } from './etcd3.ts';
 import { Findings, readMap } from './findings.ts';
 import { readRawConfig } from './load.ts';
-import type { CitusConfig, Config, UserAuth } from './types.ts';
-import { readRestapiAuthentication } from './restapi.ts';
+import type { CitusConfig, Config, RestapiTls, UserAuth } from './types.ts';
+import { readRestapiAuthentication, readRestapiTls } from './restapi.ts';
 import { readNamespace, requiredName } from './validate.ts';
 
 export interface CtlConfig {
@@ -21,6 +21,8 @@ export interface CtlConfig {
   retryTimeout: number;
   /** `restapi.authentication`: sent with the requests that act on members (restart, switchover, ...). */
   restapiAuth?: UserAuth;
+  /** `restapi.certfile` and the rest: members' https APIs are checked against its CA and shown its certificate. */
+  restapiTls?: RestapiTls;
 }
 
 /**
@@ -42,6 +44,7 @@ export function loadCtlConfig(configPath: string, env: NodeJS.ProcessEnv = proce
   const { retry_timeout } = readDynamicConfig(bootstrap.dcs, 'bootstrap.dcs', DEFAULT_DYNAMIC_CONFIG, f);
   const restapi = readMap(raw.restapi, 'restapi', f) ?? {};
   const restapiAuth = readRestapiAuthentication(restapi.authentication, f);
+  const restapiTls = readRestapiTls(restapi, f);
   if (
     f.problems.length > 0 ||
     scope === undefined ||
@@ -53,5 +56,6 @@ export function loadCtlConfig(configPath: string, env: NodeJS.ProcessEnv = proce
   }
   const config: CtlConfig = { scope, namespace, etcd3, citus, retryTimeout: retry_timeout };
   if (restapiAuth !== undefined) config.restapiAuth = restapiAuth;
+  if (restapiTls !== undefined) config.restapiTls = restapiTls;
   return config;
 }

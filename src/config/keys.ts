@@ -68,7 +68,6 @@ export function readSection(value: unknown, path: string, keys: SectionKeys, f: 
 // What the warnings of several not implemented keys add.
 const DYNAMIC_AT_TOP = 'a dynamic setting: it belongs in bootstrap.dcs or the `config` key';
 const ETCD3_ONLY = 'Shardherd uses etcd3 only';
-const PLAIN_HTTP = 'the REST API is served over plain HTTP';
 const HOSTS_LIST = 'list the endpoints in hosts';
 const LOCAL_ONLY = 'a per-member setting: it belongs in the local postgresql section';
 
@@ -108,14 +107,20 @@ export const TOP_LEVEL: SectionKeys = {
 };
 
 export const RESTAPI: SectionKeys = {
-  implemented: ['listen', 'connect_address', 'authentication', 'allowlist', 'allowlist_include_members'],
+  implemented: [
+    'listen',
+    'connect_address',
+    'authentication',
+    'allowlist',
+    'allowlist_include_members',
+    'certfile',
+    'keyfile',
+    'keyfile_password',
+    'cafile',
+    'ciphers',
+    'verify_client',
+  ],
   notImplemented: {
-    certfile: PLAIN_HTTP,
-    keyfile: PLAIN_HTTP,
-    keyfile_password: '',
-    cafile: '',
-    ciphers: '',
-    verify_client: '',
     http_extra_headers: '',
     https_extra_headers: '',
     request_queue_size: '',

@@ -83,6 +83,29 @@ export const SECTIONS: readonly SectionDoc[] = [
           'request. Status and health paths stay open.',
         default: 'anyone',
       },
+      certfile: {
+        type: 'path',
+        text:
+          'A PEM certificate (chain): the API is served over HTTPS and published as `https://`. Members show it ' +
+          "to each other as their client certificate and check each other's against `cafile`, without host " +
+          "names; `shardherd` checks host names too. Read at the agent's start.",
+        default: 'none: plain HTTP',
+      },
+      keyfile: { type: 'path', text: "The certificate's private key.", default: 'in `certfile`' },
+      keyfile_password: { type: 'string', text: 'The passphrase of an encrypted `keyfile`.', default: 'none' },
+      cafile: {
+        type: 'path',
+        text: "The CA that client certificates and the other members' certificates must chain to.",
+        default: "the system's CAs",
+      },
+      ciphers: { type: 'OpenSSL cipher list', text: 'The ciphers the server offers.', default: "node's" },
+      verify_client: {
+        type: 'none, optional or required',
+        text:
+          '`required`: no connection without a valid client certificate; `optional`: operations (any request ' +
+          'but GET, HEAD and OPTIONS) need one, 403 otherwise.',
+        default: 'none',
+      },
       allowlist_include_members: {
         type: 'boolean',
         text:

@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { Findings, join, readBool, readString, readStringList } from './findings.ts';
 import { formatHostPort, isWildcardHost, parseHostPort, readConnectAddress, recorded } from './hostPort.ts';
 import * as K from './keys.ts';
-import type { Config, HostPort, UserAuth } from './types.ts';
+import type { Config, HostPort, RestapiTls, UserAuth } from './types.ts';
 
 /** `restapi.authentication`: the credentials the REST API's operations need; undefined when absent. */
 export function readRestapiAuthentication(value: unknown, f: Findings): UserAuth | undefined {
@@ -49,6 +49,37 @@ export function allowlistEntryProblem(entry: string): string | null {
   return null;
 }
 
+const VERIFY_CLIENT = ['none', 'optional', 'required'] as const;
+
+/** certfile and the settings that go with it; the others without certfile are refused, not ignored. */
+export function readRestapiTls(map: Record<string, unknown>, f: Findings): RestapiTls | undefined {
+  const given = (key: string): boolean => map[key] !== undefined && map[key] !== null;
+  const text = (key: string): string | undefined =>
+    given(key) ? readString(map[key], join('restapi', key), f, { nonEmpty: true }) : undefined;
+  if (!given('certfile')) {
+    for (const key of ['keyfile', 'keyfile_password', 'cafile', 'ciphers', 'verify_client'])
+      if (given(key)) f.problem(join('restapi', key), 'needs restapi.certfile (without it the API is plain HTTP)');
+    return undefined;
+  }
+  const certfile = text('certfile');
+  let verify: RestapiTls['verify_client'] = 'none';
+  if (given('verify_client')) {
+    const value = String(map.verify_client).toLowerCase();
+    if ((VERIFY_CLIENT as readonly string[]).includes(value)) verify = value as RestapiTls['verify_client'];
+    else
+      f.problem(
+        'restapi.verify_client',
+        `expected one of ${VERIFY_CLIENT.join(', ')}, got ${JSON.stringify(map.verify_client)}`,
+      );
+  }
+  const tls: Partial<RestapiTls> = { verify_client: verify };
+  for (const key of ['keyfile', 'keyfile_password', 'cafile', 'ciphers'] as const) {
+    const value = text(key);
+    if (value !== undefined) tls[key] = value;
+  }
+  return certfile === undefined ? undefined : { ...tls, certfile, verify_client: verify };
+}
+
 export function readRestapi(value: unknown, f: Findings): Config['restapi'] | undefined {
   if (value === undefined || value === null) return f.problem('restapi', 'required (at least restapi.listen)');
   const map = K.readSection(value, 'restapi', K.RESTAPI, f);
@@ -70,6 +101,7 @@ export function readRestapi(value: unknown, f: Findings): Config['restapi'] | un
   }
   const authentication = readRestapiAuthentication(map.authentication, f);
   const allowlist = readAllowlist(map.allowlist, f);
+  const tls = readRestapiTls(map, f);
   const includeMembers =
     map.allowlist_include_members === undefined || map.allowlist_include_members === null
       ? undefined
@@ -79,5 +111,6 @@ export function readRestapi(value: unknown, f: Findings): Config['restapi'] | un
   if (authentication) restapi.authentication = authentication;
   if (allowlist) restapi.allowlist = allowlist;
   if (includeMembers !== undefined) restapi.allowlist_include_members = includeMembers;
+  if (tls) restapi.tls = tls;
   return restapi;
 }

@@ -154,6 +154,19 @@ export interface PgbouncerConfig {
   tls?: { cert_file: string; key_file: string };
 }
 
+/** The REST API's TLS (Patroni's restapi.certfile, keyfile, ...). */
+export interface RestapiTls {
+  certfile: string;
+  /** Absent when certfile holds the key too. */
+  keyfile?: string;
+  keyfile_password?: string;
+  /** Client certificates are checked against it; members check each other's server certificates with it. */
+  cafile?: string;
+  ciphers?: string;
+  /** `required`: no connection without a valid client certificate; `optional`: operations need one. */
+  verify_client: 'none' | 'optional' | 'required';
+}
+
 export interface Config {
   scope: string;
   /** Without slashes, e.g. `service`; keys live under `/<namespace>/<scope>/`. */
@@ -167,6 +180,8 @@ export interface Config {
     allowlist?: string[];
     /** The members' own REST hosts (every group's, on a Citus coordinator) may call the operations too. */
     allowlist_include_members?: boolean;
+    /** With `certfile` the API is served over HTTPS (and published as https). */
+    tls?: RestapiTls;
   };
   etcd3: {
     hosts: string[];

@@ -33,9 +33,9 @@ export function connUrl(host: string, port: number, database = 'postgres'): stri
   return `postgres://${host.includes(':') ? `[${host}]` : host}:${port}/${database}`;
 }
 
-/** `http://host:port/patroni`, the `api_url` a member publishes. */
-export function apiUrl(host: string, port: number): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/patroni`;
+/** `http://host:port/patroni` (https with `secure`), the `api_url` a member publishes. */
+export function apiUrl(host: string, port: number, secure = false): string {
+  return `${secure ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}/patroni`;
 }
 
 /** The host of every member's `api_url` in `groups` (IPv6 without brackets); members without one are left out. */

@@ -96,7 +96,11 @@ export class HaLoop {
       askPeers,
       callFailsafe:
         options.callFailsafe ?? ((members, body) => callFailsafe(members, body, options.config.restapi.authentication)),
-      failsafeBody: () => ({ name, conn_url: connUrl(pg.host, pg.port), api_url: apiUrl(api.host, api.port) }),
+      failsafeBody: () => ({
+        name,
+        conn_url: connUrl(pg.host, pg.port),
+        api_url: apiUrl(api.host, api.port, options.config.restapi.tls !== undefined),
+      }),
     };
     this.log = options.log;
     this.version = options.version;

@@ -76,7 +76,7 @@ export function buildMemberData(
   const api = config.restapi.connect_address;
   const data: MemberData = {
     conn_url: connUrl(pg.host, pg.port),
-    api_url: apiUrl(api.host, api.port),
+    api_url: apiUrl(api.host, api.port, config.restapi.tls !== undefined),
     state: stateWord(local),
     role: roleWord(local, holdsLock),
     version: extras.version,

@@ -1,13 +1,16 @@
 // Failsafe mode on a real group of three: with etcd stopped and every member up, the primary
 // stays writable for the whole outage (it calls POST /failsafe on the others every cycle) and
 // nobody else leads; with a replica down as well, the primary fences itself as without failsafe.
-// The members have restapi.authentication, which POST /failsafe must carry to be accepted.
+// The members serve their REST API over TLS, require a client certificate from the CA
+// (verify_client required) and have restapi.authentication: POST /failsafe must carry all of it.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { keyLayout, KEY } from '../../../src/dcs/keys.ts';
-import { useHarness, waitFor, waitForLeader, type TestCluster } from '../../harness/index.ts';
+import type { RestapiTls } from '../../../src/config/types.ts';
+import { installMemberTls, readTlsMaterial } from '../../../src/memberTls.ts';
+import { certificates, useHarness, waitFor, waitForLeader, type TestCluster } from '../../harness/index.ts';
 import { createMarkerTable, finishGroup, insertMarker, startGroup, writable } from './helpers.ts';
 
 useHarness();
@@ -26,15 +29,30 @@ async function readFailsafeKey(cluster: TestCluster): Promise<Record<string, str
 }
 
 async function failsafeGroup() {
+  const files = await certificates();
+  const tls: RestapiTls = {
+    certfile: files.serverCert,
+    keyfile: files.serverKey,
+    cafile: files.ca,
+    verify_client: 'required',
+  };
+  // The test's own requests (the harness asks GET /patroni) go with the same certificate.
+  await installMemberTls(readTlsMaterial(tls), true);
   const group = await startGroup({
     ...TIMING,
     dcsExtra: { failsafe_mode: true },
-    restapiExtra: { authentication: { username: 'operator', password: 'op-secret' } },
+    restapiExtra: { ...tls, authentication: { username: 'operator', password: 'op-secret' } },
   });
+  assert.match(group.leader.apiUrl, /^https:/);
   await waitFor(async () => Object.keys((await readFailsafeKey(group.cluster)) ?? {}).length === 3, {
     timeout: 30_000,
     message: 'the leader lists every member in the failsafe key',
   });
+  const published = Object.values((await readFailsafeKey(group.cluster)) ?? {});
+  assert.ok(
+    published.every((url) => url.startsWith('https://')),
+    `api_urls are https: ${published.join(', ')}`,
+  );
   await createMarkerTable(group.leader);
   return group;
 }

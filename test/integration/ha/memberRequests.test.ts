@@ -1,19 +1,23 @@
 // POST/DELETE /restart, POST /reload and POST /reinitialize on a real three-member group, and the
 // `shardherd restart/reload/reinit` commands: restarts keep the leader key and the timeline, a
 // reload applies a changed parameter, a reinitialize re-clones a replica that then replicates.
-// Every member has restapi.authentication: operations carry it (the commands read it from their
-// file), and one without it is refused.
+// Every member has restapi.authentication and serves its API over TLS asking for client
+// certificates (verify_client optional): operations carry both (the commands read them from their
+// file), and one without either is refused.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
-import { basicAuthorization } from '../../../src/httpClient.ts';
-import { readLeaderKey, tempDir, useHarness, waitFor, type TestMember } from '../../harness/index.ts';
+import https from 'node:https';
+import type { UserAuth } from '../../../src/config/types.ts';
+import { basicAuthorization, getJson, httpRequest } from '../../../src/httpClient.ts';
+import { installMemberTls, readTlsMaterial } from '../../../src/memberTls.ts';
+import { certificates, readLeaderKey, tempDir, useHarness, waitFor, type TestMember } from '../../harness/index.ts';
 import {
   createMarkerTable,
   finishGroup,
@@ -36,6 +40,8 @@ let leader: TestMember;
 let replicaA: TestMember;
 let replicaB: TestMember;
 let ctlConfig: string;
+/** The CA the members' certificates chain to. */
+let ca: string;
 let nextId = 1;
 
 interface Answer {
@@ -43,23 +49,16 @@ interface Answer {
   text: string;
 }
 
-/** A request with the members' credentials, or with `authorization` as given (null: none). */
+/** A request with the test's client certificate and the members' credentials, or `auth` as given (null: none). */
 async function call(
   member: TestMember,
-  method: string,
+  method: 'GET' | 'POST' | 'DELETE' | 'OPTIONS',
   path: string,
   body?: unknown,
-  authorization: string | null = basicAuthorization(API_AUTH),
+  auth: UserAuth | null = API_AUTH,
 ): Promise<Answer> {
-  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
-  if (authorization !== null) headers.authorization = authorization;
-  const res = await fetch(`${member.apiUrl}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(120_000),
-  });
-  return { status: res.status, text: await res.text() };
+  const options = { method, json: body, timeoutMs: 120_000, ...(auth !== null && { auth }) };
+  return httpRequest(`${member.apiUrl}${path}`, options);
 }
 
 async function startTime(member: TestMember): Promise<string> {
@@ -69,8 +68,7 @@ async function startTime(member: TestMember): Promise<string> {
 
 /** The member's key as GET /cluster shows it. */
 async function memberEntry(member: TestMember): Promise<Record<string, unknown>> {
-  const res = await fetch(`${member.apiUrl}/cluster`, { signal: AbortSignal.timeout(3000) });
-  const body = (await res.json()) as { members: Array<Record<string, unknown>> };
+  const body = (await getJson(`${member.apiUrl}/cluster`, 3000)).body as { members: Array<Record<string, unknown>> };
   const entry = body.members.find((m) => m.name === member.name);
   assert.ok(entry, `${member.name} is listed in /cluster`);
   return entry;
@@ -109,7 +107,15 @@ async function writeAndSee(note: string, readers: TestMember[]): Promise<void> {
 }
 
 before(async () => {
-  group = await startGroup({ ...TIMING, restapiExtra: { authentication: API_AUTH } });
+  const files = await certificates();
+  ca = files.ca;
+  const tls = { certfile: files.serverCert, keyfile: files.serverKey, cafile: files.ca };
+  // The test's own requests show the same certificate.
+  await installMemberTls(readTlsMaterial({ ...tls, verify_client: 'optional' }), true);
+  group = await startGroup({
+    ...TIMING,
+    restapiExtra: { ...tls, verify_client: 'optional', authentication: API_AUTH },
+  });
   leader = group.leader;
   [replicaA, replicaB] = group.replicas as [TestMember, TestMember];
   await createMarkerTable(leader);
@@ -118,18 +124,38 @@ before(async () => {
     ctlConfig,
     `scope: ${group.cluster.scope}\nnamespace: /service/\n` +
       `etcd3:\n  hosts: 127.0.0.1:${group.cluster.etcd.clientPort}\n` +
-      `restapi:\n  authentication:\n    username: ${API_AUTH.username}\n    password: ${API_AUTH.password}\n`,
+      `restapi:\n  authentication:\n    username: ${API_AUTH.username}\n    password: ${API_AUTH.password}\n` +
+      `  certfile: ${tls.certfile}\n  keyfile: ${tls.keyfile}\n  cafile: ${tls.cafile}\n`,
   );
 });
 
 test('an operation without the credentials, or with wrong ones, is refused with 401; reads stay open', async () => {
   const bare = await call(replicaA, 'POST', '/reload', undefined, null);
   assert.deepEqual([bare.status, bare.text], [401, '{"error":"no auth header received"}']);
-  const wrong = { ...API_AUTH, password: 'guess' };
-  const guessed = await call(replicaA, 'POST', '/restart', {}, basicAuthorization(wrong));
+  const guessed = await call(replicaA, 'POST', '/restart', {}, { ...API_AUTH, password: 'guess' });
   assert.deepEqual([guessed.status, guessed.text], [401, '{"error":"not authenticated"}']);
   assert.equal((await call(replicaA, 'GET', '/patroni', undefined, null)).status, 200);
   assert.equal((await call(replicaA, 'OPTIONS', '/replica', undefined, null)).status, 200);
+});
+
+test('over TLS without a client certificate an operation is refused with 403; reads are served', async () => {
+  assert.match(replicaA.apiUrl, /^https:/);
+  const withoutCertificate = (method: string, path: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = https.request(`${replicaA.apiUrl}${path}`, {
+        method,
+        agent: new https.Agent({ ca: readFileSync(ca) }),
+        headers: { authorization: basicAuthorization(API_AUTH) },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  assert.equal(await withoutCertificate('POST', '/reload'), 403);
+  assert.equal(await withoutCertificate('GET', '/patroni'), 200);
 });
 
 after(async () => {

@@ -146,6 +146,23 @@ test('restapi.allowlist and allowlist_include_members are read as given', () => 
   assert.deepEqual([plain.allowlist, plain.allowlist_include_members], [undefined, undefined]);
 });
 
+test('restapi.certfile and its companions make restapi.tls; verify_client in any case, none by default', () => {
+  let cfg = withSetting(minimalConfig(), 'restapi.certfile', '/etc/ssl/rest.pem');
+  cfg = withSetting(cfg, 'restapi.cafile', '/etc/ssl/ca.pem');
+  cfg = withSetting(cfg, 'restapi.verify_client', 'Required');
+  assert.deepEqual(loadConfig(writeConfig(cfg), {}).config.restapi.tls, {
+    certfile: '/etc/ssl/rest.pem',
+    cafile: '/etc/ssl/ca.pem',
+    verify_client: 'required',
+  });
+  const bare = withSetting(minimalConfig(), 'restapi.certfile', '/etc/ssl/rest.pem');
+  assert.deepEqual(loadConfig(writeConfig(bare), {}).config.restapi.tls, {
+    certfile: '/etc/ssl/rest.pem',
+    verify_client: 'none',
+  });
+  assert.equal(loadConfig(writeConfig(minimalConfig()), {}).config.restapi.tls, undefined);
+});
+
 test('postgresql.pre_promote: the command line split into its words; absent by default', () => {
   const cfg = withSetting(minimalConfig(), 'postgresql.pre_promote', '/usr/local/bin/fence --host "old primary"');
   const { config } = loadConfig(writeConfig(cfg), {});
@@ -472,6 +489,18 @@ const INVALID: Array<[string, string, unknown, string]> = [
     'restapi.allowlist_include_members',
     'members',
     'restapi.allowlist_include_members: expected true or false, got "members"',
+  ],
+  [
+    'keyfile without certfile',
+    'restapi.keyfile',
+    '/etc/ssl/rest.key',
+    'restapi.keyfile: needs restapi.certfile (without it the API is plain HTTP)',
+  ],
+  [
+    'verify_client unknown',
+    'restapi',
+    { listen: '127.0.0.1:8008', certfile: '/etc/ssl/rest.pem', verify_client: 'always' },
+    'restapi.verify_client: expected one of none, optional, required, got "always"',
   ],
   ['pre_promote a number', 'postgresql.pre_promote', 1, 'postgresql.pre_promote: expected a string, got 1'],
   [

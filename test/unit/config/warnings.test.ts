@@ -22,11 +22,7 @@ const NOT_IMPLEMENTED: Array<[string, unknown, string]> = [
   ],
   ['ctl', { insecure: true }, 'ctl: not implemented yet by Shardherd; ignored (patronictl settings)'],
   ['log.format', '%(message)s', 'log.format: not implemented yet by Shardherd; ignored (logs are JSON lines)'],
-  [
-    'restapi.certfile',
-    '/etc/ssl/rest.pem',
-    'restapi.certfile: not implemented yet by Shardherd; ignored (the REST API is served over plain HTTP)',
-  ],
+  ['restapi.request_queue_size', 5, 'restapi.request_queue_size: not implemented yet by Shardherd; ignored'],
   ['postgresql.pg_ident', ['map1 u1 u2'], 'postgresql.pg_ident: not implemented yet by Shardherd; ignored'],
   [
     'postgresql.create_replica_methods',
