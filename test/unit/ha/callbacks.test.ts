@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { withCallbacks } from '../../../src/ha/callbacks.ts';
 import type { LocalPostgres } from '../../../src/ha/ports.ts';
 import { FakeClock } from './fakes/clock.ts';
-import { FakePostgres, INITIAL_WAL, PgNetwork } from './fakes/postgres.ts';
+import { FakePostgres, PgNetwork, initdbData } from './fakes/postgres.ts';
 
 function setup(role: 'primary' | 'replica'): { pg: FakePostgres; wrapped: LocalPostgres; fired: string[] } {
   const pg = new FakePostgres({
@@ -15,16 +15,7 @@ function setup(role: 'primary' | 'replica'): { pg: FakePostgres; wrapped: LocalP
     clock: new FakeClock(),
     network: new PgNetwork(),
   });
-  pg.seed({
-    systemId: '7300000000000000001',
-    timeline: 1,
-    history: [],
-    newestTimeline: 1,
-    walEnd: INITIAL_WAL,
-    checkpointLsn: INITIAL_WAL,
-    state: 'shut down',
-    standbySignal: role === 'replica',
-  });
+  pg.seed(initdbData('7300000000000000001', { standbySignal: role === 'replica' }));
   const fired: string[] = [];
   return { pg, wrapped: withCallbacks(pg, (action, r) => fired.push(`${action} ${r}`)), fired };
 }

@@ -12,7 +12,7 @@ import { silentLogger } from '../../../src/log.ts';
 import { elapse, FakeClock, resolveOn, settle } from './fakes/clock.ts';
 import { memberConfig } from './fakes/config.ts';
 import { FakeEtcd, FakeStore } from './fakes/etcd.ts';
-import { FakePostgres, INITIAL_WAL, PgNetwork, type FakeData, type PgTask } from './fakes/postgres.ts';
+import { FakePostgres, INITIAL_WAL, PgNetwork, initdbData, type FakeData, type PgTask } from './fakes/postgres.ts';
 import { input } from './fixtures.ts';
 
 const SYSTEM = '7300000000000000001';
@@ -89,17 +89,7 @@ function memberJson(name: string, index: number): string {
 }
 
 function data(over: Partial<FakeData> = {}): FakeData {
-  return {
-    systemId: SYSTEM,
-    timeline: 1,
-    history: [],
-    newestTimeline: 1,
-    walEnd: INITIAL_WAL,
-    checkpointLsn: INITIAL_WAL,
-    state: 'shut down',
-    standbySignal: false,
-    ...over,
-  };
+  return initdbData(SYSTEM, over);
 }
 
 /** A running primary (no standby.signal) or replica (with it) from seeded data. */

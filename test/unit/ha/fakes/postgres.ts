@@ -71,6 +71,21 @@ export const CHECKPOINT_RECORD_BYTES = 0x68;
 /** Where initdb leaves WAL. */
 export const INITIAL_WAL = 0x1000000;
 
+/** A data directory as initdb leaves it: timeline 1, shut down at INITIAL_WAL, no standby.signal. */
+export function initdbData(systemId: string, over: Partial<FakeData> = {}): FakeData {
+  return {
+    systemId,
+    timeline: 1,
+    history: [],
+    newestTimeline: 1,
+    walEnd: INITIAL_WAL,
+    checkpointLsn: INITIAL_WAL,
+    state: 'shut down',
+    standbySignal: false,
+    ...over,
+  };
+}
+
 export function addressText(address: HostPort | null): string {
   return address === null ? 'none' : `${address.host}:${address.port}`;
 }
@@ -408,16 +423,7 @@ export class FakePostgres implements LocalPostgres {
     if (this.dataDirectory !== null) throw new PostgresError('initdb', `${this.dataDir} is not empty`);
     await this.wait('bootstrap');
     this.fail('bootstrap', 'initdb');
-    this.dataDirectory = {
-      systemId: this.network.newSystemId(),
-      timeline: 1,
-      history: [],
-      newestTimeline: 1,
-      walEnd: INITIAL_WAL,
-      checkpointLsn: INITIAL_WAL,
-      state: 'shut down',
-      standbySignal: false,
-    };
+    this.dataDirectory = initdbData(this.network.newSystemId());
     this.removed = false;
     this.configTarget = null;
     this.becomeReady(this.spawn('primary'));
