@@ -99,6 +99,7 @@ export async function runAgent(configPath: string): Promise<void> {
     config: control,
     metrics,
     topology: () => dcs.loadCluster({ allGroups: true }),
+    extraHeaders: () => config.restapi.extra_headers,
     access: {
       rules: () => config.restapi,
       memberHosts: () => apiHosts(loop.snapshot().cluster?.groups ?? []),

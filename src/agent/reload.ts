@@ -70,7 +70,7 @@ export function applyReloadedConfig(live: Config, fresh: Config): ReloadResult {
   }
   applyPgbouncer(live, fresh, applied, needsAgentRestart);
   // Checked at each request (and the credentials sent with each call to another member).
-  for (const key of ['authentication', 'allowlist', 'allowlist_include_members'] as const) {
+  for (const key of ['authentication', 'allowlist', 'allowlist_include_members', 'extra_headers'] as const) {
     if (isDeepStrictEqual(live.restapi[key], fresh.restapi[key])) continue;
     if (fresh.restapi[key] === undefined) delete live.restapi[key];
     else Object.assign(live.restapi, { [key]: fresh.restapi[key] });

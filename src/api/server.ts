@@ -66,6 +66,8 @@ export interface ApiControls {
   topology?: () => Promise<ClusterView>;
   /** Who may call the operations (restapi.authentication and allowlist); anyone when absent. */
   access?: AccessSources;
+  /** Headers added to every answer (restapi.http_extra_headers), as configured now. */
+  extraHeaders?: () => Record<string, string> | undefined;
   /** Serve HTTPS with these files (restapi.certfile, ...); plain HTTP when absent. */
   tls?: { material: TlsMaterial; verifyClient: RestapiTls['verify_client'] };
 }
@@ -117,6 +119,12 @@ export function createApiServer(source: AgentStatusSource, opts: ApiControls = {
   });
 
   if (opts.access) registerAccessCheck(app, opts.access, opts.tls?.verifyClient ?? 'none');
+  const extraHeaders = opts.extraHeaders;
+  if (extraHeaders)
+    app.addHook('onSend', async (_request, reply, payload) => {
+      for (const [name, value] of Object.entries(extraHeaders() ?? {})) reply.header(name, value);
+      return payload;
+    });
 
   app.setNotFoundHandler(async (request, reply) => {
     return sendError(request, reply, 404, `no such endpoint: ${request.method} ${request.url}`);

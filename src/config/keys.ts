@@ -119,10 +119,10 @@ export const RESTAPI: SectionKeys = {
     'cafile',
     'ciphers',
     'verify_client',
+    'http_extra_headers',
+    'https_extra_headers',
   ],
   notImplemented: {
-    http_extra_headers: '',
-    https_extra_headers: '',
     request_queue_size: '',
   },
 };

@@ -106,6 +106,16 @@ export const SECTIONS: readonly SectionDoc[] = [
           'but GET, HEAD and OPTIONS) need one, 403 otherwise.',
         default: 'none',
       },
+      http_extra_headers: {
+        type: 'map of header names to values',
+        text: 'Added to every answer (`Strict-Transport-Security`, say).',
+        default: 'none',
+      },
+      https_extra_headers: {
+        type: 'map of header names to values',
+        text: 'Added to every answer when the API is served over TLS, over `http_extra_headers`.',
+        default: 'none',
+      },
       allowlist_include_members: {
         type: 'boolean',
         text:

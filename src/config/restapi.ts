@@ -1,7 +1,7 @@
 // The `restapi` section: where the agent's REST API listens, the address peers and patronictl
 // use to reach it (published as `api_url`), and the optional basic-auth credentials.
 import { isIP } from 'node:net';
-import { Findings, join, readBool, readString, readStringList } from './findings.ts';
+import { Findings, join, readBool, readScalarMap, readString, readStringList } from './findings.ts';
 import { formatHostPort, isWildcardHost, parseHostPort, readConnectAddress, recorded } from './hostPort.ts';
 import * as K from './keys.ts';
 import type { Config, HostPort, RestapiTls, UserAuth } from './types.ts';
@@ -80,6 +80,20 @@ export function readRestapiTls(map: Record<string, unknown>, f: Findings): Resta
   return certfile === undefined ? undefined : { ...tls, certfile, verify_client: verify };
 }
 
+/** http_extra_headers, with https_extra_headers over them when the API is served over TLS. */
+function readExtraHeaders(
+  map: Record<string, unknown>,
+  https: boolean,
+  f: Findings,
+): Record<string, string> | undefined {
+  const read = (key: string): Record<string, string> => {
+    const headers = readScalarMap(map[key], join('restapi', key), f) ?? {};
+    return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, String(value)]));
+  };
+  const headers = { ...read('http_extra_headers'), ...(https ? read('https_extra_headers') : {}) };
+  return Object.keys(headers).length > 0 ? headers : undefined;
+}
+
 export function readRestapi(value: unknown, f: Findings): Config['restapi'] | undefined {
   if (value === undefined || value === null) return f.problem('restapi', 'required (at least restapi.listen)');
   const map = K.readSection(value, 'restapi', K.RESTAPI, f);
@@ -102,6 +116,7 @@ export function readRestapi(value: unknown, f: Findings): Config['restapi'] | un
   const authentication = readRestapiAuthentication(map.authentication, f);
   const allowlist = readAllowlist(map.allowlist, f);
   const tls = readRestapiTls(map, f);
+  const extraHeaders = readExtraHeaders(map, tls !== undefined, f);
   const includeMembers =
     map.allowlist_include_members === undefined || map.allowlist_include_members === null
       ? undefined
@@ -112,5 +127,6 @@ export function readRestapi(value: unknown, f: Findings): Config['restapi'] | un
   if (allowlist) restapi.allowlist = allowlist;
   if (includeMembers !== undefined) restapi.allowlist_include_members = includeMembers;
   if (tls) restapi.tls = tls;
+  if (extraHeaders) restapi.extra_headers = extraHeaders;
   return restapi;
 }

@@ -182,6 +182,8 @@ export interface Config {
     allowlist_include_members?: boolean;
     /** With `certfile` the API is served over HTTPS (and published as https). */
     tls?: RestapiTls;
+    /** Headers added to every answer (Patroni's http_extra_headers, and https_extra_headers over TLS). */
+    extra_headers?: Record<string, string>;
   };
   etcd3: {
     hosts: string[];

@@ -476,6 +476,25 @@ test('over a real socket the allowlist sees the client address: loopback refused
   assert.equal(await post(), 404, 'let through: this server has no member routes');
 });
 
+test('the extra headers configured now come with every answer, refusals included', async () => {
+  let headers: Record<string, string> | undefined = { 'x-frame-options': 'DENY' };
+  const access = { rules: () => ({ allowlist: ['10.0.0.0/8'] }), memberHosts: () => [] };
+  const server = await startApiServer(new TestAgent(), {
+    host: '127.0.0.1',
+    port: await freePort(),
+    access,
+    extraHeaders: () => headers,
+  });
+  onCleanup('api server', () => server.close());
+  const answer = (path: string, method = 'GET') => fetch(`${server.address}${path}`, { method });
+  assert.equal((await answer('/patroni')).headers.get('x-frame-options'), 'DENY');
+  const refused = await answer('/reload', 'POST');
+  assert.deepEqual([refused.status, refused.headers.get('x-frame-options')], [403, 'DENY']);
+  assert.equal((await answer('/no-such-path')).headers.get('x-frame-options'), 'DENY');
+  headers = undefined;
+  assert.equal((await answer('/patroni')).headers.get('x-frame-options'), null, 'a reload removed them');
+});
+
 test('requests are logged at debug level through the given pino logger', async () => {
   const lines: string[] = [];
   const sink = new Writable({

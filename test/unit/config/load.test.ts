@@ -163,6 +163,22 @@ test('restapi.certfile and its companions make restapi.tls; verify_client in any
   assert.equal(loadConfig(writeConfig(minimalConfig()), {}).config.restapi.tls, undefined);
 });
 
+test('restapi extra headers: https_extra_headers over http_extra_headers, and only over TLS', () => {
+  let cfg = withSetting(minimalConfig(), 'restapi.http_extra_headers', { 'X-Frame-Options': 'DENY', 'X-Max': 5 });
+  cfg = withSetting(cfg, 'restapi.https_extra_headers', { 'Strict-Transport-Security': 'max-age=31536000' });
+  assert.deepEqual(loadConfig(writeConfig(cfg), {}).config.restapi.extra_headers, {
+    'X-Frame-Options': 'DENY',
+    'X-Max': '5',
+  });
+  cfg = withSetting(cfg, 'restapi.certfile', '/etc/ssl/rest.pem');
+  assert.deepEqual(loadConfig(writeConfig(cfg), {}).config.restapi.extra_headers, {
+    'X-Frame-Options': 'DENY',
+    'X-Max': '5',
+    'Strict-Transport-Security': 'max-age=31536000',
+  });
+  assert.equal(loadConfig(writeConfig(minimalConfig()), {}).config.restapi.extra_headers, undefined);
+});
+
 test('postgresql.pre_promote: the command line split into its words; absent by default', () => {
   const cfg = withSetting(minimalConfig(), 'postgresql.pre_promote', '/usr/local/bin/fence --host "old primary"');
   const { config } = loadConfig(writeConfig(cfg), {});
@@ -501,6 +517,12 @@ const INVALID: Array<[string, string, unknown, string]> = [
     'restapi',
     { listen: '127.0.0.1:8008', certfile: '/etc/ssl/rest.pem', verify_client: 'always' },
     'restapi.verify_client: expected one of none, optional, required, got "always"',
+  ],
+  [
+    'http_extra_headers a list',
+    'restapi.http_extra_headers',
+    ['X-Frame-Options: DENY'],
+    'restapi.http_extra_headers: expected a map, got a list',
   ],
   ['pre_promote a number', 'postgresql.pre_promote', 1, 'postgresql.pre_promote: expected a string, got 1'],
   [
