@@ -7,7 +7,7 @@ import { installMemberTls, readTlsMaterial } from '../memberTls.ts';
 import { etcdEndpoints } from '../dcs/etcdHttp.ts';
 import { Dcs } from '../dcs/dcs.ts';
 import type { ClusterView } from '../dcs/types.ts';
-import { ConfigError, DcsError, ShardherdError } from '../errors.ts';
+import { ConfigError, DcsError, ShardherdError, errorText } from '../errors.ts';
 
 export interface ReadClusterOptions {
   /** `-c`; when absent, SHARDHERD_CONFIG, then PATRONICTL_CONFIG_FILE. */
@@ -59,7 +59,8 @@ export function configPathFrom(options: { configPath?: string }, env: NodeJS.Pro
 
 /**
  * The command's configuration; its problems as one line naming the file. With restapi.certfile,
- * members' https APIs are checked against its CA from now on (memberTls.ts).
+ * members' https APIs are checked against its CA from now on (memberTls.ts). Files this user
+ * cannot read (a member's key, say) only warn: most commands never ask a member anything.
  */
 export async function loadConfigLine(path: string, env: NodeJS.ProcessEnv): Promise<CtlConfig> {
   let config: CtlConfig;
@@ -70,7 +71,13 @@ export async function loadConfigLine(path: string, env: NodeJS.ProcessEnv): Prom
     const problems = err.problems.map((p) => (p.path && p.path !== path ? `${p.path}: ${p.message}` : p.message));
     throw new ShardherdError(`configuration ${path}: ${problems.join('; ')}`, { cause: err });
   }
-  if (config.restapiTls !== undefined) await installMemberTls(readTlsMaterial(config.restapiTls), true);
+  if (config.restapiTls !== undefined) {
+    try {
+      await installMemberTls(readTlsMaterial(config.restapiTls), true);
+    } catch (err) {
+      process.stderr.write(`warning: ${errorText(err)}; members' https APIs are checked against the system's CAs\n`);
+    }
+  }
   return config;
 }
 
