@@ -96,14 +96,10 @@ export function createApiServer(source: AgentStatusSource, opts: ApiControls = {
     requestCert: opts.tls.verifyClient !== 'none',
     rejectUnauthorized: opts.tls.verifyClient === 'required',
   };
+  const common = { schemaController, ...(https && { https }) };
   const app = (loggerInstance
-    ? Fastify({
-        loggerInstance,
-        logController: new LogController({ disableRequestLogging: true }),
-        schemaController,
-        ...(https && { https }),
-      })
-    : Fastify({ logger: false, schemaController, ...(https && { https }) })) as unknown as FastifyInstance;
+    ? Fastify({ ...common, loggerInstance, logController: new LogController({ disableRequestLogging: true }) })
+    : Fastify({ ...common, logger: false })) as unknown as FastifyInstance;
 
   // Load balancers poll several times a second: one debug line per request, not two info lines.
   app.addHook('onResponse', async (request, reply) => {
